@@ -1,0 +1,218 @@
+"""Where Loom reads and writes files: the input/output/temp/user roots and the model folders.
+
+Every file name that comes from a workflow or a client goes through `safe_join` or `find`, so a
+name can never reach outside the folder it is meant for. Torch-free.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import yaml
+
+MODEL_EXTENSIONS = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".sft")
+
+# Each model kind and the folder names (under the models root) that hold it, first one preferred.
+MODEL_KINDS: dict[str, tuple[str, ...]] = {
+    "checkpoints": ("checkpoints",),
+    "vae": ("vae",),
+    "loras": ("loras",),
+    "controlnet": ("controlnet", "t2i_adapter"),
+    "embeddings": ("embeddings",),
+    "clip_vision": ("clip_vision",),
+    "diffusion_models": ("diffusion_models", "unet"),
+    "clip": ("clip", "text_encoders"),
+    "upscale_models": ("upscale_models",),
+}
+
+# Keys of an extra-model-paths YAML that name a kind under another name.
+KIND_ALIASES = {"unet": "diffusion_models", "text_encoders": "clip", "t2i_adapter": "controlnet"}
+
+ROOT_KINDS = ("input", "output", "temp", "user")
+
+
+class UnsafePath(ValueError):
+    """A file name would resolve outside the folder it must stay in."""
+
+
+class ModelNotFound(FileNotFoundError):
+    """A model file was not found in any folder of its kind."""
+
+    def __init__(self, kind: str, name: str, searched: Sequence[Path]):
+        self.kind, self.name, self.searched = kind, name, list(searched)
+        where = ", ".join(str(p) for p in self.searched) or "(no folders configured)"
+        super().__init__(f"{kind} file '{name}' not found; searched: {where}")
+
+
+def _check_part(part: str, what: str) -> None:
+    if "\x00" in part:
+        raise UnsafePath(f"{what} contains a NUL byte: {part!r}")
+    if os.path.isabs(part) or part.startswith(("/", "\\")) or (len(part) > 1 and part[1] == ":"):
+        raise UnsafePath(f"{what} must be relative, got {part!r}")
+    if ".." in part.replace("\\", "/").split("/"):
+        raise UnsafePath(f"{what} must not contain '..': {part!r}")
+
+
+def safe_path_under(root: Path, *parts: str) -> Path:
+    """Join `parts` under `root` and make sure the result (after symlinks) stays inside `root`."""
+    for part in parts:
+        _check_part(part, "path")
+    real_root = Path(os.path.realpath(root))
+    joined = real_root.joinpath(*[p.replace("\\", "/") for p in parts if p])
+    resolved = Path(os.path.realpath(joined))
+    if os.path.commonpath([real_root, resolved]) != str(real_root):
+        raise UnsafePath(f"{'/'.join(parts)!r} resolves outside {real_root}")
+    return resolved
+
+
+def read_extra_model_paths(config: str | Path) -> tuple[dict[str, list[Path]], list[Path]]:
+    """Parse an extra-model-paths YAML (named sections, each with `base_path` and per-kind folders).
+
+    Returns ({kind: [folders]}, [custom node folders]). Relative paths are taken relative to
+    `base_path`, and a relative `base_path` relative to the YAML file's own folder.
+    """
+    config = Path(config)
+    data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    kinds: dict[str, list[Path]] = {}
+    custom_nodes: list[Path] = []
+    for section in data.values():
+        if not isinstance(section, dict):
+            continue
+        base = Path(os.path.expandvars(os.path.expanduser(str(section.get("base_path", "")))))
+        if not base.is_absolute():
+            base = config.parent / base
+        for key, value in section.items():
+            if key in ("base_path", "is_default", "download_model_base") or value is None:
+                continue
+            for line in str(value).splitlines():
+                line = os.path.expandvars(os.path.expanduser(line.strip()))
+                if not line:
+                    continue
+                folder = base / line
+                if key == "custom_nodes":
+                    custom_nodes.append(folder)
+                else:
+                    kinds.setdefault(KIND_ALIASES.get(key, key), []).append(folder)
+    return kinds, custom_nodes
+
+
+class Folders:
+    """The folders of one Loom installation; hosts (CLI, server) build one and pass it around."""
+
+    def __init__(
+        self,
+        base_dir: str | Path,
+        input_dir: str | Path | None = None,
+        output_dir: str | Path | None = None,
+        temp_dir: str | Path | None = None,
+        user_dir: str | Path | None = None,
+        models_dir: str | Path | None = None,
+        extra_model_paths: str | Path | Iterable[str | Path] | None = None,
+    ):
+        base = Path(base_dir).absolute()
+        self.base_dir = base
+        self.roots: dict[str, Path] = {
+            "input": Path(input_dir or base / "input").absolute(),
+            "output": Path(output_dir or base / "output").absolute(),
+            "temp": Path(temp_dir or base / "temp").absolute(),
+            "user": Path(user_dir or base / "user").absolute(),
+        }
+        self.models_dir = Path(models_dir or base / "models").absolute()
+        self.model_folders: dict[str, list[Path]] = {
+            kind: [self.models_dir / name for name in names] for kind, names in MODEL_KINDS.items()
+        }
+        self.custom_node_dirs: list[Path] = []
+        if isinstance(extra_model_paths, (str, Path)):
+            extra_model_paths = [extra_model_paths]
+        for config in extra_model_paths or ():
+            kinds, custom_nodes = read_extra_model_paths(config)
+            for kind, folders in kinds.items():
+                for folder in folders:
+                    self.add_model_folder(kind, folder)
+            self.custom_node_dirs.extend(custom_nodes)
+
+    @property
+    def input_dir(self) -> Path:
+        return self.roots["input"]
+
+    @property
+    def output_dir(self) -> Path:
+        return self.roots["output"]
+
+    @property
+    def temp_dir(self) -> Path:
+        return self.roots["temp"]
+
+    @property
+    def user_dir(self) -> Path:
+        return self.roots["user"]
+
+    def ensure(self) -> None:
+        """Create the input/output/temp/user folders if missing."""
+        for root in self.roots.values():
+            root.mkdir(parents=True, exist_ok=True)
+
+    def root(self, root_kind: str) -> Path:
+        """The folder for 'input', 'output', 'temp' or 'user'."""
+        if root_kind not in self.roots:
+            raise UnsafePath(f"unknown folder type {root_kind!r}; expected one of {', '.join(ROOT_KINDS)}")
+        return self.roots[root_kind]
+
+    def safe_join(self, root_kind: str, subfolder: str, filename: str) -> Path:
+        """`<root>/<subfolder>/<filename>`, refusing '..', absolute parts, NUL bytes and symlinks out."""
+        return safe_path_under(self.root(root_kind), subfolder or "", filename)
+
+    def add_model_folder(self, kind: str, folder: str | Path) -> None:
+        """Search `folder` too for models of `kind` (new kinds are allowed, for node packs)."""
+        folders = self.model_folders.setdefault(KIND_ALIASES.get(kind, kind), [])
+        folder = Path(folder).absolute()
+        if folder not in folders:
+            folders.append(folder)
+
+    def folders_for(self, kind: str) -> list[Path]:
+        """Every folder searched for `kind`, in search order."""
+        kind = KIND_ALIASES.get(kind, kind)
+        if kind not in self.model_folders:
+            raise KeyError(f"unknown model kind {kind!r}; known: {', '.join(sorted(self.model_folders))}")
+        return list(self.model_folders[kind])
+
+    def list(self, kind: str) -> list[str]:
+        """Model file names of `kind`, relative to their folder, with forward slashes, sorted."""
+        names: set[str] = set()
+        for folder in self.folders_for(kind):
+            names.update(list_files(folder, MODEL_EXTENSIONS))
+        return sorted(names)
+
+    def find(self, kind: str, name: str) -> Path:
+        """The path of model `name` of `kind`; raises ModelNotFound naming the folders searched."""
+        _check_part(name, f"{kind} name")
+        folders = self.folders_for(kind)
+        for folder in folders:
+            # Lexical check only: model folders often hold symlinks to files on other disks, on purpose.
+            path = folder / name.replace("\\", "/")
+            if path.is_file():
+                return path
+        raise ModelNotFound(kind, name, folders)
+
+    def list_input_files(self) -> list[str]:
+        """Files in the input folder (recursively), relative names with forward slashes."""
+        return sorted(list_files(self.input_dir, None))
+
+
+def list_files(folder: Path, extensions: Sequence[str] | None) -> list[str]:
+    """Relative names of files under `folder` (following symlinks), optionally filtered by extension."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        rel_dir = Path(dirpath).relative_to(folder)
+        for filename in filenames:
+            if filename.startswith("."):
+                continue
+            if extensions is not None and not filename.lower().endswith(tuple(extensions)):
+                continue
+            found.append((rel_dir / filename).as_posix())
+    return found
