@@ -1,0 +1,71 @@
+"""The SQLite prompt queue: ordering, history pagination, secrets and crash recovery."""
+
+from engine.queue import PromptQueue, QueueItem, make_status
+
+
+def _item(q: PromptQueue, pid: str, front: bool = False, **extra) -> QueueItem:
+    return QueueItem(q.next_number(front), pid, {"1": {"class_type": "X", "inputs": {}}}, dict(extra), ["1"])
+
+
+def test_claims_follow_priority_then_arrival(tmp_path):
+    q = PromptQueue(tmp_path / "q.db")
+    for pid in ("a", "b"):
+        q.put(_item(q, pid))
+    q.put(_item(q, "urgent", front=True))
+    assert [q.claim(0).prompt_id for _ in range(3)] == ["urgent", "a", "b"]
+    assert q.claim(0) is None
+
+
+def test_history_pagination_counts_offset_from_oldest(tmp_path):
+    q = PromptQueue(tmp_path / "q.db")
+    for i in range(5):
+        q.put(_item(q, f"p{i}"))
+        q.finish(q.claim(0), {}, make_status("success", True, []))
+    assert list(q.history()) == ["p0", "p1", "p2", "p3", "p4"]
+    assert list(q.history(max_items=2)) == ["p3", "p4"]
+    assert list(q.history(max_items=2, offset=1)) == ["p1", "p2"]
+    q.delete_history(["p1"])
+    assert "p1" not in q.history() and q.history_entry("p2")["status"]["status_str"] == "success"
+
+
+def test_secrets_reach_the_worker_but_never_the_disk_or_listing(tmp_path):
+    q = PromptQueue(tmp_path / "q.db")
+    q.put(_item(q, "s", api_key_comfy_org="SECRET", extra_pnginfo={"a": 1}))
+    assert "SECRET" not in str(q.pending()[0].as_list())
+    claimed = q.claim(0)
+    assert claimed.extra_data["api_key_comfy_org"] == "SECRET"
+    q.finish(claimed, {}, make_status("success", True, []))
+    q.close()
+    assert b"SECRET" not in (tmp_path / "q.db").read_bytes()
+    assert PromptQueue(tmp_path / "q.db").history_entry("s")["prompt"][3] == {"extra_pnginfo": {"a": 1}}
+
+
+def test_prompt_left_running_is_requeued_then_failed_after_max_attempts(tmp_path):
+    db = tmp_path / "q.db"
+    q = PromptQueue(db, max_attempts=2)
+    q.put(_item(q, "crashy"))
+    q.put(_item(q, "later"))
+    assert q.claim(0).prompt_id == "crashy"
+    q._db.close()  # the process dies with "crashy" running
+
+    q = PromptQueue(db, max_attempts=2)
+    assert q.recovered == [("crashy", "requeued")]
+    assert [i.prompt_id for i in q.pending()] == ["crashy", "later"]
+    assert q.claim(0).prompt_id == "crashy"
+    q._db.close()  # dies again
+
+    q = PromptQueue(db, max_attempts=2)
+    assert q.recovered == [("crashy", "failed")]
+    status = q.history_entry("crashy")["status"]
+    assert status["status_str"] == "error" and "2 times" in status["messages"][0][1]["exception_message"]
+    assert [i.prompt_id for i in q.pending()] == ["later"]
+
+
+def test_delete_and_clear_only_touch_pending(tmp_path):
+    q = PromptQueue(tmp_path / "q.db")
+    for pid in ("run", "a", "b", "c"):
+        q.put(_item(q, pid))
+    q.claim(0)
+    assert q.delete(["a", "run"]) == 1
+    assert q.clear() == 2
+    assert [i.prompt_id for i in q.running()] == ["run"] and q.remaining() == 1
