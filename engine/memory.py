@@ -1,0 +1,417 @@
+"""The model manager: where each model's weights live (disk, CPU RAM, the compute device).
+
+Weights stay on disk (memory-mapped) until a node needs them, move to the compute device when a node runs
+them, and are offloaded least-recently-used first (device -> CPU -> dropped, re-read on demand) when a
+memory budget would be exceeded. Patches (LoRA and friends) ride on handles and are applied on placement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from engine.graph import context as graph_context
+from engine.graph.events import Event
+
+DISK = "disk"
+GIB = 1 << 30
+PatchFn = Callable[[torch.Tensor, float], torch.Tensor]
+
+
+class Patch(NamedTuple):
+    """A change to one weight: an additive delta tensor (w + strength * delta) or fn(w, strength) -> new w."""
+
+    key: str
+    value: torch.Tensor | PatchFn
+    strength: float = 1.0
+
+
+@dataclass(eq=False)
+class _Slot:
+    """One set of weights (a checkpoint component) and where it currently lives."""
+
+    key: str
+    name: str
+    kind: str
+    build: Callable[[], nn.Module]
+    state_dict: Callable[[], Mapping[str, torch.Tensor]]
+    module: nn.Module | None = None
+    location: str = DISK
+    size: int = 0
+    applied: tuple[Patch, ...] = ()
+    backups: dict[str, torch.Tensor] = field(default_factory=dict)
+    pins: int = 0
+    last_used: int = 0
+
+    @property
+    def resident_bytes(self) -> int:
+        return self.size + sum(_nbytes(t) for t in self.backups.values())
+
+
+class ModelHandle:
+    """A cheap reference to managed weights plus the patches to apply when they are placed.
+
+    Socket values (MODEL, CLIP, VAE) hold handles; copying a handle with more patches never copies weights.
+    """
+
+    __slots__ = ("patches", "slot")
+
+    def __init__(self, slot: _Slot, patches: tuple[Patch, ...] = ()):
+        self.slot = slot
+        self.patches = patches
+
+    @property
+    def name(self) -> str:
+        return self.slot.name
+
+    @property
+    def key(self) -> str:
+        return self.slot.key
+
+    @property
+    def location(self) -> str:
+        return self.slot.location
+
+    def with_patches(self, patches: Iterable[Patch]) -> ModelHandle:
+        """A new handle on the same weights with `patches` appended to this handle's patches."""
+        return ModelHandle(self.slot, self.patches + tuple(Patch(*p) for p in patches))
+
+    def weight_shapes(self) -> dict[str, torch.Size]:
+        """Names and shapes of the weights, read from the source without loading the model."""
+        if self.slot.module is not None:
+            return {k: v.shape for k, v in self.slot.module.state_dict().items()}
+        return {k: v.shape for k, v in self.slot.state_dict().items()}
+
+    def __repr__(self) -> str:
+        return f"ModelHandle({self.name!r}, {self.location}, patches={len(self.patches)})"
+
+
+def file_key(path: str | os.PathLike, component: str) -> str:
+    """Cache key of one component of a model file: the same file, unchanged on disk, gives the same key."""
+    resolved = Path(path).resolve()
+    return f"{resolved}|{resolved.stat().st_mtime_ns}|{component}"
+
+
+def measured_ram_budget() -> int:
+    """80% of the RAM available now (MemAvailable), the default `--ram-budget`."""
+    try:
+        import psutil
+
+        available = psutil.virtual_memory().available
+    except ImportError:
+        meminfo = Path("/proc/meminfo").read_text()
+        available = int(re.search(r"MemAvailable:\s+(\d+) kB", meminfo).group(1)) * 1024
+    return int(available * 0.8)
+
+
+def measured_vram_budget(device: torch.device) -> int:
+    """Free device memory now, less a reserve for activations (the larger of 1 GiB and 10%)."""
+    free, total = torch.cuda.mem_get_info(device)
+    return max(0, free - max(GIB, total // 10))
+
+
+def parse_size(text: str) -> int:
+    """'6GB', '512MiB', '1.5g' or a plain number of GiB -> bytes."""
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([kmgt]?)(i?b)?\s*", text.lower())
+    if not match:
+        raise ValueError(f"not a memory size: {text!r} (expected e.g. 6GB, 512MB, or a number of GiB)")
+    number, unit = float(match.group(1)), match.group(2) or ("b" if match.group(3) else "g")
+    return int(number * 1024 ** "bkmgt".index(unit))
+
+
+class ModelManager:
+    """Loads, places, patches and offloads models under a device budget and a RAM budget."""
+
+    def __init__(
+        self,
+        device: str | torch.device | None = None,
+        vram_budget: int | None = None,
+        ram_budget: int | None = None,
+        precision: str = "auto",
+        on_event: Callable[[Event], None] | None = None,
+    ):
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        if precision not in ("auto", "fp32", "fp16", "bf16"):
+            raise ValueError(f"precision must be auto, fp32, fp16 or bf16, got {precision!r}")
+        self.precision = precision
+        self.ram_budget = ram_budget if ram_budget is not None else measured_ram_budget()
+        if self.device.type == "cpu":
+            self.vram_budget = self.ram_budget
+        else:
+            self.vram_budget = vram_budget if vram_budget is not None else measured_vram_budget(self.device)
+        self._slots: dict[str, _Slot] = {}
+        self._listeners: list[Callable[[Event], None]] = [on_event] if on_event else []
+        self._lock = threading.RLock()
+        self._clock = itertools.count(1)
+
+    @property
+    def device_location(self) -> str:
+        return str(self.device)
+
+    def subscribe(self, listener: Callable[[Event], None]) -> None:
+        """Also send model_load / model_offload events to `listener` (they always go to the running node)."""
+        self._listeners.append(listener)
+
+    def handle(
+        self,
+        key: str,
+        *,
+        name: str,
+        build: Callable[[], nn.Module],
+        state_dict: Callable[[], Mapping[str, torch.Tensor]],
+        kind: str = "model",
+    ) -> ModelHandle:
+        """The handle for `key` (see file_key); created on first request, then shared across prompts.
+
+        `build()` constructs the module (called under the meta device when it has no non-persistent
+        buffers); `state_dict()` returns its weights, ideally memory-mapped. Nothing is read here.
+        """
+        with self._lock:
+            slot = self._slots.get(key)
+            if slot is None:
+                self._forget_stale(key)
+                slot = self._slots[key] = _Slot(key, name, kind, build, state_dict)
+            return ModelHandle(slot)
+
+    def dtype_for(self, kind: str) -> torch.dtype:
+        """fp32 on CPU, fp16 on GPU (VAE: bf16 where supported, else fp32), unless precision is forced."""
+        if self.precision != "auto":
+            return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[self.precision]
+        if self.device.type == "cpu":
+            return torch.float32
+        if kind == "vae":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+        return torch.float16
+
+    def load(self, handle: ModelHandle) -> nn.Module:
+        """Place the model on the compute device with the handle's patches applied, and return it."""
+        with self._lock:
+            slot = handle.slot
+            self._place(slot, self.device_location)
+            self._sync_patches(slot, handle.patches)
+            slot.last_used = next(self._clock)
+            return slot.module
+
+    @contextmanager
+    def use(self, handle: ModelHandle) -> Iterator[nn.Module]:
+        """Load the model and keep it from being offloaded until the block ends."""
+        with self._lock:
+            module = self.load(handle)
+            handle.slot.pins += 1
+        try:
+            yield module
+        finally:
+            with self._lock:
+                handle.slot.pins -= 1
+
+    def offload(self, handle: ModelHandle) -> None:
+        """Move the model one step down: device -> CPU (or dropped when there is no room or no GPU)."""
+        with self._lock:
+            self._demote(handle.slot)
+
+    def unload(self, handle: ModelHandle) -> None:
+        """Drop the model's weights; the next use reads them from disk again."""
+        with self._lock:
+            self._drop(handle.slot)
+
+    def unload_all(self) -> None:
+        """Drop every model that is not in use (POST /free)."""
+        with self._lock:
+            for slot in list(self._slots.values()):
+                if slot.pins == 0:
+                    self._drop(slot)
+
+    def free_device_memory(self, keep: Iterable[ModelHandle] = ()) -> None:
+        """Offload every unpinned model on the compute device except `keep` (to retry after an OOM)."""
+        kept = {h.slot.key for h in keep}
+        with self._lock:
+            for slot in list(self._slots.values()):
+                if slot.location == self.device_location and slot.pins == 0 and slot.key not in kept:
+                    self._demote(slot)
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def used(self, location: str) -> int:
+        """Bytes of model weights (and patch backups) held at `location`."""
+        return sum(s.resident_bytes for s in self._slots.values() if s.location == location)
+
+    def summary(self) -> list[dict]:
+        """Each known model: name, where it lives and its size (for /system_stats and logs)."""
+        return [
+            {"model": s.name, "kind": s.kind, "location": s.location, "bytes": s.resident_bytes}
+            for s in self._slots.values()
+        ]
+
+    # -- placement -------------------------------------------------------------------------------
+
+    def _budget(self, location: str) -> int:
+        return self.ram_budget if location == "cpu" else self.vram_budget
+
+    def _place(self, slot: _Slot, target: str) -> None:
+        if slot.location == target:
+            return
+        source = slot.location
+        dtype = self.dtype_for(slot.kind)
+        weights = slot.state_dict() if source == DISK else None
+        self._make_room(target, slot.size if weights is None else _estimate_bytes(weights, dtype), keep=slot)
+        if weights is not None:
+            slot.module = _materialize(slot.build, weights, torch.device(target), dtype)
+            slot.size = _module_bytes(slot.module)
+        else:
+            slot.module.to(torch.device(target))
+        slot.location = target
+        self._emit("model_load", slot, source=source, to=target, dtype=str(dtype).removeprefix("torch."),
+                   over_budget=self.used(target) > self._budget(target))
+
+    def _make_room(self, location: str, needed: int, keep: _Slot) -> None:
+        while self.used(location) + needed > self._budget(location):
+            victims = [s for s in self._slots.values()
+                       if s.location == location and s.pins == 0 and s is not keep]
+            if not victims:
+                return
+            self._demote(min(victims, key=lambda s: s.last_used))
+
+    def _demote(self, slot: _Slot) -> None:
+        if slot.location == DISK:
+            return
+        if slot.location == "cpu":
+            self._drop(slot)
+            return
+        self._restore(slot)
+        self._make_room("cpu", slot.size, keep=slot)
+        if self.used("cpu") + slot.size > self.ram_budget:
+            self._drop(slot)
+            return
+        slot.module.to(torch.device("cpu"))
+        source, slot.location = slot.location, "cpu"
+        self._emit("model_offload", slot, source=source, to="cpu")
+
+    def _drop(self, slot: _Slot) -> None:
+        if slot.location == DISK:
+            return
+        source = slot.location
+        slot.module, slot.location, slot.applied, slot.backups = None, DISK, (), {}
+        if source != "cpu" and self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        self._emit("model_offload", slot, source=source, to=DISK)
+
+    def _forget_stale(self, key: str) -> None:
+        """A file changed on disk: drop the weights cached for its previous version."""
+        prefix, component = key.split("|", 1)[0], key.rsplit("|", 1)[-1]
+        for old_key, slot in list(self._slots.items()):
+            if old_key.startswith(prefix + "|") and old_key.endswith("|" + component) and slot.pins == 0:
+                self._drop(slot)
+                del self._slots[old_key]
+
+    # -- patches ---------------------------------------------------------------------------------
+
+    def _sync_patches(self, slot: _Slot, patches: tuple[Patch, ...]) -> None:
+        if _same_patches(slot.applied, patches):
+            return
+        self._restore(slot)
+        tensors = dict(slot.module.named_parameters()) | dict(slot.module.named_buffers())
+        for key in dict.fromkeys(p.key for p in patches):
+            if key not in tensors:
+                raise KeyError(f"patch targets {key!r}, which model {slot.name!r} does not have")
+            original = tensors[key].data
+            weight = original.float()
+            for patch in (p for p in patches if p.key == key):
+                weight = _apply_patch(weight, patch)
+            slot.backups[key] = original
+            tensors[key].data = weight.to(original.dtype)
+        slot.applied = patches
+        if patches:
+            self._emit("model_patch", slot, patches=len(patches), weights=len(slot.backups))
+
+    def _restore(self, slot: _Slot) -> None:
+        """Put back the exact original tensors of every patched weight."""
+        if not slot.backups:
+            slot.applied = ()
+            return
+        tensors = dict(slot.module.named_parameters()) | dict(slot.module.named_buffers())
+        for key, original in slot.backups.items():
+            tensors[key].data = original
+        slot.backups, slot.applied = {}, ()
+
+    def _emit(self, event_type: str, slot: _Slot, **data) -> None:
+        event = Event(event_type, {"model": slot.name, "kind": slot.kind, "bytes": slot.size, **data})
+        for listener in self._listeners:
+            listener(event)
+        ctx = graph_context.current()
+        if ctx is not None:
+            ctx.emit(event)
+
+
+def _same_patches(a: tuple[Patch, ...], b: tuple[Patch, ...]) -> bool:
+    return len(a) == len(b) and all(
+        p.key == q.key and p.value is q.value and p.strength == q.strength for p, q in zip(a, b)
+    )
+
+
+def _apply_patch(weight: torch.Tensor, patch: Patch) -> torch.Tensor:
+    if isinstance(patch.value, torch.Tensor):
+        delta = patch.value.to(weight.device, torch.float32).reshape(weight.shape)
+        return weight + patch.strength * delta
+    return patch.value(weight, patch.strength).float()
+
+
+def _nbytes(t: torch.Tensor) -> int:
+    return t.numel() * t.element_size()
+
+
+def _module_bytes(module: nn.Module) -> int:
+    return sum(_nbytes(t) for t in itertools.chain(module.parameters(), module.buffers()))
+
+
+def _estimate_bytes(state_dict: Mapping[str, torch.Tensor], dtype: torch.dtype) -> int:
+    size = torch.empty((), dtype=dtype).element_size()
+    return sum(t.numel() * (size if t.is_floating_point() else t.element_size()) for t in state_dict.values())
+
+
+def _materialize(build: Callable[[], nn.Module], state_dict: Mapping[str, torch.Tensor],
+                 device: torch.device, dtype: torch.dtype) -> nn.Module:
+    """Build the module and give it the weights, cast to `dtype` on `device`.
+
+    Built on the meta device and handed the tensors themselves (no second copy) unless the module has
+    non-persistent buffers, which only a real construction computes.
+    """
+    with torch.device("meta"):
+        module = build()
+    if any(m._non_persistent_buffers_set for m in module.modules()):
+        module = build()
+    weights = {k: v.to(device, dtype if v.is_floating_point() else v.dtype) for k, v in state_dict.items()}
+    module.load_state_dict(weights, strict=True, assign=True)
+    module.to(device)
+    return module.requires_grad_(False).eval()
+
+
+def add_memory_arguments(parser: argparse.ArgumentParser) -> None:
+    """The model-manager flags shared by `python main.py` and `python main.py run`."""
+    group = parser.add_argument_group("memory")
+    group.add_argument("--vram-budget", type=parse_size, default=None,
+                       help="bytes of model weights kept on the GPU, e.g. 6GB (default: free memory - reserve)")
+    group.add_argument("--ram-budget", type=parse_size, default=None,
+                       help="bytes of model weights kept in RAM, e.g. 16GB (default: 80%% of available RAM)")
+    group.add_argument("--cpu", action="store_true", help="run models on the CPU even when a GPU is present")
+    precision = group.add_mutually_exclusive_group()
+    precision.set_defaults(precision="auto")
+    for name in ("fp32", "fp16", "bf16"):
+        precision.add_argument(f"--force-{name}", dest="precision", action="store_const", const=name,
+                               help=f"hold every model in {name}")
+
+
+def manager_from_args(args: argparse.Namespace) -> ModelManager:
+    """The manager a host puts in Services.models, from the flags added by add_memory_arguments."""
+    return ModelManager(device="cpu" if args.cpu else None, vram_budget=args.vram_budget,
+                        ram_budget=args.ram_budget, precision=args.precision)
