@@ -1,0 +1,58 @@
+"""Pixel nodes: what a user sees in the produced images (sizes, colours, crops)."""
+
+import pytest
+import torch
+
+from nodes.image_ops import EmptyImage, ImageBatch, ImageInvert, ImageScale, ImageScaleBy
+
+
+def stripes(width=8, height=4):
+    """An image whose red channel encodes the column index (0..1 left to right)."""
+    image = torch.zeros(1, height, width, 3)
+    image[..., 0] = torch.linspace(0, 1, width)
+    return image
+
+
+def test_empty_image_colour_and_batch(run_node):
+    (image,) = run_node(EmptyImage, width=5, height=3, batch_size=2, color=0xFF8000)
+    assert image.shape == (2, 3, 5, 3) and image.dtype == torch.float32
+    assert torch.allclose(image[1, 2, 4], torch.tensor([1.0, 128 / 255, 0.0]))
+
+
+def test_invert(run_node):
+    (image,) = run_node(ImageInvert, image=torch.full((1, 2, 2, 3), 0.25))
+    assert torch.allclose(image, torch.full((1, 2, 2, 3), 0.75))
+
+
+def test_scale_with_zero_width_keeps_aspect(run_node):
+    (image,) = run_node(ImageScale, image=stripes(8, 4), upscale_method="bilinear", width=0, height=2,
+                        crop="disabled")
+    assert image.shape == (1, 2, 4, 3)
+
+
+def test_scale_both_zero_returns_same_size(run_node):
+    source = stripes(8, 4)
+    (image,) = run_node(ImageScale, image=source, upscale_method="area", width=0, height=0, crop="disabled")
+    assert torch.equal(image, source)
+
+
+def test_center_crop_cuts_the_sides_instead_of_squashing(run_node):
+    (cropped,) = run_node(ImageScale, image=stripes(8, 4), upscale_method="nearest-exact", width=4, height=4,
+                          crop="center")
+    (squashed,) = run_node(ImageScale, image=stripes(8, 4), upscale_method="nearest-exact", width=4, height=4,
+                           crop="disabled")
+    assert cropped[0, 0, 0, 0] > 0.2 and cropped[0, 0, -1, 0] < 0.8  # the outer columns were cut
+    assert squashed[0, 0, 0, 0] < 0.2 and squashed[0, 0, -1, 0] == 1.0
+
+
+@pytest.mark.parametrize("method", ["nearest-exact", "bilinear", "area", "bicubic", "lanczos"])
+def test_scale_by_every_method(run_node, method):
+    (image,) = run_node(ImageScaleBy, image=stripes(8, 4), upscale_method=method, scale_by=1.5)
+    assert image.shape == (1, 6, 12, 3)
+    assert 0.0 <= image.min() and image.max() <= 1.0
+
+
+def test_batch_resizes_second_image_to_first(run_node):
+    (image,) = run_node(ImageBatch, image1=stripes(8, 4), image2=torch.ones(2, 6, 6, 3))
+    assert image.shape == (3, 4, 8, 3)
+    assert torch.allclose(image[1:], torch.ones(2, 4, 8, 3))
