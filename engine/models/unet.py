@@ -1,0 +1,168 @@
+"""The latent-diffusion UNet (SD1.x, SD2.x, SDXL base/refiner) in the single-file checkpoint's key layout.
+
+State-dict keys equal a real file's `model.diffusion_model.*` keys with that prefix removed. Every size
+comes from `UNetConfig`, which engine.models.detect infers from tensor shapes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from engine.models.blocks import (
+    Downsample,
+    ResBlock,
+    TimestepSequential,
+    Upsample,
+    group_norm,
+    timestep_embedding,
+)
+from engine.models.transformer import SpatialTransformer
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    """Sizes of a UNet. Depth lists hold one entry per ResBlock (0 = no transformer after it).
+
+    Attention heads: exactly one of `num_heads` (a fixed count: SD1 uses 8) or `num_head_channels`
+    (a fixed head width: SD2/SDXL use 64) is set; see `attention_heads`.
+    """
+
+    in_channels: int
+    out_channels: int
+    model_channels: int
+    channel_mult: tuple[int, ...]
+    num_res_blocks: tuple[int, ...]
+    transformer_depth: tuple[int, ...]
+    transformer_depth_middle: int
+    transformer_depth_output: tuple[int, ...]
+    context_dim: int | None
+    num_heads: int | None = None
+    num_head_channels: int | None = None
+    use_linear_in_transformer: bool = False
+    adm_in_channels: int | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.num_res_blocks) != len(self.channel_mult):
+            raise ValueError("num_res_blocks needs one entry per channel_mult level")
+        if len(self.transformer_depth) != sum(self.num_res_blocks):
+            raise ValueError("transformer_depth needs one entry per input ResBlock")
+        if len(self.transformer_depth_output) != sum(n + 1 for n in self.num_res_blocks):
+            raise ValueError("transformer_depth_output needs one entry per output ResBlock")
+        if (self.num_heads is None) == (self.num_head_channels is None):
+            raise ValueError("set exactly one of num_heads and num_head_channels")
+
+    @property
+    def time_embed_dim(self) -> int:
+        return self.model_channels * 4
+
+    def attention_heads(self, channels: int) -> tuple[int, int]:
+        """(heads, head width) for a transformer of `channels` width.
+
+        With a fixed head width that does not divide `channels` (tiny test models narrower than 64),
+        the block uses one head as wide as the block, so any width builds.
+        """
+        if self.num_heads is not None:
+            return self.num_heads, channels // self.num_heads
+        width = self.num_head_channels
+        if channels % width:
+            return 1, channels
+        return channels // width, width
+
+
+def _apply_control(h: torch.Tensor, control: dict[str, list], name: str) -> torch.Tensor:
+    """Add the next residual of control[name], consumed from the end of the list (ComfyUI order)."""
+    residuals = control.get(name)
+    if residuals:
+        residual = residuals.pop()
+        if residual is not None:
+            h = h + residual.to(h.dtype)
+    return h
+
+
+class UNetModel(nn.Module):
+    """Noise/velocity predictor: forward(x, timesteps, context, y=None, control=None, transformer_options=None).
+
+    `control` holds ControlNet/adapter residual lists {"input", "middle", "output"}, applied like ComfyUI:
+    each list is consumed from its end, "input" after each input block, "middle" after the middle block,
+    "output" to each skip connection as the decoder takes it (so "output" is in input-block order).
+    """
+
+    def __init__(self, config: UNetConfig):
+        super().__init__()
+        self.config = config
+        mc, ted = config.model_channels, config.time_embed_dim
+        self.time_embed = nn.Sequential(nn.Linear(mc, ted), nn.SiLU(), nn.Linear(ted, ted))
+        if config.adm_in_channels:
+            self.label_emb = nn.Sequential(
+                nn.Sequential(nn.Linear(config.adm_in_channels, ted), nn.SiLU(), nn.Linear(ted, ted))
+            )
+        self.input_blocks = nn.ModuleList([TimestepSequential(nn.Conv2d(config.in_channels, mc, 3, padding=1))])
+        skips, ch = [mc], mc
+        depths = iter(config.transformer_depth)
+        last_level = len(config.channel_mult) - 1
+        for level, mult in enumerate(config.channel_mult):
+            for _ in range(config.num_res_blocks[level]):
+                layers = [self.make_res_block(ch, mc * mult)]
+                ch = mc * mult
+                layers += self._maybe_transformer(ch, next(depths))
+                self.input_blocks.append(TimestepSequential(*layers))
+                skips.append(ch)
+            if level != last_level:
+                self.input_blocks.append(TimestepSequential(Downsample(ch)))
+                skips.append(ch)
+        middle = [self.make_res_block(ch, ch), *self._maybe_transformer(ch, config.transformer_depth_middle)]
+        self.middle_block = TimestepSequential(*middle, self.make_res_block(ch, ch))
+        self.output_blocks = nn.ModuleList()
+        depths = iter(config.transformer_depth_output)
+        for level, mult in reversed(list(enumerate(config.channel_mult))):
+            for i in range(config.num_res_blocks[level] + 1):
+                layers = [self.make_res_block(ch + skips.pop(), mc * mult)]
+                ch = mc * mult
+                layers += self._maybe_transformer(ch, next(depths))
+                if level and i == config.num_res_blocks[level]:
+                    layers.append(Upsample(ch))
+                self.output_blocks.append(TimestepSequential(*layers))
+        self.out = nn.Sequential(group_norm(ch), nn.SiLU(), nn.Conv2d(mc, config.out_channels, 3, padding=1))
+
+    def make_res_block(self, channels: int, out_channels: int) -> nn.Module:
+        """One ResBlock; the video UNet overrides this to add time mixing."""
+        return ResBlock(channels, self.config.time_embed_dim, out_channels)
+
+    def make_transformer(self, channels: int, depth: int) -> nn.Module:
+        """One spatial transformer; the video UNet overrides this to add temporal attention."""
+        heads, dim_head = self.config.attention_heads(channels)
+        cfg = self.config
+        return SpatialTransformer(channels, heads, dim_head, depth, cfg.context_dim, cfg.use_linear_in_transformer)
+
+    def _maybe_transformer(self, channels: int, depth: int) -> list[nn.Module]:
+        return [self.make_transformer(channels, depth)] if depth else []
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        timesteps: torch.Tensor,
+        context: torch.Tensor | None = None,
+        y: torch.Tensor | None = None,
+        control: dict[str, list] | None = None,
+        transformer_options: dict | None = None,
+    ) -> torch.Tensor:
+        dtype = self.time_embed[0].weight.dtype
+        emb = self.time_embed(timestep_embedding(timesteps, self.config.model_channels).to(dtype))
+        if self.config.adm_in_channels:
+            if y is None:
+                raise ValueError("this UNet has a label embedding (SDXL): pass its vector input y")
+            emb = emb + self.label_emb(y.to(dtype))
+        control = {name: list(values) for name, values in (control or {}).items()}
+        opts = transformer_options or {}
+        h, skips = x, []
+        for block in self.input_blocks:
+            h = _apply_control(block(h, emb, context, opts), control, "input")
+            skips.append(h)
+        h = _apply_control(self.middle_block(h, emb, context, opts), control, "middle")
+        for block in self.output_blocks:
+            h = torch.cat([h, _apply_control(skips.pop(), control, "output")], dim=1)
+            h = block(h, emb, context, opts, output_size=skips[-1].shape[-2:] if skips else None)
+        return self.out(h)
