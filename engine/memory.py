@@ -44,8 +44,9 @@ class _Slot:
     key: str
     name: str
     kind: str
-    build: Callable[[], nn.Module]
+    build: Callable[[], nn.Module] | None
     state_dict: Callable[[], Mapping[str, torch.Tensor]]
+    load: Callable[[Mapping[str, torch.Tensor]], nn.Module] | None = None
     module: nn.Module | None = None
     location: str = DISK
     size: int = 0
@@ -91,7 +92,7 @@ class ModelHandle:
         """Names and shapes of the weights, read from the source without loading the model."""
         if self.slot.module is not None:
             return {k: v.shape for k, v in self.slot.module.state_dict().items()}
-        return {k: v.shape for k, v in self.slot.state_dict().items()}
+        return _shapes(self.slot.state_dict())
 
     def __repr__(self) -> str:
         return f"ModelHandle({self.name!r}, {self.location}, patches={len(self.patches)})"
@@ -168,20 +169,24 @@ class ModelManager:
         key: str,
         *,
         name: str,
-        build: Callable[[], nn.Module],
         state_dict: Callable[[], Mapping[str, torch.Tensor]],
+        build: Callable[[], nn.Module] | None = None,
+        load: Callable[[Mapping[str, torch.Tensor]], nn.Module] | None = None,
         kind: str = "model",
     ) -> ModelHandle:
         """The handle for `key` (see file_key); created on first request, then shared across prompts.
 
-        `build()` constructs the module (called under the meta device when it has no non-persistent
-        buffers); `state_dict()` returns its weights, ideally memory-mapped. Nothing is read here.
+        `state_dict()` returns the weights, ideally memory-mapped. Either `build()` constructs the module
+        (under the meta device unless it has non-persistent buffers) and the manager assigns the weights,
+        or `load(state_dict)` returns the module with its weights. Nothing is read here.
         """
+        if (build is None) == (load is None):
+            raise ValueError(f"model {name!r}: give exactly one of build= and load=")
         with self._lock:
             slot = self._slots.get(key)
             if slot is None:
                 self._forget_stale(key)
-                slot = self._slots[key] = _Slot(key, name, kind, build, state_dict)
+                slot = self._slots[key] = _Slot(key, name, kind, build, state_dict, load)
             return ModelHandle(slot)
 
     def dtype_for(self, kind: str) -> torch.dtype:
@@ -266,7 +271,7 @@ class ModelManager:
         weights = slot.state_dict() if source == DISK else None
         self._make_room(target, slot.size if weights is None else _estimate_bytes(weights, dtype), keep=slot)
         if weights is not None:
-            slot.module = _materialize(slot.build, weights, torch.device(target), dtype)
+            slot.module = _materialize(slot, weights, torch.device(target), dtype)
             slot.size = _module_bytes(slot.module)
         else:
             slot.module.to(torch.device(target))
@@ -374,26 +379,36 @@ def _module_bytes(module: nn.Module) -> int:
     return sum(_nbytes(t) for t in itertools.chain(module.parameters(), module.buffers()))
 
 
+def _shapes(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Size]:
+    """Shapes without reading tensor data when the source can list them (engine.models LazyStateDict)."""
+    if hasattr(state_dict, "shapes"):
+        return {k: torch.Size(v) for k, v in state_dict.shapes().items()}
+    return {k: v.shape for k, v in state_dict.items()}
+
+
 def _estimate_bytes(state_dict: Mapping[str, torch.Tensor], dtype: torch.dtype) -> int:
+    """Bytes the weights will take once cast to `dtype` (every tensor counted as floating point)."""
     size = torch.empty((), dtype=dtype).element_size()
-    return sum(t.numel() * (size if t.is_floating_point() else t.element_size()) for t in state_dict.values())
+    return sum(shape.numel() * size for shape in _shapes(state_dict).values())
 
 
-def _materialize(build: Callable[[], nn.Module], state_dict: Mapping[str, torch.Tensor],
-                 device: torch.device, dtype: torch.dtype) -> nn.Module:
+def _materialize(slot: _Slot, state_dict: Mapping[str, torch.Tensor], device: torch.device,
+                 dtype: torch.dtype) -> nn.Module:
     """Build the module and give it the weights, cast to `dtype` on `device`.
 
     Built on the meta device and handed the tensors themselves (no second copy) unless the module has
     non-persistent buffers, which only a real construction computes.
     """
-    with torch.device("meta"):
-        module = build()
-    if any(m._non_persistent_buffers_set for m in module.modules()):
-        module = build()
-    weights = {k: v.to(device, dtype if v.is_floating_point() else v.dtype) for k, v in state_dict.items()}
-    module.load_state_dict(weights, strict=True, assign=True)
-    module.to(device)
-    return module.requires_grad_(False).eval()
+    if slot.load is not None:
+        module = slot.load(state_dict)
+    else:
+        with torch.device("meta"):
+            module = slot.build()
+        if any(m._non_persistent_buffers_set for m in module.modules()):
+            module = slot.build()
+        weights = {k: v.to(device, dtype if v.is_floating_point() else v.dtype) for k, v in state_dict.items()}
+        module.load_state_dict(weights, strict=True, assign=True)
+    return module.to(device, dtype).requires_grad_(False).eval()
 
 
 def add_memory_arguments(parser: argparse.ArgumentParser) -> None:

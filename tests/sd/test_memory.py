@@ -124,10 +124,21 @@ def test_patch_on_unknown_weight_names_it(tmp_path, manager):
         manager.load(base.with_patches([Patch("9.weight", torch.zeros(1), 1.0)]))
 
 
-def test_forced_precision_holds_weights_in_that_dtype(tmp_path):
+def _load_toy(state_dict) -> nn.Module:
+    module = _toy()
+    module.load_state_dict(state_dict)
+    return module
+
+
+@pytest.mark.parametrize("how", ["build", "load"])
+def test_forced_precision_holds_weights_in_that_dtype(tmp_path, how):
     manager = ModelManager(device="cpu", ram_budget=10**9, precision="bf16")
-    handle = manager.handle("k", name="a", build=_toy, state_dict=lambda: load_file(_saved_toy(tmp_path, "a", 0)))
-    assert manager.load(handle)[0].weight.dtype == torch.bfloat16
+    path = _saved_toy(tmp_path, "a", 0)
+    factory = {"build": _toy} if how == "build" else {"load": _load_toy}
+    handle = manager.handle("k", name="a", state_dict=lambda: load_file(path), **factory)
+    weight = manager.load(handle)[0].weight
+    assert weight.dtype == torch.bfloat16
+    assert torch.equal(weight, load_file(path)["0.weight"].bfloat16())
 
 
 @pytest.mark.parametrize("text, expected", [("6GB", 6 << 30), ("512MiB", 512 << 20), ("1.5", 3 << 29),
