@@ -1,0 +1,174 @@
+"""The samplers: each a short function walking x down `sigmas` with a denoiser `model(x, sigma) -> x0`.
+
+Every sampler has the signature `(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None,
+**knobs)`; `x` enters already noised to sigmas[0] and leaves at sigmas[-1]. `callback` receives
+{"i", "x", "sigma", "denoised"} once per step. `SAMPLERS` maps the ComfyUI names to these functions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from engine.sampling.common import ancestral_step, bcast, report, to_d
+from engine.sampling.noise import default_noise_sampler
+from engine.sampling.samplers_dpmpp import (
+    dpmpp_2m,
+    dpmpp_2m_sde,
+    dpmpp_2s_ancestral,
+    dpmpp_3m_sde,
+    dpmpp_sde,
+)
+from engine.sampling.samplers_unipc import uni_pc, uni_pc_bh2
+
+
+@torch.no_grad()
+def euler(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None):
+    """Euler's method on the probability-flow ODE (Karras et al. 2022, Algorithm 2 without churn)."""
+    extra_args = extra_args or {}
+    for i in range(len(sigmas) - 1):
+        denoised = model(x, bcast(sigmas[i], x), **extra_args)
+        report(callback, i, x, sigmas[i], denoised)
+        x = x + to_d(x, sigmas[i], denoised) * (sigmas[i + 1] - sigmas[i])
+    return x
+
+
+@torch.no_grad()
+def euler_ancestral(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None, eta=1.0, s_noise=1.0):
+    """Euler step to sigma_down, then fresh noise back up to sigma_next."""
+    extra_args = extra_args or {}
+    noise_sampler = noise_sampler or default_noise_sampler(x)
+    for i in range(len(sigmas) - 1):
+        denoised = model(x, bcast(sigmas[i], x), **extra_args)
+        report(callback, i, x, sigmas[i], denoised)
+        sigma_down, sigma_up = ancestral_step(sigmas[i], sigmas[i + 1], eta)
+        x = x + to_d(x, sigmas[i], denoised) * (sigma_down - sigmas[i])
+        if sigmas[i + 1] > 0:
+            x = x + noise_sampler(sigmas[i], sigmas[i + 1]) * s_noise * sigma_up
+    return x
+
+
+@torch.no_grad()
+def heun(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None):
+    """Heun's second-order method (Karras et al. 2022, Algorithm 1); Euler for the final step to 0."""
+    extra_args = extra_args or {}
+    for i in range(len(sigmas) - 1):
+        denoised = model(x, bcast(sigmas[i], x), **extra_args)
+        report(callback, i, x, sigmas[i], denoised)
+        d = to_d(x, sigmas[i], denoised)
+        dt = sigmas[i + 1] - sigmas[i]
+        if sigmas[i + 1] == 0:
+            x = x + d * dt
+            continue
+        x_2 = x + d * dt
+        d_2 = to_d(x_2, sigmas[i + 1], model(x_2, bcast(sigmas[i + 1], x), **extra_args))
+        x = x + (d + d_2) / 2 * dt
+    return x
+
+
+def _midpoint_step(model, x, d, sigma, sigma_to, extra_args):
+    """Second-order step sigma -> sigma_to using the derivative at the log-midpoint (DPM-Solver-2)."""
+    sigma_mid = sigma.log().lerp(sigma_to.log(), 0.5).exp()
+    x_2 = x + d * (sigma_mid - sigma)
+    d_2 = to_d(x_2, sigma_mid, model(x_2, bcast(sigma_mid, x), **extra_args))
+    return x + d_2 * (sigma_to - sigma)
+
+
+@torch.no_grad()
+def dpm_2(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None):
+    """DPM-Solver-2 in Karras et al.'s form: midpoint in log-sigma; Euler for the final step to 0."""
+    extra_args = extra_args or {}
+    for i in range(len(sigmas) - 1):
+        denoised = model(x, bcast(sigmas[i], x), **extra_args)
+        report(callback, i, x, sigmas[i], denoised)
+        d = to_d(x, sigmas[i], denoised)
+        if sigmas[i + 1] == 0:
+            x = x + d * (sigmas[i + 1] - sigmas[i])
+        else:
+            x = _midpoint_step(model, x, d, sigmas[i], sigmas[i + 1], extra_args)
+    return x
+
+
+@torch.no_grad()
+def dpm_2_ancestral(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None, eta=1.0, s_noise=1.0):
+    """DPM-Solver-2 to sigma_down, then fresh noise back up to sigma_next."""
+    extra_args = extra_args or {}
+    noise_sampler = noise_sampler or default_noise_sampler(x)
+    for i in range(len(sigmas) - 1):
+        denoised = model(x, bcast(sigmas[i], x), **extra_args)
+        report(callback, i, x, sigmas[i], denoised)
+        sigma_down, sigma_up = ancestral_step(sigmas[i], sigmas[i + 1], eta)
+        d = to_d(x, sigmas[i], denoised)
+        if sigma_down == 0:
+            x = x + d * (sigma_down - sigmas[i])
+        else:
+            x = _midpoint_step(model, x, d, sigmas[i], sigma_down, extra_args)
+        if sigmas[i + 1] > 0:
+            x = x + noise_sampler(sigmas[i], sigmas[i + 1]) * s_noise * sigma_up
+    return x
+
+
+def lms_coefficients(sigmas: np.ndarray, i: int, order: int) -> list[float]:
+    """Adams-Bashforth weights: the integral over [sigma_i, sigma_i+1] of each Lagrange basis polynomial
+    through the last `order` sigmas (exact Gauss-Legendre quadrature, the integrands are polynomials)."""
+    nodes, weights = np.polynomial.legendre.leggauss(order + 1)
+    a, b = sigmas[i], sigmas[i + 1]
+    taus = (b - a) / 2 * nodes + (b + a) / 2
+    points = [sigmas[i - k] for k in range(order)]
+    coeffs = []
+    for j in range(order):
+        basis = np.ones_like(taus)
+        for k in range(order):
+            if k != j:
+                basis *= (taus - points[k]) / (points[j] - points[k])
+        coeffs.append(float((b - a) / 2 * np.sum(weights * basis)))
+    return coeffs
+
+
+@torch.no_grad()
+def lms(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None, order=4):
+    """Linear multistep (Adams-Bashforth in sigma) over the last `order` derivatives."""
+    extra_args = extra_args or {}
+    sigmas_np = sigmas.detach().cpu().numpy().astype(np.float64)
+    ds = []
+    for i in range(len(sigmas) - 1):
+        denoised = model(x, bcast(sigmas[i], x), **extra_args)
+        report(callback, i, x, sigmas[i], denoised)
+        ds = [to_d(x, sigmas[i], denoised)] + ds[: order - 1]
+        coeffs = lms_coefficients(sigmas_np, i, len(ds))
+        x = x + sum(c * d for c, d in zip(coeffs, ds))
+    return x
+
+
+@torch.no_grad()
+def lcm(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None):
+    """Latent Consistency Models: jump to the denoised estimate, re-noise to the next sigma."""
+    extra_args = extra_args or {}
+    noise_sampler = noise_sampler or default_noise_sampler(x)
+    for i in range(len(sigmas) - 1):
+        denoised = model(x, bcast(sigmas[i], x), **extra_args)
+        report(callback, i, x, sigmas[i], denoised)
+        x = denoised
+        if sigmas[i + 1] > 0:
+            x = x + noise_sampler(sigmas[i], sigmas[i + 1]) * sigmas[i + 1]
+    return x
+
+
+SAMPLERS = {
+    "euler": euler,
+    "euler_ancestral": euler_ancestral,
+    "heun": heun,
+    "dpm_2": dpm_2,
+    "dpm_2_ancestral": dpm_2_ancestral,
+    "lms": lms,
+    "dpmpp_2s_ancestral": dpmpp_2s_ancestral,
+    "dpmpp_sde": dpmpp_sde,
+    "dpmpp_2m": dpmpp_2m,
+    "dpmpp_2m_sde": dpmpp_2m_sde,
+    "dpmpp_3m_sde": dpmpp_3m_sde,
+    # DDIM with eta = 0 is exactly Euler in the sigma parametrisation (ComfyUI runs it as euler).
+    "ddim": euler,
+    "uni_pc": uni_pc,
+    "uni_pc_bh2": uni_pc_bh2,
+    "lcm": lcm,
+}
