@@ -1,0 +1,122 @@
+"""Per-node mechanics: cache signatures, mapping a node over list inputs, reading and merging its results."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+from typing import Any
+
+from engine.graph.blocker import ExecutionBlocker
+from engine.graph.spec import NodeSpec
+from engine.graph.types import is_link
+
+_never_equal = itertools.count()
+_PLAIN = (str, int, bool, type(None))
+
+
+def value_token(value: Any) -> Any:
+    """A stable stand-in for a literal or IS_CHANGED value; NaN and opaque objects never match anything."""
+    if type(value) in _PLAIN:
+        return value
+    if type(value) is float:
+        return value if not math.isnan(value) else ("never", next(_never_equal))
+    try:
+        return "json:" + json.dumps(value, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):
+        return ("never", next(_never_equal))
+
+
+def signature(class_type: str, fingerprint: Any, node_id: str | None, consts: dict[str, Any],
+              links: dict[str, tuple[str, int]], upstream: dict[str, bytes]) -> bytes:
+    """Cache key of a node: class, IS_CHANGED token, literals and upstream signatures (not node ids)."""
+    parts: list[Any] = [class_type, fingerprint, node_id]
+    for name in sorted(consts):
+        parts.append((name, value_token(consts[name])))
+    for name in sorted(links):
+        src, index = links[name]
+        parts.append((name, upstream.get(src) or ("never", next(_never_equal)), index))
+    return hashlib.blake2b(repr(parts).encode(), digest_size=16).digest()
+
+
+def call_batches(inputs: dict[str, list], input_is_list: bool) -> list[dict[str, Any]]:
+    """Keyword sets for each call: whole lists at once, or one call per index (shorter lists repeat their last)."""
+    if input_is_list:
+        return [inputs]
+    if not inputs:
+        return [{}]
+    sizes = [len(v) for v in inputs.values()]
+    if min(sizes) == 0:
+        return []
+    count = max(sizes)
+    if count == 1:
+        return [{k: v[0] for k, v in inputs.items()}]
+    return [{k: v[i] if i < len(v) else v[-1] for k, v in inputs.items()} for i in range(count)]
+
+
+def find_blocker(kwargs: dict[str, Any]) -> ExecutionBlocker | None:
+    for value in kwargs.values():
+        if isinstance(value, ExecutionBlocker):
+            return value
+    return None
+
+
+def split_result(raw: Any) -> tuple[Any, dict | None, dict | None]:
+    """(outputs, ui, expand) from a native NodeOutput, a V1 dict, a tuple, a blocker or None."""
+    if raw is None or isinstance(raw, ExecutionBlocker):
+        return raw, None, None
+    if isinstance(raw, dict):
+        return raw.get("result", ()), raw.get("ui"), raw.get("expand")
+    if hasattr(raw, "expand") and hasattr(raw, "ui") and hasattr(raw, "result"):
+        return raw.result, raw.ui, raw.expand
+    return raw, None, None
+
+
+def result_items(spec: NodeSpec, outputs: Any, resolve_link: Any = None) -> list[list[Any]]:
+    """One call's outputs as a list of items per slot (list outputs and links contribute many)."""
+    count = len(spec.outputs)
+    if outputs is None or (isinstance(outputs, tuple) and not outputs and count == 0):
+        return [[] for _ in range(count)]
+    if isinstance(outputs, ExecutionBlocker):
+        return [[outputs] for _ in range(count)]
+    if not isinstance(outputs, (tuple, list)):
+        raise TypeError(f"{spec.name} must return a tuple of {count} outputs, got {type(outputs).__name__}")
+    if len(outputs) < count:
+        raise TypeError(f"{spec.name} returned {len(outputs)} outputs, its spec declares {count} "
+                        f"({', '.join(o.name for o in spec.outputs)})")
+    items = []
+    for slot, value in zip(spec.outputs, outputs):
+        if resolve_link is not None and is_link(value):
+            items.append(list(resolve_link(value)))
+        elif slot.is_list:
+            items.append(list(value))
+        else:
+            items.append([value])
+    return items
+
+
+def merge_calls(spec: NodeSpec, per_call: list[list[list[Any]]]) -> list[list[Any]]:
+    """Concatenate every call's items per output slot."""
+    if len(per_call) == 1:
+        return per_call[0]
+    merged: list[list[Any]] = [[] for _ in spec.outputs]
+    for items in per_call:
+        for slot, values in zip(merged, items):
+            slot.extend(values)
+    return merged
+
+
+def merge_ui(uis: list[dict | None]) -> dict | None:
+    """UI dicts of several calls merged by concatenating per key."""
+    present = [u for u in uis if u]
+    if not present:
+        return None
+    if len(present) == 1:
+        return present[0]
+    merged: dict[str, Any] = {}
+    for ui in present:
+        for key, value in ui.items():
+            merged.setdefault(key, [])
+            merged[key] += value if isinstance(value, list) else [value]
+    return merged

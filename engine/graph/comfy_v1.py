@@ -1,0 +1,134 @@
+"""Adapter for ComfyUI's V1 node protocol (INPUT_TYPES, RETURN_TYPES, FUNCTION, ...) so packs keep working."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from engine.graph.spec import (
+    ALL_INPUTS,
+    InputSpec,
+    NodeDefinition,
+    NodeSpec,
+    OutputSpec,
+    accepted_parameters,
+    call_with_accepted,
+)
+
+_KNOWN_OPTIONS = {"default", "min", "max", "step", "lazy", "rawLink", "forceInput", "tooltip"}
+
+
+def _jsonable(value: Any) -> Any:
+    """Tuples to lists, recursively, so the declaration can be served as JSON."""
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _parse_input(name: str, decl: Any, section: str) -> InputSpec:
+    if section == "hidden":
+        kind = decl[0] if isinstance(decl, (list, tuple)) else decl
+        return InputSpec(name=name, type=str(kind), section="hidden")
+    if not isinstance(decl, (list, tuple)):
+        decl = (decl,)
+    kind = decl[0]
+    opts = decl[1] if len(decl) > 1 and isinstance(decl[1], dict) else {}
+    choices = None
+    if isinstance(kind, (list, tuple)):
+        kind, choices = "COMBO", list(kind)
+    elif kind == "COMBO":
+        choices = list(opts.get("options", []))
+    return InputSpec(
+        name=name, type=str(kind), section=section, default=opts.get("default"), min=opts.get("min"),
+        max=opts.get("max"), step=opts.get("step"), choices=choices, lazy=bool(opts.get("lazy")),
+        raw_link=bool(opts.get("rawLink")), force_input=bool(opts.get("forceInput")), tooltip=opts.get("tooltip"),
+        extra={k: v for k, v in opts.items() if k not in _KNOWN_OPTIONS},
+    )
+
+
+def _output_type(kind: Any) -> str:
+    return "COMBO" if isinstance(kind, (list, tuple)) else str(kind)
+
+
+class V1Definition(NodeDefinition):
+    """Adapts a class written against ComfyUI's V1 node protocol."""
+
+    def __init__(self, cls: type, name: str, python_module: str = "nodes", display_name: str | None = None):
+        self.cls = cls
+        declared = cls.INPUT_TYPES()
+        inputs = [
+            _parse_input(n, decl, section)
+            for section in ("required", "optional", "hidden")
+            for n, decl in (declared.get(section) or {}).items()
+        ]
+        return_types = tuple(getattr(cls, "RETURN_TYPES", ()))
+        names = tuple(getattr(cls, "RETURN_NAMES", None) or ())
+        is_list = tuple(getattr(cls, "OUTPUT_IS_LIST", None) or ())
+        tooltips = tuple(getattr(cls, "OUTPUT_TOOLTIPS", None) or ())
+        outputs = [
+            OutputSpec(
+                type=_output_type(kind), name=names[i] if i < len(names) else _output_type(kind),
+                is_list=bool(is_list[i]) if i < len(is_list) else False,
+                tooltip=tooltips[i] if i < len(tooltips) else None,
+            )
+            for i, kind in enumerate(return_types)
+        ]
+        self.spec = NodeSpec(
+            name=name, display_name=display_name or getattr(cls, "DISPLAY_NAME", None) or name,
+            category=getattr(cls, "CATEGORY", "sd"), description=getattr(cls, "DESCRIPTION", "") or "",
+            python_module=python_module, output_node=bool(getattr(cls, "OUTPUT_NODE", False)),
+            input_is_list=bool(getattr(cls, "INPUT_IS_LIST", False)),
+            not_idempotent=bool(getattr(cls, "NOT_IDEMPOTENT", False)),
+            deprecated=bool(getattr(cls, "DEPRECATED", False)), experimental=bool(getattr(cls, "EXPERIMENTAL", False)),
+            api_node=bool(getattr(cls, "API_NODE", False)), inputs=inputs, outputs=outputs,
+        )
+        self.function_name = getattr(cls, "FUNCTION", None)
+        if not self.function_name or not callable(getattr(cls, self.function_name, None)):
+            raise TypeError(f"{name}: FUNCTION must name a method of {cls.__name__}, got {self.function_name!r}")
+        self.is_async = inspect.iscoroutinefunction(getattr(cls, self.function_name))
+        self.hidden = {i.name: i.type for i in inputs if i.section == "hidden"}
+        self.has_fingerprint = callable(getattr(cls, "IS_CHANGED", None))
+        self.has_lazy_check = callable(getattr(cls, "check_lazy_status", None))
+        self.has_custom_validation = callable(getattr(cls, "VALIDATE_INPUTS", None))
+
+
+    def new_instance(self) -> Any:
+        return self.cls()
+
+    def call(self, instance: Any, kwargs: dict[str, Any], ctx: Any) -> Any:
+        return getattr(instance, self.function_name)(**kwargs)
+
+    def lazy_status(self, instance: Any, kwargs: dict[str, Any], ctx: Any) -> Any:
+        return instance.check_lazy_status(**kwargs) if self.has_lazy_check else []
+
+    def fingerprint(self, constants: dict[str, Any]) -> Any:
+        return call_with_accepted(self.cls.IS_CHANGED, constants) if self.has_fingerprint else None
+
+    def custom_validate(self, constants: dict[str, Any], input_types: dict[str, str]) -> Any:
+        if not self.has_custom_validation:
+            return True
+        return call_with_accepted(self.cls.VALIDATE_INPUTS, {**constants, "input_types": input_types})
+
+    def validator_claims(self) -> frozenset[str]:
+        if not self.has_custom_validation:
+            return frozenset()
+        claims = accepted_parameters(self.cls.VALIDATE_INPUTS)
+        return claims if claims is ALL_INPUTS else claims - {"input_types"}
+
+    def combo_choices(self, name: str, services: Any) -> list[Any]:
+        for section in ("required", "optional"):
+            decl = (self.cls.INPUT_TYPES().get(section) or {}).get(name)
+            if decl is not None:
+                kind = decl[0] if isinstance(decl, (list, tuple)) else decl
+                if isinstance(kind, (list, tuple)):
+                    return list(kind)
+                opts = decl[1] if isinstance(decl, (list, tuple)) and len(decl) > 1 else {}
+                return list(opts.get("options", []))
+        return []
+
+    def input_types(self, services: Any) -> dict[str, dict[str, list]]:
+        declared = self.cls.INPUT_TYPES()
+        return {section: _jsonable(declared[section]) for section in ("required", "optional", "hidden")
+                if section in declared}

@@ -1,0 +1,431 @@
+"""One prompt's execution: signatures, cache hits, a ready queue over the needed nodes, lazy inputs,
+async calls running concurrently, and node expansion. The Executor (executor.py) wraps it."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import math
+import time
+from collections import defaultdict
+from typing import Any
+
+import networkx as nx
+
+from engine.graph import events as ev
+from engine.graph.blocker import ExecutionBlocker
+from engine.graph.cache import CacheEntry, OutputCache
+from engine.graph.calling import (
+    call_batches,
+    find_blocker,
+    merge_calls,
+    merge_ui,
+    result_items,
+    signature,
+    split_result,
+)
+from engine.graph.context import (
+    ExecutionContext,
+    ExecutionInterrupted,
+    Interrupt,
+    Services,
+    _reset_current,
+    _set_current,
+)
+from engine.graph.dynprompt import DynamicPrompt
+from engine.graph.events import Event
+from engine.graph.types import is_link, unwrap_literal
+from engine.graph.validation import ParsedNode
+
+log = logging.getLogger(__name__)
+
+
+class DependencyCycleError(Exception):
+    """The remaining nodes wait on each other (a cycle created at run time)."""
+
+
+class NodeFailure(Exception):
+    """A node raised; carries what the execution_error event reports."""
+
+    def __init__(self, node_id: str, error: BaseException, inputs: dict[str, list] | None = None):
+        super().__init__(str(error))
+        self.node_id, self.error, self.inputs = node_id, error, inputs or {}
+
+
+class PromptRun:
+    """Mutable state of one prompt's execution."""
+
+    def __init__(self, *, registry: Any, cache: OutputCache, objects: dict, nodes: dict[str, ParsedNode],
+                 prompt: dict, prompt_id: str, sink: ev.EventSink, extra_data: dict, interrupt: Interrupt,
+                 services: Services):
+        self.registry, self.cache, self.objects, self.nodes = registry, cache, objects, nodes
+        self.dyn = DynamicPrompt(prompt)
+        self.prompt_id, self.sink, self.extra_data, self.interrupt = prompt_id, sink, extra_data, interrupt
+        self.services = services
+        self.sigs: dict[str, bytes] = {}
+        self.hits: dict[str, CacheEntry] = {}
+        self.values: dict[str, list[list]] = {}
+        self.ui: dict[str, dict] = {}
+        self.waiting: dict[str, set[str]] = {}
+        self.dependents: dict[str, set[str]] = defaultdict(set)
+        self.scheduled: set[str] = set()
+        self.ready: list[str] = []
+        self.inflight: dict[asyncio.Future, tuple[str, list, float]] = {}
+        self.expansions: dict[str, list] = {}
+        self.executed: list[str] = []
+        self.timings: dict[str, float] = {}
+        self.blocked: dict[str, str] = {}
+        self.current: str | None = None
+
+    # -- nodes and signatures -------------------------------------------------------------------
+    def node(self, node_id: str) -> ParsedNode:
+        """Parsed node; original nodes outside the validated set and ephemeral ones are parsed on demand."""
+        parsed = self.nodes.get(node_id)
+        if parsed is None:
+            raw = self.dyn.get_node(node_id)
+            consts, links = {}, {}
+            for name, value in (raw.get("inputs") or {}).items():
+                if is_link(value):
+                    links[name] = (value[0], int(value[1]))
+                else:
+                    consts[name] = unwrap_literal(value)
+            parsed = ParsedNode(node_id, raw["class_type"], self.registry.get(raw["class_type"]), consts, links,
+                                self.dyn.get_parent_node_id(node_id))
+            self.nodes[node_id] = parsed
+        return parsed
+
+    async def sign(self, roots: list[str]) -> list[str]:
+        """Signatures for `roots` and their unsigned ancestors, in topological order; returns the new ids."""
+        graph = nx.DiGraph()
+        stack, seen = list(roots), set()
+        while stack:
+            node_id = stack.pop()
+            if node_id in seen or node_id in self.sigs:
+                continue
+            seen.add(node_id)
+            graph.add_node(node_id)
+            for src, _ in self.node(node_id).links.values():
+                if src not in self.sigs:
+                    graph.add_edge(src, node_id)
+                    stack.append(src)
+        try:
+            order = list(nx.topological_sort(graph))
+        except nx.NetworkXUnfeasible:
+            raise DependencyCycleError(f"cycle among nodes {sorted(graph)}") from None
+        for node_id in order:
+            node = self.node(node_id)
+            definition = node.definition
+            fingerprint = None
+            if definition.has_fingerprint:
+                fingerprint = await self._fingerprint(node)
+            unique = definition.spec.not_idempotent or "UNIQUE_ID" in definition.hidden.values()
+            self.sigs[node_id] = signature(node.class_type, fingerprint, node_id if unique else None,
+                                           node.consts, node.links, self.sigs)
+        return order
+
+    async def _fingerprint(self, node: ParsedNode) -> Any:
+        """IS_CHANGED with constants only (links as None); exceptions count as NaN (always re-run)."""
+        try:
+            value = node.definition.fingerprint({**dict.fromkeys(node.links), **node.consts})
+            if inspect.isawaitable(value):
+                value = await value
+        except Exception:
+            log.exception("IS_CHANGED of node %s (%s) failed; it will re-run", node.id, node.class_type)
+            value = math.nan
+        return value
+
+    # -- scheduling -----------------------------------------------------------------------------
+    def load_hit(self, node_id: str) -> bool:
+        entry = self.hits.get(node_id)
+        if entry is None:
+            return False
+        self.values[node_id] = entry.outputs
+        return True
+
+    def require(self, root: str) -> None:
+        """Schedule `root` and the uncached sources of its non-lazy links."""
+        stack = [root]
+        while stack:
+            node_id = stack.pop()
+            if node_id in self.values or node_id in self.scheduled or self.load_hit(node_id):
+                continue
+            node = self.node(node_id)
+            deferred = node.definition.deferred_inputs
+            self.scheduled.add(node_id)
+            deps = set()
+            for name, (src, _) in node.links.items():
+                if name in deferred or src in self.values or self.load_hit(src):
+                    continue
+                deps.add(src)
+                self.dependents[src].add(node_id)
+                if src not in self.scheduled:
+                    stack.append(src)
+            self.waiting[node_id] = deps
+            if not deps:
+                self.ready.append(node_id)
+
+    def add_dependency(self, node_id: str, src: str) -> None:
+        if src in self.values or self.load_hit(src):
+            return
+        self.waiting[node_id].add(src)
+        self.dependents[src].add(node_id)
+        self.require(src)
+
+    def finish(self, node_id: str) -> None:
+        self.scheduled.discard(node_id)
+        self.waiting.pop(node_id, None)
+        for dependent in self.dependents.pop(node_id, ()):
+            waiting = self.waiting.get(dependent)
+            if waiting is not None and node_id in waiting:
+                waiting.discard(node_id)
+                if not waiting:
+                    self.ready.append(dependent)
+
+    def start_roots(self, roots: list[str]) -> None:
+        for root in roots:
+            entry = self.hits.get(root)
+            if entry is not None and entry.ui is not None:
+                self.ui[root] = entry.ui
+                self.emit_executed(root, entry.ui)
+            self.require(root)
+
+    async def loop(self) -> None:
+        while self.scheduled:
+            if self.interrupt.is_set():
+                raise ExecutionInterrupted()
+            if self.inflight:
+                await self.collect_async()
+            if self.ready:
+                await self.step(self.ready.pop())
+            elif self.inflight:
+                await asyncio.wait(list(self.inflight), timeout=0.05, return_when=asyncio.FIRST_COMPLETED)
+                await self.collect_async()
+            elif self.scheduled:
+                stuck = sorted(self.scheduled)
+                self.current = stuck[0]
+                raise NodeFailure(stuck[0], DependencyCycleError(f"nodes {stuck} wait on each other"))
+
+    # -- running one node -----------------------------------------------------------------------
+    def gather(self, node: ParsedNode) -> dict[str, list]:
+        """Each input as a list of items; unevaluated lazy links are [None]."""
+        definition = node.definition
+        inputs = {name: [value] for name, value in node.consts.items()}
+        raw_links = definition.raw_link_inputs
+        for name, (src, index) in node.links.items():
+            if name in raw_links:
+                inputs[name] = [[src, index]]
+                continue
+            out = self.values.get(src)
+            if out is None and self.load_hit(src):
+                out = self.values[src]
+            inputs[name] = out[index] if out is not None else [None]
+        for name, kind in definition.hidden.items():
+            inputs[name] = [self.hidden_value(kind, node.id)]
+        return inputs
+
+    def hidden_value(self, kind: str, node_id: str) -> Any:
+        if kind == "PROMPT":
+            return self.dyn.original
+        if kind == "EXTRA_PNGINFO":
+            return self.extra_data.get("extra_pnginfo")
+        if kind == "UNIQUE_ID":
+            return node_id
+        if kind == "DYNPROMPT":
+            return self.dyn
+        return self.extra_data.get(kind.lower())
+
+    def context(self, node_id: str, call_index: int) -> ExecutionContext:
+        return ExecutionContext(node_id, self.prompt_id, self.dyn.original, self.services, self.sink,
+                                self.interrupt, self.extra_data, self.dyn.get_display_node_id(node_id), self.dyn,
+                                call_index)
+
+    async def lazy_needs(self, node: ParsedNode, batches: list[dict], instance: Any) -> list[str]:
+        """Names of lazy link inputs check_lazy_status asks for that are not evaluated yet."""
+        needed: list[str] = []
+        for index, kwargs in enumerate(batches):
+            token = _set_current(self.context(node.id, index))
+            try:
+                names = node.definition.lazy_status(instance, kwargs, self.context(node.id, index))
+                if inspect.isawaitable(names):
+                    names = await names
+            finally:
+                _reset_current(token)
+            needed += [n for n in names or () if n in node.links and node.links[n][0] not in self.values]
+        return needed
+
+    async def step(self, node_id: str) -> None:
+        self.current = node_id
+        node = self.node(node_id)
+        if node_id in self.expansions:
+            return self.complete(node_id, self.expansions.pop(node_id), resolve=True)
+        definition = node.definition
+        inputs = self.gather(node)
+        try:
+            batches = call_batches(inputs, definition.spec.input_is_list)
+            instance = self.instance(node)
+            if definition.has_lazy_check:
+                needed = await self.lazy_needs(node, batches, instance)
+                for name in needed:
+                    self.add_dependency(node_id, node.links[name][0])
+                if self.waiting[node_id]:
+                    return
+                if needed:
+                    inputs = self.gather(node)
+                    batches = call_batches(inputs, definition.spec.input_is_list)
+            self.sink(Event(ev.EXECUTING, {"node": node_id, "display_node": self.dyn.get_display_node_id(node_id),
+                                           "prompt_id": self.prompt_id}))
+            started = time.perf_counter()
+            if definition.is_async:
+                self.dispatch_async(node, batches, instance, started)
+                return
+            results = []
+            for index, kwargs in enumerate(batches):
+                blocked = self.blocked_result(node, kwargs)
+                results.append(blocked if blocked is not None else self.call(node, instance, kwargs, index))
+            for index, raw in enumerate(results):
+                if inspect.isawaitable(raw):
+                    results[index] = await raw
+            self.timings[node_id] = time.perf_counter() - started
+        except (ExecutionInterrupted, NodeFailure):
+            raise
+        except Exception as exc:
+            raise NodeFailure(node_id, exc, inputs) from exc
+        await self.handle_results(node, results, inputs)
+
+    def instance(self, node: ParsedNode) -> Any:
+        key = (node.id, node.class_type)
+        instance = self.objects.get(key)
+        if instance is None:
+            instance = node.definition.new_instance()
+            if instance is not None:
+                self.objects[key] = instance
+        return instance
+
+    def call(self, node: ParsedNode, instance: Any, kwargs: dict, index: int) -> Any:
+        ctx = self.context(node.id, index)
+        token = _set_current(ctx)
+        try:
+            return node.definition.call(instance, kwargs, ctx)
+        finally:
+            _reset_current(token)
+
+    def blocked_result(self, node: ParsedNode, kwargs: dict) -> ExecutionBlocker | None:
+        if node.definition.spec.input_is_list:
+            return None
+        blocker = find_blocker(kwargs)
+        if blocker is not None and blocker.message is not None:
+            self.blocked[node.id] = blocker.message
+            self.sink(Event(ev.EXECUTION_ERROR, self.error_data(
+                node.id, "engine.graph.blocker.ExecutionBlocked", f"Execution Blocked: {blocker.message}", [], {})))
+            return ExecutionBlocker(None)
+        return blocker
+
+    def dispatch_async(self, node: ParsedNode, batches: list[dict], instance: Any, started: float) -> None:
+        """Start every call as its own task (so contexts differ) and track the node until all finish."""
+        parts: list[Any] = []
+        for index, kwargs in enumerate(batches):
+            blocked = self.blocked_result(node, kwargs)
+            if blocked is not None:
+                parts.append(blocked)
+                continue
+            ctx = self.context(node.id, index)
+            token = _set_current(ctx)
+            try:
+                parts.append(asyncio.ensure_future(node.definition.call(instance, kwargs, ctx)))
+            finally:
+                _reset_current(token)
+        tasks = [p for p in parts if isinstance(p, asyncio.Future)]
+        future = asyncio.gather(*tasks) if tasks else asyncio.get_running_loop().create_future()
+        if not tasks:
+            future.set_result([])
+        self.inflight[future] = (node.id, parts, started)
+
+    async def collect_async(self) -> None:
+        """Hand finished async nodes' results on."""
+        for future in [f for f in self.inflight if f.done()]:
+            node_id, parts, started = self.inflight.pop(future)
+            self.current = node_id
+            try:
+                values = iter(future.result())
+            except (ExecutionInterrupted, NodeFailure):
+                raise
+            except Exception as exc:
+                raise NodeFailure(node_id, exc) from exc
+            self.timings[node_id] = time.perf_counter() - started
+            results = [next(values) if isinstance(p, asyncio.Future) else p for p in parts]
+            await self.handle_results(self.node(node_id), results, {})
+
+    def cancel_async(self) -> None:
+        for future in self.inflight:
+            future.cancel()
+        self.inflight.clear()
+
+    async def handle_results(self, node: ParsedNode, results: list, inputs: dict) -> None:
+        split = [split_result(r) for r in results]
+        if any(expand for _, _, expand in split):
+            return await self.expand(node, split)
+        self.complete(node.id, split)
+
+    def complete(self, node_id: str, split: list, resolve: bool = False) -> None:
+        node = self.node(node_id)
+        spec = node.definition.spec
+        try:
+            resolver = (lambda link: self.values[link[0]][link[1]]) if resolve else None
+            outputs = merge_calls(spec, [result_items(spec, out, resolver) for out, _, _ in split])
+        except Exception as exc:
+            raise NodeFailure(node_id, exc) from exc
+        ui = merge_ui([u for _, u, _ in split])
+        self.values[node_id] = outputs
+        self.cache.put(self.sigs[node_id], CacheEntry(outputs, ui, node.class_type))
+        if ui is not None:
+            self.ui[node_id] = ui
+            self.emit_executed(node_id, ui)
+        self.executed.append(node_id)
+        self.finish(node_id)
+
+    async def expand(self, node: ParsedNode, split: list) -> None:
+        """Add the returned subgraphs as ephemeral nodes; the node resumes once its result links are ready."""
+        new_ids: list[str] = []
+        display = self.dyn.get_display_node_id(node.id)
+        try:
+            for _, _, graph in split:
+                for new_id, info in (graph or {}).items():
+                    self.dyn.add_ephemeral_node(new_id, info, node.id, display)
+                    new_ids.append(new_id)
+            for new_id in new_ids:
+                self.node(new_id)
+            signed = await self.sign(new_ids)
+        except Exception as exc:
+            raise NodeFailure(node.id, exc) from exc
+        for new_id in signed:
+            self.cache.mark_used(self.sigs[new_id])
+            entry = self.cache.get(self.sigs[new_id])
+            if entry is not None:
+                self.hits[new_id] = entry
+        self.expansions[node.id] = split
+        for new_id in new_ids:
+            if self.nodes[new_id].definition.spec.output_node:
+                self.require(new_id)
+        for outputs, _, _ in split:
+            for value in outputs or ():
+                if is_link(value):
+                    self.add_dependency(node.id, value[0])
+        if not self.waiting[node.id]:
+            self.ready.append(node.id)
+
+    # -- events ---------------------------------------------------------------------------------
+    def emit_executed(self, node_id: str, ui: dict) -> None:
+        self.sink(Event(ev.EXECUTED, {"node": node_id, "display_node": self.dyn.get_display_node_id(node_id),
+                                      "output": ui, "prompt_id": self.prompt_id}))
+
+    def error_data(self, node_id: str, exception_type: str, message: str, tb: list[str],
+                   inputs: dict[str, list]) -> dict:
+        node = self.nodes.get(node_id)
+        return {
+            "prompt_id": self.prompt_id, "node_id": self.dyn.get_display_node_id(node_id),
+            "node_type": node.class_type if node else None, "executed": list(self.executed),
+            "exception_message": message, "exception_type": exception_type, "traceback": tb,
+            "current_inputs": {k: [repr(v) for v in items] for k, items in inputs.items()},
+            "current_outputs": [n for n in self.hits], "timestamp": ev.timestamp_ms(),
+        }

@@ -1,0 +1,283 @@
+"""Prompt validation before anything runs: every problem at once, per node and input, in ComfyUI's shape.
+
+Errors are `{type, message, details, extra_info}`; `node_errors` is keyed by node id with `class_type` and
+`dependent_outputs`. Outputs whose ancestry is valid still run (partial validation). Iterative throughout,
+so graphs of any depth validate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import math
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from engine.graph.spec import InputSpec, NodeDefinition, input_options
+from engine.graph.types import WIDGET_TYPES, is_link, types_compatible, unwrap_literal
+
+_COERCE = {"INT": int, "FLOAT": float, "STRING": str, "BOOLEAN": bool}
+_CHOICES_ECHOED = 20
+
+
+@dataclass
+class ParsedNode:
+    """A node ready to execute: coerced constants and links kept apart."""
+
+    id: str
+    class_type: str
+    definition: NodeDefinition
+    consts: dict[str, Any]
+    links: dict[str, tuple[str, int]]
+    parent: str | None = None
+
+
+@dataclass
+class ValidationResult:
+    ok: bool
+    error: dict | None
+    good_outputs: list[str]
+    node_errors: dict[str, dict]
+    dropped_outputs: list[str] = field(default_factory=list)
+    nodes: dict[str, ParsedNode] = field(default_factory=dict)
+    graph: nx.DiGraph | None = None
+
+
+def make_error(kind: str, message: str, details: str = "", **extra_info: Any) -> dict:
+    """An error object in ComfyUI's shape."""
+    return {"type": kind, "message": message, "details": details, "extra_info": extra_info}
+
+
+def _input_error(kind: str, message: str, item: InputSpec, value: Any, details: str, **extra: Any) -> dict:
+    return make_error(kind, message, details, input_name=item.name,
+                      input_config=[item.type, input_options(item)], received_value=value, **extra)
+
+
+def resolve_sync(value: Any) -> Any:
+    """Await `value` if it is awaitable, from sync code, even when an event loop is already running."""
+    if not inspect.isawaitable(value):
+        return value
+
+    async def wait():
+        return await value
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(wait())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, wait()).result()
+
+
+def _choices_text(choices: list) -> str:
+    return repr(choices) if len(choices) <= _CHOICES_ECHOED else f"(list of length {len(choices)})"
+
+
+class _Validator:
+    def __init__(self, prompt: dict, registry: Any):
+        self.prompt = prompt
+        self.registry = registry
+        self.choices: dict[tuple[str, str], list] = {}
+        self.errors: dict[str, list[dict]] = {}
+        self.edges: list[tuple[str, str]] = []
+
+    def fail(self, node_id: str, error: dict) -> None:
+        self.errors.setdefault(node_id, []).append(error)
+
+    def check_link(self, node_id: str, item: InputSpec | None, name: str, value: Any) -> tuple[str, int] | None:
+        """The (source, index) of a well-formed link to an existing output, else None (error recorded)."""
+        spec_item = item or InputSpec(name=name, type="*")
+        if not is_link(value):
+            self.fail(node_id, _input_error("bad_linked_input", "Bad linked input, must be a length-2 list of "
+                                            "[string, integer]", spec_item, value, f"{name}: {value!r}"))
+            return None
+        src, index = value
+        source = self.prompt.get(src)
+        if not isinstance(source, dict) or source.get("class_type") not in self.registry:
+            self.fail(node_id, _input_error("bad_linked_input", "Linked node does not exist", spec_item, value,
+                                            f"{name}: node '{src}' is not in the prompt", linked_node=value))
+            return None
+        outputs = self.registry.get(source["class_type"]).spec.outputs
+        if not 0 <= index < len(outputs):
+            self.fail(node_id, _input_error(
+                "bad_linked_input", "Linked output index out of range", spec_item, value,
+                f"{name}: node '{src}' ({source['class_type']}) has {len(outputs)} outputs, "
+                f"index {index} does not exist", linked_node=value))
+            return None
+        self.edges.append((src, node_id))
+        if item is not None and not types_compatible(outputs[index].type, item.type):
+            self.fail(node_id, _input_error(
+                "return_type_mismatch", "Return type mismatch between linked nodes", item, value,
+                f"{name}, received_type({outputs[index].type}) mismatch input_type({item.type})",
+                received_type=outputs[index].type, linked_node=value))
+        return src, index
+
+    def check_literal(self, node_id: str, definition: NodeDefinition, item: InputSpec, value: Any,
+                      claims: frozenset[str]) -> Any:
+        """The coerced literal; records type/range/option errors."""
+        value = unwrap_literal(value)
+        coerce = _COERCE.get(item.type)
+        if coerce is not None:
+            try:
+                value = coerce(value)
+                if item.type == "FLOAT" and math.isnan(value):
+                    raise ValueError("NaN")
+            except (TypeError, ValueError, OverflowError) as exc:
+                self.fail(node_id, _input_error("invalid_input_type", f"Failed to convert an input value to a "
+                                                f"{item.type} value", item, value, f"{item.name}, {value!r}, {exc}"))
+                return value
+        if item.name in claims or "*" in claims:
+            return value
+        if item.type in ("INT", "FLOAT"):
+            if item.min is not None and value < item.min:
+                self.fail(node_id, _input_error("value_smaller_than_min", f"Value {value} smaller than min of "
+                                                f"{item.min}", item, value, f"{item.name}"))
+            if item.max is not None and value > item.max:
+                self.fail(node_id, _input_error("value_bigger_than_max", f"Value {value} bigger than max of "
+                                                f"{item.max}", item, value, f"{item.name}"))
+        elif item.type == "COMBO":
+            key = (definition.spec.name, item.name)
+            if key not in self.choices:
+                self.choices[key] = definition.combo_choices(item.name, self.registry.services)
+            choices = self.choices[key]
+            if value not in choices:
+                self.fail(node_id, _input_error("value_not_in_list", "Value not in list", item, value,
+                                                f"{item.name}: '{value}' not in {_choices_text(choices)}"))
+        return value
+
+    def parse(self, node_id: str) -> ParsedNode:
+        raw = self.prompt[node_id]
+        definition = self.registry.get(raw["class_type"])
+        inputs = raw.get("inputs") or {}
+        consts: dict[str, Any] = {}
+        links: dict[str, tuple[str, int]] = {}
+        input_types: dict[str, str] = {}
+        claims = definition.validator_claims()
+        for item in definition.spec.inputs:
+            if item.section == "hidden":
+                continue
+            if item.name not in inputs:
+                if item.section == "required" and item.type in WIDGET_TYPES and item.default is not None:
+                    consts[item.name] = item.default
+                elif item.section == "required":
+                    self.fail(node_id, _input_error("required_input_missing", "Required input is missing",
+                                                    item, None, f"{item.name}"))
+                continue
+            value = inputs[item.name]
+            if isinstance(value, list):
+                link = self.check_link(node_id, item, item.name, value)
+                if link is not None:
+                    links[item.name] = link
+                    input_types[item.name] = self.registry.get(self.prompt[link[0]]["class_type"]).spec.outputs[
+                        link[1]].type
+            else:
+                consts[item.name] = self.check_literal(node_id, definition, item, value, claims)
+        for name, value in inputs.items():
+            if definition.spec.input(name) is None and isinstance(value, list):
+                link = self.check_link(node_id, None, name, value)
+                if link is not None:
+                    links[name] = link
+        if definition.has_custom_validation and node_id not in self.errors:
+            self.custom(node_id, definition, consts, links, input_types)
+        return ParsedNode(node_id, raw["class_type"], definition, consts, links)
+
+    def custom(self, node_id: str, definition: NodeDefinition, consts: dict, links: dict, input_types: dict) -> None:
+        constants = {**dict.fromkeys(links), **consts}
+        try:
+            verdict = resolve_sync(definition.custom_validate(constants, input_types))
+        except Exception as exc:  # noqa: BLE001 - a validator's exception is a validation error
+            self.fail(node_id, make_error("exception_during_validation", "Exception when validating node",
+                                          f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()))
+            return
+        if verdict is not True:
+            details = verdict if isinstance(verdict, str) else f"returned {verdict!r}"
+            self.fail(node_id, make_error("custom_validation_failed", "Custom validation failed for node",
+                                          details, received_value=verdict))
+
+
+def _unknown_class_errors(prompt: dict, registry: Any) -> dict[str, dict]:
+    errors = {}
+    for node_id, raw in prompt.items():
+        class_type = raw.get("class_type") if isinstance(raw, dict) else None
+        if class_type is None:
+            errors[node_id] = make_error("invalid_prompt", "Cannot execute because a node is missing the "
+                                         "class_type property.", f"Node ID '#{node_id}'")
+        elif class_type not in registry:
+            errors[node_id] = make_error("invalid_prompt", f"Cannot execute because node {class_type} does not "
+                                         "exist.", f"Node ID '#{node_id}'", class_type=class_type)
+    return errors
+
+
+def _failed(error: dict, node_errors: dict | None = None) -> ValidationResult:
+    return ValidationResult(False, error, [], node_errors or {})
+
+
+def validate_prompt(prompt: dict, registry: Any, targets: list[str] | None = None) -> ValidationResult:
+    """Check a whole API prompt; see the module docstring for the result's shape."""
+    if not isinstance(prompt, dict):
+        return _failed(make_error("invalid_prompt", "The prompt must be a JSON object of nodes",
+                                  f"got {type(prompt).__name__}"))
+    unknown = _unknown_class_errors(prompt, registry)
+    if unknown:
+        first = next(iter(unknown.values()))
+        node_errors = {i: {"errors": [e], "dependent_outputs": [],
+                           "class_type": (prompt[i] or {}).get("class_type") if isinstance(prompt[i], dict) else None}
+                       for i, e in unknown.items()}
+        return _failed(first, node_errors)
+    if targets is not None:
+        missing = [t for t in targets if t not in prompt]
+        if missing:
+            return _failed(make_error("invalid_prompt", "Target node does not exist",
+                                      ", ".join(f"Node ID '#{t}'" for t in missing)))
+        outputs = [str(t) for t in targets]
+    else:
+        outputs = [i for i, raw in prompt.items() if registry.get(raw["class_type"]).spec.output_node]
+    if not outputs:
+        return _failed(make_error("prompt_no_outputs", "Prompt has no outputs", ""))
+    return _validate_graph(_Validator(prompt, registry), outputs)
+
+
+def _validate_graph(checker: _Validator, outputs: list[str]) -> ValidationResult:
+    nodes: dict[str, ParsedNode] = {}
+    stack = list(outputs)
+    while stack:
+        node_id = stack.pop()
+        if node_id in nodes:
+            continue
+        try:
+            parsed = checker.parse(node_id)
+        except Exception as exc:  # noqa: BLE001 - reported per node
+            checker.fail(node_id, make_error("exception_during_validation", "Exception when validating node",
+                                             f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()))
+            parsed = ParsedNode(node_id, checker.prompt[node_id]["class_type"], None, {}, {})
+        nodes[node_id] = parsed
+        stack.extend(src for src, _ in parsed.links.values() if src not in nodes)
+    graph = nx.DiGraph()
+    graph.add_nodes_from(nodes)
+    graph.add_edges_from(checker.edges)
+    for component in nx.strongly_connected_components(graph):
+        if len(component) > 1 or any(graph.has_edge(n, n) for n in component):
+            cycle = " -> ".join(sorted(component))
+            for node_id in component:
+                checker.fail(node_id, make_error("dependency_cycle", "Dependency cycle detected",
+                                                 f"node {node_id} is part of a cycle ({cycle})"))
+    bad: set[str] = set()
+    node_errors: dict[str, dict] = {}
+    output_set = set(outputs)
+    for node_id, errors in checker.errors.items():
+        affected = nx.descendants(graph, node_id) | {node_id}
+        bad |= affected
+        node_errors[node_id] = {"errors": errors, "dependent_outputs": sorted(affected & output_set),
+                                "class_type": checker.prompt[node_id]["class_type"]}
+    good = [o for o in outputs if o not in bad]
+    dropped = [o for o in outputs if o in bad]
+    if not good:
+        reasons = [f"node {i} ({e['class_type']}): {err['message']}: {err['details']}"
+                   for i, e in node_errors.items() for err in e["errors"]]
+        return ValidationResult(False, make_error("prompt_outputs_failed_validation", "Prompt outputs failed "
+                                                  "validation", "\n".join(reasons)), [], node_errors, dropped)
+    return ValidationResult(True, None, good, node_errors, dropped, nodes, graph)
