@@ -98,7 +98,7 @@ class TimestepSequential(nn.Sequential):
             if isinstance(layer, TimestepBlock):
                 x = layer(x, emb, transformer_options)
             elif isinstance(layer, SpatialTransformer):
-                x = layer(x, context)
+                x = layer(x, context, transformer_options)
             elif isinstance(layer, Upsample):
                 x = layer(x, output_size)
             else:

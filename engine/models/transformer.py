@@ -73,7 +73,10 @@ class BasicTransformerBlock(nn.Module):
 
 
 class SpatialTransformer(nn.Module):
-    """Group norm, projection to tokens (1x1 conv for SD1, linear for SD2/SDXL), transformer blocks, back."""
+    """Group norm, projection to tokens (1x1 conv for SD1, linear for SD2/SDXL), transformer blocks, back.
+
+    `transformer_options` (the UNet's per-call options) reaches subclasses such as the video transformer.
+    """
 
     def __init__(
         self,
@@ -98,7 +101,9 @@ class SpatialTransformer(nn.Module):
             BasicTransformerBlock(inner, heads, dim_head, context_dim) for _ in range(depth)
         )
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, context: torch.Tensor | None = None, transformer_options: dict | None = None
+    ) -> torch.Tensor:
         b, _, h, w = x.shape
         residual = x
         x = self.norm(x)

@@ -82,12 +82,12 @@ def _apply_control(h: torch.Tensor, control: dict[str, list], name: str) -> torc
     return h
 
 
-class UNetModel(nn.Module):
-    """Noise/velocity predictor: forward(x, timesteps, context, y=None, control=None, transformer_options=None).
+class UNetEncoder(nn.Module):
+    """The UNet's first half: time (and label) embedding, input blocks and middle block.
 
-    `control` holds ControlNet/adapter residual lists {"input", "middle", "output"}, applied like ComfyUI:
-    each list is consumed from its end, "input" after each input block, "middle" after the middle block,
-    "output" to each skip connection as the decoder takes it (so "output" is in input-block order).
+    Shared by UNetModel and the ControlNet (which copies exactly this half); `skip_channels` lists the
+    width of every input block's output, in order. Subclasses swap blocks via `make_res_block` and
+    `make_transformer` (the video UNet adds time mixing there).
     """
 
     def __init__(self, config: UNetConfig):
@@ -100,32 +100,21 @@ class UNetModel(nn.Module):
                 nn.Sequential(nn.Linear(config.adm_in_channels, ted), nn.SiLU(), nn.Linear(ted, ted))
             )
         self.input_blocks = nn.ModuleList([TimestepSequential(nn.Conv2d(config.in_channels, mc, 3, padding=1))])
-        skips, ch = [mc], mc
+        self.skip_channels, ch = [mc], mc
         depths = iter(config.transformer_depth)
         last_level = len(config.channel_mult) - 1
         for level, mult in enumerate(config.channel_mult):
             for _ in range(config.num_res_blocks[level]):
                 layers = [self.make_res_block(ch, mc * mult)]
                 ch = mc * mult
-                layers += self._maybe_transformer(ch, next(depths))
+                layers += self.maybe_transformer(ch, next(depths))
                 self.input_blocks.append(TimestepSequential(*layers))
-                skips.append(ch)
+                self.skip_channels.append(ch)
             if level != last_level:
                 self.input_blocks.append(TimestepSequential(Downsample(ch)))
-                skips.append(ch)
-        middle = [self.make_res_block(ch, ch), *self._maybe_transformer(ch, config.transformer_depth_middle)]
+                self.skip_channels.append(ch)
+        middle = [self.make_res_block(ch, ch), *self.maybe_transformer(ch, config.transformer_depth_middle)]
         self.middle_block = TimestepSequential(*middle, self.make_res_block(ch, ch))
-        self.output_blocks = nn.ModuleList()
-        depths = iter(config.transformer_depth_output)
-        for level, mult in reversed(list(enumerate(config.channel_mult))):
-            for i in range(config.num_res_blocks[level] + 1):
-                layers = [self.make_res_block(ch + skips.pop(), mc * mult)]
-                ch = mc * mult
-                layers += self._maybe_transformer(ch, next(depths))
-                if level and i == config.num_res_blocks[level]:
-                    layers.append(Upsample(ch))
-                self.output_blocks.append(TimestepSequential(*layers))
-        self.out = nn.Sequential(group_norm(ch), nn.SiLU(), nn.Conv2d(mc, config.out_channels, 3, padding=1))
 
     def make_res_block(self, channels: int, out_channels: int) -> nn.Module:
         """One ResBlock; the video UNet overrides this to add time mixing."""
@@ -137,8 +126,45 @@ class UNetModel(nn.Module):
         cfg = self.config
         return SpatialTransformer(channels, heads, dim_head, depth, cfg.context_dim, cfg.use_linear_in_transformer)
 
-    def _maybe_transformer(self, channels: int, depth: int) -> list[nn.Module]:
+    def maybe_transformer(self, channels: int, depth: int) -> list[nn.Module]:
+        """[transformer] when `depth` > 0, else []."""
         return [self.make_transformer(channels, depth)] if depth else []
+
+    def embed(self, timesteps: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The time embedding, plus the label embedding of `y` for SDXL-class models."""
+        dtype = self.time_embed[0].weight.dtype
+        emb = self.time_embed(timestep_embedding(timesteps, self.config.model_channels).to(dtype))
+        if self.config.adm_in_channels:
+            if y is None:
+                raise ValueError("this UNet has a label embedding (SDXL): pass its vector input y")
+            emb = emb + self.label_emb(y.to(dtype))
+        return emb
+
+
+class UNetModel(UNetEncoder):
+    """Noise/velocity predictor: forward(x, timesteps, context, y=None, control=None, transformer_options=None).
+
+    `control` holds ControlNet/adapter residual lists {"input", "middle", "output"}, applied like ComfyUI:
+    each list is consumed from its end, "input" after each input block, "middle" after the middle block,
+    "output" to each skip connection as the decoder takes it (so "output" is in input-block order).
+    The caller's lists are left untouched.
+    """
+
+    def __init__(self, config: UNetConfig):
+        super().__init__(config)
+        mc = config.model_channels
+        skips, ch = list(self.skip_channels), self.skip_channels[-1]
+        self.output_blocks = nn.ModuleList()
+        depths = iter(config.transformer_depth_output)
+        for level, mult in reversed(list(enumerate(config.channel_mult))):
+            for i in range(config.num_res_blocks[level] + 1):
+                layers = [self.make_res_block(ch + skips.pop(), mc * mult)]
+                ch = mc * mult
+                layers += self.maybe_transformer(ch, next(depths))
+                if level and i == config.num_res_blocks[level]:
+                    layers.append(Upsample(ch))
+                self.output_blocks.append(TimestepSequential(*layers))
+        self.out = nn.Sequential(group_norm(ch), nn.SiLU(), nn.Conv2d(mc, config.out_channels, 3, padding=1))
 
     def forward(
         self,
@@ -149,12 +175,7 @@ class UNetModel(nn.Module):
         control: dict[str, list] | None = None,
         transformer_options: dict | None = None,
     ) -> torch.Tensor:
-        dtype = self.time_embed[0].weight.dtype
-        emb = self.time_embed(timestep_embedding(timesteps, self.config.model_channels).to(dtype))
-        if self.config.adm_in_channels:
-            if y is None:
-                raise ValueError("this UNet has a label embedding (SDXL): pass its vector input y")
-            emb = emb + self.label_emb(y.to(dtype))
+        emb = self.embed(timesteps, y)
         control = {name: list(values) for name, values in (control or {}).items()}
         opts = transformer_options or {}
         h, skips = x, []
