@@ -1,0 +1,157 @@
+"""Every sampler on every schedule against k-diffusion / diffusers on a denoiser with a known answer."""
+
+import math
+
+import pytest
+import torch
+
+from engine.sampling.model_sampling import DiscreteModelSampling
+from engine.sampling.noise import BrownianTreeNoiseSampler, noise_sampler_for
+from engine.sampling.samplers import SAMPLERS
+from engine.sampling.schedules import SCHEDULERS, calculate_sigmas
+
+K_DIFFUSION_NAMES = ["euler", "euler_ancestral", "heun", "dpm_2", "dpm_2_ancestral", "lms",
+                     "dpmpp_2s_ancestral", "dpmpp_sde", "dpmpp_2m", "dpmpp_2m_sde", "dpmpp_3m_sde"]
+MS = DiscreteModelSampling()
+
+
+def keyed_noise(shape):
+    """Noise that depends only on the step (sigma, sigma_next), so call order cannot matter."""
+
+    def sample(sigma, sigma_next):
+        seed = int(float(sigma) * 1e6) ^ int(float(sigma_next) * 1e9)
+        return torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+    return sample
+
+
+def start(toy, sigmas):
+    return torch.randn(toy.mu.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * sigmas[0]
+
+
+@pytest.mark.parametrize("scheduler", sorted(SCHEDULERS))
+@pytest.mark.parametrize("name", K_DIFFUSION_NAMES)
+def test_sampler_equals_k_diffusion(kd, toy, name, scheduler):
+    sigmas = calculate_sigmas(MS, scheduler, 8, name).double()
+    x = start(toy, sigmas)
+    noise = keyed_noise(x.shape)
+    ours = SAMPLERS[name](toy, x.clone(), sigmas, noise_sampler=noise)
+    ref = getattr(kd, f"sample_{name}")
+    kwargs = {"noise_sampler": noise} if ("ancestral" in name or "sde" in name) else {}
+    theirs = ref(toy, x.clone(), sigmas, disable=True, **kwargs)
+    torch.testing.assert_close(ours, theirs, rtol=1e-9, atol=1e-9)
+
+
+def flow(toy, x, sigma_from, sigma_to):
+    """Gaussian data: the probability-flow ODE moves x to mu + (x - mu) * sqrt((s^2 + sigma_to^2) / (s^2 + sigma_from^2))."""
+    return toy.mu + (x - toy.mu) * math.sqrt((toy.s2 + sigma_to**2) / (toy.s2 + sigma_from**2))
+
+
+# Error allowed after 100 karras steps, by order of the method; lms ends with a multistep step to 0, uni_pc
+# stops at sigma 0.001 like ComfyUI, the others jump from the last sigma to its denoised estimate.
+CONVERGENCE = {"euler": 5e-2, "ddim": 5e-2, "heun": 2e-3, "dpm_2": 2e-3, "dpmpp_2m": 2e-3, "lms": 1e-4,
+               "uni_pc": 5e-3, "uni_pc_bh2": 5e-3}
+
+
+@pytest.mark.parametrize("name", sorted(CONVERGENCE))
+def test_deterministic_samplers_converge_to_the_exact_ode_solution(toy, name):
+    sigmas = calculate_sigmas(MS, "karras", 100, name).double()
+    x = start(toy, sigmas)
+    out = SAMPLERS[name](toy, x.clone(), sigmas)
+    first, last = float(sigmas[0]), float(sigmas[-2])
+    if name == "lms":
+        exact = flow(toy, x, first, 0.0)
+    elif name.startswith("uni_pc"):
+        exact = flow(toy, x, first, 0.001)
+    else:
+        exact = toy(flow(toy, x, first, last), sigmas[-2].expand(x.shape[0]))
+    assert (out - exact).abs().max() < CONVERGENCE[name]
+
+
+def test_ddim_equals_diffusers_ddim_scheduler(toy):
+    from diffusers import DDIMScheduler
+
+    steps = 10
+    sched = DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
+                          timestep_spacing="leading", steps_offset=1, set_alpha_to_one=True, clip_sample=False)
+    sched.set_timesteps(steps)
+    sigmas = SCHEDULERS["ddim_uniform"](MS, steps).double()
+    abar = sched.alphas_cumprod.double()
+    assert torch.equal(MS.sigmas[sched.timesteps], SCHEDULERS["ddim_uniform"](MS, steps)[:-1])
+    x = start(toy, sigmas)
+    ours = SAMPLERS["ddim"](toy, x.clone(), sigmas)
+
+    sample = x / (1 + sigmas[0] ** 2) ** 0.5  # variance-preserving scaling at the first step
+    for t in sched.timesteps:
+        a = abar[t]
+        sigma = ((1 - a) / a) ** 0.5
+        x_ve = sample / a**0.5
+        eps = (x_ve - toy(x_ve, sigma.reshape(1).expand(x.shape[0]))) / sigma
+        sample = sched.step(eps, t, sample, eta=0.0).prev_sample
+    torch.testing.assert_close(ours, sample, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("variant", ["bh1", "bh2"])
+@pytest.mark.parametrize("steps", [2, 3, 6, 12])
+def test_uni_pc_equals_diffusers_unipc(toy, variant, steps):
+    from diffusers import UniPCMultistepScheduler
+
+    to_zero = SCHEDULERS["karras"](MS, steps).double()
+    sigmas = to_zero.clone()
+    sigmas[-1] = 0.001  # uni_pc (like ComfyUI's) stops at 0.001 when asked for 0: log-SNR must stay finite
+    sched = UniPCMultistepScheduler(solver_order=3, solver_type=variant, predict_x0=True, lower_order_final=True,
+                                    final_sigmas_type="sigma_min", prediction_type="epsilon")
+    sched.set_timesteps(steps)
+    sched.sigmas, sched.timesteps = sigmas.clone(), torch.arange(steps, 0, -1)  # the same sigmas, run by index
+    x = start(toy, sigmas)
+    ours = SAMPLERS["uni_pc" if variant == "bh1" else "uni_pc_bh2"](toy, x.clone(), to_zero)
+
+    sample = x / (1 + sigmas[0] ** 2) ** 0.5
+    for i, t in enumerate(sched.timesteps):
+        sigma = sigmas[i]
+        x_ve = sample * (1 + sigma**2) ** 0.5
+        eps = (x_ve - toy(x_ve, sigma.reshape(1).expand(x.shape[0]))) / sigma
+        sample = sched.step(eps, t, sample).prev_sample
+    theirs = sample * (1 + sigmas[-1] ** 2) ** 0.5
+    torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-6)
+
+
+def test_lcm_jumps_to_the_estimate_and_renoises(toy):
+    sigmas = SCHEDULERS["simple"](MS, 4).double()
+    x = start(toy, sigmas)
+    noise = keyed_noise(x.shape)
+    expected = x
+    for i in range(4):
+        expected = toy(expected, sigmas[i].reshape(1).expand(x.shape[0]))
+        if sigmas[i + 1] > 0:
+            expected = expected + noise(sigmas[i], sigmas[i + 1]) * sigmas[i + 1]
+    torch.testing.assert_close(SAMPLERS["lcm"](toy, x, sigmas, noise_sampler=noise), expected)
+
+
+def test_brownian_noise_equals_k_diffusion_tree_for_a_seed(kd):
+    x = torch.zeros(2, 4, 3, 3)
+    sigmas = SCHEDULERS["karras"](MS, 6)
+    ours = noise_sampler_for("dpmpp_2m_sde", x, sigmas, seed=123)
+    theirs = kd.BrownianTreeNoiseSampler(x, sigmas[sigmas > 0].min(), sigmas.max(), seed=123)
+    for i in range(5):
+        torch.testing.assert_close(ours(sigmas[i], sigmas[i + 1]), theirs(sigmas[i], sigmas[i + 1]))
+    assert isinstance(ours, BrownianTreeNoiseSampler)
+
+
+@pytest.mark.parametrize("name", ["euler_ancestral", "dpmpp_2m_sde", "dpmpp_sde", "lcm"])
+def test_stochastic_samplers_are_deterministic_for_a_seed(toy, name):
+    sigmas = SCHEDULERS["karras"](MS, 5).double()
+    x = start(toy, sigmas)
+    runs = [SAMPLERS[name](toy, x.clone(), sigmas, noise_sampler=noise_sampler_for(name, x, sigmas, seed))
+            for seed in (7, 7, 8)]
+    assert torch.equal(runs[0], runs[1])
+    assert not torch.allclose(runs[0], runs[2])
+
+
+def test_callback_reports_each_step(toy):
+    sigmas = SCHEDULERS["normal"](MS, 5).double()
+    seen = []
+    SAMPLERS["heun"](toy, start(toy, sigmas), sigmas, callback=lambda info: seen.append(info))
+    assert [s["i"] for s in seen] == list(range(5))
+    assert all(torch.equal(s["sigma"], sigmas[s["i"]]) for s in seen)
+    assert {"x", "denoised"} <= seen[0].keys()
