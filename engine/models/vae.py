@@ -101,11 +101,11 @@ class Upsample(nn.Module):
 
 
 class _MidBlock(nn.Module):
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, make_block=ResnetBlock):
         super().__init__()
-        self.block_1 = ResnetBlock(channels, channels)
+        self.block_1 = make_block(channels, channels)
         self.attn_1 = AttnBlock(channels)
-        self.block_2 = ResnetBlock(channels, channels)
+        self.block_2 = make_block(channels, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.block_2(self.attn_1(self.block_1(x)))
@@ -145,19 +145,22 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """z_channels latent -> image; `up[i]` mirrors encoder level i (built and run deepest first)."""
+    """z_channels latent -> image; `up[i]` mirrors encoder level i (built and run deepest first).
+
+    The video decoder overrides `make_resnet_block` and `make_conv_out` to add time mixing.
+    """
 
     def __init__(self, cfg: VAEConfig):
         super().__init__()
         ch = cfg.ch * cfg.ch_mult[-1]
         self.conv_in = nn.Conv2d(cfg.z_channels, ch, 3, padding=1)
-        self.mid = _MidBlock(ch)
+        self.mid = _MidBlock(ch, self.make_resnet_block)
         stages = []
         for level in reversed(range(len(cfg.ch_mult))):
             stage = nn.Module()
             blocks = []
             for _ in range(cfg.num_res_blocks + 1):
-                blocks.append(ResnetBlock(ch, cfg.ch * cfg.ch_mult[level]))
+                blocks.append(self.make_resnet_block(ch, cfg.ch * cfg.ch_mult[level]))
                 ch = cfg.ch * cfg.ch_mult[level]
             stage.block = nn.ModuleList(blocks)
             if level != 0:
@@ -165,7 +168,13 @@ class Decoder(nn.Module):
             stages.insert(0, stage)
         self.up = nn.ModuleList(stages)
         self.norm_out = _norm(ch)
-        self.conv_out = nn.Conv2d(ch, cfg.out_ch, 3, padding=1)
+        self.conv_out = self.make_conv_out(ch, cfg.out_ch)
+
+    def make_resnet_block(self, in_channels: int, out_channels: int) -> nn.Module:
+        return ResnetBlock(in_channels, out_channels)
+
+    def make_conv_out(self, in_channels: int, out_channels: int) -> nn.Module:
+        return nn.Conv2d(in_channels, out_channels, 3, padding=1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = self.mid(self.conv_in(z))
@@ -184,10 +193,14 @@ class AutoencoderKL(nn.Module):
         super().__init__()
         self.config = config
         self.encoder = Encoder(config)
-        self.decoder = Decoder(config)
+        self.decoder = self.make_decoder(config)
         if config.use_quant_conv:
             self.quant_conv = nn.Conv2d(2 * config.z_channels, 2 * config.embed_dim, 1)
             self.post_quant_conv = nn.Conv2d(config.embed_dim, config.z_channels, 1)
+
+    def make_decoder(self, config: VAEConfig) -> nn.Module:
+        """The image decoder; SVD's autoencoder overrides this with its temporal decoder."""
+        return Decoder(config)
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """[B, 3, H, W] in [-1, 1] -> latent mean [B, embed_dim, H/f, W/f] (f = config.downscale)."""
