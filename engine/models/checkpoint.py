@@ -100,12 +100,10 @@ class _SafetensorsReader:
 class _PickleReader:
     def __init__(self, path: Path):
         try:
-            loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError:  # old (non-zip) torch serialisation cannot be memory-mapped
-            loaded = torch.load(path, map_location="cpu", weights_only=True)
+            loaded = _torch_load(path)
         except Exception as exc:
             raise CheckpointError(f"{path.name}: not loadable with torch.load(weights_only=True): {exc}") from exc
-        while isinstance(loaded, dict) and "state_dict" in loaded and isinstance(loaded["state_dict"], dict):
+        while isinstance(loaded, dict) and isinstance(loaded.get("state_dict"), dict):
             loaded = loaded["state_dict"]
         if not isinstance(loaded, dict):
             raise CheckpointError(f"{path.name}: holds a {type(loaded).__name__}, not a dict of tensors")
@@ -122,6 +120,16 @@ class _PickleReader:
 
     def shape(self, key: str) -> tuple[int, ...]:
         return tuple(self._tensors[key].shape)
+
+
+def _torch_load(path: Path):
+    """torch.load restricted to tensors and plain containers; memory-mapped unless the file predates zip."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except RuntimeError as exc:
+        if "zip" not in str(exc).lower():
+            raise
+        return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def open_checkpoint(path: str | Path) -> LazyStateDict:

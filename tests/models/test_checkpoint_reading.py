@@ -94,3 +94,17 @@ def test_load_weights_reports_missing_and_misshaped_keys(sd15):
     unet_sd["out.2.weight"] = torch.zeros(4, 32, 1, 1)
     with pytest.raises(CheckpointError, match=r"UNet: .*1 missing \(e.g. out.2.bias\).*wrong shape"):
         load_weights(UNetModel(config.unet), unet_sd, "UNet")
+
+
+class _Payload:
+    """Stands in for arbitrary pickled code: weights_only loading must refuse it."""
+
+
+def test_pickles_load_only_tensors_including_legacy_format(tmp_path):
+    legacy = tmp_path / "legacy.pt"
+    torch.save({"state_dict": {"w": torch.ones(2)}}, legacy, _use_new_zipfile_serialization=False)
+    assert torch.equal(read_state_dict(legacy)["w"], torch.ones(2))
+    unsafe = tmp_path / "unsafe.ckpt"
+    torch.save({"w": torch.ones(2), "obj": _Payload()}, unsafe)
+    with pytest.raises(CheckpointError, match="unsafe.ckpt: not loadable with torch.load\\(weights_only=True\\)"):
+        open_checkpoint(unsafe)
