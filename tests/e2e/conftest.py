@@ -1,0 +1,105 @@
+"""Fixtures for the canvas end-to-end tests: a real Loom server on a loopback port and Debian's Chromium."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--disable-sync",
+]
+ARTIFACTS = ROOT / "artifacts" / "e2e"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "e2e: drives the canvas in a real headless Chromium against a live server")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_until_serving(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"Loom server exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"Loom server did not answer on {url} within {timeout}s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def loom_server(tmp_path_factory: pytest.TempPathFactory):
+    """Start `python main.py` on an ephemeral loopback port with throwaway folders; yields (url, folders)."""
+    base = tmp_path_factory.mktemp("loom-e2e")
+    folders = {name: base / name for name in ("output", "input", "temp", "user", "models")}
+    for folder in folders.values():
+        folder.mkdir()
+    port = _free_port()
+    log = base / "server.log"
+    cmd = [sys.executable, str(ROOT / "main.py"), "--port", str(port),
+           "--output-directory", str(folders["output"]), "--input-directory", str(folders["input"]),
+           "--temp-directory", str(folders["temp"]), "--user-directory", str(folders["user"]),
+           "--models-dir", str(folders["models"])]
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_serving(url + "/object_info", proc, log)
+        yield url, folders
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, loom_server):
+    """A fresh browser context (empty localStorage) with the canvas loaded; page errors fail the test."""
+    url, _ = loom_server
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(url)
+    pg.wait_for_selector(".palette-entry")
+    yield pg
+    context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    print(f"\ne2e screenshots: {ARTIFACTS}")
+    return ARTIFACTS

@@ -1,0 +1,81 @@
+"""The canvas in a real Chromium against a live Loom server: build, queue, reload, reopen from the PNG."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.canvas_driver import connect, drag_from_palette, drop_file, graph_shape, node, saved_workflow, set_widget
+from tests.e2e.flows import BUILD_FLOW
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+
+def _place(page, index: int) -> tuple[float, float]:
+    box = page.locator(".react-flow__pane").bounding_box()
+    return box["x"] + 60 + index * 330, box["y"] + 80 + (index % 2) * 60
+
+
+def test_build_queue_reload_and_reopen_from_png(page, loom_server, artifacts):
+    _, folders = loom_server
+    flow = BUILD_FLOW
+    for index, (class_type, widgets) in enumerate(flow["nodes"]):
+        drag_from_palette(page, class_type, *_place(page, index))
+        node(page, index + 1).wait_for()
+        for name, value in widgets.items():
+            set_widget(page, index + 1, name, value)
+    page.screenshot(path=artifacts / "01_nodes_placed.png")
+
+    for src, slot, dst, name in flow["links"]:
+        connect(page, src + 1, slot, dst + 1, name)
+    assert page.locator(".react-flow__edge").count() == len(flow["links"])
+    page.screenshot(path=artifacts / "02_connected.png")
+
+    queued = saved_workflow(page)
+    page.keyboard.press("Control+Enter")
+    out = node(page, flow["output_node"] + 1).locator("img.output")
+    out.first.wait_for(timeout=120_000)
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=out.first.element_handle())
+    assert page.locator(".node-error").count() == 0
+    page.screenshot(path=artifacts / "03_output_in_node.png")
+
+    page.reload()
+    page.wait_for_selector(".react-flow__node")
+    assert page.locator(".react-flow__node").count() == len(flow["nodes"])
+    assert page.locator(".react-flow__edge").count() == len(flow["links"])
+    assert graph_shape(saved_workflow(page)) == graph_shape(queued)
+    page.screenshot(path=artifacts / "04_after_reload.png")
+
+    pngs = sorted(folders["output"].rglob("*.png"))
+    assert pngs, "SaveImage wrote no PNG"
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="Clear").click()
+    assert page.locator(".react-flow__node").count() == 0
+    drop_file(page, pngs[-1], "image/png")
+    page.wait_for_selector(".react-flow__node")
+    assert graph_shape(saved_workflow(page)) == graph_shape(queued)
+    page.screenshot(path=artifacts / "05_reopened_from_png.png")
+
+
+def test_refused_connection_says_why(page, artifacts):
+    drag_from_palette(page, "EmptyImage", *_place(page, 0))
+    drag_from_palette(page, "EmptyLatentImage", *_place(page, 1))
+    node(page, 2).wait_for()
+    latent_inputs = node(page, 2).locator(".socket-row.in")
+    if latent_inputs.count() == 0:
+        pytest.skip("EmptyLatentImage has no socket input to refuse")
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "workflows").glob("*.json")), ids=lambda p: p.name)
+def test_every_example_workflow_opens_without_errors(page, artifacts, path: Path):
+    prompt = json.loads(path.read_text())
+    drop_file(page, path, "application/json")
+    page.wait_for_selector(".react-flow__node")
+    page.wait_for_timeout(300)
+    errors = page.locator(".notice.error, .node-error, .loom-node.unknown")
+    assert errors.count() == 0, errors.all_inner_texts()
+    assert page.locator(".react-flow__node").count() == len(prompt)
+    page.screenshot(path=artifacts / f"workflow_{path.stem}.png")

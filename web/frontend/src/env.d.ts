@@ -1,0 +1,2 @@
+/** Lets TypeScript accept the stylesheet imports that Vite bundles. */
+declare module "*.css";

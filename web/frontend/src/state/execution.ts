@@ -1,0 +1,92 @@
+/** Applies websocket events to the runtime state: running node, step progress, previews, outputs and errors. */
+import { fetchQueue } from "../api/client";
+import type { Preview, WsMessage } from "../api/socket";
+import type { FileRef } from "../api/types";
+import { clearRunMarks, notify, patchNode, runtime } from "./runtime";
+
+let previewUrl: string | null = null;
+const promptSizes = new Map<string, number>();
+let cachedCount = 0;
+
+/** Remember how many nodes a queued prompt runs, so overall progress has a denominator. */
+export function expectPrompt(promptId: string, nodeCount: number): void {
+  promptSizes.set(promptId, nodeCount);
+}
+
+/** Every file a node's UI output lists (images, gifs, videos...), in order. */
+export function outputFiles(output: Record<string, unknown>): FileRef[] {
+  const files: FileRef[] = [];
+  for (const value of Object.values(output ?? {})) {
+    if (!Array.isArray(value)) continue;
+    for (const item of value) if (item && typeof item === "object" && "filename" in item) files.push(item as FileRef);
+  }
+  return files;
+}
+
+function runningNode(): string | null {
+  const entry = Object.entries(runtime.get().nodes).find(([, n]) => n.running);
+  return entry ? entry[0] : null;
+}
+
+function stopRunning(): void {
+  const id = runningNode();
+  if (id) patchNode(id, { running: false, progress: undefined, preview: undefined });
+}
+
+export function handleMessage(msg: WsMessage): void {
+  const d = msg.data ?? {};
+  switch (msg.type) {
+    case "status": {
+      const info = (d.status as { exec_info?: { queue_remaining?: number } })?.exec_info;
+      runtime.set((r) => ({ ...r, queueRemaining: info?.queue_remaining ?? 0 }));
+      fetchQueue()
+        .then((queue) => runtime.set((r) => ({ ...r, queue })))
+        .catch(() => undefined);
+      break;
+    }
+    case "execution_start":
+      clearRunMarks();
+      cachedCount = 0;
+      runtime.set((r) => ({ ...r, promptId: String(d.prompt_id), overall: null }));
+      break;
+    case "execution_cached":
+      cachedCount = Array.isArray(d.nodes) ? d.nodes.length : 0;
+      break;
+    case "executing":
+      stopRunning();
+      if (d.node == null) runtime.set((r) => ({ ...r, promptId: null, overall: null }));
+      else patchNode(String(d.display_node ?? d.node), { running: true, error: undefined });
+      break;
+    case "progress":
+      patchNode(String(d.node ?? runningNode()), { progress: { value: Number(d.value), max: Number(d.max) } });
+      break;
+    case "progress_state": {
+      const states = Object.values((d.nodes ?? {}) as Record<string, { state: string }>);
+      const done = cachedCount + states.filter((s) => s.state === "finished").length;
+      const total = promptSizes.get(String(d.prompt_id)) ?? cachedCount + states.length;
+      runtime.set((r) => ({ ...r, overall: { done, total: Math.max(total, done) } }));
+      break;
+    }
+    case "executed":
+      patchNode(String(d.display_node ?? d.node), { outputs: outputFiles(d.output as Record<string, unknown>) });
+      break;
+    case "execution_error":
+      stopRunning();
+      patchNode(String(d.node_id), { error: `${d.exception_type ?? "Error"}: ${d.exception_message ?? ""}` });
+      notify(`${d.node_type ?? "Node"} #${d.node_id} failed: ${d.exception_message ?? ""}`, "error");
+      break;
+    case "execution_interrupted":
+      stopRunning();
+      notify("Run interrupted.");
+      break;
+  }
+}
+
+/** A latent preview frame belongs to the node currently running. */
+export function handlePreview(preview: Preview): void {
+  const id = runningNode();
+  if (!id) return;
+  if (previewUrl) URL.revokeObjectURL(previewUrl);
+  previewUrl = URL.createObjectURL(new Blob([preview.bytes as BlobPart], { type: preview.mime }));
+  patchNode(id, { preview: previewUrl });
+}

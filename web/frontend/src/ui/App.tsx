@@ -1,0 +1,82 @@
+/** The page: toolbar, palette, canvas and side panels, plus file drops, shortcuts and dialogs. */
+import { ReactFlowProvider, useReactFlow } from "@xyflow/react";
+import { useEffect, useMemo, useRef, useState, type DragEvent } from "react";
+import { openFile } from "../state/actions";
+import { startSession } from "../state/session";
+import { addNodeAt, Canvas } from "./Canvas";
+import { HelpPanel } from "./HelpPanel";
+import { HistoryPanel } from "./HistoryPanel";
+import { NodeSearch } from "./NodeSearch";
+import { Notices } from "./Notices";
+import { Palette } from "./Palette";
+import { QueuePanel } from "./QueuePanel";
+import { useShortcuts } from "./shortcuts";
+import { TokenDialog } from "./TokenDialog";
+import { Toolbar } from "./Toolbar";
+
+function Editor() {
+  const rf = useReactFlow();
+  const fileInput = useRef<HTMLInputElement>(null);
+  const [searchAt, setSearchAt] = useState<{ x: number; y: number } | null>(null);
+  const [help, setHelp] = useState(false);
+  const [tab, setTab] = useState<"queue" | "history">("queue");
+  const hooks = useMemo(
+    () => ({ fit: () => rf.fitView({ padding: 0.15, maxZoom: 1 }), open: () => fileInput.current?.click(), help: () => setHelp(true) }),
+    [rf],
+  );
+  useShortcuts(hooks);
+  useEffect(startSession, []);
+  const centre = () => {
+    const box = document.querySelector(".canvas")!.getBoundingClientRect();
+    return rf.screenToFlowPosition({ x: box.left + box.width / 2, y: box.top + box.height / 3 });
+  };
+  const onDrop = (e: DragEvent) => {
+    const file = e.dataTransfer.files?.[0];
+    if (!file) return;
+    e.preventDefault();
+    void openFile(file);
+  };
+  return (
+    <div className="app" onDragOver={(e) => e.preventDefault()} onDrop={onDrop}>
+      <Toolbar onOpen={hooks.open} onFit={hooks.fit} onHelp={hooks.help} />
+      <input ref={fileInput} type="file" accept=".json,.png,.webp,application/json,image/png,image/webp" hidden onChange={(e) => e.target.files?.[0] && void openFile(e.target.files[0])} />
+      <div className="main">
+        <Palette onAdd={(type) => addNodeAt(type, centre())} />
+        <div className="canvas">
+          <Canvas onSearch={setSearchAt} />
+        </div>
+        <aside className="side">
+          <div className="tabs">
+            <button type="button" className={tab === "queue" ? "active" : ""} onClick={() => setTab("queue")}>
+              Queue
+            </button>
+            <button type="button" className={tab === "history" ? "active" : ""} onClick={() => setTab("history")}>
+              History
+            </button>
+          </div>
+          {tab === "queue" ? <QueuePanel /> : <HistoryPanel />}
+        </aside>
+      </div>
+      {searchAt && (
+        <NodeSearch
+          onClose={() => setSearchAt(null)}
+          onPick={(type) => {
+            addNodeAt(type, searchAt);
+            setSearchAt(null);
+          }}
+        />
+      )}
+      {help && <HelpPanel onClose={() => setHelp(false)} />}
+      <TokenDialog />
+      <Notices />
+    </div>
+  );
+}
+
+export function App() {
+  return (
+    <ReactFlowProvider>
+      <Editor />
+    </ReactFlowProvider>
+  );
+}

@@ -1,0 +1,145 @@
+/** The graph editor surface: React Flow showing the workflow document, with connect rules, drops and viewport. */
+import {
+  Background,
+  BackgroundVariant,
+  Controls,
+  MiniMap,
+  ReactFlow,
+  useReactFlow,
+  type Connection,
+  type Edge,
+  type FinalConnectionState,
+  type Node,
+} from "@xyflow/react";
+import { useEffect, useMemo, type DragEvent, type MouseEvent } from "react";
+import { connect, connectionProblem, createNode } from "../graph/edit";
+import { commit, doc, edgeSelection, groupSelection, loads, selection } from "../state/document";
+import { notify, runtime } from "../state/runtime";
+import { useStore } from "../state/store";
+import { applyEdgeSelection, applyNodeChanges, groupId, measured } from "./canvasChanges";
+import { GroupNode } from "./GroupNode";
+import { LoomNode } from "./LoomNode";
+import { typeColor } from "./theme";
+
+const nodeTypes = { loom: LoomNode, loomGroup: GroupNode };
+export const NODE_DRAG_TYPE = "application/x-loom-node";
+
+/** Place a new node of `type` at canvas position `pos` and select it. */
+export function addNodeAt(type: string, pos: { x: number; y: number }): void {
+  const info = runtime.get().objectInfo[type];
+  if (!info) return;
+  const [wf, node] = createNode(doc.get(), info, [pos.x, pos.y]);
+  commit(wf);
+  selection.set(new Set([node.id]));
+}
+
+function parseConnection(c: Connection | Edge): [number, number, number, number] {
+  return [Number(c.source), Number(c.sourceHandle?.slice(1)), Number(c.target), Number(c.targetHandle?.slice(1))];
+}
+
+export function Canvas({ onSearch }: { onSearch: (at: { x: number; y: number }) => void }) {
+  const wf = useStore(doc, (w) => w);
+  const nodeSel = useStore(selection, (s) => s);
+  const edgeSel = useStore(edgeSelection, (s) => s);
+  const groupSel = useStore(groupSelection, (s) => s);
+  const loaded = useStore(loads, (n) => n);
+  const sizes = useStore(measured, (m) => m);
+  const rf = useReactFlow();
+
+  useEffect(() => {
+    const ds = doc.get().extra.ds as { scale: number; offset: [number, number] } | undefined;
+    const frame = requestAnimationFrame(() => {
+      if (loaded === 0 && ds) rf.setViewport({ x: ds.offset[0] * ds.scale, y: ds.offset[1] * ds.scale, zoom: ds.scale });
+      else rf.fitView({ padding: 0.15, maxZoom: 1 });
+    });
+    return () => cancelAnimationFrame(frame);
+  }, [loaded, rf]);
+
+  const nodes: Node[] = useMemo(
+    () => [
+      ...wf.groups.map((g, k) => ({
+        id: groupId(k),
+        type: "loomGroup",
+        position: { x: g.bounding[0], y: g.bounding[1] },
+        data: { index: k },
+        style: { width: g.bounding[2], height: g.bounding[3] },
+        width: g.bounding[2],
+        height: g.bounding[3],
+        measured: sizes.get(groupId(k)),
+        zIndex: -1,
+        selected: groupSel.has(k),
+        dragHandle: ".group-title",
+      })),
+      ...wf.nodes.map((n) => ({ id: String(n.id), type: "loom", position: { x: n.pos[0], y: n.pos[1] }, data: {}, selected: nodeSel.has(n.id), measured: sizes.get(String(n.id)) })),
+    ],
+    [wf.nodes, wf.groups, nodeSel, groupSel, sizes],
+  );
+
+  const edges: Edge[] = useMemo(
+    () =>
+      wf.links.map((l) => ({
+        id: String(l[0]),
+        source: String(l[1]),
+        sourceHandle: `o${l[2]}`,
+        target: String(l[3]),
+        targetHandle: `i${l[4]}`,
+        selected: edgeSel.has(String(l[0])),
+        style: { stroke: typeColor(l[5]), strokeWidth: edgeSel.has(String(l[0])) ? 3.5 : 2 },
+      })),
+    [wf.links, edgeSel],
+  );
+
+  const onConnect = (c: Connection) => {
+    const next = connect(doc.get(), ...parseConnection(c));
+    if (typeof next === "string") notify(next, "error");
+    else commit(next);
+  };
+
+  const onConnectEnd = (_: unknown, state: FinalConnectionState) => {
+    if (!state.toHandle || state.isValid || !state.fromHandle) return;
+    const [from, to] = state.fromHandle.type === "source" ? [state.fromHandle, state.toHandle] : [state.toHandle, state.fromHandle];
+    const problem = connectionProblem(doc.get(), Number(from.nodeId), Number(from.id?.slice(1)), Number(to.nodeId), Number(to.id?.slice(1)));
+    if (problem) notify(problem, "error");
+  };
+
+  const onDrop = (e: DragEvent) => {
+    const type = e.dataTransfer.getData(NODE_DRAG_TYPE);
+    if (!type) return;
+    e.preventDefault();
+    e.stopPropagation();
+    addNodeAt(type, rf.screenToFlowPosition({ x: e.clientX, y: e.clientY }));
+  };
+
+  const onDoubleClick = (e: MouseEvent) => {
+    if ((e.target as Element).classList.contains("react-flow__pane")) onSearch(rf.screenToFlowPosition({ x: e.clientX, y: e.clientY }));
+  };
+
+  return (
+    <ReactFlow
+      nodes={nodes}
+      edges={edges}
+      nodeTypes={nodeTypes}
+      onNodesChange={applyNodeChanges}
+      onEdgesChange={(changes) => edgeSelection.set((cur) => applyEdgeSelection(changes, cur))}
+      onConnect={onConnect}
+      onConnectEnd={onConnectEnd}
+      isValidConnection={(c) => connectionProblem(doc.get(), ...parseConnection(c)) === null}
+      onMoveEnd={(_, vp) => doc.set((w) => ({ ...w, extra: { ...w.extra, ds: { scale: vp.zoom, offset: [vp.x / vp.zoom, vp.y / vp.zoom] } } }))}
+      onDragOver={(e) => e.preventDefault()}
+      onDrop={onDrop}
+      onDoubleClick={onDoubleClick}
+      zoomOnDoubleClick={false}
+      deleteKeyCode={null}
+      selectionKeyCode="Shift"
+      multiSelectionKeyCode={["Control", "Meta"]}
+      minZoom={0.1}
+      maxZoom={3}
+      colorMode="dark"
+      proOptions={{ hideAttribution: true }}
+    >
+      <Background variant={BackgroundVariant.Dots} gap={24} size={1.5} color="#3a3f4b" />
+      <MiniMap pannable zoomable nodeColor={(n) => (n.type === "loomGroup" ? "#2c3e50" : "#5c6370")} maskColor="rgba(16,18,22,0.7)" />
+      <Controls showInteractive={false} />
+    </ReactFlow>
+  );
+}
