@@ -1,0 +1,79 @@
+"""A placed UNet as engine.sampling sees it: the network call, noise parametrisation and latent scaling,
+plus SDXL's label-embedding vector (pooled text + image sizes / aesthetic score) built from conditioning.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from engine.models.blocks import timestep_embedding
+from engine.sampling.model_sampling import model_sampling_for
+from engine.sampling.model_wrapper import SamplingModel
+from nodes.model_values import DiffusionModel, weight_dtype
+
+SIZE_EMBED = 256  # each SDXL size / crop / score number is a 256-wide sinusoidal embedding
+DEFAULT_SIZE = 768  # ComfyUI's size assumed when the conditioning does not say
+
+
+class UNetCall:
+    """The `DiffusionModel.apply` protocol of engine.sampling over an engine.models UNetModel."""
+
+    def __init__(self, unet: nn.Module, transformer_options: dict | None = None):
+        self.unet, self.transformer_options = unet, transformer_options or {}
+
+    def apply(self, x, timestep, context, y=None, control=None, **_) -> torch.Tensor:
+        return self.unet(x, timestep, context, y=y, control=control, transformer_options=self.transformer_options)
+
+
+def sdxl_numbers(options: dict, refiner: bool) -> list[float]:
+    """The numbers SDXL embeds after the pooled text: sizes and crops (base) or sizes and score (refiner)."""
+    width, height = options.get("width", DEFAULT_SIZE), options.get("height", DEFAULT_SIZE)
+    crop_w, crop_h = options.get("crop_w", 0), options.get("crop_h", 0)
+    if refiner:
+        default_score = 2.5 if options.get("prompt_type") == "negative" else 6.0
+        return [height, width, crop_h, crop_w, options.get("aesthetic_score", default_score)]
+    return [height, width, crop_h, crop_w, options.get("target_height", height), options.get("target_width", width)]
+
+
+def sdxl_vector(options: dict, adm_channels: int, refiner: bool, batch: int) -> torch.Tensor:
+    """The label-embedding input y [batch, adm_channels] for one conditioning entry."""
+    numbers = sdxl_numbers(options, refiner)
+    sizes = timestep_embedding(torch.tensor(numbers, dtype=torch.float32), SIZE_EMBED).reshape(1, -1)
+    pooled = options.get("pooled_output")
+    if pooled is None:
+        pooled = torch.zeros(1, adm_channels - sizes.shape[1])
+    pooled = pooled.float().cpu().reshape(pooled.shape[0], -1)
+    vector = torch.cat([pooled, sizes.expand(pooled.shape[0], -1)], dim=1)
+    if vector.shape[1] != adm_channels:
+        raise ValueError(f"SDXL conditioning gives a {vector.shape[1]}-wide label vector, the UNet expects "
+                         f"{adm_channels}: was the prompt encoded with this checkpoint's CLIP?")
+    return vector.repeat((batch + vector.shape[0] - 1) // vector.shape[0], 1)[:batch]
+
+
+def _extra_conds(model: DiffusionModel):
+    adm = model.config.unet.adm_in_channels
+    if not adm:
+        return None
+    refiner = model.config.family == "sdxl_refiner"
+
+    def extra(options: dict, latent_shape: torch.Size) -> dict:
+        return {"y": sdxl_vector(options, adm, refiner, latent_shape[0])}
+
+    return extra
+
+
+def sampling_model(model: DiffusionModel, unet: nn.Module) -> SamplingModel:
+    """The sampler's view of MODEL with its UNet placed (inside `manager.use(model.handle)`)."""
+    config = model.config
+    device, dtype = weight_dtype(unet)
+    parametrisation = "v_edm" if config.family == "svd" else config.prediction_type
+    return SamplingModel(
+        diffusion_model=UNetCall(unet, model.options.get("transformer_options")),
+        model_sampling=model.options.get("model_sampling") or model_sampling_for(parametrisation),
+        extra_conds=_extra_conds(model),
+        latent_scale=config.scaling_factor,
+        sampler_cfg_function=model.options.get("sampler_cfg_function"),
+        dtype=dtype,
+        device=device,
+    )

@@ -1,0 +1,61 @@
+"""Loader nodes: a model file name in, light MODEL / CLIP / VAE handles out (weights load when used)."""
+
+from typing import Annotated
+
+from engine.graph.native import Combo, Node, Out, node
+from engine.memory import ModelManager
+from nodes.model_values import (
+    DiffusionModel,
+    detect_checkpoint_file,
+    load_vae_file,
+    text_encoder_model,
+    unet_handle,
+    vae_model,
+)
+
+
+def model_manager(ctx) -> ModelManager:
+    """The host's model manager (Services.models); a clear error when the host did not provide one."""
+    manager = ctx.services.models
+    if manager is None:
+        raise RuntimeError("no model manager: the host must pass Services(models=engine.memory.ModelManager(...))")
+    return manager
+
+
+def _folders(ctx):
+    folders = ctx.services.folders
+    if folders is None:
+        raise RuntimeError("no model folders: the host must pass Services(folders=engine.paths.Folders(...))")
+    return folders
+
+
+def _listing(kind: str):
+    return lambda folders: folders.list(kind) if folders is not None else []
+
+
+@node(category="loaders", display_name="Load Checkpoint", aliases=["CheckpointLoader"],
+      outputs=[Out("MODEL", tooltip="The denoising UNet."), Out("CLIP", tooltip="The text encoder(s)."),
+               Out("VAE", tooltip="The autoencoder between pixels and latents.")])
+class CheckpointLoaderSimple(Node):
+    """Load a single-file checkpoint (SD1.x, SD2.x, SDXL); its family is detected from the weights."""
+
+    ckpt_name: Annotated[str, Combo(_listing("checkpoints"), tooltip="A file in models/checkpoints.")]
+
+    def run(self, ctx):
+        folders, manager = _folders(ctx), model_manager(ctx)
+        path = folders.find("checkpoints", self.ckpt_name)
+        config = detect_checkpoint_file(path)
+        model = DiffusionModel(unet_handle(manager, path, config), config)
+        clip = text_encoder_model(manager, path, config, folders.folders_for("embeddings"))
+        vae = vae_model(manager, path, config.vae_prefix, config.vae) if config.vae is not None else None
+        return (model, clip, vae)
+
+
+@node(category="loaders", display_name="Load VAE", outputs=[Out("VAE")])
+class VAELoader(Node):
+    """Load a standalone VAE file (e.g. vae-ft-mse-840000-ema-pruned.safetensors)."""
+
+    vae_name: Annotated[str, Combo(_listing("vae"), tooltip="A file in models/vae.")]
+
+    def run(self, ctx):
+        return (load_vae_file(model_manager(ctx), _folders(ctx).find("vae", self.vae_name)),)

@@ -1,0 +1,163 @@
+"""The MODEL and VAE socket values and how a checkpoint file becomes them.
+
+Socket values are light: a handle on weights held by the model manager plus the detected config, so the
+graph cache never holds weights and a file used by consecutive prompts is loaded once.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from engine.memory import ModelHandle, ModelManager, Patch, file_key
+from engine.models.checkpoint import LazyStateDict, open_checkpoint
+from engine.models.clip import CLIP, load_clip
+from engine.models.detect import CheckpointConfig, UnsupportedCheckpoint, detect_file, infer_vae_config
+from engine.models.unet import UNetModel
+from engine.models.vae import AutoencoderKL, VAEConfig
+
+
+@dataclass(frozen=True)
+class DiffusionModel:
+    """MODEL: the denoising UNet's handle, its checkpoint config and options added by nodes."""
+
+    handle: ModelHandle
+    config: CheckpointConfig
+    options: dict = field(default_factory=dict)
+
+    def with_patches(self, patches: Iterable[Patch]) -> DiffusionModel:
+        """The same model with more weight patches (e.g. a LoRA); no weights are copied."""
+        return replace(self, handle=self.handle.with_patches(patches))
+
+    def with_options(self, **options) -> DiffusionModel:
+        """The same model with sampling options set (e.g. a custom CFG function)."""
+        return replace(self, options={**self.options, **options})
+
+
+@dataclass(frozen=True)
+class VAEModel:
+    """VAE: the autoencoder's handle and its sizes. LATENT samples are unscaled VAE latents."""
+
+    handle: ModelHandle
+    config: VAEConfig
+
+    @property
+    def downscale(self) -> int:
+        return self.config.downscale
+
+
+class TextTowers(nn.Module):
+    """A CLIP object's text towers as one managed module; the CLIP object (tokenizer, conventions) rides
+    along and follows its towers wherever the manager moves them."""
+
+    def __init__(self, clip: CLIP):
+        super().__init__()
+        self.towers = nn.ModuleDict(clip.modules)
+        self.clip = clip
+
+
+@dataclass(frozen=True)
+class TextEncoderModel:
+    """CLIP: the text towers' handle and the clip-skip layer (None = the family's default)."""
+
+    handle: ModelHandle
+    layer_idx: int | None = None
+
+    def with_layer(self, layer_idx: int | None) -> TextEncoderModel:
+        return replace(self, layer_idx=layer_idx)
+
+    def with_patches(self, patches: Iterable[Patch]) -> TextEncoderModel:
+        return replace(self, handle=self.handle.with_patches(patches))
+
+
+@contextmanager
+def placed_clip(manager: ModelManager, clip: TextEncoderModel) -> Iterator[CLIP]:
+    """The CLIP object with its towers on the compute device and this value's clip skip."""
+    with manager.use(clip.handle) as towers:
+        yield towers.clip.with_layer(clip.layer_idx)
+
+
+class _PrefixedView(Mapping):
+    """The tensors of a lazy state dict under some prefixes, keys kept whole, read on access."""
+
+    def __init__(self, source: LazyStateDict, prefixes: tuple[str, ...]):
+        self.source, self._keys = source, [k for k in source if k.startswith(prefixes)]
+
+    def __getitem__(self, key: str) -> torch.Tensor:
+        return self.source[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        shapes = self.source.shapes()
+        return {k: shapes[k] for k in self._keys}
+
+
+def text_encoder_model(manager: ModelManager, path: Path, config: CheckpointConfig,
+                       embedding_dirs: Sequence[Path]) -> TextEncoderModel | None:
+    """The CLIP value of a checkpoint's text encoders (None when it has none, e.g. SVD)."""
+    prefixes = tuple(spec.prefix for spec in config.text_encoders if not spec.kind.startswith("clip_vision"))
+    if not prefixes:
+        return None
+    handle = manager.handle(
+        file_key(path, "clip"), name=f"{path.name} (clip)", kind="clip",
+        load=lambda weights: TextTowers(load_clip(weights, config.family, embedding_dirs)),
+        state_dict=lambda: _PrefixedView(open_checkpoint(path), prefixes),
+    )
+    return TextEncoderModel(handle)
+
+
+@functools.lru_cache(maxsize=32)
+def _detect(key: str, path: str) -> CheckpointConfig:
+    return detect_file(path)[0]
+
+
+def detect_checkpoint_file(path: Path) -> CheckpointConfig:
+    """Detect a checkpoint once per file version (the key changes when the file does)."""
+    return _detect(file_key(path, "config"), str(path))
+
+
+def unet_handle(manager: ModelManager, path: Path, config: CheckpointConfig) -> ModelHandle:
+    """The manager's handle on a checkpoint's UNet (nothing is read until it is used)."""
+    return manager.handle(
+        file_key(path, "unet"), name=f"{path.name} (unet)", kind="unet",
+        build=lambda: UNetModel(config.unet),
+        state_dict=lambda: open_checkpoint(path).with_prefix(config.unet_prefix),
+    )
+
+
+def vae_model(manager: ModelManager, path: Path, prefix: str, config: VAEConfig) -> VAEModel:
+    """A VAE socket value for the AutoencoderKL under `prefix` in `path`."""
+    handle = manager.handle(
+        file_key(path, f"vae:{prefix}"), name=f"{path.name} (vae)", kind="vae",
+        build=lambda: AutoencoderKL(config),
+        state_dict=lambda: open_checkpoint(path).with_prefix(prefix),
+    )
+    return VAEModel(handle, config)
+
+
+def load_vae_file(manager: ModelManager, path: Path) -> VAEModel:
+    """A standalone VAE file (bare `encoder.*`/`decoder.*` keys, or under `first_stage_model.`)."""
+    shapes = open_checkpoint(path).shapes()
+    prefix = "first_stage_model." if "first_stage_model.decoder.conv_in.weight" in shapes else ""
+    try:
+        config = infer_vae_config(shapes, prefix)
+    except UnsupportedCheckpoint as exc:
+        raise UnsupportedCheckpoint(f"{path.name}: not an AutoencoderKL VAE in the single-file layout: {exc}")
+    return vae_model(manager, path, prefix, config)
+
+
+def weight_dtype(module: torch.nn.Module) -> tuple[torch.device, torch.dtype]:
+    """Where and in which dtype a placed module computes."""
+    weight = next(module.parameters())
+    return weight.device, weight.dtype

@@ -1,0 +1,85 @@
+"""KSampler nodes: denoise a latent with a MODEL steered by positive/negative CONDITIONING.
+
+Each step reports progress with a cheap latent preview and is where an interrupt lands.
+"""
+
+from typing import Annotated, Literal
+
+import torch
+from pydantic import Field
+
+from engine.graph.native import Combo, Node, Out, Socket, Widget, node
+from engine.sampling import SAMPLERS, SCHEDULERS, sample
+from engine.sampling.previews import latent_preview
+from nodes.denoiser import sampling_model
+from nodes.loaders import model_manager
+from nodes.model_values import DiffusionModel
+
+MAX_SEED = 0xFFFFFFFFFFFFFFFF
+MAX_STEPS = 10000
+
+
+def _progress(ctx, model: DiffusionModel):
+    family = model.config.family
+
+    def report(step: int, total: int, denoised: torch.Tensor, x: torch.Tensor) -> None:
+        ctx.progress(step + 1, total, latent_preview(denoised, family))
+
+    return report
+
+
+def run_sampler(ctx, model: DiffusionModel, latent: dict, **settings) -> dict:
+    """engine.sampling.sample with the UNet placed on the compute device for the whole run."""
+    manager = model_manager(ctx)
+    ctx.check_interrupt()
+    with manager.use(model.handle) as unet:
+        return sample(sampling_model(model, unet), latent=latent, callback=_progress(ctx, model),
+                      device=manager.device, **settings)
+
+
+@node(category="sampling", display_name="KSampler", outputs=[Out("LATENT", tooltip="The denoised latent.")])
+class KSampler(Node):
+    """Denoise the latent: text-to-image from an empty latent, image-to-image with denoise below 1."""
+
+    model: Annotated[object, Socket("MODEL")]
+    seed: Annotated[int, Widget(control_after_generate=True)] = Field(0, ge=0, le=MAX_SEED)
+    steps: int = Field(20, ge=1, le=MAX_STEPS)
+    cfg: Annotated[float, Widget(step=0.1, round=0.01)] = Field(8.0, ge=0.0, le=100.0)
+    sampler_name: Annotated[str, Combo(list(SAMPLERS))]
+    scheduler: Annotated[str, Combo(list(SCHEDULERS))]
+    positive: Annotated[object, Socket("CONDITIONING")]
+    negative: Annotated[object, Socket("CONDITIONING")]
+    latent_image: Annotated[object, Socket("LATENT")]
+    denoise: Annotated[float, Widget(step=0.01)] = Field(1.0, ge=0.0, le=1.0)
+
+    def run(self, ctx):
+        return (run_sampler(ctx, self.model, self.latent_image, noise_seed=self.seed, steps=self.steps,
+                            cfg=self.cfg, sampler_name=self.sampler_name, scheduler=self.scheduler,
+                            positive=self.positive, negative=self.negative, denoise=self.denoise),)
+
+
+@node(category="sampling", display_name="KSampler (Advanced)", outputs=[Out("LATENT")])
+class KSamplerAdvanced(Node):
+    """KSampler over a step range: the SDXL base -> refiner hand-off (leftover noise, no added noise)."""
+
+    model: Annotated[object, Socket("MODEL")]
+    add_noise: Literal["enable", "disable"] = "enable"
+    noise_seed: Annotated[int, Widget(control_after_generate=True)] = Field(0, ge=0, le=MAX_SEED)
+    steps: int = Field(20, ge=1, le=MAX_STEPS)
+    cfg: Annotated[float, Widget(step=0.1, round=0.01)] = Field(8.0, ge=0.0, le=100.0)
+    sampler_name: Annotated[str, Combo(list(SAMPLERS))]
+    scheduler: Annotated[str, Combo(list(SCHEDULERS))]
+    positive: Annotated[object, Socket("CONDITIONING")]
+    negative: Annotated[object, Socket("CONDITIONING")]
+    latent_image: Annotated[object, Socket("LATENT")]
+    start_at_step: int = Field(0, ge=0, le=MAX_STEPS)
+    end_at_step: int = Field(MAX_STEPS, ge=0, le=MAX_STEPS)
+    return_with_leftover_noise: Literal["disable", "enable"] = "disable"
+
+    def run(self, ctx):
+        latent = run_sampler(
+            ctx, self.model, self.latent_image, noise_seed=self.noise_seed, steps=self.steps, cfg=self.cfg,
+            sampler_name=self.sampler_name, scheduler=self.scheduler, positive=self.positive,
+            negative=self.negative, add_noise=self.add_noise == "enable", start_step=self.start_at_step,
+            last_step=self.end_at_step, force_full_denoise=self.return_with_leftover_noise == "disable")
+        return (latent,)
