@@ -1,0 +1,1 @@
+"""Model architectures (UNet, VAE, text encoders), checkpoint reading and family detection."""
