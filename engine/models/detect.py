@@ -167,9 +167,8 @@ def describe_non_checkpoint(shapes: Mapping[str, tuple]) -> str | None:
         return "this is a diffusers-layout ControlNet: load it with ControlNetLoader"
     if _has(shapes, "down_blocks.0.resnets.0.") and "conv_in.weight" in shapes:
         return "a diffusers-layout UNet: load it with UNETLoader (single-file LDM layout expected here)"
-    if _has(shapes, UNET_PREFIX) and not _has(shapes, VAE_PREFIX):
-        return "UNet only, no VAE/text encoder: use the separate loaders (UNETLoader, VAELoader, CLIPLoader)"
-    if "input_blocks.0.0.weight" in shapes:
+    bare_unet = "input_blocks.0.0.weight" in shapes
+    if bare_unet or (_has(shapes, UNET_PREFIX) and not _has(shapes, VAE_PREFIX)):
         return "UNet only, no VAE/text encoder: use the separate loaders (UNETLoader, VAELoader, CLIPLoader)"
     vae_keys = ("encoder.conv_in.weight", "decoder.conv_in.weight", f"{VAE_PREFIX}decoder.conv_in.weight")
     if any(k in shapes for k in vae_keys) and not _has(shapes, UNET_PREFIX):
