@@ -101,3 +101,22 @@ def test_vae_matches_diffusers(family):
     with torch.no_grad():
         assert (ours.encode(images) - reference.encode(images).latent_dist.mean).abs().max() < TOLERANCE
         assert (ours.decode(latents) - reference.decode(latents).sample).abs().max() < TOLERANCE
+
+
+def test_multi_head_linear_attention_matches_diffusers():
+    """64-wide heads (the SD2/SDXL rule) with two heads per block, which the tiny fixtures never reach."""
+    config = UNetConfig(
+        in_channels=4, out_channels=4, model_channels=64, channel_mult=(1, 2), num_res_blocks=(1, 1),
+        transformer_depth=(1, 1), transformer_depth_middle=1, transformer_depth_output=(1, 1, 1, 1),
+        context_dim=24, num_head_channels=64, use_linear_in_transformer=True,
+    )
+    assert config.attention_heads(128) == (2, 64)
+    torch.manual_seed(0)
+    ours = UNetModel(config).eval()
+    checkpoint = {"model.diffusion_model." + k: v for k, v in ours.state_dict().items()}
+    reference = _diffusers_unet(checkpoint, config, VAEConfig())
+    gen = torch.Generator().manual_seed(3)
+    x, context = torch.randn(1, 4, 8, 8, generator=gen), torch.randn(1, 5, 24, generator=gen)
+    t = torch.tensor([321.0])
+    with torch.no_grad():
+        assert (ours(x, t, context) - reference(x, t, context).sample).abs().max() < TOLERANCE
