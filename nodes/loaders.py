@@ -29,8 +29,10 @@ def _folders(ctx):
     return folders
 
 
-def _listing(kind: str):
-    return lambda folders: folders.list(kind) if folders is not None else []
+def model_files(kind: str, tooltip: str) -> Combo:
+    """A combo of the model files of `kind`, listed live; validation names the folders searched."""
+    return Combo(lambda folders: folders.list(kind) if folders is not None else [], tooltip=tooltip,
+                 model_folder=kind)
 
 
 @node(category="loaders", display_name="Load Checkpoint", aliases=["CheckpointLoader"],
@@ -39,7 +41,7 @@ def _listing(kind: str):
 class CheckpointLoaderSimple(Node):
     """Load a single-file checkpoint (SD1.x, SD2.x, SDXL); its family is detected from the weights."""
 
-    ckpt_name: Annotated[str, Combo(_listing("checkpoints"), tooltip="A file in models/checkpoints.")]
+    ckpt_name: Annotated[str, model_files("checkpoints", "A file in models/checkpoints.")]
 
     def run(self, ctx):
         folders, manager = _folders(ctx), model_manager(ctx)
@@ -55,7 +57,7 @@ class CheckpointLoaderSimple(Node):
 class VAELoader(Node):
     """Load a standalone VAE file (e.g. vae-ft-mse-840000-ema-pruned.safetensors)."""
 
-    vae_name: Annotated[str, Combo(_listing("vae"), tooltip="A file in models/vae.")]
+    vae_name: Annotated[str, model_files("vae", "A file in models/vae.")]
 
     def run(self, ctx):
         return (load_vae_file(model_manager(ctx), _folders(ctx).find("vae", self.vae_name)),)

@@ -145,9 +145,16 @@ class _Validator:
                 self.choices[key] = definition.combo_choices(item.name, self.registry.services)
             choices = self.choices[key]
             if value not in choices:
-                self.fail(node_id, _input_error("value_not_in_list", "Value not in list", item, value,
-                                                f"{item.name}: '{value}' not in {_choices_text(choices)}"))
+                details = f"{item.name}: '{value}' not in {_choices_text(choices)}{self.searched(item)}"
+                self.fail(node_id, _input_error("value_not_in_list", "Value not in list", item, value, details))
         return value
+
+    def searched(self, item: InputSpec) -> str:
+        """For a combo listing model files (`model_folder` option), the folders that were searched."""
+        folders = getattr(self.registry.services, "folders", None)
+        if not item.extra.get("model_folder") or folders is None:
+            return ""
+        return "; searched: " + ", ".join(str(p) for p in folders.folders_for(item.extra["model_folder"]))
 
     def parse(self, node_id: str) -> ParsedNode:
         raw = self.prompt[node_id]
