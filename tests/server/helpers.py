@@ -1,0 +1,70 @@
+"""Shared pieces of the server tests: the test node pack, small prompts, websocket helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+from pathlib import Path
+
+from aiohttp import WSMsgType
+
+PACKS_DIR = Path(__file__).parent / "packs"
+
+
+def _test_pack():
+    spec = importlib.util.spec_from_file_location("loom_test_pack", PACKS_DIR / "loom_test_pack" / "__init__.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+TEST_PACK = _test_pack()
+
+
+def show_prompt(value: int = 1, extra: int = 2) -> dict:
+    """Const(value) + Const(extra) -> Add -> Show."""
+    return {"1": {"class_type": "LoomTestConst", "inputs": {"value": value}},
+            "2": {"class_type": "LoomTestConst", "inputs": {"value": extra}},
+            "3": {"class_type": "LoomTestAdd", "inputs": {"a": ["1", 0], "b": ["2", 0]}},
+            "4": {"class_type": "LoomTestShow", "inputs": {"value": ["3", 0]}}}
+
+
+def chain_prompt(length: int) -> dict:
+    """Const -> Add -> Add -> ... (length nodes in a line) -> Show."""
+    prompt = {"0": {"class_type": "LoomTestConst", "inputs": {"value": 1}}}
+    for i in range(1, length):
+        prompt[str(i)] = {"class_type": "LoomTestAdd", "inputs": {"a": [str(i - 1), 0], "b": 1}}
+    prompt["show"] = {"class_type": "LoomTestShow", "inputs": {"value": [str(length - 1), 0]}}
+    return prompt
+
+
+async def until_done(ws, prompt_id: str, timeout: float = 60) -> list[dict]:
+    """Text messages received until `executing` with node null for `prompt_id` (binary frames as bytes)."""
+    received: list = []
+
+    async def collect():
+        async for msg in ws:
+            if msg.type == WSMsgType.BINARY:
+                received.append(msg.data)
+                continue
+            if msg.type != WSMsgType.TEXT:
+                break
+            message = json.loads(msg.data)
+            received.append(message)
+            data = message["data"]
+            if message["type"] == "executing" and data.get("node") is None and data.get("prompt_id") == prompt_id:
+                return
+
+    await asyncio.wait_for(collect(), timeout)
+    return received
+
+
+async def wait_history(client, prompt_id: str, timeout: float = 30) -> dict:
+    """Poll /history/{id} until the entry exists."""
+    for _ in range(int(timeout * 20)):
+        entry = await (await client.get(f"/history/{prompt_id}")).json()
+        if entry:
+            return entry[prompt_id]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{prompt_id} never reached history")

@@ -1,0 +1,102 @@
+"""Non-ML V1 nodes for the server tests: integers flow through, one node is slow, one crashes."""
+
+import time
+
+from PIL import Image
+
+from engine.graph.context import ProgressBar
+
+_INT = ("INT", {"default": 0, "min": -(10**9), "max": 10**9})
+
+
+class LoomTestConst:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": _INT}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+    CATEGORY = "testing"
+
+    def run(self, value):
+        return (value,)
+
+
+class LoomTestAdd:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"a": _INT, "b": _INT}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+    CATEGORY = "testing"
+
+    def run(self, a, b):
+        return (a + b,)
+
+
+class LoomTestShow:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": _INT}}
+
+    RETURN_TYPES = ()
+    FUNCTION = "run"
+    OUTPUT_NODE = True
+    CATEGORY = "testing"
+
+    def run(self, value):
+        return {"ui": {"value": [value]}, "result": ()}
+
+
+class LoomTestSlow:
+    """Counts `steps` steps of `delay` seconds, reporting progress (where interrupts land)."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": _INT, "steps": ("INT", {"default": 5, "min": 1, "max": 100000}),
+                             "delay": ("FLOAT", {"default": 0.05, "min": 0.0, "max": 60.0})}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+    CATEGORY = "testing"
+
+    def run(self, value, steps, delay):
+        bar = ProgressBar(steps)
+        for _ in range(steps):
+            time.sleep(delay)
+            bar.update(1)
+        return (value,)
+
+
+class LoomTestPreview:
+    """Sends one red preview image, then passes its input through."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": _INT}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+    CATEGORY = "testing"
+
+    def run(self, value):
+        ProgressBar(1).update_absolute(1, 1, preview=Image.new("RGB", (8, 8), (255, 0, 0)))
+        return (value,)
+
+
+class LoomTestBoom:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": _INT}}
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+    CATEGORY = "testing"
+
+    def run(self, value):
+        raise RuntimeError(f"boom on purpose ({value})")
+
+
+NODE_CLASS_MAPPINGS = {cls.__name__: cls for cls in (LoomTestConst, LoomTestAdd, LoomTestShow, LoomTestSlow,
+                                                     LoomTestPreview, LoomTestBoom)}

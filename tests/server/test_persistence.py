@@ -1,0 +1,87 @@
+"""A server killed with SIGKILL loses nothing: pending prompts stay queued, the running one re-runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.server.helpers import PACKS_DIR, show_prompt
+
+ROOT = Path(__file__).resolve().parents[2]
+SLOW = {"1": {"class_type": "LoomTestSlow", "inputs": {"value": 9, "steps": 40, "delay": 0.05}},
+        "2": {"class_type": "LoomTestShow", "inputs": {"value": ["1", 0]}}}
+
+
+def _start(base: Path) -> tuple[subprocess.Popen, str]:
+    """`python main.py --port 0` with the test pack; returns (process, base URL) once it serves."""
+    command = [sys.executable, "main.py", "--port", "0", "--base-directory", str(base),
+               "--custom-nodes-dir", str(PACKS_DIR)]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        found = re.search(r"serving on (http://[\d.]+:\d+)", line)
+        if found:
+            threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep the pipe drained
+            return proc, found.group(1)
+    raise AssertionError("server did not start:\n" + "".join(lines))
+
+
+def _call(url: str, body: dict | None = None) -> dict:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read() or b"{}")
+
+
+def _poll(predicate, what: str, timeout: float = 60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+def test_sigkill_while_running_loses_nothing(tmp_path):
+    proc, url = _start(tmp_path)
+    try:
+        running = _call(f"{url}/prompt", {"prompt": SLOW, "prompt_id": "slow"})["prompt_id"]
+        pending = [_call(f"{url}/prompt", {"prompt": show_prompt(i), "prompt_id": f"after-{i}"})["prompt_id"]
+                   for i in range(3)]
+        _poll(lambda: _call(f"{url}/queue")["queue_running"], "the slow prompt to start")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        proc.kill()
+
+    proc, url = _start(tmp_path)
+    try:
+        for prompt_id in [running, *pending]:
+            entry = _poll(lambda pid=prompt_id: _call(f"{url}/history/{pid}"), f"{prompt_id} in history")
+            assert entry[prompt_id]["status"]["status_str"] == "success", entry
+        assert _call(f"{url}/history/slow")["slow"]["outputs"] == {"2": {"value": [9]}}
+        assert _call(f"{url}/history/after-2")["after-2"]["outputs"] == {"4": {"value": [4]}}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+    proc, url = _start(tmp_path)  # and history survives a clean restart too
+    try:
+        assert set(_call(f"{url}/history")) == {running, *pending}
+    finally:
+        proc.kill()
+        proc.wait(10)

@@ -1,0 +1,162 @@
+"""A prompt's life through the real server: queueing, websocket messages, caching, history."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+from tests.server.helpers import chain_prompt, show_prompt, until_done, wait_history
+
+
+async def _submit(client, prompt: dict, client_id: str = "c1", **extra) -> dict:
+    response = await client.post("/prompt", json={"prompt": prompt, "client_id": client_id, **extra})
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+async def test_prompt_lifecycle_sends_expected_messages_and_lands_in_history(client):
+    ws = await client.ws_connect("/ws?clientId=c1")
+    first = await ws.receive_json()
+    assert first["type"] == "status" and first["data"]["sid"] == "c1"
+    answer = await _submit(client, show_prompt(1, 2))
+    assert answer["node_errors"] == {} and isinstance(answer["number"], (int, float))
+    messages = await until_done(ws, answer["prompt_id"])
+    types = [m["type"] for m in messages if m["type"] not in ("status", "progress_state")]
+    assert types[:2] == ["execution_start", "execution_cached"]
+    assert types[-2:] == ["execution_success", "executing"]
+    executing = [m["data"]["node"] for m in messages if m["type"] == "executing"]
+    assert set(executing[:-1]) == {"1", "2", "3", "4"} and executing[-1] is None
+    executed = [m["data"] for m in messages if m["type"] == "executed"]
+    assert executed == [{**executed[0], "node": "4", "output": {"value": [3]}}]
+    overall = [m["data"]["overall"] for m in messages if m["type"] == "progress_state"][-1]
+    assert overall["nodes_done"] == overall["nodes_total"] == 4 and overall["fraction"] == 1.0
+
+    entry = await wait_history(client, answer["prompt_id"])
+    assert entry["outputs"] == {"4": {"value": [3]}}
+    assert entry["status"]["status_str"] == "success" and entry["status"]["completed"] is True
+    assert [m[0] for m in entry["status"]["messages"]] == ["execution_start", "execution_cached",
+                                                           "execution_success"]
+    assert entry["prompt"][1] == answer["prompt_id"] and entry["prompt"][4] == ["4"]
+    await ws.close()
+
+
+async def test_changed_widget_reruns_only_what_depends_on_it(client):
+    ws = await client.ws_connect("/ws?clientId=c1")
+    await until_done(ws, (await _submit(client, show_prompt(1, 2)))["prompt_id"])
+    messages = await until_done(ws, (await _submit(client, show_prompt(1, 5)))["prompt_id"])
+    cached = next(m["data"]["nodes"] for m in messages if m["type"] == "execution_cached")
+    ran = [m["data"]["node"] for m in messages if m["type"] == "executing" and m["data"]["node"]]
+    assert cached == ["1"] and sorted(ran) == ["2", "3", "4"]
+    executed = next(m["data"] for m in messages if m["type"] == "executed")
+    assert executed["output"] == {"value": [6]}
+    await ws.close()
+
+
+async def test_messages_go_only_to_the_submitting_client(client):
+    mine = await client.ws_connect("/ws?clientId=mine")
+    other = await client.ws_connect("/ws?clientId=other")
+    first = await _submit(client, show_prompt(), client_id="mine")
+    await until_done(mine, first["prompt_id"])
+    # every event of the first prompt is queued before this second prompt is even submitted
+    second = await _submit(client, show_prompt(8), client_id="other")
+    seen = await until_done(other, second["prompt_id"])
+    assert {m["data"].get("prompt_id") for m in seen} == {None, second["prompt_id"]}
+    await mine.close()
+    await other.close()
+
+
+async def test_wait_true_answers_with_the_finished_history_entry(client):
+    response = await client.post("/prompt?wait=true", json={"prompt": show_prompt(4, 4)})
+    body = await response.json()
+    assert response.status == 200
+    assert body["history"]["outputs"] == {"4": {"value": [8]}}
+    assert body["history"]["status"]["status_str"] == "success"
+
+
+async def test_crashing_node_reports_error_and_the_next_prompt_runs(client):
+    ws = await client.ws_connect("/ws?clientId=c1")
+    boom = {"1": {"class_type": "LoomTestConst", "inputs": {"value": 7}},
+            "2": {"class_type": "LoomTestBoom", "inputs": {"value": ["1", 0]}},
+            "3": {"class_type": "LoomTestShow", "inputs": {"value": ["2", 0]}}}
+    failed = await _submit(client, boom)
+    messages = await until_done(ws, failed["prompt_id"])
+    error = next(m["data"] for m in messages if m["type"] == "execution_error")
+    assert error["node_id"] == "2" and "boom on purpose (7)" in error["exception_message"]
+    entry = await wait_history(client, failed["prompt_id"])
+    assert entry["status"]["status_str"] == "error" and entry["status"]["completed"] is False
+    after = await client.post("/prompt?wait=true", json={"prompt": show_prompt()})
+    assert (await after.json())["history"]["status"]["status_str"] == "success"
+    await ws.close()
+
+
+async def test_interrupt_stops_the_running_prompt_and_the_worker_goes_on(client):
+    ws = await client.ws_connect("/ws?clientId=c1")
+    slow = {"1": {"class_type": "LoomTestSlow", "inputs": {"value": 1, "steps": 2000, "delay": 0.01}},
+            "2": {"class_type": "LoomTestShow", "inputs": {"value": ["1", 0]}}}
+    answer = await _submit(client, slow)
+    async for msg in ws:
+        if msg.json()["type"] == "progress":
+            break
+    assert (await (await client.post("/interrupt", json={"prompt_id": "someone-else"})).json()) == {
+        "result": "not_found"}
+    assert (await (await client.post("/interrupt")).json()) == {"result": "interrupted"}
+    messages = await until_done(ws, answer["prompt_id"])
+    assert any(m["type"] == "execution_interrupted" for m in messages)
+    entry = await wait_history(client, answer["prompt_id"])
+    assert entry["status"]["status_str"] == "error"
+    after = await client.post("/prompt?wait=true", json={"prompt": show_prompt()})
+    assert (await after.json())["history"]["status"]["status_str"] == "success"
+    await ws.close()
+
+
+async def test_reconnecting_client_learns_which_node_is_running(client):
+    ws = await client.ws_connect("/ws?clientId=back")
+    slow = {"1": {"class_type": "LoomTestSlow", "inputs": {"value": 1, "steps": 2000, "delay": 0.01}},
+            "2": {"class_type": "LoomTestShow", "inputs": {"value": ["1", 0]}}}
+    answer = await _submit(client, slow, client_id="back")
+    async for msg in ws:
+        if msg.json()["type"] == "progress":
+            break
+    await ws.close()
+    again = await client.ws_connect("/ws?clientId=back")
+    status, executing, progress = [await again.receive_json() for _ in range(3)]
+    assert status["type"] == "status" and status["data"]["status"]["exec_info"]["queue_remaining"] == 1
+    assert executing["data"] == {"node": "1", "display_node": "1", "prompt_id": answer["prompt_id"]}
+    assert progress["type"] == "progress_state" and progress["data"]["overall"]["node"] == "1"
+    await client.post("/interrupt")
+    await until_done(again, answer["prompt_id"])
+    await again.close()
+
+
+async def test_preview_arrives_as_binary_frame(client):
+    ws = await client.ws_connect("/ws?clientId=c1")
+    prompt = {"1": {"class_type": "LoomTestPreview", "inputs": {"value": 1}},
+              "2": {"class_type": "LoomTestShow", "inputs": {"value": ["1", 0]}}}
+    messages = await until_done(ws, (await _submit(client, prompt))["prompt_id"])
+    frames = [m for m in messages if isinstance(m, bytes)]
+    assert len(frames) == 1
+    event, fmt = struct.unpack(">II", frames[0][:8])
+    assert (event, fmt) == (1, 1) and frames[0][8:10] == b"\xff\xd8"  # JPEG magic
+    await ws.close()
+
+
+async def test_long_chain_validates_and_runs(client):
+    response = await client.post("/prompt?wait=true", json={"prompt": chain_prompt(5000)})
+    body = await response.json()
+    assert response.status == 200, body
+    assert body["history"]["outputs"] == {"show": {"value": [5000]}}
+
+
+async def test_websocket_traffic_grows_linearly_with_nodes(client):
+    ws = await client.ws_connect("/ws?clientId=c1")
+    sizes = {}
+    for length in (100, 1000):
+        answer = await _submit(client, chain_prompt(length) | {"0": {"class_type": "LoomTestConst",
+                                                                      "inputs": {"value": length}}})
+        messages = await until_done(ws, answer["prompt_id"])
+        sizes[length] = (len(messages), sum(len(json.dumps(m)) for m in messages))
+    count, size = sizes[1000]
+    print(f"1000-node prompt: {count} websocket messages, {size} bytes")
+    assert count < 4 * 1000 and size < 1000 * 1500
+    assert sizes[1000][1] < 12 * sizes[100][1]
+    await ws.close()

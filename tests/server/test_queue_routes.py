@@ -1,0 +1,93 @@
+"""Queue and history routes: priorities, deletion, pagination, validation answers, canvas workflows."""
+
+from __future__ import annotations
+
+from tests.server.helpers import show_prompt, until_done, wait_history
+
+SLOW = {"1": {"class_type": "LoomTestSlow", "inputs": {"value": 1, "steps": 3000, "delay": 0.01}},
+        "2": {"class_type": "LoomTestShow", "inputs": {"value": ["1", 0]}}}
+
+
+async def test_front_jumps_the_queue_and_pending_prompts_can_be_deleted(client):
+    ws = await client.ws_connect("/ws?clientId=q")
+    running = (await (await client.post("/prompt", json={"prompt": SLOW, "client_id": "q"})).json())["prompt_id"]
+    async for msg in ws:
+        if msg.json()["type"] == "progress":
+            break
+    ids = {}
+    for name, front in (("a", False), ("b", False), ("urgent", True)):
+        body = {"prompt": show_prompt(), "prompt_id": f"id-{name}", "front": front,
+                "extra_data": {"api_key_comfy_org": "SECRET"}}
+        ids[name] = (await (await client.post("/prompt", json=body)).json())["prompt_id"]
+    queue = await (await client.get("/queue")).json()
+    assert [item[1] for item in queue["queue_running"]] == [running]
+    assert [item[1] for item in queue["queue_pending"]] == ["id-urgent", "id-a", "id-b"]
+    assert "SECRET" not in str(queue)
+    assert (await client.post("/queue", json={"delete": ["id-a"]})).status == 200
+    assert (await (await client.post("/interrupt", json={"prompt_id": "id-b"})).json())["result"] == "cancelled"
+    queue = await (await client.get("/queue")).json()
+    assert [item[1] for item in queue["queue_pending"]] == ["id-urgent"]
+    await client.post("/queue", json={"clear": True})
+    await client.post("/interrupt")
+    await until_done(ws, running)
+    assert (await (await client.get("/queue")).json()) == {"queue_running": [], "queue_pending": []}
+    await ws.close()
+
+
+async def test_history_pagination_and_deletion(client):
+    ids = []
+    for value in range(4):
+        body = await (await client.post("/prompt?wait=true", json={"prompt": show_prompt(value)})).json()
+        ids.append(body["prompt_id"])
+    assert list(await (await client.get("/history")).json()) == ids
+    assert list(await (await client.get("/history?max_items=2")).json()) == ids[2:]
+    assert list(await (await client.get("/history?max_items=2&offset=1")).json()) == ids[1:3]
+    assert (await client.get("/history?max_items=many")).status == 400
+    await client.post("/history", json={"delete": [ids[0]]})
+    assert (await (await client.get(f"/history/{ids[0]}")).json()) == {}
+    await client.post("/api/history", json={"clear": True})
+    assert (await (await client.get("/history")).json()) == {}
+
+
+async def test_invalid_prompt_is_400_with_node_errors(client):
+    prompt = {"1": {"class_type": "LoomTestConst", "inputs": {"value": "not a number"}},
+              "2": {"class_type": "LoomTestShow", "inputs": {"value": ["1", 0]}}}
+    response = await client.post("/prompt", json={"prompt": prompt})
+    body = await response.json()
+    assert response.status == 400
+    assert body["error"]["type"] == "prompt_outputs_failed_validation"
+    assert body["node_errors"]["1"]["errors"][0]["extra_info"]["input_name"] == "value"
+    unknown = await client.post("/prompt", json={"prompt": {"1": {"class_type": "Nope", "inputs": {}}}})
+    assert unknown.status == 400 and (await unknown.json())["error"]["type"] == "invalid_prompt"
+    assert (await (await client.get("/queue")).json())["queue_pending"] == []
+
+
+async def test_partly_valid_prompt_runs_the_good_outputs_and_reports_the_bad(client):
+    prompt = show_prompt(2, 3) | {"5": {"class_type": "LoomTestShow", "inputs": {"value": 10**12}}}
+    response = await client.post("/prompt?wait=true", json={"prompt": prompt})
+    body = await response.json()
+    assert response.status == 200
+    assert list(body["node_errors"]) == ["5"]
+    assert body["history"]["outputs"] == {"4": {"value": [5]}}
+
+
+async def test_canvas_workflow_is_converted_and_says_so(client):
+    ui = {"nodes": [{"id": 1, "type": "LoomTestConst", "mode": 0, "inputs": [],
+                     "outputs": [{"name": "INT", "type": "INT", "links": [1]}], "widgets_values": [41]},
+                    {"id": 2, "type": "LoomTestShow", "mode": 0,
+                     "inputs": [{"name": "value", "type": "INT", "link": 1}], "outputs": [], "widgets_values": []}],
+          "links": [[1, 1, 0, 2, 0, "INT"]], "version": 0.4}
+    response = await client.post("/prompt?wait=true", json={"prompt": ui})
+    body = await response.json()
+    assert response.status == 200, body
+    assert body["converted_from"] == "ui"
+    assert body["history"]["outputs"] == {"2": {"value": [41]}}
+    assert body["history"]["prompt"][3]["extra_pnginfo"]["workflow"]["nodes"][0]["type"] == "LoomTestConst"
+
+
+async def test_reused_prompt_id_is_refused(client):
+    body = {"prompt": show_prompt(), "prompt_id": "same"}
+    assert (await client.post("/prompt?wait=true", json=body)).status == 200
+    again = await client.post("/prompt", json=body)
+    assert again.status == 400 and (await again.json())["error"]["type"] == "duplicate_prompt_id"
+    await wait_history(client, "same")

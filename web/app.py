@@ -1,0 +1,97 @@
+"""The aiohttp application factory: middlewares, routes (each also under /api), pages and the worker.
+
+`create_app` takes everything it serves explicitly (settings, node registry, executor, queue),
+so tests build a real app around their own nodes and folders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from engine.queue import PromptQueue
+from web import routes as route_modules
+from web.routes.info import server_features
+from web.security import error_guard, origin_guard, token_guard
+from web.state import CONFIG, FOLDERS, HUB, QUEUE, REGISTRY, WORKER, ServerConfig
+from web.worker import PromptWorker
+from web.ws import Hub
+
+NO_CACHE = {"Cache-Control": "no-cache, no-store, must-revalidate"}
+
+
+def _add_twice(app: web.Application, table: web.RouteTableDef) -> None:
+    """Register each route at its path and under /api (as ComfyUI clients expect)."""
+    for route in table:
+        assert isinstance(route, web.RouteDef)
+        for prefix in ("", "/api"):
+            app.router.add_route(route.method, prefix + route.path, route.handler, **route.kwargs)
+
+
+async def _index(request: web.Request) -> web.StreamResponse:
+    """The canvas page."""
+    index = request.app[CONFIG].static_dir / "index.html"
+    if not index.is_file():
+        return web.Response(text="Loom is running; the canvas is not built (web/static/index.html).",
+                            headers=NO_CACHE)
+    return web.FileResponse(index, headers=NO_CACHE)
+
+
+def _file_handler(path: Path):
+    async def send_file(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(path)
+
+    return send_file
+
+
+def _add_pages(app: web.Application, config: ServerConfig) -> None:
+    app.router.add_get("/", _index)
+    for pack, folder in sorted(config.web_extensions.items()):
+        if folder.is_dir():
+            app.router.add_static(f"/extensions/{pack}", folder, follow_symlinks=False)
+    if config.static_dir.is_dir():
+        for entry in sorted(config.static_dir.iterdir()):
+            if entry.is_dir():
+                app.router.add_static(f"/{entry.name}", entry, follow_symlinks=False)
+            elif entry.name != "index.html":
+                app.router.add_get(f"/{entry.name}", _file_handler(entry))
+
+
+def create_app(config: ServerConfig, registry: Any, executor: Any, queue: PromptQueue) -> web.Application:
+    """A ready-to-run application; the worker thread starts and stops with it."""
+    middlewares = [error_guard, origin_guard(config.allow_origins)]
+    if config.auth_token:
+        middlewares.append(token_guard(config.auth_token))
+    app = web.Application(middlewares=middlewares, client_max_size=config.max_upload_bytes)
+    config.folders.ensure()
+    app[CONFIG], app[FOLDERS], app[REGISTRY], app[QUEUE] = config, config.folders, registry, queue
+
+    def free_memory(unload_models: bool) -> None:
+        executor.reset()
+        models = getattr(getattr(registry, "services", None), "models", None)
+        if unload_models and models is not None and hasattr(models, "unload_all"):
+            models.unload_all()
+
+    hub = Hub(server_features(app))
+    worker = PromptWorker(queue, executor, hub, config.free_memory or free_memory)
+    hub.on_connect = worker.connect_messages
+    app[HUB], app[WORKER] = hub, worker
+
+    for prefix in ("", "/api"):
+        app.router.add_get(prefix + "/ws", hub.handle)
+    for table in route_modules.ALL:
+        _add_twice(app, table)
+    _add_pages(app, config)
+    app.cleanup_ctx.append(_run_worker)
+    return app
+
+
+async def _run_worker(app: web.Application) -> AsyncIterator[None]:
+    app[WORKER].start()
+    yield
+    await app[HUB].close_all()
+    await app[WORKER].stop()
+    app[QUEUE].close()

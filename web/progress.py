@@ -1,0 +1,86 @@
+"""Overall progress of the running prompt: nodes done out of total, the current node's step, an ETA.
+
+Builds `progress_state` messages that carry only the nodes that changed (plus an `overall`
+summary), so websocket traffic grows with the work done, never with the graph size squared.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+
+def upstream_nodes(prompt: dict, outputs: Iterable[str]) -> set[str]:
+    """Ids of `outputs` and every node they depend on through links (iterative: any depth)."""
+    seen: set[str] = set()
+    stack = [str(o) for o in outputs if str(o) in prompt]
+    while stack:
+        node_id = stack.pop()
+        if node_id in seen:
+            continue
+        seen.add(node_id)
+        inputs = prompt[node_id].get("inputs", {}) if isinstance(prompt[node_id], dict) else {}
+        for value in inputs.values():
+            if isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and value[0] in prompt:
+                stack.append(value[0])
+    return seen
+
+
+class ProgressTracker:
+    """Follows one prompt's events and answers the progress_state message for each change."""
+
+    def __init__(self, prompt_id: str, prompt: dict, outputs: Iterable[str],
+                 clock: Callable[[], float] = time.monotonic):
+        self.prompt_id = prompt_id
+        self.needed = upstream_nodes(prompt, outputs)
+        self.total = len(self.needed)
+        self.done = 0
+        self.node: str | None = None
+        self.value, self.max = 0.0, 1.0
+        self._clock = clock
+        self._started = clock()
+
+    def cached(self, nodes: Iterable[str]) -> None:
+        """Cached nodes will not run: they leave the total."""
+        self.total -= len(self.needed.intersection(nodes))
+
+    def start(self, node: str) -> dict:
+        """A node began; the previous one (if any) is finished."""
+        changed = self._close_current("finished")
+        self.node, self.value, self.max = node, 0.0, 1.0
+        changed[node] = self._entry(node, "running")
+        return self._message(changed)
+
+    def step(self, node: str, value: float, max_value: float) -> dict:
+        self.node, self.value, self.max = node, float(value), float(max_value or 1)
+        return self._message({node: self._entry(node, "running")})
+
+    def end(self, state: str = "finished") -> dict:
+        """The prompt ended; the last running node gets `state` (finished or error)."""
+        return self._message(self._close_current(state))
+
+    def overall(self) -> dict:
+        elapsed = self._clock() - self._started
+        total = max(self.total, self.done + (1 if self.node else 0), 1)
+        fraction = min(1.0, (self.done + (self.value / self.max if self.node else 0.0)) / total)
+        eta = elapsed * (1 - fraction) / fraction if fraction > 0 else None
+        return {"nodes_done": self.done, "nodes_total": total, "node": self.node, "value": self.value,
+                "max": self.max, "fraction": round(fraction, 4), "elapsed_s": round(elapsed, 3),
+                "eta_s": None if eta is None else round(eta, 3)}
+
+    def _close_current(self, state: str) -> dict:
+        if self.node is None:
+            return {}
+        node = self.node
+        self.done += 1
+        self.value = self.max
+        self.node = None
+        return {node: self._entry(node, state)}
+
+    def _entry(self, node: str, state: str) -> dict:
+        return {"value": self.value, "max": self.max, "state": state, "node_id": node,
+                "prompt_id": self.prompt_id, "display_node_id": node, "parent_node_id": None,
+                "real_node_id": node}
+
+    def _message(self, nodes: dict) -> dict:
+        return {"prompt_id": self.prompt_id, "nodes": nodes, "overall": self.overall()}

@@ -1,0 +1,123 @@
+"""Read-only facts about the server: nodes, models, extensions, features, system stats, the API doc."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import sys
+
+from aiohttp import web
+
+from engine.paths import MODEL_KINDS
+from web.openapi import build_openapi, documented
+from web.schemas import Features
+from web.state import CONFIG, FOLDERS, REGISTRY
+
+routes = web.RouteTableDef()
+VERSION = "0.1.0"
+
+
+@routes.get("/object_info")
+async def object_info(request: web.Request) -> web.Response:
+    """Every node class with its inputs, outputs and options (combos listed live)."""
+    return web.json_response(await asyncio.to_thread(request.app[REGISTRY].object_info))
+
+
+@routes.get("/object_info/{node_class}")
+async def object_info_one(request: web.Request) -> web.Response:
+    """One node class as {class_type: info}; {} if unknown."""
+    name = request.match_info["node_class"]
+    try:
+        info = await asyncio.to_thread(request.app[REGISTRY].object_info_for, name)
+    except KeyError:
+        return web.json_response({})
+    return web.json_response({name: info})
+
+
+@routes.get("/features")
+@documented(response=Features)
+async def features(request: web.Request) -> web.Response:
+    """Server feature flags (also the reply to a websocket feature_flags message)."""
+    return web.json_response(server_features(request.app))
+
+
+def server_features(app: web.Application) -> dict:
+    return Features(supports_preview_metadata=False, max_upload_size=app[CONFIG].max_upload_bytes,
+                    openapi="/openapi.json", wait_for_prompt=True, overall_progress=True).model_dump()
+
+
+@routes.get("/embeddings")
+async def embeddings(request: web.Request) -> web.Response:
+    """Embedding names without their extension."""
+    names = await asyncio.to_thread(request.app[FOLDERS].list, "embeddings")
+    return web.json_response([os.path.splitext(n)[0] for n in names])
+
+
+@routes.get("/models")
+async def model_kinds(request: web.Request) -> web.Response:
+    """The model folder kinds (checkpoints, vae, loras, ...)."""
+    return web.json_response(sorted(set(MODEL_KINDS) | set(request.app[FOLDERS].model_folders)))
+
+
+@routes.get("/models/{folder}")
+async def models_of_kind(request: web.Request) -> web.Response:
+    """Model files of one kind; 404 for an unknown kind."""
+    kind = request.match_info["folder"]
+    try:
+        return web.json_response(await asyncio.to_thread(request.app[FOLDERS].list, kind))
+    except KeyError:
+        raise web.HTTPNotFound(text=f"unknown model folder {kind!r}") from None
+
+
+@routes.get("/extensions")
+async def extensions(request: web.Request) -> web.Response:
+    """URLs of the JavaScript files node packs ship in their WEB_DIRECTORY."""
+    urls = []
+    for pack, folder in sorted(request.app[CONFIG].web_extensions.items()):
+        for path in sorted(folder.rglob("*.js")):
+            urls.append(f"/extensions/{pack}/{path.relative_to(folder).as_posix()}")
+    return web.json_response(urls)
+
+
+def _memory() -> tuple[int, int]:
+    try:
+        page, pages = os.sysconf("SC_PAGE_SIZE"), os.sysconf("SC_PHYS_PAGES")
+        return page * pages, page * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0, 0
+
+
+def _devices() -> tuple[str, list[dict]]:
+    """(torch version, devices): CUDA devices when present, otherwise the CPU."""
+    import torch  # imported here: the server starts without paying for torch
+
+    total, free = _memory()
+    if not torch.cuda.is_available():
+        return torch.__version__, [{"name": "cpu", "type": "cpu", "index": None, "vram_total": total,
+                                    "vram_free": free, "torch_vram_total": 0, "torch_vram_free": 0}]
+    devices = []
+    for index in range(torch.cuda.device_count()):
+        free_b, total_b = torch.cuda.mem_get_info(index)
+        reserved = torch.cuda.memory_reserved(index)
+        devices.append({"name": torch.cuda.get_device_name(index), "type": "cuda", "index": index,
+                        "vram_total": total_b, "vram_free": free_b, "torch_vram_total": reserved,
+                        "torch_vram_free": reserved - torch.cuda.memory_allocated(index)})
+    return torch.__version__, devices
+
+
+@routes.get("/system_stats")
+async def system_stats(request: web.Request) -> web.Response:
+    """Operating system, memory, versions and devices."""
+    torch_version, devices = await asyncio.to_thread(_devices)
+    total, free = _memory()
+    system = {"os": platform.system().lower(), "ram_total": total, "ram_free": free,
+              "comfyui_version": VERSION, "loom_version": VERSION, "python_version": sys.version,
+              "pytorch_version": torch_version, "embedded_python": False, "argv": sys.argv}
+    return web.json_response({"system": system, "devices": devices})
+
+
+@routes.get("/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    """This API as an OpenAPI 3.1 document."""
+    return web.json_response(build_openapi(request.app, version=VERSION))

@@ -1,0 +1,146 @@
+"""Request and response bodies of the HTTP API as pydantic models.
+
+Handlers parse bodies through `parse_body`, so a malformed body is a 400 that names the field;
+/openapi.json is generated from the same models. Field names follow the ComfyUI wire format.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class _Open(BaseModel):
+    """Unknown keys are kept: clients send more than we read."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class PromptRequest(_Open):
+    prompt: dict[str, Any] = Field(description="API-format prompt, or a UI-format workflow (nodes + links)")
+    client_id: str | None = Field(None, description="websocket clientId that receives this prompt's events")
+    prompt_id: str | None = Field(None, description="client-chosen id; a fresh UUID when absent")
+    number: float | None = Field(None, description="priority: lower runs first")
+    front: bool = Field(False, description="jump ahead of every queued prompt")
+    extra_data: dict[str, Any] = Field(default_factory=dict, description="extra_pnginfo, client data")
+    partial_execution_targets: list[str] | None = Field(None, description="run only these output nodes")
+
+
+class PromptResponse(BaseModel):
+    prompt_id: str
+    number: float
+    node_errors: dict[str, Any]
+    converted_from: Literal["ui"] | None = Field(None, description="set when a UI-format workflow was converted")
+    history: dict[str, Any] | None = Field(None, description="with ?wait=true: the finished history entry")
+
+
+class ErrorInfo(BaseModel):
+    type: str
+    message: str
+    details: str = ""
+    extra_info: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorInfo
+    node_errors: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExecInfo(BaseModel):
+    queue_remaining: int
+
+
+class PromptInfo(BaseModel):
+    exec_info: ExecInfo
+
+
+class QueueResponse(BaseModel):
+    queue_running: list[list[Any]] = Field(description="(number, prompt_id, prompt, extra_data, outputs)")
+    queue_pending: list[list[Any]]
+
+
+class QueueEdit(_Open):
+    clear: bool = False
+    delete: list[str] = Field(default_factory=list)
+
+
+class InterruptRequest(_Open):
+    prompt_id: str | None = Field(None, description="interrupt only this prompt (cancels it if pending)")
+
+
+class FreeRequest(_Open):
+    unload_models: bool = False
+    free_memory: bool = False
+
+
+class HistoryStatus(BaseModel):
+    status_str: str
+    completed: bool
+    messages: list[list[Any]]
+
+
+class HistoryEntry(BaseModel):
+    prompt: list[Any]
+    outputs: dict[str, Any]
+    status: HistoryStatus
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class FileRef(BaseModel):
+    """A file in one of the input/output/temp folders (also the /upload response)."""
+
+    name: str
+    subfolder: str = ""
+    type: Literal["input", "output", "temp"] = "input"
+
+
+class OriginalRef(_Open):
+    filename: str
+    subfolder: str = ""
+    type: Literal["input", "output", "temp"] = "input"
+
+
+class DeletedResponse(BaseModel):
+    deleted: FileRef
+
+
+class Features(_Open):
+    supports_preview_metadata: bool
+    max_upload_size: int
+
+
+def bad_request(type_: str, message: str, details: str = "", **extra_info: Any) -> web.HTTPBadRequest:
+    """A 400 carrying the ComfyUI error shape."""
+    body = ErrorResponse(error=ErrorInfo(type=type_, message=message, details=details, extra_info=extra_info))
+    return web.HTTPBadRequest(text=body.model_dump_json(), content_type="application/json")
+
+
+def validation_error(exc: ValidationError) -> web.HTTPBadRequest:
+    """Turn pydantic's errors into a 400 that names each bad field."""
+    fields = [{"field": ".".join(str(p) for p in e["loc"]) or "(body)", "message": e["msg"]} for e in exc.errors()]
+    details = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+    return bad_request("invalid_request", "Request body failed validation", details, errors=fields)
+
+
+def parse_model(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+async def parse_body(request: web.Request, model: type[M], empty_ok: bool = True) -> M:
+    """Read the JSON body as `model`; an empty body is `{}` when `empty_ok`."""
+    raw = await request.read()
+    if not raw.strip() and empty_ok:
+        return parse_model(model, {})
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise bad_request("invalid_json", "Request body is not valid JSON", str(exc)) from None
+    return parse_model(model, data)

@@ -1,0 +1,126 @@
+"""`python main.py [serve]`: the server's flags, and building and running the app from them.
+
+Safe defaults: 127.0.0.1 only; listening on any other address needs a token (generated and
+printed when none is given) unless --no-auth is passed explicitly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from aiohttp import web
+
+from web.security import is_loopback
+
+log = logging.getLogger("loom.server")
+TOKEN_ENV = "LOOM_AUTH_TOKEN"
+
+
+def add_serve_flags(parser: argparse.ArgumentParser, suppress_defaults: bool = False) -> None:
+    """Network, security, cache and pack flags of the server (ComfyUI's names where one exists)."""
+
+    def default(value):
+        return argparse.SUPPRESS if suppress_defaults else value
+
+    group = parser.add_argument_group("server")
+    group.add_argument("--listen", nargs="?", const="0.0.0.0", default=default("127.0.0.1"), metavar="HOSTS",
+                       help="addresses to listen on, comma-separated (no value: 0.0.0.0; default 127.0.0.1)")
+    group.add_argument("--port", type=int, default=default(8188), help="port (default 8188; 0 = any free port)")
+    group.add_argument("--auth-token", default=default(None),
+                       help=f"require this token on every request and the websocket (or set {TOKEN_ENV})")
+    group.add_argument("--no-auth", action="store_true", default=default(False),
+                       help="serve without a token even when listening beyond localhost")
+    group.add_argument("--allow-origin", action="append", default=default([]), metavar="ORIGIN",
+                       help="also accept requests from this Origin, e.g. http://localhost:5173 or * (repeatable)")
+    group.add_argument("--max-upload-size", type=float, default=default(100.0), metavar="MB",
+                       help="largest request body, in MB (default 100)")
+    group.add_argument("--cache-lru", type=int, default=default(0), metavar="N",
+                       help="keep the outputs of up to N nodes across prompts (default: the last prompt's)")
+    group.add_argument("--cache-none", action="store_true", default=default(False),
+                       help="cache nothing between prompts (lowest memory)")
+    group.add_argument("--custom-nodes-dir", type=Path, action="append", default=default([]), metavar="DIR",
+                       help="also load node packs from DIR (repeatable)")
+    from engine.memory import add_memory_arguments  # --cpu and the model memory budgets
+
+    add_memory_arguments(parser)
+
+
+def resolve_token(args: argparse.Namespace, hosts: list[str]) -> str | None:
+    """The token to require: the flag, the env var, or a fresh one when listening beyond loopback."""
+    token = args.auth_token or os.environ.get(TOKEN_ENV) or None
+    if token or args.no_auth or all(is_loopback(h) for h in hosts):
+        return token
+    token = secrets.token_urlsafe(24)
+    print(f"Listening beyond localhost: requests need the token {token} "
+          f"(Authorization: Bearer <token>, or ?token=<token>); pass --auth-token or --no-auth to choose.")
+    return token
+
+
+def _cache_policy(args: argparse.Namespace):
+    from engine.graph.cache import CachePolicy
+
+    if args.cache_none:
+        return CachePolicy.none()
+    if args.cache_lru:
+        return CachePolicy.lru(args.cache_lru)
+    return CachePolicy.classic()
+
+
+def build_app(args: argparse.Namespace, base_dir: Path, hosts: list[str]) -> web.Application:
+    """Folders, node registry (core nodes and packs), executor, persistent queue and the app."""
+    from engine.graph.executor import Executor
+
+    from engine.cli import custom_node_dirs, folders_from_args
+    from engine.graph.context import Services
+    from engine.graph.registry import build_default_registry
+    from engine.memory import manager_from_args
+    from engine.queue import PromptQueue
+    from web.app import create_app
+    from web.state import ServerConfig
+
+    folders = folders_from_args(args, base_dir)
+    folders.ensure()
+    services = Services(folders=folders, models=manager_from_args(args),
+                        settings={"disable_metadata": args.disable_metadata})
+    pack_dirs = [*custom_node_dirs(args, folders), *args.custom_nodes_dir]
+    registry, packs = build_default_registry(services, custom_node_dirs=pack_dirs)
+    executor = Executor(registry, cache=_cache_policy(args))
+    queue = PromptQueue(folders.user_dir / "queue.sqlite3")
+    for prompt_id, action in queue.recovered:
+        log.warning("prompt %s was running when the server stopped: %s", prompt_id, action)
+    config = ServerConfig(folders=folders, auth_token=resolve_token(args, hosts),
+                          allow_origins=tuple(args.allow_origin), max_upload_mb=args.max_upload_size,
+                          web_extensions=packs.web_directories())
+    return create_app(config, registry, executor, queue)
+
+
+async def _serve_forever(app: web.Application, hosts: list[str], port: int) -> None:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        sites = [web.TCPSite(runner, host, port) for host in hosts]
+        for site in sites:
+            await site.start()
+        for address in runner.addresses:
+            host, port = address[0], address[1]
+            print(f"Loom is serving on http://{f'[{host}]' if ':' in host else host}:{port}", flush=True)
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def serve(args: argparse.Namespace, base_dir: Path) -> int:
+    """Build the app from `args` and serve until interrupted."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    hosts = [h.strip() for h in args.listen.split(",") if h.strip()] or ["127.0.0.1"]
+    app = build_app(args, base_dir, hosts)
+    try:
+        asyncio.run(_serve_forever(app, hosts, args.port))
+    except KeyboardInterrupt:
+        pass
+    return 0

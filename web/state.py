@@ -1,0 +1,42 @@
+"""What the aiohttp application holds: the server settings and the typed keys of its shared objects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from engine.paths import Folders
+from engine.queue import PromptQueue
+from web.worker import PromptWorker
+from web.ws import Hub
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+@dataclass
+class ServerConfig:
+    """Settings the routes read; built by the CLI from its flags or by tests directly."""
+
+    folders: Folders
+    auth_token: str | None = None
+    allow_origins: tuple[str, ...] = ()
+    max_upload_mb: float = 100.0
+    static_dir: Path = STATIC_DIR
+    web_extensions: dict[str, Path] = field(default_factory=dict)  # pack name -> its WEB_DIRECTORY
+    free_memory: Callable[[bool], None] | None = None  # (unload_models) -> None, run between prompts
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+CONFIG = web.AppKey("config", ServerConfig)
+FOLDERS = web.AppKey("folders", Folders)
+QUEUE = web.AppKey("queue", PromptQueue)
+WORKER = web.AppKey("worker", PromptWorker)
+HUB = web.AppKey("hub", Hub)
+REGISTRY = web.AppKey("registry", Any)

@@ -1,0 +1,250 @@
+"""The prompt worker: one thread that runs queued prompts one at a time, off the event loop.
+
+The executor's events arrive on this thread and are handed to the websocket hub through
+`loop.call_soon_threadsafe`. Whatever a prompt does (crash, interrupt, bad graph), the result
+goes into history and the worker takes the next prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from engine.graph.context import Interrupt
+from engine.queue import PromptQueue, QueueItem, make_status
+from web.progress import ProgressTracker
+from web.ws import Hub, preview_frame
+
+log = logging.getLogger(__name__)
+
+# Events kept in the history entry's status.messages (as ComfyUI does).
+HISTORY_EVENTS = {"execution_start", "execution_cached", "execution_success", "execution_error",
+                  "execution_interrupted"}
+
+
+class _Run:
+    """What the worker knows about the prompt it is running."""
+
+    def __init__(self, item: QueueItem):
+        self.item = item
+        self.client_id: str | None = item.extra_data.get("client_id")
+        self.tracker = ProgressTracker(item.prompt_id, item.prompt, item.outputs)
+        self.messages: list[list[Any]] = []
+        self.ui_outputs: dict[str, Any] = {}
+        self.last_node: str | None = None
+        self.last_progress: dict | None = None
+        self.ended = False
+
+    @property
+    def failed(self) -> bool:
+        return any(m[0] in ("execution_error", "execution_interrupted") for m in self.messages)
+
+    @property
+    def final_state(self) -> str:
+        """State of the last running node when the prompt ends."""
+        return "error" if self.failed else "finished"
+
+
+class PromptWorker:
+    """Owns the worker thread, the interrupt flag and the waiters of `POST /prompt?wait=true`."""
+
+    def __init__(self, queue: PromptQueue, executor: Any, hub: Hub, free_memory: Callable[[bool], None]):
+        self.queue = queue
+        self.executor = executor
+        self.hub = hub
+        self.free_memory = free_memory
+        self.interrupt_flag = Interrupt()
+        self.current: _Run | None = None
+        self._waiters: dict[str, list[asyncio.Future]] = {}
+        self._free_request: bool | None = None
+        self._status_due = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # ---- event-loop side ---------------------------------------------------------------------
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._main, name="loom-prompt-worker", daemon=True)
+        self._thread.start()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        self.interrupt_flag.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 30)
+
+    def wait_for(self, prompt_id: str) -> asyncio.Future:
+        """A future resolved with the history entry when `prompt_id` finishes (call on the loop)."""
+        future = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(prompt_id, []).append(future)
+        return future
+
+    def forget_waiter(self, prompt_id: str, future: asyncio.Future) -> None:
+        waiters = self._waiters.get(prompt_id, [])
+        if future in waiters:
+            waiters.remove(future)
+        if not waiters:
+            self._waiters.pop(prompt_id, None)
+
+    def interrupt(self, prompt_id: str | None = None) -> str:
+        """Stop the running prompt (or cancel `prompt_id` if it is pending); says what happened."""
+        current = self.current
+        if prompt_id is None or (current is not None and current.item.prompt_id == prompt_id):
+            if current is None:
+                return "idle"
+            self.interrupt_flag.set()
+            return "interrupted"
+        if self.queue.delete([prompt_id]):
+            self.broadcast_status()
+            return "cancelled"
+        return "not_found"
+
+    def request_free(self, unload_models: bool, free_memory: bool) -> None:
+        """Free caches/models between prompts (now if idle)."""
+        if unload_models or free_memory:
+            self._free_request = bool(unload_models or self._free_request)
+
+    def broadcast_status(self) -> None:
+        """Tell every client the queue length; calls within one loop iteration send one message."""
+        if not self._status_due:
+            self._status_due = True
+            asyncio.get_running_loop().call_soon(self._send_status)
+
+    def _send_status(self) -> None:
+        self._status_due = False
+        self.hub.send("status", {"status": {"exec_info": {"queue_remaining": self.queue.remaining()}}})
+
+    def connect_messages(self, client_id: str) -> list[tuple[str, dict]]:
+        """What a (re)connecting client gets: the queue status, and where its running prompt is."""
+        status = {"status": {"exec_info": {"queue_remaining": self.queue.remaining()}}, "sid": client_id}
+        messages: list[tuple[str, dict]] = [("status", status)]
+        run = self.current
+        if run is not None and not run.ended and run.client_id in (None, client_id):
+            pid = run.item.prompt_id
+            messages.append(("executing", {"node": run.last_node, "display_node": run.last_node,
+                                           "prompt_id": pid}))
+            messages.append(("progress_state", {"prompt_id": pid, "nodes": {},
+                                                "overall": run.tracker.overall()}))
+        return messages
+
+    def _finished(self, prompt_id: str, entry: dict) -> None:
+        for future in self._waiters.pop(prompt_id, []):
+            if not future.done():
+                future.set_result(entry)
+        self.broadcast_status()
+
+    # ---- worker-thread side ------------------------------------------------------------------
+    def _post(self, fn: Callable, *args: Any) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(fn, *args)
+
+    def _send(self, run: _Run, event: str, data: dict) -> None:
+        self._post(self.hub.send, event, data, run.client_id)
+
+    def _main(self) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            while not self._stop.is_set():
+                item = self.queue.claim(timeout=0.2)
+                if item is None:
+                    self._apply_free()
+                    continue
+                self._run(loop, item)
+                self._apply_free()
+        finally:
+            loop.close()
+
+    def _apply_free(self) -> None:
+        if self._free_request is None:
+            return
+        unload, self._free_request = self._free_request, None
+        try:
+            self.free_memory(unload)
+        except Exception:
+            log.exception("freeing memory failed")
+
+    def _run(self, loop: asyncio.AbstractEventLoop, item: QueueItem) -> None:
+        run = _Run(item)
+        self.current = run
+        self.interrupt_flag.clear()
+        started = time.time()
+        try:
+            result = loop.run_until_complete(self.executor.execute(
+                item.prompt, item.prompt_id, lambda event: self._on_event(run, event),
+                extra_data=item.extra_data, targets=item.outputs, interrupt=self.interrupt_flag))
+            outputs, status_str, meta = dict(result.outputs or {}), result.status, dict(result.meta or {})
+            if result.error and not run.failed:  # refused before any node ran (e.g. a model file vanished)
+                self._record(run, "execution_error", {"prompt_id": item.prompt_id, **result.error,
+                                                      "node_errors": result.node_errors})
+        except Exception as exc:  # the executor itself failed: record it and carry on
+            log.exception("prompt %s failed outside any node", item.prompt_id)
+            outputs, status_str, meta = dict(run.ui_outputs), "error", {}
+            self._record(run, "execution_error", {
+                "prompt_id": item.prompt_id, "node_id": run.last_node, "node_type": None,
+                "executed": [], "exception_message": str(exc), "exception_type": type(exc).__qualname__,
+                "traceback": traceback.format_exception(exc), "current_inputs": {}, "current_outputs": [],
+                "timestamp": int(time.time() * 1000)})
+        self._end(run, outputs, status_str, meta, started)
+
+    def _end(self, run: _Run, outputs: dict, status_str: str, meta: dict, started: float) -> None:
+        pid = run.item.prompt_id
+        if not run.ended:
+            self._send(run, "progress_state", run.tracker.end(run.final_state))
+            self._send(run, "executing", {"node": None, "display_node": None, "prompt_id": pid})
+            run.ended = True
+        status = make_status("success" if status_str == "success" else "error", status_str == "success",
+                             run.messages)
+        status["duration_s"] = round(time.time() - started, 3)
+        try:
+            entry = self.queue.finish(run.item, outputs, status, meta)
+        except Exception:  # e.g. outputs that do not serialise: keep the status, drop the outputs
+            log.exception("storing history for %s failed", pid)
+            entry = self.queue.finish(run.item, {}, status, {})
+        self.current = None
+        self._post(self._finished, pid, entry)
+
+    def _record(self, run: _Run, event: str, data: dict) -> None:
+        run.messages.append([event, data])
+        self._send(run, event, data)
+
+    def _on_event(self, run: _Run, event: Any) -> None:
+        try:
+            self._handle_event(run, event.type, dict(event.data))
+        except Exception:
+            log.exception("could not forward event %s", getattr(event, "type", event))
+
+    def _handle_event(self, run: _Run, kind: str, data: dict) -> None:
+        tracker = run.tracker
+        if kind == "preview":
+            frame = preview_frame(data["image"], data.get("format"))
+            self._post(self.hub.send_bytes, frame, run.client_id)
+            return
+        if kind in HISTORY_EVENTS:
+            if kind == "execution_cached":
+                tracker.cached(data.get("nodes") or [])
+            self._record(run, kind, data)
+            return
+        if kind == "executing":
+            node = data.get("node")
+            if node is None:
+                run.ended = True
+                self._send(run, "progress_state", tracker.end(run.final_state))
+            else:
+                run.last_node = node
+                self._send(run, "executing", data)
+                self._send(run, "progress_state", tracker.start(node))
+                return
+        elif kind == "progress":
+            self._send(run, kind, data)
+            self._send(run, "progress_state", tracker.step(data.get("node") or run.last_node,
+                                                           data.get("value", 0), data.get("max", 1)))
+            return
+        elif kind == "executed":
+            run.ui_outputs[data.get("node")] = data.get("output")
+        self._send(run, kind, data)
