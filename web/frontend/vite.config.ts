@@ -9,6 +9,12 @@ export default defineConfig({
     assetsDir: "assets",
     sourcemap: false,
     reportCompressedSize: false,
+    rollupOptions: {
+      // React Flow's "use client" marker means nothing outside React Server Components.
+      onwarn(warning, warn) {
+        if (warning.code !== "MODULE_LEVEL_DIRECTIVE") warn(warning);
+      },
+    },
   },
   test: {
     include: ["src/**/*.test.ts"],
