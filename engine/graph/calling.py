@@ -31,7 +31,7 @@ def value_token(value: Any) -> Any:
 def signature(class_type: str, fingerprint: Any, node_id: str | None, consts: dict[str, Any],
               links: dict[str, tuple[str, int]], upstream: dict[str, bytes]) -> bytes:
     """Cache key of a node: class, IS_CHANGED token, literals and upstream signatures (not node ids)."""
-    parts: list[Any] = [class_type, fingerprint, node_id]
+    parts: list[Any] = [class_type, value_token(fingerprint), node_id]
     for name in sorted(consts):
         parts.append((name, value_token(consts[name])))
     for name in sorted(links):

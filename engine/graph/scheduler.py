@@ -126,6 +126,7 @@ class PromptRun:
 
     async def _fingerprint(self, node: ParsedNode) -> Any:
         """IS_CHANGED with constants only (links as None); exceptions count as NaN (always re-run)."""
+        token = _set_current(self.context(node.id, 0))  # IS_CHANGED may need services (e.g. folders)
         try:
             value = node.definition.fingerprint({**dict.fromkeys(node.links), **node.consts})
             if inspect.isawaitable(value):
@@ -133,6 +134,8 @@ class PromptRun:
         except Exception:
             log.exception("IS_CHANGED of node %s (%s) failed; it will re-run", node.id, node.class_type)
             value = math.nan
+        finally:
+            _reset_current(token)
         return value
 
     # -- scheduling -----------------------------------------------------------------------------
@@ -259,6 +262,9 @@ class PromptRun:
         node = self.node(node_id)
         if node_id in self.expansions:
             return self.complete(node_id, self.expansions.pop(node_id), resolve=True)
+        entry = self.cache.get(self.sigs[node_id])
+        if entry is not None:  # an identical node earlier in this prompt computed it
+            return self.reuse(node_id, entry)
         definition = node.definition
         inputs = self.gather(node)
         try:
@@ -382,6 +388,14 @@ class PromptRun:
             self.ui[node_id] = ui
             self.emit_executed(node_id, ui)
         self.executed.append(node_id)
+        self.finish(node_id)
+
+    def reuse(self, node_id: str, entry: CacheEntry) -> None:
+        self.hits[node_id] = entry
+        self.values[node_id] = entry.outputs
+        if entry.ui is not None:
+            self.ui[node_id] = entry.ui
+            self.emit_executed(node_id, entry.ui)
         self.finish(node_id)
 
     async def expand(self, node: ParsedNode, split: list) -> None:

@@ -1,0 +1,251 @@
+"""Validation: every problem reported at once, in ComfyUI's error shape, and partial execution of the rest."""
+
+import pytest
+from graph_nodes import CALLS, Harness, chain, make_registry
+
+from engine.graph.validation import validate_prompt
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return make_registry()
+
+
+def only_error(result, node_id):
+    [error] = result.node_errors[node_id]["errors"]
+    return error
+
+
+def test_valid_prompt_passes(registry):
+    result = validate_prompt(chain(3), registry)
+    assert result.ok and result.error is None and result.node_errors == {}
+    assert result.good_outputs == ["3"]
+
+
+def test_unknown_node_type_fails_the_whole_prompt(registry):
+    prompt = chain(2)
+    prompt["x"] = {"class_type": "NoSuchNode", "inputs": {}}
+    result = validate_prompt(prompt, registry)
+    assert not result.ok
+    assert result.error["type"] == "invalid_prompt"
+    assert "NoSuchNode" in result.error["message"]
+    assert result.error["details"] == "Node ID '#x'"
+
+
+def test_missing_class_type_is_reported(registry):
+    result = validate_prompt({"1": {"inputs": {}}}, registry)
+    assert result.error["type"] == "invalid_prompt"
+    assert "class_type" in result.error["message"]
+
+
+def test_prompt_without_output_nodes_is_refused(registry):
+    result = validate_prompt({"1": {"class_type": "Const", "inputs": {"value": 1}}}, registry)
+    assert result.error["type"] == "prompt_no_outputs"
+
+
+def test_empty_target_list_means_no_outputs(registry):
+    assert validate_prompt(chain(2), registry, targets=[]).error["type"] == "prompt_no_outputs"
+
+
+def test_missing_required_socket_names_node_and_input(registry):
+    prompt = {"a": {"class_type": "Add", "inputs": {"b": 1}}, "o": {"class_type": "Record",
+                                                                     "inputs": {"value": ["a", 0]}}}
+    result = validate_prompt(prompt, registry)
+    assert not result.ok
+    assert result.error["type"] == "prompt_outputs_failed_validation"
+    entry = result.node_errors["a"]
+    assert entry["class_type"] == "Add" and entry["dependent_outputs"] == ["o"]
+    error = only_error(result, "a")
+    assert error["type"] == "required_input_missing"
+    assert error["extra_info"]["input_name"] == "a"
+    assert "o" not in result.node_errors  # invalid only because of its upstream
+
+
+def test_missing_widget_with_a_default_uses_the_default(registry):
+    prompt = {"c": {"class_type": "Const", "inputs": {}}, "o": {"class_type": "Record",
+                                                                "inputs": {"value": ["c", 0]}}}
+    result = validate_prompt(prompt, registry)
+    assert result.ok
+    assert result.nodes["c"].consts == {"value": 0}
+
+
+@pytest.mark.parametrize(("link", "details"), [
+    (["ghost", 0], "node 'ghost' is not in the prompt"),
+    (["c", 3], "index 3 does not exist"),
+    (["c"], "['c']"),
+    ([1, 0], "[1, 0]"),
+])
+def test_bad_links_are_reported(registry, link, details):
+    prompt = {"c": {"class_type": "Const", "inputs": {"value": 1}},
+              "o": {"class_type": "Record", "inputs": {"value": link}}}
+    error = only_error(validate_prompt(prompt, registry), "o")
+    assert error["type"] == "bad_linked_input"
+    assert details in error["details"]
+    assert error["extra_info"]["input_name"] == "value"
+
+
+def test_type_mismatch_names_both_types(registry):
+    prompt = {"p": {"class_type": "Pick", "inputs": {"mode": "fast", "ckpt": "none.safetensors"}},
+              "a": {"class_type": "Add", "inputs": {"a": ["p", 0]}},
+              "o": {"class_type": "Record", "inputs": {"value": ["a", 0]}}}
+    error = only_error(validate_prompt(prompt, registry), "a")
+    assert error["type"] == "return_type_mismatch"
+    assert error["extra_info"]["received_type"] == "STRING"
+    assert "input_type(INT)" in error["details"]
+
+
+def test_wildcard_and_union_types_link(registry):
+    prompt = {"p": {"class_type": "Pick", "inputs": {"mode": "fast", "ckpt": "none.safetensors"}},
+              "o": {"class_type": "Record", "inputs": {"value": ["p", 0]}}}
+    assert validate_prompt(prompt, registry).ok
+
+
+def test_literal_of_wrong_type(registry):
+    prompt = {"c": {"class_type": "Const", "inputs": {"value": "many"}},
+              "o": {"class_type": "Record", "inputs": {"value": ["c", 0]}}}
+    error = only_error(validate_prompt(prompt, registry), "c")
+    assert error["type"] == "invalid_input_type"
+    assert error["extra_info"]["received_value"] == "many"
+
+
+def test_literals_are_coerced_to_the_declared_type(registry):
+    prompt = {"c": {"class_type": "Const", "inputs": {"value": "7"}},
+              "s": {"class_type": "V1Scale", "inputs": {"x": ["c", 0], "factor": 1}},
+              "o": {"class_type": "Record", "inputs": {"value": ["s", 0]}}}
+    result = validate_prompt(prompt, registry)
+    assert result.nodes["c"].consts == {"value": 7}
+    assert isinstance(result.nodes["s"].consts["factor"], float)
+
+
+@pytest.mark.parametrize(("value", "kind"), [(-1, "value_smaller_than_min"), (101, "value_bigger_than_max")])
+def test_values_outside_min_max(registry, value, kind):
+    prompt = {"c": {"class_type": "Const", "inputs": {"value": value}},
+              "o": {"class_type": "Record", "inputs": {"value": ["c", 0]}}}
+    error = only_error(validate_prompt(prompt, registry), "c")
+    assert error["type"] == kind
+    assert error["extra_info"]["input_config"][0] == "INT"
+
+
+def test_value_not_among_options(registry):
+    prompt = {"p": {"class_type": "Pick", "inputs": {"mode": "turbo", "ckpt": "none.safetensors"}},
+              "o": {"class_type": "Record", "inputs": {"value": ["p", 0]}}}
+    result = validate_prompt(prompt, registry)
+    error = only_error(result, "p")
+    assert error["type"] == "value_not_in_list"
+    assert "'turbo' not in ['fast', 'slow']" in error["details"]
+
+
+def test_dynamic_combo_is_checked_against_the_live_folder_listing(tmp_path):
+    class Folders:
+        def list(self, kind):
+            return sorted(p.name for p in tmp_path.iterdir())
+
+    from engine.graph.context import Services
+
+    registry = make_registry(Services(folders=Folders()))
+    prompt = {"p": {"class_type": "Pick", "inputs": {"mode": "fast", "ckpt": "new.safetensors"}},
+              "o": {"class_type": "Record", "inputs": {"value": ["p", 0]}}}
+    assert only_error(validate_prompt(prompt, registry), "p")["type"] == "value_not_in_list"
+    (tmp_path / "new.safetensors").write_bytes(b"")
+    assert validate_prompt(prompt, registry).ok
+
+
+def test_custom_validation_failure_carries_the_reason(registry):
+    prompt = {"p": {"class_type": "Pick", "inputs": {"mode": "slow", "ckpt": "none.safetensors", "level": 13}},
+              "o": {"class_type": "Record", "inputs": {"value": ["p", 0]}}}
+    error = only_error(validate_prompt(prompt, registry), "p")
+    assert error["type"] == "custom_validation_failed"
+    assert error["details"] == "level 13 is unlucky"
+
+
+def test_input_claimed_by_custom_validator_skips_range_check(registry):
+    prompt = {"p": {"class_type": "Pick", "inputs": {"mode": "slow", "ckpt": "none.safetensors", "level": 50}},
+              "o": {"class_type": "Record", "inputs": {"value": ["p", 0]}}}
+    assert validate_prompt(prompt, registry).ok
+
+
+def test_exception_in_custom_validator_is_a_validation_error():
+    class Touchy:
+        RETURN_TYPES = ()
+        FUNCTION = "go"
+        OUTPUT_NODE = True
+
+        @classmethod
+        def INPUT_TYPES(cls):
+            return {"required": {"path": ("STRING", {"default": ""})}}
+
+        @classmethod
+        def VALIDATE_INPUTS(cls, path):
+            raise FileNotFoundError(path)
+
+        def go(self, path):
+            return {}
+
+    registry = make_registry()
+    registry.register(Touchy)
+    error = only_error(validate_prompt({"t": {"class_type": "Touchy", "inputs": {"path": "x.png"}}}, registry), "t")
+    assert error["type"] == "exception_during_validation"
+    assert "FileNotFoundError: x.png" in error["details"]
+
+
+def test_all_problems_are_reported_at_once(registry):
+    prompt = {"c": {"class_type": "Const", "inputs": {"value": 500}},
+              "a": {"class_type": "Add", "inputs": {"a": ["c", 0], "b": "x"}},
+              "p": {"class_type": "Pick", "inputs": {"mode": "turbo", "ckpt": "none.safetensors"}},
+              "o1": {"class_type": "Record", "inputs": {"value": ["a", 0]}},
+              "o2": {"class_type": "Record", "inputs": {"value": ["p", 0]}}}
+    result = validate_prompt(prompt, registry)
+    assert set(result.node_errors) == {"c", "a", "p"}
+    assert result.node_errors["c"]["dependent_outputs"] == ["o1"]
+    assert len(result.error["details"].splitlines()) == 3
+
+
+def test_cycle_is_detected_and_names_its_nodes(registry):
+    prompt = {"a": {"class_type": "Add", "inputs": {"a": ["b", 0]}},
+              "b": {"class_type": "Add", "inputs": {"a": ["a", 0]}},
+              "o": {"class_type": "Record", "inputs": {"value": ["b", 0]}}}
+    result = validate_prompt(prompt, registry)
+    assert not result.ok
+    for node_id in ("a", "b"):
+        error = only_error(result, node_id)
+        assert error["type"] == "dependency_cycle"
+        assert "a -> b" in error["details"]
+
+
+def test_partial_validation_runs_the_valid_outputs_and_names_the_dropped_ones():
+    h = Harness()
+    prompt = chain(2)
+    prompt["bad"] = {"class_type": "Const", "inputs": {"value": 1000}}
+    prompt["bad_out"] = {"class_type": "Record", "inputs": {"value": ["bad", 0]}}
+    result = h.run(prompt)
+    assert result.status == "success"
+    assert result.outputs == {"2": {"value": [1]}}
+    assert result.dropped_outputs == ["bad_out"]
+    assert result.node_errors["bad"]["dependent_outputs"] == ["bad_out"]
+    assert "bad" not in CALLS
+
+
+def test_invalid_prompt_does_not_execute_anything():
+    h = Harness()
+    prompt = chain(2)
+    prompt["0"]["inputs"]["value"] = -5
+    result = h.run(prompt)
+    assert result.status == "error"
+    assert result.error["type"] == "prompt_outputs_failed_validation"
+    assert CALLS == [] and h.log.events == []
+
+
+def test_wrapped_literal_list_is_unwrapped_not_a_link(registry):
+    prompt = {"o": {"class_type": "Record", "inputs": {"value": {"__value__": ["a", 1]}}}}
+    result = validate_prompt(prompt, registry)
+    assert result.ok
+    assert result.nodes["o"].consts == {"value": ["a", 1]}
+    assert Harness().run(prompt).outputs == {"o": {"value": [["a", 1]]}}
+
+
+def test_five_thousand_node_chain_validates_and_runs():
+    h = Harness()
+    result = h.run(chain(5000))
+    assert result.status == "success"
+    assert result.outputs == {"5000": {"value": [4999]}}
+    assert len(CALLS) == 5001
