@@ -162,6 +162,15 @@ class TextEncoder:
     def num_layers(self) -> int:
         return len(_core(self.model).encoder.layers)
 
+    def module_path(self, name: str) -> str:
+        """Where a module named as checkpoints and kohya LoRAs name it (`text_model.encoder.layers.0.mlp.fc1`)
+        lives in `model` (transformers 5.x's CLIPTextModel has no `text_model.` level, *WithProjection has)."""
+        modules = dict(self.model.named_modules())
+        for candidate in (name, name.removeprefix(TEXT_HF)):
+            if candidate in modules:
+                return candidate
+        raise KeyError(f"no module {name!r} in this {type(self.model).__name__}")
+
     def _layer(self, layer_idx: int | None) -> tuple[int, bool]:
         """Resolve a clip-skip index to (absolute layer, apply final norm) as ComfyUI does."""
         chosen = self.default_layer if layer_idx is None else layer_idx

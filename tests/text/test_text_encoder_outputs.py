@@ -165,6 +165,17 @@ def test_family_is_recognised_from_the_towers(prefixes, family, towers):
     assert clip.pooled_from == towers[-1]
 
 
+def test_checkpoint_module_names_resolve_in_both_model_classes():
+    sd = tiny_clip_l_state_dict("conditioner.embedders.0.transformer.", layers=1)
+    sd |= tiny_open_clip_state_dict("conditioner.embedders.1.model.", layers=1)
+    clip = load_clip(sd)
+    for encoder in clip.encoders.values():
+        path = encoder.module_path("text_model.encoder.layers.0.self_attn.q_proj")
+        assert isinstance(encoder.model.get_submodule(path), torch.nn.Linear)
+    with pytest.raises(KeyError, match="layers.5"):
+        clip.encoders["g"].module_path("text_model.encoder.layers.5.mlp.fc1")
+
+
 def test_missing_text_encoder_is_reported():
     with pytest.raises(UnsupportedTextEncoder, match="sdxl needs one hf text encoder"):
         load_clip(tiny_open_clip_state_dict("conditioner.embedders.1.model.", layers=1), "sdxl")
