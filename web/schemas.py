@@ -31,12 +31,25 @@ class PromptRequest(_Open):
     partial_execution_targets: list[str] | None = Field(None, description="run only these output nodes")
 
 
+class HistoryStatus(BaseModel):
+    status_str: str
+    completed: bool
+    messages: list[list[Any]]
+
+
+class HistoryEntry(BaseModel):
+    prompt: list[Any]
+    outputs: dict[str, Any]
+    status: HistoryStatus
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
 class PromptResponse(BaseModel):
     prompt_id: str
     number: float
     node_errors: dict[str, Any]
     converted_from: Literal["ui"] | None = Field(None, description="set when a UI-format workflow was converted")
-    history: dict[str, Any] | None = Field(None, description="with ?wait=true: the finished history entry")
+    history: HistoryEntry | None = Field(None, description="with ?wait=true: the finished history entry")
 
 
 class ErrorInfo(BaseModel):
@@ -59,6 +72,11 @@ class PromptInfo(BaseModel):
     exec_info: ExecInfo
 
 
+class PromptState(BaseModel):
+    prompt_id: str
+    state: Literal["pending", "running", "done", "unknown"]
+
+
 class QueueResponse(BaseModel):
     queue_running: list[list[Any]] = Field(description="(number, prompt_id, prompt, extra_data, outputs)")
     queue_pending: list[list[Any]]
@@ -76,19 +94,6 @@ class InterruptRequest(_Open):
 class FreeRequest(_Open):
     unload_models: bool = False
     free_memory: bool = False
-
-
-class HistoryStatus(BaseModel):
-    status_str: str
-    completed: bool
-    messages: list[list[Any]]
-
-
-class HistoryEntry(BaseModel):
-    prompt: list[Any]
-    outputs: dict[str, Any]
-    status: HistoryStatus
-    meta: dict[str, Any] = Field(default_factory=dict)
 
 
 class FileRef(BaseModel):

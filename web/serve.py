@@ -47,7 +47,7 @@ def add_serve_flags(parser: argparse.ArgumentParser, suppress_defaults: bool = F
                        help="also load node packs from DIR (repeatable)")
     from engine.memory import add_memory_arguments  # --cpu and the model memory budgets
 
-    add_memory_arguments(parser)
+    add_memory_arguments(parser, suppress_defaults=suppress_defaults)
 
 
 def resolve_token(args: argparse.Namespace, hosts: list[str]) -> str | None:
@@ -73,10 +73,9 @@ def _cache_policy(args: argparse.Namespace):
 
 def build_app(args: argparse.Namespace, base_dir: Path, hosts: list[str]) -> web.Application:
     """Folders, node registry (core nodes and packs), executor, persistent queue and the app."""
-    from engine.graph.executor import Executor
-
     from engine.cli import custom_node_dirs, folders_from_args
     from engine.graph.context import Services
+    from engine.graph.executor import Executor
     from engine.graph.registry import build_default_registry
     from engine.memory import manager_from_args
     from engine.queue import PromptQueue
@@ -95,7 +94,8 @@ def build_app(args: argparse.Namespace, base_dir: Path, hosts: list[str]) -> web
         log.warning("prompt %s was running when the server stopped: %s", prompt_id, action)
     config = ServerConfig(folders=folders, auth_token=resolve_token(args, hosts),
                           allow_origins=tuple(args.allow_origin), max_upload_mb=args.max_upload_size,
-                          web_extensions=packs.web_directories())
+                          web_extensions={name.removeprefix("custom_nodes."): path
+                                          for name, path in packs.web_directories().items()})
     return create_app(config, registry, executor, queue)
 
 

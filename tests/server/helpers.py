@@ -68,3 +68,12 @@ async def wait_history(client, prompt_id: str, timeout: float = 30) -> dict:
             return entry[prompt_id]
         await asyncio.sleep(0.05)
     raise AssertionError(f"{prompt_id} never reached history")
+
+
+async def raw_get(client, target: str) -> tuple[int, bytes]:
+    """GET `target` byte for byte (no client-side URL normalisation); returns (status, whole response)."""
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    writer.write(f"GET {target} HTTP/1.1\r\nHost: {client.host}:{client.port}\r\nConnection: close\r\n\r\n".encode())
+    data = await reader.read()
+    writer.close()
+    return int(data.split(b" ", 2)[1]), data

@@ -8,6 +8,8 @@ import json
 from aiohttp import FormData
 from PIL import Image, PngImagePlugin
 
+from tests.server.helpers import raw_get
+
 
 def _png(color=(0, 128, 255, 255), size=(4, 4), text: dict | None = None) -> bytes:
     info = PngImagePlugin.PngInfo()
@@ -114,3 +116,18 @@ async def test_openapi_is_generated_from_the_request_models(client):
     assert {"prompt", "client_id", "prompt_id", "number", "front", "extra_data"} <= set(fields)
     assert "wait" in [p["name"] for p in post["parameters"]]
     assert {"/queue", "/history", "/history/{prompt_id}", "/view", "/upload/image", "/ws"} <= set(doc["paths"])
+
+
+async def test_pack_web_directories_are_listed_and_served_without_escape(make_client, tmp_path):
+    js = tmp_path / "pack_web"
+    (js / "sub").mkdir(parents=True)
+    (js / "sub" / "widget.js").write_text("export const x = 1;")
+    (tmp_path / "secret.txt").write_text("top secret")
+    client = await make_client(web_extensions={"my_pack": js})
+    assert await (await client.get("/extensions")).json() == ["/extensions/my_pack/sub/widget.js"]
+    served = await client.get("/extensions/my_pack/sub/widget.js")
+    assert served.status == 200 and await served.text() == "export const x = 1;"
+    for probe in ("/extensions/my_pack/../../secret.txt", "/extensions/my_pack/%2e%2e/%2e%2e/secret.txt",
+                  "/extensions/my_pack/..%2f..%2fsecret.txt"):
+        status, data = await raw_get(client, probe)
+        assert status in (400, 403, 404) and b"top secret" not in data, probe

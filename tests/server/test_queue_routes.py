@@ -20,6 +20,8 @@ async def test_front_jumps_the_queue_and_pending_prompts_can_be_deleted(client):
                 "extra_data": {"api_key_comfy_org": "SECRET"}}
         ids[name] = (await (await client.post("/prompt", json=body)).json())["prompt_id"]
     queue = await (await client.get("/queue")).json()
+    states = [(await (await client.get(f"/prompt/{pid}")).json())["state"] for pid in (running, "id-a", "nope")]
+    assert states == ["running", "pending", "unknown"]
     assert [item[1] for item in queue["queue_running"]] == [running]
     assert [item[1] for item in queue["queue_pending"]] == ["id-urgent", "id-a", "id-b"]
     assert "SECRET" not in str(queue)
@@ -91,3 +93,4 @@ async def test_reused_prompt_id_is_refused(client):
     again = await client.post("/prompt", json=body)
     assert again.status == 400 and (await again.json())["error"]["type"] == "duplicate_prompt_id"
     await wait_history(client, "same")
+    assert (await (await client.get("/api/prompt/same")).json()) == {"prompt_id": "same", "state": "done"}

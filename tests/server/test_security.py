@@ -9,7 +9,7 @@ import pytest
 from aiohttp import FormData, WSServerHandshakeError
 from PIL import Image
 
-from tests.server.helpers import show_prompt
+from tests.server.helpers import raw_get, show_prompt
 
 
 def _png(color=(0, 128, 255), size=(4, 4)) -> bytes:
@@ -54,6 +54,8 @@ async def test_view_and_delete_refuse_traversal(client, outside, query):
         response = await client.request(method, f"/view?{query}")
         assert response.status in (400, 403), (method, query, response.status)
         assert "top secret" not in await response.text()
+    status, data = await raw_get(client, f"/view?{query}")
+    assert status in (400, 403) and b"top secret" not in data
     assert (outside / "secret.txt").read_text() == "top secret"
     assert (outside.parent / "secret.txt").exists()
 

@@ -12,7 +12,15 @@ from engine.graph.ui_format import is_ui_workflow, ui_to_api
 from engine.graph.validation import validate_prompt
 from engine.queue import QueueItem
 from web.openapi import documented
-from web.schemas import PromptInfo, PromptRequest, PromptResponse, bad_request, parse_model
+from web.schemas import (
+    HistoryEntry,
+    PromptInfo,
+    PromptRequest,
+    PromptResponse,
+    PromptState,
+    bad_request,
+    parse_model,
+)
 from web.state import QUEUE, REGISTRY, WORKER
 
 routes = web.RouteTableDef()
@@ -74,7 +82,7 @@ async def post_prompt(request: web.Request) -> web.Response:
                             converted_from=converted)
     if future is not None:
         try:
-            answer.history = await future
+            answer.history = HistoryEntry.model_validate(await future)
         finally:
             worker.forget_waiter(prompt_id, future)
     return web.json_response(answer.model_dump(exclude_none=True))
@@ -85,3 +93,12 @@ async def post_prompt(request: web.Request) -> web.Response:
 async def get_prompt(request: web.Request) -> web.Response:
     """How many prompts are pending or running."""
     return web.json_response({"exec_info": {"queue_remaining": request.app[QUEUE].remaining()}})
+
+
+@routes.get("/prompt/{prompt_id}")
+@documented(response=PromptState)
+async def prompt_state(request: web.Request) -> web.Response:
+    """Where one prompt is: pending, running, done (see /history/{prompt_id}) or unknown."""
+    prompt_id = request.match_info["prompt_id"]
+    state = request.app[QUEUE].state_of(prompt_id) or "unknown"
+    return web.json_response({"prompt_id": prompt_id, "state": state})
