@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from transformers import CLIPTextConfig, CLIPTextModel
 
 from engine.models.clip import UnsupportedTextEncoder, load_clip
+from engine.models.clip_keys import KeyMapError
 from engine.models.tokenizer import END_TOKEN
 from tests.fixtures.text_weights import tiny_clip_l_state_dict, tiny_open_clip_state_dict
 
@@ -174,6 +175,18 @@ def test_checkpoint_module_names_resolve_in_both_model_classes():
         assert isinstance(encoder.model.get_submodule(path), torch.nn.Linear)
     with pytest.raises(KeyError, match="layers.5"):
         clip.encoders["g"].module_path("text_model.encoder.layers.5.mlp.fc1")
+
+
+def test_files_with_and_without_position_ids_load_the_same(sd1_clip):
+    plain = load_clip(tiny_clip_l_state_dict("cond_stage_model.transformer.", seed=1, position_ids=False))
+    torch.testing.assert_close(plain.encode_text(PROMPT)[0], sd1_clip.encode_text(PROMPT)[0])
+
+
+def test_unknown_open_clip_keys_are_reported():
+    sd = tiny_open_clip_state_dict("cond_stage_model.model.", layers=1)
+    sd["cond_stage_model.model.transformer.resblocks.0.attn.rotary.weight"] = torch.zeros(4)
+    with pytest.raises(KeyMapError, match="attn.rotary.weight"):
+        load_clip(sd)
 
 
 def test_missing_text_encoder_is_reported():
