@@ -41,14 +41,15 @@ class BrownianTreeNoiseSampler:
         if seed is None:
             seed = int(torch.randint(0, 2**63 - 1, []))
         self.like = x
-        t0, t1 = float(sigma_min), float(sigma_max)
-        self.tree = torchsde.BrownianTree(torch.tensor(t0), torch.zeros_like(x, device="cpu"), torch.tensor(t1),
-                                          entropy=seed)
+        self.t0, self.t1 = torch.tensor(float(sigma_min)), torch.tensor(float(sigma_max))
+        self.tree = torchsde.BrownianTree(self.t0, torch.zeros_like(x, device="cpu"), self.t1, entropy=seed)
 
     def __call__(self, sigma, sigma_next) -> torch.Tensor:
         a, b = torch.as_tensor(sigma).float().cpu(), torch.as_tensor(sigma_next).float().cpu()
         sign = 1.0 if a < b else -1.0
-        w = self.tree(torch.minimum(a, b), torch.maximum(a, b)) * sign
+        # Queries a rounding error outside [t0, t1] are clamped (torchsde would clamp too, with a warning).
+        lo, hi = (torch.minimum(a, b).clamp(self.t0, self.t1), torch.maximum(a, b).clamp(self.t0, self.t1))
+        w = self.tree(lo, hi) * sign
         return (w / (b - a).abs().sqrt()).to(self.like.device, self.like.dtype)
 
 

@@ -91,12 +91,14 @@ def test_ddim_equals_diffusers_ddim_scheduler(toy):
     torch.testing.assert_close(ours, sample, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("scheduler", sorted(SCHEDULERS))
 @pytest.mark.parametrize("variant", ["bh1", "bh2"])
 @pytest.mark.parametrize("steps", [2, 3, 6, 12])
-def test_uni_pc_equals_diffusers_unipc(toy, variant, steps):
+def test_uni_pc_equals_diffusers_unipc(toy, scheduler, variant, steps):
     from diffusers import UniPCMultistepScheduler
 
-    to_zero = SCHEDULERS["karras"](MS, steps).double()
+    to_zero = calculate_sigmas(MS, scheduler, steps, "uni_pc").double()
+    steps = len(to_zero) - 1  # beta may merge steps
     sigmas = to_zero.clone()
     sigmas[-1] = 0.001  # uni_pc (like ComfyUI's) stops at 0.001 when asked for 0: log-SNR must stay finite
     sched = UniPCMultistepScheduler(solver_order=3, solver_type=variant, predict_x0=True, lower_order_final=True,
@@ -116,12 +118,13 @@ def test_uni_pc_equals_diffusers_unipc(toy, variant, steps):
     torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-6)
 
 
-def test_lcm_jumps_to_the_estimate_and_renoises(toy):
-    sigmas = SCHEDULERS["simple"](MS, 4).double()
+@pytest.mark.parametrize("scheduler", sorted(SCHEDULERS))
+def test_lcm_jumps_to_the_estimate_and_renoises(toy, scheduler):
+    sigmas = SCHEDULERS[scheduler](MS, 4).double()
     x = start(toy, sigmas)
     noise = keyed_noise(x.shape)
     expected = x
-    for i in range(4):
+    for i in range(len(sigmas) - 1):
         expected = toy(expected, sigmas[i].reshape(1).expand(x.shape[0]))
         if sigmas[i + 1] > 0:
             expected = expected + noise(sigmas[i], sigmas[i + 1]) * sigmas[i + 1]
