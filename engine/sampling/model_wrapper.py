@@ -1,8 +1,8 @@
 """What a sampler needs from a model: the network behind a sigma-space denoiser, plus its conditioning wiring.
 
-`SamplingModel` is the reference implementation of the protocol `engine.sampling.ksampler.sample` uses;
-a MODEL value may be one, or any object with the same attributes (model_sampling, apply_model,
-extra_conds, process_latent_in/out, sampler_cfg_function).
+`SamplingModel` is the reference implementation of what `engine.sampling.ksampler.sample` uses; a MODEL
+value may be one, or any object with the same members (model_sampling, apply_model, cond_kwargs,
+process_latent_in/out, and optionally sampler_cfg_function and device).
 
 Model-specific wiring lives in `extra_conds(cond, latent_shape) -> dict`: it turns one CONDITIONING
 entry's options (pooled output, SDXL sizes, SVD fps/motion/augmentation, concat_latent_image) into

@@ -136,3 +136,22 @@ def test_prompts_of_different_lengths_share_one_batch(model, net):
     assert [c["batch"] for c in net.calls] == [2 * B] and net.calls[0]["context"] == (2 * B, 154, 8)
     cond, uncond = alone(model, ctx(1.0, 154)), alone(model, ctx(-1.0, 77))
     torch.testing.assert_close(out, uncond + 3.0 * (cond - uncond))
+
+
+def test_model_specific_conditioning_is_batched_and_concat_joins_the_input():
+    seen = {}
+
+    class ConcatNet:
+        def apply(self, x, timestep, context, y=None, control=None, **kw):
+            seen.update(channels=x.shape[1], y=y, concat=x[:, 4:])
+            return x[:, :4] * 0
+
+    def extra_conds(options, shape):
+        return {"y": options["pooled_output"], "concat": torch.full((1, 4, *shape[2:]), options["frame"])}
+
+    model = SamplingModel(ConcatNet(), DiscreteModelSampling(), extra_conds=extra_conds)
+    positive = [[ctx(1.0), {"pooled_output": torch.ones(1, 3), "frame": 2.0}]]
+    negative = [[ctx(0.0), {"pooled_output": torch.zeros(1, 3), "frame": 2.0}]]
+    CFGDenoiser(model, positive, negative, 4.0, SHAPE, "cpu")(X, SIGMA)
+    assert seen["channels"] == 8 and torch.equal(seen["concat"], torch.full((2 * B, 4, 16, 16), 2.0))
+    assert torch.equal(seen["y"], torch.cat([torch.ones(B, 3), torch.zeros(B, 3)]))

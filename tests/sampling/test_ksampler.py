@@ -165,3 +165,17 @@ def test_svd_frames_sample_with_a_per_frame_cfg_ramp():
 def test_unknown_sampler_names_the_choices():
     with pytest.raises(ValueError, match="euler_ancestral"):
         run(make_model(), sampler="euler_a")
+
+
+def test_latents_enter_model_space_scaled_and_leave_unscaled():
+    net = Net()
+    model = SamplingModel(net, model_sampling_for("eps"), latent_scale=0.5)
+    sigmas = calculate_sigmas(model.model_sampling, "karras", 3)
+    out = sample(model, 0, 3, 1.0, "euler", "karras", POS, NEG, IMAGE, add_noise=False, last_step=1,
+                 force_full_denoise=False)
+    expected = 0.5 * IMAGE["samples"] / (1 + sigmas[0] ** 2) ** 0.5
+    torch.testing.assert_close(net.inputs[0], expected)
+    x_model = 0.5 * IMAGE["samples"]
+    x0 = model.model_sampling.calculate_denoised(sigmas[0], net.apply(expected, torch.zeros(2), POS[0][0]), x_model)
+    x1 = x_model + (x_model - x0) / sigmas[0] * (sigmas[1] - sigmas[0])
+    torch.testing.assert_close(out["samples"], x1 / 0.5)
