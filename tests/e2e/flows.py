@@ -16,3 +16,9 @@ BUILD_FLOW = {
     # the node whose output image the test waits for
     "output_node": 2,
 }
+
+# an output and an input whose types do not match: ((class_type, output slot), (class_type, input name))
+REFUSED_LINK = (("EmptyImage", 0), ("VAEDecode", "samples"))
+
+# a node queued alone whose required socket input is left empty: (class_type, input name)
+MISSING_INPUT = ("SaveImage", "images")

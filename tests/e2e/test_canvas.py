@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.canvas_driver import connect, drag_from_palette, drop_file, graph_shape, node, saved_workflow, set_widget
-from tests.e2e.flows import BUILD_FLOW
+from tests.e2e.flows import BUILD_FLOW, MISSING_INPUT, REFUSED_LINK
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -60,13 +60,28 @@ def test_build_queue_reload_and_reopen_from_png(page, loom_server, artifacts):
     page.screenshot(path=artifacts / "05_reopened_from_png.png")
 
 
-def test_refused_connection_says_why(page, artifacts):
-    drag_from_palette(page, "EmptyImage", *_place(page, 0))
-    drag_from_palette(page, "EmptyLatentImage", *_place(page, 1))
+def test_incompatible_connection_is_refused_with_a_reason(page, artifacts):
+    (src_type, slot), (dst_type, name) = REFUSED_LINK
+    drag_from_palette(page, src_type, *_place(page, 0))
+    drag_from_palette(page, dst_type, *_place(page, 1))
     node(page, 2).wait_for()
-    latent_inputs = node(page, 2).locator(".socket-row.in")
-    if latent_inputs.count() == 0:
-        pytest.skip("EmptyLatentImage has no socket input to refuse")
+    connect(page, 1, slot, 2, name)
+    assert page.locator(".react-flow__edge").count() == 0
+    notice = page.locator(".notice.error")
+    notice.wait_for()
+    assert f'"{name}"' in notice.inner_text()
+    page.screenshot(path=artifacts / "refused_connection.png")
+
+
+def test_validation_errors_mark_the_bad_input(page, artifacts):
+    class_type, name = MISSING_INPUT
+    drag_from_palette(page, class_type, *_place(page, 0))
+    node(page, 1).wait_for()
+    page.keyboard.press("Control+Enter")
+    bad = node(page, 1).locator(".socket-row.in.has-error", has=page.locator(f'span:text-is("{name}")'))
+    bad.wait_for()
+    assert "error" in node(page, 1).locator(".loom-node").get_attribute("class")
+    page.screenshot(path=artifacts / "validation_error.png")
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "workflows").glob("*.json")), ids=lambda p: p.name)

@@ -5,7 +5,7 @@ import { widgetSlots } from "./spec";
 import { convertWidgetToInput, setWidgetValue } from "./widgets";
 import { emptyWorkflow, type UiNode, type Workflow } from "./workflow";
 
-const COLUMN = 360;
+const COLUMN = 340;
 const ROW_GAP = 40;
 
 export function isApiPrompt(value: unknown): value is ApiPrompt {

@@ -6,7 +6,8 @@ import { clearRunMarks, notify, patchNode, runtime } from "./runtime";
 
 let previewUrl: string | null = null;
 const promptSizes = new Map<string, number>();
-let cachedCount = 0;
+/** Nodes of the running prompt that are done (cached or finished), for overall progress when the server sends no summary. */
+const doneNodes = new Set<string>();
 
 /** Remember how many nodes a queued prompt runs, so overall progress has a denominator. */
 export function expectPrompt(promptId: string, nodeCount: number): void {
@@ -30,8 +31,17 @@ function runningNode(): string | null {
 
 function stopRunning(): void {
   const id = runningNode();
-  if (id) patchNode(id, { running: false, progress: undefined, preview: undefined });
+  if (!id) return;
+  doneNodes.add(id);
+  patchNode(id, { running: false, progress: undefined, preview: undefined });
 }
+
+function countOverall(promptId: string): void {
+  const total = Math.max(promptSizes.get(promptId) ?? 0, doneNodes.size, 1);
+  runtime.set((r) => ({ ...r, overall: { fraction: doneNodes.size / total, text: `${doneNodes.size}/${total} nodes` } }));
+}
+
+type ServerOverall = { nodes_done: number; nodes_total: number; fraction: number; eta_s?: number | null };
 
 export function handleMessage(msg: WsMessage): void {
   const d = msg.data ?? {};
@@ -46,25 +56,29 @@ export function handleMessage(msg: WsMessage): void {
     }
     case "execution_start":
       clearRunMarks();
-      cachedCount = 0;
+      doneNodes.clear();
       runtime.set((r) => ({ ...r, promptId: String(d.prompt_id), overall: null }));
       break;
     case "execution_cached":
-      cachedCount = Array.isArray(d.nodes) ? d.nodes.length : 0;
+      for (const id of (d.nodes ?? []) as string[]) doneNodes.add(String(id));
+      countOverall(String(d.prompt_id));
       break;
     case "executing":
       stopRunning();
       if (d.node == null) runtime.set((r) => ({ ...r, promptId: null, overall: null }));
-      else patchNode(String(d.display_node ?? d.node), { running: true, error: undefined });
+      else {
+        patchNode(String(d.display_node ?? d.node), { running: true, error: undefined });
+        countOverall(String(d.prompt_id));
+      }
       break;
     case "progress":
       patchNode(String(d.node ?? runningNode()), { progress: { value: Number(d.value), max: Number(d.max) } });
       break;
     case "progress_state": {
-      const states = Object.values((d.nodes ?? {}) as Record<string, { state: string }>);
-      const done = cachedCount + states.filter((s) => s.state === "finished").length;
-      const total = promptSizes.get(String(d.prompt_id)) ?? cachedCount + states.length;
-      runtime.set((r) => ({ ...r, overall: { done, total: Math.max(total, done) } }));
+      const o = d.overall as ServerOverall | undefined;
+      if (!o) break;
+      const eta = o.eta_s != null && o.fraction < 1 ? `, ~${Math.ceil(o.eta_s)} s left` : "";
+      runtime.set((r) => ({ ...r, overall: { fraction: o.fraction, text: `${o.nodes_done}/${o.nodes_total} nodes${eta}` } }));
       break;
     }
     case "executed":

@@ -16,7 +16,8 @@ export type Runtime = {
   connected: boolean;
   promptId: string | null;
   nodes: Record<string, NodeRuntime>;
-  overall: { done: number; total: number } | null;
+  /** Progress of the running prompt: 0..1 and a short text (nodes done, time left). */
+  overall: { fraction: number; text: string } | null;
   queue: QueueState;
   queueRemaining: number;
 };

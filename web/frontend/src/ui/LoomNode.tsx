@@ -43,6 +43,8 @@ function LoomNodeView({ id, selected }: NodeProps) {
   const slots = info ? widgetSlots(info, node).filter((s) => !isConverted(node, s.def.name)) : [];
   const classes = ["loom-node", selected && "selected", state?.running && "running", (state?.error || state?.inputErrors) && "error", node.mode === 2 && "muted", node.mode === 4 && "bypassed", collapsed && "collapsed", !info && !VIRTUAL_TYPES.has(node.type) && "unknown"];
   const progress = state?.progress;
+  const shown = new Set(slots.map((s) => s.def.name));
+  const socketErrors = Object.entries(state?.inputErrors ?? {}).filter(([name]) => !shown.has(name));
   return (
     <div className={classes.filter(Boolean).join(" ")} style={{ width: collapsed ? undefined : node.size[0] }} data-node-type={node.type}>
       <div className="node-header">
@@ -101,6 +103,7 @@ function LoomNodeView({ id, selected }: NodeProps) {
                 <img key={f.filename} className="node-image output" src={viewUrl(f)} alt={f.filename} draggable={false} />
               ),
             )}
+          {socketErrors.length > 0 && <div className="node-error">{socketErrors.map(([name, text]) => `${name}: ${text}`).join("\n")}</div>}
           {state?.error && <div className="node-error">{state.error}</div>}
         </>
       )}

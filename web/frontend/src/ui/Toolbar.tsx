@@ -10,7 +10,7 @@ export function Toolbar({ onOpen, onFit, onHelp }: Props) {
   const connected = useStore(runtime, (r) => r.connected);
   const remaining = useStore(runtime, (r) => r.queueRemaining);
   const overall = useStore(runtime, (r) => r.overall);
-  const pct = overall ? Math.round((100 * overall.done) / Math.max(overall.total, 1)) : null;
+  const pct = overall ? Math.round(100 * overall.fraction) : null;
   return (
     <header className="toolbar">
       <span className="brand">Loom</span>
@@ -21,11 +21,11 @@ export function Toolbar({ onOpen, onFit, onHelp }: Props) {
         {remaining} in queue
       </span>
       {pct !== null && (
-        <span className="overall" title={`${overall!.done} of ${overall!.total} nodes done`}>
+        <span className="overall" title={overall!.text}>
           <span className="overall-bar">
             <span style={{ width: `${pct}%` }} />
           </span>
-          {pct}%
+          {pct}% · {overall!.text}
         </span>
       )}
       <span className="spacer" />

@@ -14,6 +14,10 @@ function NumberField({ def, value, onChange, invalid }: FieldProps) {
     if (v !== value) onChange(v);
   };
   const { min, max, step } = def.options;
+  if (def.options.display === "color") {
+    const hex = `#${Number(value ?? 0).toString(16).padStart(6, "0")}`;
+    return <input className="nodrag color" type="color" value={hex} onChange={(e) => onChange(parseInt(e.target.value.slice(1), 16))} />;
+  }
   const stepAttr = step ?? (def.widget === "INT" ? 1 : "any");
   if (def.options.display === "slider") {
     return (
