@@ -109,8 +109,8 @@ class ExecutionContext:
         self.check_interrupt()
         node = self.display_node_id
         self._sink(Event(PROGRESS, {"value": value, "max": total, "prompt_id": self.prompt_id, "node": node}))
-        if preview is not None:
-            image, fmt = preview if isinstance(preview, tuple) else (preview, "JPEG")
+        if preview is not None:  # an image, or ComfyUI's ("JPEG", image, max_size) tuple
+            fmt, image = (preview[0], preview[1]) if isinstance(preview, tuple) else ("JPEG", preview)
             self._sink(Event(PREVIEW, {"node": node, "prompt_id": self.prompt_id, "image": image, "format": fmt}))
 
 

@@ -86,7 +86,7 @@ class Executor:
                                  dropped_outputs=validation.dropped_outputs)
         sink(Event(ev.EXECUTION_START, {"prompt_id": prompt_id, "timestamp": ev.timestamp_ms()}))
         try:
-            await self._prepare(run, validation.good_outputs, prompt)
+            await self._prepare(run, validation.order, prompt)
             sink(Event(ev.EXECUTION_CACHED, {"nodes": list(run.hits), "prompt_id": prompt_id,
                                              "timestamp": ev.timestamp_ms()}))
             run.start_roots(validation.good_outputs)
@@ -98,9 +98,10 @@ class Executor:
             sink(Event(ev.EXECUTION_INTERRUPTED, {
                 "prompt_id": prompt_id, "node_id": run.current, "node_type": node.class_type if node else None,
                 "executed": list(run.executed), "timestamp": ev.timestamp_ms()}))
-        except NodeFailure as failure:
+        except Exception as caught:  # noqa: BLE001 - any failure ends the prompt with an execution_error
             run.cancel_async()
             result.status = "error"
+            failure = caught if isinstance(caught, NodeFailure) else NodeFailure(run.current or "", caught)
             exc = failure.error
             result.error = run.error_data(failure.node_id, qualified_name(type(exc)), str(exc),
                                           traceback.format_exception(exc), failure.inputs)
@@ -118,12 +119,9 @@ class Executor:
         result.timings, result.blocked = run.timings, run.blocked
         return result
 
-    async def _prepare(self, run: PromptRun, roots: list[str], prompt: dict) -> None:
-        """Sign every needed node, keep the cache entries this prompt uses, look up hits."""
-        try:
-            order = await run.sign(roots)
-        except Exception as exc:
-            raise NodeFailure(roots[0], exc) from exc
+    async def _prepare(self, run: PromptRun, order: list[str], prompt: dict) -> None:
+        """Sign every needed node (validation's topological order), keep the cache entries it uses, find hits."""
+        await run.graph.sign_in_order(order, run.context)
         self.cache.begin_prompt(run.sigs.values())
         live = set(prompt)
         for key in [k for k in self.objects if k[0] not in live]:

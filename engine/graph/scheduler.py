@@ -1,17 +1,13 @@
-"""One prompt's execution: signatures, cache hits, a ready queue over the needed nodes, lazy inputs,
-async calls running concurrently, and node expansion. The Executor (executor.py) wraps it."""
+"""One prompt's execution: cache hits, a ready queue over the needed nodes, lazy inputs, async calls
+running concurrently, and node expansion. The Executor (executor.py) wraps it."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
-import math
 import time
 from collections import defaultdict
 from typing import Any
-
-import networkx as nx
 
 from engine.graph import events as ev
 from engine.graph.blocker import ExecutionBlocker
@@ -22,7 +18,6 @@ from engine.graph.calling import (
     merge_calls,
     merge_ui,
     result_items,
-    signature,
     split_result,
 )
 from engine.graph.context import (
@@ -33,16 +28,10 @@ from engine.graph.context import (
     _reset_current,
     _set_current,
 )
-from engine.graph.dynprompt import DynamicPrompt
 from engine.graph.events import Event
-from engine.graph.types import is_link, unwrap_literal
+from engine.graph.promptgraph import DependencyCycleError, PromptGraph
+from engine.graph.types import is_link
 from engine.graph.validation import ParsedNode
-
-log = logging.getLogger(__name__)
-
-
-class DependencyCycleError(Exception):
-    """The remaining nodes wait on each other (a cycle created at run time)."""
 
 
 class NodeFailure(Exception):
@@ -59,11 +48,12 @@ class PromptRun:
     def __init__(self, *, registry: Any, cache: OutputCache, objects: dict, nodes: dict[str, ParsedNode],
                  prompt: dict, prompt_id: str, sink: ev.EventSink, extra_data: dict, interrupt: Interrupt,
                  services: Services):
-        self.registry, self.cache, self.objects, self.nodes = registry, cache, objects, nodes
-        self.dyn = DynamicPrompt(prompt)
+        self.registry, self.cache, self.objects = registry, cache, objects
+        self.graph = PromptGraph(registry, nodes, prompt)
+        self.dyn, self.nodes, self.sigs = self.graph.dyn, self.graph.nodes, self.graph.sigs
+        self.node = self.graph.node
         self.prompt_id, self.sink, self.extra_data, self.interrupt = prompt_id, sink, extra_data, interrupt
         self.services = services
-        self.sigs: dict[str, bytes] = {}
         self.hits: dict[str, CacheEntry] = {}
         self.values: dict[str, list[list]] = {}
         self.ui: dict[str, dict] = {}
@@ -77,66 +67,6 @@ class PromptRun:
         self.timings: dict[str, float] = {}
         self.blocked: dict[str, str] = {}
         self.current: str | None = None
-
-    # -- nodes and signatures -------------------------------------------------------------------
-    def node(self, node_id: str) -> ParsedNode:
-        """Parsed node; original nodes outside the validated set and ephemeral ones are parsed on demand."""
-        parsed = self.nodes.get(node_id)
-        if parsed is None:
-            raw = self.dyn.get_node(node_id)
-            consts, links = {}, {}
-            for name, value in (raw.get("inputs") or {}).items():
-                if is_link(value):
-                    links[name] = (value[0], int(value[1]))
-                else:
-                    consts[name] = unwrap_literal(value)
-            parsed = ParsedNode(node_id, raw["class_type"], self.registry.get(raw["class_type"]), consts, links,
-                                self.dyn.get_parent_node_id(node_id))
-            self.nodes[node_id] = parsed
-        return parsed
-
-    async def sign(self, roots: list[str]) -> list[str]:
-        """Signatures for `roots` and their unsigned ancestors, in topological order; returns the new ids."""
-        graph = nx.DiGraph()
-        stack, seen = list(roots), set()
-        while stack:
-            node_id = stack.pop()
-            if node_id in seen or node_id in self.sigs:
-                continue
-            seen.add(node_id)
-            graph.add_node(node_id)
-            for src, _ in self.node(node_id).links.values():
-                if src not in self.sigs:
-                    graph.add_edge(src, node_id)
-                    stack.append(src)
-        try:
-            order = list(nx.topological_sort(graph))
-        except nx.NetworkXUnfeasible:
-            raise DependencyCycleError(f"cycle among nodes {sorted(graph)}") from None
-        for node_id in order:
-            node = self.node(node_id)
-            definition = node.definition
-            fingerprint = None
-            if definition.has_fingerprint:
-                fingerprint = await self._fingerprint(node)
-            unique = definition.spec.not_idempotent or "UNIQUE_ID" in definition.hidden.values()
-            self.sigs[node_id] = signature(node.class_type, fingerprint, node_id if unique else None,
-                                           node.consts, node.links, self.sigs)
-        return order
-
-    async def _fingerprint(self, node: ParsedNode) -> Any:
-        """IS_CHANGED with constants only (links as None); exceptions count as NaN (always re-run)."""
-        token = _set_current(self.context(node.id, 0))  # IS_CHANGED may need services (e.g. folders)
-        try:
-            value = node.definition.fingerprint({**dict.fromkeys(node.links), **node.consts})
-            if inspect.isawaitable(value):
-                value = await value
-        except Exception:
-            log.exception("IS_CHANGED of node %s (%s) failed; it will re-run", node.id, node.class_type)
-            value = math.nan
-        finally:
-            _reset_current(token)
-        return value
 
     # -- scheduling -----------------------------------------------------------------------------
     def load_hit(self, node_id: str) -> bool:
@@ -409,7 +339,7 @@ class PromptRun:
                     new_ids.append(new_id)
             for new_id in new_ids:
                 self.node(new_id)
-            signed = await self.sign(new_ids)
+            signed = await self.graph.sign(new_ids, self.context)
         except Exception as exc:
             raise NodeFailure(node.id, exc) from exc
         for new_id in signed:
@@ -418,9 +348,7 @@ class PromptRun:
             if entry is not None:
                 self.hits[new_id] = entry
         self.expansions[node.id] = split
-        for new_id in new_ids:
-            if self.nodes[new_id].definition.spec.output_node:
-                self.require(new_id)
+        self.start_roots([n for n in new_ids if self.nodes[n].definition.spec.output_node])
         for outputs, _, _ in split:
             for value in outputs or ():
                 if is_link(value):

@@ -110,6 +110,10 @@ class NodeDefinition:
         return frozenset(i.name for i in self.spec.inputs if i.lazy or i.raw_link)
 
     @cached_property
+    def declared_inputs(self) -> frozenset[str]:
+        return frozenset(i.name for i in self.spec.inputs)
+
+    @cached_property
     def raw_link_inputs(self) -> frozenset[str]:
         """Inputs that receive the link itself instead of its value."""
         return frozenset(i.name for i in self.spec.inputs if i.raw_link)

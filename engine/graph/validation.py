@@ -45,6 +45,8 @@ class ValidationResult:
     dropped_outputs: list[str] = field(default_factory=list)
     nodes: dict[str, ParsedNode] = field(default_factory=dict)
     graph: nx.DiGraph | None = None
+    #: topological order of the nodes the good outputs need
+    order: list[str] = field(default_factory=list)
 
 
 def make_error(kind: str, message: str, details: str = "", **extra_info: Any) -> dict:
@@ -84,12 +86,19 @@ class _Validator:
         self.choices: dict[tuple[str, str], list] = {}
         self.errors: dict[str, list[dict]] = {}
         self.edges: list[tuple[str, str]] = []
+        self.definitions: dict[str, NodeDefinition] = {}
+
+    def definition(self, class_type: str) -> NodeDefinition:
+        found = self.definitions.get(class_type)
+        if found is None:
+            found = self.definitions[class_type] = self.registry.get(class_type)
+        return found
 
     def fail(self, node_id: str, error: dict) -> None:
         self.errors.setdefault(node_id, []).append(error)
 
-    def check_link(self, node_id: str, item: InputSpec | None, name: str, value: Any) -> tuple[str, int] | None:
-        """The (source, index) of a well-formed link to an existing output, else None (error recorded)."""
+    def check_link(self, node_id: str, item: InputSpec | None, name: str, value: Any) -> tuple[str, int, str] | None:
+        """(source, index, output type) of a well-formed link to an existing output, else None (error recorded)."""
         spec_item = item or InputSpec(name=name, type="*")
         if not is_link(value):
             self.fail(node_id, _input_error("bad_linked_input", "Bad linked input, must be a length-2 list of "
@@ -101,7 +110,7 @@ class _Validator:
             self.fail(node_id, _input_error("bad_linked_input", "Linked node does not exist", spec_item, value,
                                             f"{name}: node '{src}' is not in the prompt", linked_node=value))
             return None
-        outputs = self.registry.get(source["class_type"]).spec.outputs
+        outputs = self.definition(source["class_type"]).spec.outputs
         if not 0 <= index < len(outputs):
             self.fail(node_id, _input_error(
                 "bad_linked_input", "Linked output index out of range", spec_item, value,
@@ -114,7 +123,7 @@ class _Validator:
                 "return_type_mismatch", "Return type mismatch between linked nodes", item, value,
                 f"{name}, received_type({outputs[index].type}) mismatch input_type({item.type})",
                 received_type=outputs[index].type, linked_node=value))
-        return src, index
+        return src, index, outputs[index].type
 
     def check_literal(self, node_id: str, definition: NodeDefinition, item: InputSpec, value: Any,
                       claims: frozenset[str]) -> Any:
@@ -158,7 +167,7 @@ class _Validator:
 
     def parse(self, node_id: str) -> ParsedNode:
         raw = self.prompt[node_id]
-        definition = self.registry.get(raw["class_type"])
+        definition = self.definition(raw["class_type"])
         inputs = raw.get("inputs") or {}
         consts: dict[str, Any] = {}
         links: dict[str, tuple[str, int]] = {}
@@ -178,16 +187,16 @@ class _Validator:
             if isinstance(value, list):
                 link = self.check_link(node_id, item, item.name, value)
                 if link is not None:
-                    links[item.name] = link
-                    input_types[item.name] = self.registry.get(self.prompt[link[0]]["class_type"]).spec.outputs[
-                        link[1]].type
+                    links[item.name] = link[:2]
+                    input_types[item.name] = link[2]
             else:
                 consts[item.name] = self.check_literal(node_id, definition, item, value, claims)
+        declared = definition.declared_inputs
         for name, value in inputs.items():
-            if definition.spec.input(name) is None and isinstance(value, list):
+            if name not in declared and isinstance(value, list):
                 link = self.check_link(node_id, None, name, value)
                 if link is not None:
-                    links[name] = link
+                    links[name] = link[:2]
         if definition.has_custom_validation and node_id not in self.errors:
             self.custom(node_id, definition, consts, links, input_types)
         return ParsedNode(node_id, raw["class_type"], definition, consts, links)
@@ -248,6 +257,15 @@ def validate_prompt(prompt: dict, registry: Any, targets: list[str] | None = Non
     return _validate_graph(_Validator(prompt, registry), outputs)
 
 
+def _report_cycles(checker: _Validator, graph: nx.DiGraph) -> None:
+    for component in nx.strongly_connected_components(graph):
+        if len(component) > 1 or any(graph.has_edge(n, n) for n in component):
+            cycle = " -> ".join(sorted(component))
+            for node_id in component:
+                checker.fail(node_id, make_error("dependency_cycle", "Dependency cycle detected",
+                                                 f"node {node_id} is part of a cycle ({cycle})"))
+
+
 def _validate_graph(checker: _Validator, outputs: list[str]) -> ValidationResult:
     nodes: dict[str, ParsedNode] = {}
     stack = list(outputs)
@@ -266,12 +284,11 @@ def _validate_graph(checker: _Validator, outputs: list[str]) -> ValidationResult
     graph = nx.DiGraph()
     graph.add_nodes_from(nodes)
     graph.add_edges_from(checker.edges)
-    for component in nx.strongly_connected_components(graph):
-        if len(component) > 1 or any(graph.has_edge(n, n) for n in component):
-            cycle = " -> ".join(sorted(component))
-            for node_id in component:
-                checker.fail(node_id, make_error("dependency_cycle", "Dependency cycle detected",
-                                                 f"node {node_id} is part of a cycle ({cycle})"))
+    try:
+        order = list(nx.topological_sort(graph))
+    except nx.NetworkXUnfeasible:
+        order = []
+        _report_cycles(checker, graph)
     bad: set[str] = set()
     node_errors: dict[str, dict] = {}
     output_set = set(outputs)
@@ -287,4 +304,9 @@ def _validate_graph(checker: _Validator, outputs: list[str]) -> ValidationResult
                    for i, e in node_errors.items() for err in e["errors"]]
         return ValidationResult(False, make_error("prompt_outputs_failed_validation", "Prompt outputs failed "
                                                   "validation", "\n".join(reasons)), [], node_errors, dropped)
-    return ValidationResult(True, None, good, node_errors, dropped, nodes, graph)
+    if bad:
+        keep = set(good)
+        for output in good:
+            keep |= nx.ancestors(graph, output)
+        order = [n for n in order if n in keep]
+    return ValidationResult(True, None, good, node_errors, dropped, nodes, graph, order)
