@@ -1,0 +1,161 @@
+"""Image nodes that touch files: LoadImage (input folder), SaveImage (output), PreviewImage (temp).
+
+Saved PNGs embed the API prompt and the canvas workflow, so a picture reloads as its workflow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import string
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, ImageSequence
+
+from engine.graph.context import current
+from engine.graph.native import Combo, Node, NodeOutput, Out, Socket, Widget, node
+from engine.graph.workflow_io import png_info
+from engine.paths import Folders, UnsafePath
+from nodes.image_tensors import tensor_to_pil
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+
+
+def input_images(folders: Folders) -> list[str]:
+    """Image files in the input folder, for LoadImage's combo."""
+    return [name for name in folders.list_input_files() if name.lower().endswith(IMAGE_EXTENSIONS)]
+
+
+def load_image_file(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """IMAGE [N,H,W,3] and MASK [N,H,W] from a file; every frame of the first frame's size is kept.
+
+    The mask is 1 where the image is transparent (1 - alpha), zeros when it has no alpha.
+    """
+    images, masks = [], []
+    with Image.open(path) as opened:
+        for frame in ImageSequence.Iterator(opened):
+            frame = ImageOps.exif_transpose(frame)
+            if frame.mode == "I":
+                frame = frame.point(lambda v: v * (1 / 255))
+            if images and frame.size != (images[0].shape[1], images[0].shape[0]):
+                continue
+            has_alpha = "A" in frame.getbands() or (frame.mode == "P" and "transparency" in frame.info)
+            rgba = frame.convert("RGBA") if has_alpha else None
+            rgb = np.asarray(frame.convert("RGB"), dtype=np.float32) / 255.0
+            images.append(torch.from_numpy(rgb.copy()))
+            if rgba is not None:
+                alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255.0
+                masks.append(1.0 - torch.from_numpy(alpha.copy()))
+            else:
+                masks.append(torch.zeros(rgb.shape[:2], dtype=torch.float32))
+            if opened.format == "MPO":
+                break
+    return torch.stack(images), torch.stack(masks)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _services_folders(ctx) -> Folders:
+    folders = getattr(ctx.services, "folders", None)
+    if folders is None:
+        raise RuntimeError("no folders configured: the host must pass Services(folders=...)")
+    return folders
+
+
+@node(category="image", display_name="Load Image", outputs=[Out("IMAGE"), Out("MASK")])
+class LoadImage(Node):
+    """Load an image from the input folder; MASK is 1 where the image is transparent."""
+
+    image: Annotated[str, Combo(input_images, image_upload=True)]
+
+    def run(self, ctx):
+        return load_image_file(_services_folders(ctx).safe_join("input", "", self.image))
+
+    @classmethod
+    def is_changed(cls, image: str) -> str:
+        """The file's SHA-256: replacing the file re-runs the node even under the same name."""
+        ctx = current()
+        if ctx is None:
+            raise RuntimeError("LoadImage.is_changed needs the execution context for the input folder")
+        return file_sha256(_services_folders(ctx).safe_join("input", "", image))
+
+
+def split_prefix(prefix: str) -> tuple[str, str]:
+    """`a/b/name` -> ('a/b', 'name'); the subfolder is checked later against the root."""
+    prefix = prefix.replace("\\", "/").strip()
+    subfolder, _, name = prefix.rpartition("/")
+    return subfolder, name or "image"
+
+
+def next_counter(folder: Path, name: str) -> int:
+    """One more than the highest `<name>_NNNNN_...` already in folder (1 for a fresh folder)."""
+    pattern = re.compile(re.escape(name) + r"_(\d+)_.*")
+    highest = 0
+    if folder.is_dir():
+        for entry in os.listdir(folder):
+            match = pattern.fullmatch(entry)
+            if match:
+                highest = max(highest, int(match[1]))
+    return highest + 1
+
+
+def save_png_batch(images: torch.Tensor, folders: Folders, root_kind: str, prefix: str,
+                   metadata=None, compress_level: int = 4) -> list[dict]:
+    """Write each image as `<prefix>_NNNNN_.png`; returns the canvas' [{filename, subfolder, type}]."""
+    subfolder, name = split_prefix(prefix)
+    try:
+        folder = folders.safe_join(root_kind, subfolder, name).parent
+    except UnsafePath as exc:
+        raise UnsafePath(f"filename_prefix {prefix!r} would write outside the {root_kind} folder: {exc}") from None
+    folder.mkdir(parents=True, exist_ok=True)
+    counter = next_counter(folder, name)
+    results = []
+    for image in images:
+        filename = f"{name}_{counter:05}_.png"
+        tensor_to_pil(image).save(folder / filename, pnginfo=metadata, compress_level=compress_level)
+        results.append({"filename": filename, "subfolder": subfolder, "type": root_kind})
+        counter += 1
+    return results
+
+
+def _metadata(ctx):
+    if (ctx.services.settings or {}).get("disable_metadata"):
+        return None
+    return png_info(ctx.prompt, ctx.extra_pnginfo)
+
+
+@node(category="image", display_name="Save Image", outputs=[], output_node=True)
+class SaveImage(Node):
+    """Save PNGs in the output folder with the workflow embedded; the prefix may hold subfolders."""
+
+    images: Annotated[object, Socket("IMAGE")]
+    filename_prefix: Annotated[str, Widget(tooltip="File name prefix; may include subfolders.")] = "Loom"
+
+    def run(self, ctx):
+        saved = save_png_batch(self.images, _services_folders(ctx), "output", self.filename_prefix,
+                               _metadata(ctx))
+        return NodeOutput(result=(), ui={"images": saved})
+
+
+@node(category="image", display_name="Preview Image", outputs=[], output_node=True)
+class PreviewImage(Node):
+    """Show images on the canvas; they go to the temp folder, not the outputs."""
+
+    images: Annotated[object, Socket("IMAGE")]
+
+    def run(self, ctx):
+        suffix = "".join(secrets.choice(string.ascii_lowercase) for _ in range(5))
+        saved = save_png_batch(self.images, _services_folders(ctx), "temp", f"LoomPreview_temp_{suffix}",
+                               _metadata(ctx), compress_level=1)
+        return NodeOutput(result=(), ui={"images": saved})
