@@ -1,0 +1,121 @@
+"""Command-line parsing for `python main.py [run WORKFLOW | ...]`.
+
+Flags shared by every subcommand (folders, model paths, node packs) are declared once in
+`add_shared_flags`; each subcommand adds its own. The server plugs in as another subcommand
+(and as the default when none is given).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+from engine.paths import Folders
+
+# Subcommands: name -> (add its flags to a subparser, run it with the parsed args and base dir).
+Command = tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace, Path], int]]
+
+
+def add_shared_flags(parser: argparse.ArgumentParser, suppress_defaults: bool = False) -> None:
+    """Folder and pack flags, with the same names as ComfyUI's where one exists."""
+
+    def default(value):
+        return argparse.SUPPRESS if suppress_defaults else value
+
+    group = parser.add_argument_group("folders")
+    group.add_argument("--base-directory", type=Path, default=default(None),
+                       help="root for input/, output/, temp/, user/, models/, custom_nodes/ (default: Loom's folder)")
+    group.add_argument("--input-directory", type=Path, default=default(None), help="where LoadImage reads")
+    group.add_argument("--output-directory", type=Path, default=default(None), help="where SaveImage writes")
+    group.add_argument("--temp-directory", type=Path, default=default(None), help="where previews go")
+    group.add_argument("--user-directory", type=Path, default=default(None), help="per-user settings/workflows")
+    group.add_argument("--models-dir", type=Path, default=default(None),
+                       help="models root (checkpoints/, vae/, loras/, ...) (default: <base>/models)")
+    group.add_argument("--extra-model-paths-config", type=Path, action="append", default=default([]),
+                       metavar="YAML", help="extra model folders, ComfyUI's extra_model_paths.yaml format (repeatable)")
+    packs = parser.add_argument_group("node packs")
+    packs.add_argument("--disable-all-custom-nodes", action="store_true", default=default(False),
+                       help="load no node packs from custom_nodes/")
+    packs.add_argument("--disable-metadata", action="store_true", default=default(False),
+                       help="do not embed the workflow in saved images")
+
+
+def folders_from_args(args: argparse.Namespace, base_dir: Path) -> Folders:
+    """The Folders object the shared flags describe."""
+    base = args.base_directory or base_dir
+    return Folders(
+        base,
+        input_dir=args.input_directory,
+        output_dir=args.output_directory,
+        temp_dir=args.temp_directory,
+        user_dir=args.user_directory,
+        models_dir=args.models_dir,
+        extra_model_paths=args.extra_model_paths_config or None,
+    )
+
+
+def custom_node_dirs(args: argparse.Namespace, folders: Folders) -> list[Path]:
+    """Pack folders to load: <base>/custom_nodes plus those named in extra-model-paths configs."""
+    if args.disable_all_custom_nodes:
+        return []
+    return [folders.base_dir / "custom_nodes", *folders.custom_node_dirs]
+
+
+def _add_run(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("workflow", type=Path, help="API or canvas JSON, or a PNG/WebP with an embedded workflow")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE.INPUT=VALUE",
+                        help="override an input; NODE is a node id, class_type or title; VALUE is JSON "
+                             "when it parses, else a string (repeatable)")
+    parser.add_argument("--target", dest="targets", action="append", default=None, metavar="NODE",
+                        help="run only this output node and what it needs (id, class_type or title; repeatable)")
+    parser.add_argument("--json", dest="as_json", action="store_true",
+                        help="print a machine-readable result (outputs, files, timings, cache hits) on stdout")
+
+
+def _run(args: argparse.Namespace, base_dir: Path) -> int:
+    from engine.runner import run_command
+
+    return run_command(args, base_dir)
+
+
+def _add_serve(parser: argparse.ArgumentParser) -> None:
+    from web.serve import add_serve_flags
+
+    add_serve_flags(parser, suppress_defaults=True)
+
+
+def _serve(args: argparse.Namespace, base_dir: Path) -> int:
+    from web.serve import serve
+
+    return serve(args, base_dir)
+
+
+COMMANDS: dict[str, Command] = {"run": (_add_run, _run), "serve": (_add_serve, _serve)}
+HELP = {"run": "run a workflow headless and exit", "serve": "serve the canvas and the HTTP API (the default)"}
+
+
+DEFAULT_COMMAND: Callable[[argparse.Namespace, Path], int] = _serve
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="main.py", description="Loom: node-graph workflows for diffusion models")
+    add_shared_flags(parser)
+    from web.serve import add_serve_flags
+
+    add_serve_flags(parser)  # `python main.py --port N` serves without naming the subcommand
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (add_flags, _) in COMMANDS.items():
+        command = sub.add_parser(name, help=HELP.get(name), description=HELP.get(name))
+        add_shared_flags(command, suppress_defaults=True)
+        add_flags(command)
+    return parser
+
+
+def main(argv: list[str] | None = None, base_dir: Path | None = None) -> int:
+    """Parse `argv` and run the chosen subcommand; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    base = (base_dir or Path.cwd()).absolute()
+    if args.command is None:
+        return DEFAULT_COMMAND(args, base)
+    return COMMANDS[args.command][1](args, base)

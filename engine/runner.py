@@ -1,0 +1,233 @@
+"""Headless runs: `python main.py run WORKFLOW` loads a workflow, applies --set overrides, validates,
+executes with a progress display and reports what was written.
+
+Exit codes: 0 success, 2 the workflow could not be read or failed validation, 3 a node failed,
+130 interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from engine.cli import custom_node_dirs, folders_from_args
+from engine.graph.context import Interrupt, Services
+from engine.graph.executor import Executor
+from engine.graph.packs import PackReport
+from engine.graph.registry import build_default_registry
+from engine.graph.types import is_link
+from engine.graph.validation import validate_prompt
+from engine.graph.workflow_io import WorkflowFormatError, load_workflow
+from engine.paths import Folders, UnsafePath
+from engine.progress_display import ProgressDisplay
+
+EXIT_OK, EXIT_INVALID, EXIT_FAILED, EXIT_INTERRUPTED = 0, 2, 3, 130
+
+
+class WorkflowInputError(ValueError):
+    """A --set or --target the workflow cannot satisfy."""
+
+
+def match_nodes(prompt: dict, selector: str) -> list[str]:
+    """Node ids named by `selector`: an id, else a `_meta.title`, else a class_type."""
+    if selector in prompt:
+        return [selector]
+    for key in (lambda n: (n.get("_meta") or {}).get("title"), lambda n: n.get("class_type")):
+        found = [node_id for node_id, n in prompt.items() if key(n) == selector]
+        if found:
+            return found
+    return []
+
+
+def parse_value(text: str) -> Any:
+    """JSON when it parses (42, 1.5, true, [1,2], "x"), else the raw string; lists get wrapped as literals."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    return {"__value__": value} if isinstance(value, list) and not is_link(value) else value
+
+
+def apply_overrides(prompt: dict, overrides: list[str], registry) -> list[str]:
+    """Apply `NODE.INPUT=VALUE` overrides in place; returns one line per change for the log."""
+    changes = []
+    for override in overrides:
+        target, sep, text = override.partition("=")
+        selector, dot, input_name = target.rpartition(".")
+        if not sep or not dot or not selector or not input_name:
+            raise WorkflowInputError(f"--set {override!r}: expected NODE.INPUT=VALUE, e.g. 3.seed=42")
+        ids = match_nodes(prompt, selector)
+        if not ids:
+            raise WorkflowInputError(f"--set {override!r}: no node with id, title or class_type {selector!r}")
+        if len(ids) > 1:
+            raise WorkflowInputError(f"--set {override!r}: {selector!r} matches nodes {', '.join(ids)}; "
+                                     f"use a node id")
+        node = prompt[ids[0]]
+        declared = _declared_inputs(registry, node["class_type"])
+        if declared is not None and input_name not in declared:
+            raise WorkflowInputError(f"--set {override!r}: node {ids[0]} ({node['class_type']}) has no input "
+                                     f"{input_name!r}; inputs: {', '.join(declared) or '(none)'}")
+        node.setdefault("inputs", {})[input_name] = parse_value(text)
+        changes.append(f"set #{ids[0]} {node['class_type']}.{input_name} = {text}")
+    return changes
+
+
+def _declared_inputs(registry, class_type: str) -> list[str] | None:
+    try:
+        info = registry.object_info_for(class_type)
+    except KeyError:
+        return None
+    return [name for section in ("required", "optional") for name in (info["input"].get(section) or {})]
+
+
+def resolve_targets(prompt: dict, targets: list[str] | None) -> list[str] | None:
+    if targets is None:
+        return None
+    ids: list[str] = []
+    for selector in targets:
+        found = match_nodes(prompt, selector)
+        if not found:
+            raise WorkflowInputError(f"--target {selector!r}: no node with id, title or class_type {selector!r}")
+        ids.extend(i for i in found if i not in ids)
+    return ids
+
+
+def needed_nodes(prompt: dict, outputs: list[str]) -> set[str]:
+    """The outputs and every node they link to, transitively (what a run is expected to execute)."""
+    needed, stack = set(), list(outputs)
+    while stack:
+        node_id = stack.pop()
+        if node_id in needed or node_id not in prompt:
+            continue
+        needed.add(node_id)
+        stack.extend(v[0] for v in (prompt[node_id].get("inputs") or {}).values() if is_link(v))
+    return needed
+
+
+def describe_validation(prompt: dict, validation) -> list[str]:
+    """Readable lines: one per problem, naming node id, class, input and reason."""
+    lines = []
+    error = validation.error
+    if error and error.get("type") != "prompt_outputs_failed_validation":
+        lines.append(f"{error.get('message', 'invalid workflow')}: {error.get('details', '')}".rstrip(": "))
+    for node_id, entry in (validation.node_errors or {}).items():
+        class_type = entry.get("class_type") or prompt.get(node_id, {}).get("class_type", "?")
+        for problem in entry.get("errors", []):
+            extra = problem.get("extra_info") or {}
+            where = f"node {node_id} ({class_type})"
+            if extra.get("input_name"):
+                where += f", input '{extra['input_name']}'"
+            reason = problem.get("details") or problem.get("message", "")
+            lines.append(f"{where}: {problem.get('type', 'error')}: {reason}")
+    return lines
+
+
+def files_written(outputs: dict, folders: Folders) -> list[str]:
+    """Paths of the files UI outputs point to (`{filename, subfolder, type}` entries)."""
+    files = []
+    for ui in outputs.values():
+        for items in (ui or {}).values():
+            for item in items if isinstance(items, list) else []:
+                if isinstance(item, dict) and "filename" in item:
+                    try:
+                        path = folders.safe_join(item.get("type", "output"), item.get("subfolder", ""),
+                                                 item["filename"])
+                    except UnsafePath:
+                        continue
+                    files.append(str(path))
+    return files
+
+
+def _install_interrupt(interrupt: Interrupt):
+    def on_sigint(signum, frame):
+        if interrupt.is_set():
+            raise KeyboardInterrupt
+        interrupt.set()
+        print("\ninterrupting after the current step (Ctrl-C again to abort now)", file=sys.stderr)
+
+    return signal.signal(signal.SIGINT, on_sigint)
+
+
+def execute(args: argparse.Namespace, folders: Folders, registry, prompt: dict, workflow: dict | None) -> int:
+    targets = resolve_targets(prompt, args.targets)
+    validation = validate_prompt(prompt, registry, targets)
+    problems = describe_validation(prompt, validation)
+    if problems or not validation.ok:
+        print(f"Workflow failed validation ({len(problems)} problem(s)):", file=sys.stderr)
+        for line in problems:
+            print("  " + line, file=sys.stderr)
+        if args.as_json:
+            print(json.dumps({"status": "invalid", "error": validation.error,
+                              "node_errors": validation.node_errors}, default=str))
+        return EXIT_INVALID
+    display = ProgressDisplay(prompt, len(needed_nodes(prompt, list(validation.good_outputs))))
+    interrupt = Interrupt()
+    previous = _install_interrupt(interrupt)
+    extra_data = {"extra_pnginfo": {"workflow": workflow}} if workflow is not None else {}
+    started = time.perf_counter()
+    try:
+        result = Executor(registry).run(prompt, str(uuid.uuid4()), display, extra_data=extra_data,
+                                        targets=targets, interrupt=interrupt)
+    except KeyboardInterrupt:
+        display.finish("aborted")
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    code = {"success": EXIT_OK, "interrupted": EXIT_INTERRUPTED}.get(result.status, EXIT_FAILED)
+    display.finish({EXIT_OK: "done", EXIT_INTERRUPTED: "interrupted"}.get(code, "failed"))
+    if result.error and code == EXIT_FAILED:
+        _print_execution_error(prompt, result.error)
+    files = files_written(result.outputs, folders)
+    if args.as_json:
+        print(json.dumps({
+            "status": result.status, "outputs": result.outputs, "files": files,
+            "timings": result.timings, "executed": result.executed, "cached": result.cached,
+            "error": result.error, "wall_time": time.perf_counter() - started,
+        }, default=str))
+    else:
+        for path in files:
+            print(path)
+    return code
+
+
+def _print_execution_error(prompt: dict, error: dict) -> None:
+    node_id = error.get("node_id")
+    class_type = error.get("node_type") or prompt.get(str(node_id), {}).get("class_type", "?")
+    print(f"node {node_id} ({class_type}) failed: {error.get('exception_type', 'Error')}: "
+          f"{error.get('exception_message', '')}", file=sys.stderr)
+    tb = error.get("traceback") or []
+    if tb:
+        print("".join(tb).rstrip(), file=sys.stderr)
+
+
+def run_command(args: argparse.Namespace, base_dir: Path) -> int:
+    """The `run` subcommand."""
+    folders = folders_from_args(args, base_dir)
+    folders.ensure()
+    services = Services(folders=folders, settings={"disable_metadata": args.disable_metadata})
+    registry, report = build_default_registry(services, custom_node_dirs=custom_node_dirs(args, folders))
+    for line in _pack_problems(report):
+        print(line, file=sys.stderr)
+    try:
+        prompt, workflow = load_workflow(args.workflow, registry)
+        for line in apply_overrides(prompt, args.overrides, registry):
+            print(line, file=sys.stderr)
+        return execute(args, folders, registry, prompt, workflow)
+    except (OSError, WorkflowFormatError, WorkflowInputError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+
+
+def _pack_problems(report: PackReport) -> list[str]:
+    """One line per pack that failed to import, clash and broken core module (startup goes on)."""
+    lines = [f"node pack {p.name} failed to import ({p.path}): {p.error.strip().splitlines()[-1]}"
+             for p in report.failed]
+    lines += [f"node name clash: {c}" for c in report.clashes]
+    lines += [f"core node module error: {e.strip().splitlines()[-1]}" for e in report.core_errors]
+    return lines
