@@ -79,35 +79,46 @@ def inpainting(denoiser, mask: torch.Tensor, latent: torch.Tensor, noise: torch.
     return denoise
 
 
+def initial_noise(latent: dict, seed: int, add_noise: bool) -> torch.Tensor:
+    """The LATENT's starting noise (zeros when add_noise is off, e.g. a refiner continuing a run)."""
+    if not add_noise:
+        return torch.zeros(latent["samples"].shape, dtype=torch.float32)
+    return prepare_noise(latent["samples"], seed, latent.get("batch_index"))
+
+
+def starts_at_full_noise(model_sampling, sigma: torch.Tensor) -> bool:
+    """Whether a run starting at `sigma` begins from pure noise (then noise is scaled by sqrt(1 + sigma^2))."""
+    top = float(model_sampling.sigma_max)
+    return math.isclose(top, float(sigma), rel_tol=1e-5) or float(sigma) > top
+
+
 def sample(model, noise_seed: int, steps: int, cfg, sampler_name: str, scheduler: str, positive: list,
            negative: list, latent: dict, denoise: float = 1.0, add_noise: bool = True,
            start_step: int | None = None, last_step: int | None = None, force_full_denoise: bool = True,
            callback: StepCallback | None = None, sigmas: torch.Tensor | None = None,
            device=None) -> dict:
-    """Run one KSampler(Advanced) and return the LATENT dict with new "samples".
+    """Run one KSampler(Advanced) and return a copy of the LATENT dict with new "samples".
 
     add_noise=False starts from the latent as given (the refiner half of a hand-off);
-    force_full_denoise=False with last_step returns the latent with its leftover noise.
-    `callback(step, total, denoised, x)` is called after each step (progress, previews, interrupt).
+    force_full_denoise=False with last_step returns the latent with its leftover noise; `sigmas`
+    overrides the schedule. `callback(step, total, denoised, x)` runs at each step (0-based, with that
+    step's x0 estimate, before its update): report progress as step + 1, raise there to interrupt.
     """
     if sampler_name not in SAMPLERS:
         raise ValueError(f"KSampler: sampler_name must be one of {sorted(SAMPLERS)}, got {sampler_name!r}")
     ms = model.model_sampling
-    device = device or getattr(model, "device", None) or latent["samples"].device
     samples = latent["samples"]
-    noise = prepare_noise(samples, noise_seed, latent.get("batch_index")) if add_noise else \
-        torch.zeros(samples.shape, dtype=torch.float32)
+    device = device or getattr(model, "device", None) or samples.device
+    noise = initial_noise(latent, noise_seed, add_noise).to(device)
     if sigmas is None:
         sigmas = schedule_for(model, steps, scheduler, sampler_name, denoise)
     sigmas = slice_sigmas(sigmas, start_step, last_step, force_full_denoise)
-    out = dict(latent)
     if sigmas is None or len(sigmas) == 0:
-        return out
+        return dict(latent)
     sigmas = sigmas.to(device)
     x0 = samples.to(device, torch.float32)
     if torch.count_nonzero(x0) > 0:
         x0 = model.process_latent_in(x0)
-    noise = noise.to(device)
 
     denoiser = CFGDenoiser(model, positive, negative, cfg, x0.shape, device)
     if "noise_mask" in latent:
@@ -117,9 +128,7 @@ def sample(model, noise_seed: int, steps: int, cfg, sampler_name: str, scheduler
         mask = prepare_mask(latent["noise_mask"], x0.shape, device)
         denoiser = inpainting(denoiser, mask, x0, mask_noise, ms)
 
-    max_denoise = math.isclose(float(ms.sigma_max), float(sigmas[0]), rel_tol=1e-5) or \
-        float(sigmas[0]) > float(ms.sigma_max)
-    x = ms.noise_scaling(sigmas[0], noise, x0, max_denoise)
+    x = ms.noise_scaling(sigmas[0], noise, x0, starts_at_full_noise(ms, sigmas[0]))
     total = len(sigmas) - 1
     step_callback = None
     if callback is not None:
@@ -129,6 +138,4 @@ def sample(model, noise_seed: int, steps: int, cfg, sampler_name: str, scheduler
     noise_sampler = noise_sampler_for(sampler_name, x, sigmas, noise_seed)
     x = SAMPLERS[sampler_name](denoiser, x, sigmas, callback=step_callback, noise_sampler=noise_sampler)
     x = ms.inverse_noise_scaling(sigmas[-1], x)
-    out["samples"] = model.process_latent_out(x.float()).to(samples.device)
-    return out
-
+    return {**latent, "samples": model.process_latent_out(x.float()).to(samples.device)}

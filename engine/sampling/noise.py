@@ -7,6 +7,7 @@ query a Brownian tree, whose increments stay consistent when the step sizes chan
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -41,15 +42,17 @@ class BrownianTreeNoiseSampler:
         if seed is None:
             seed = int(torch.randint(0, 2**63 - 1, []))
         self.like = x
-        self.t0, self.t1 = torch.tensor(float(sigma_min)), torch.tensor(float(sigma_max))
-        self.tree = torchsde.BrownianTree(self.t0, torch.zeros_like(x, device="cpu"), self.t1, entropy=seed)
+        t0, t1 = torch.tensor(float(sigma_min)), torch.tensor(float(sigma_max))
+        self.tree = torchsde.BrownianTree(t0, torch.zeros_like(x, device="cpu"), t1, entropy=seed)
 
     def __call__(self, sigma, sigma_next) -> torch.Tensor:
         a, b = torch.as_tensor(sigma).float().cpu(), torch.as_tensor(sigma_next).float().cpu()
         sign = 1.0 if a < b else -1.0
-        # Queries a rounding error outside [t0, t1] are clamped (torchsde would clamp too, with a warning).
-        lo, hi = (torch.minimum(a, b).clamp(self.t0, self.t1), torch.maximum(a, b).clamp(self.t0, self.t1))
-        w = self.tree(lo, hi) * sign
+        with warnings.catch_warnings():
+            # torchsde rounds the interval ends to its tolerance and clamps queries a rounding error outside
+            # it (the first step at sigma_max), warning each time: harmless, so not shown.
+            warnings.filterwarnings("ignore", message="Should have", category=UserWarning)
+            w = self.tree(torch.minimum(a, b), torch.maximum(a, b)) * sign
         return (w / (b - a).abs().sqrt()).to(self.like.device, self.like.dtype)
 
 

@@ -166,9 +166,9 @@ SAMPLERS = {
     "dpmpp_2m": dpmpp_2m,
     "dpmpp_2m_sde": dpmpp_2m_sde,
     "dpmpp_3m_sde": dpmpp_3m_sde,
+    "lcm": lcm,
     # DDIM with eta = 0 is exactly Euler in the sigma parametrisation (ComfyUI runs it as euler).
     "ddim": euler,
     "uni_pc": uni_pc,
     "uni_pc_bh2": uni_pc_bh2,
-    "lcm": lcm,
 }

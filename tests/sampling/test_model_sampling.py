@@ -9,6 +9,9 @@ from engine.sampling.model_sampling import DiscreteModelSampling, EDMModelSampli
 from engine.sampling.samplers import SAMPLERS
 from engine.sampling.schedules import SCHEDULERS
 
+# diffusers (an oracle here) trips a numpy 2 deprecation on every scheduler setup
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+
 GEN = torch.Generator().manual_seed(3)
 X0 = torch.randn(2, 4, 5, 5, generator=GEN)
 EPS = torch.randn(2, 4, 5, 5, generator=GEN)

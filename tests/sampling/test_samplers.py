@@ -10,6 +10,9 @@ from engine.sampling.noise import BrownianTreeNoiseSampler, noise_sampler_for
 from engine.sampling.samplers import SAMPLERS
 from engine.sampling.schedules import SCHEDULERS, calculate_sigmas
 
+# diffusers (an oracle here) trips a numpy 2 deprecation on every scheduler setup
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+
 K_DIFFUSION_NAMES = ["euler", "euler_ancestral", "heun", "dpm_2", "dpm_2_ancestral", "lms",
                      "dpmpp_2s_ancestral", "dpmpp_sde", "dpmpp_2m", "dpmpp_2m_sde", "dpmpp_3m_sde"]
 MS = DiscreteModelSampling()
