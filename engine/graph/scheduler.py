@@ -61,7 +61,7 @@ class PromptRun:
         self.dependents: dict[str, set[str]] = defaultdict(set)
         self.scheduled: set[str] = set()
         self.ready: list[str] = []
-        self.inflight: dict[asyncio.Future, tuple[str, list, float]] = {}
+        self.inflight: dict[asyncio.Future, tuple[str, list, float, dict]] = {}
         self.expansions: dict[str, list] = {}
         self.executed: list[str] = []
         self.timings: dict[str, float] = {}
@@ -177,9 +177,10 @@ class PromptRun:
         """Names of lazy link inputs check_lazy_status asks for that are not evaluated yet."""
         needed: list[str] = []
         for index, kwargs in enumerate(batches):
-            token = _set_current(self.context(node.id, index))
+            ctx = self.context(node.id, index)
+            token = _set_current(ctx)
             try:
-                names = node.definition.lazy_status(instance, kwargs, self.context(node.id, index))
+                names = node.definition.lazy_status(instance, kwargs, ctx)
                 if inspect.isawaitable(names):
                     names = await names
             finally:
@@ -213,7 +214,7 @@ class PromptRun:
                                            "prompt_id": self.prompt_id}))
             started = time.perf_counter()
             if definition.is_async:
-                self.dispatch_async(node, batches, instance, started)
+                self.dispatch_async(node, batches, instance, started, inputs)
                 return
             results = []
             for index, kwargs in enumerate(batches):
@@ -227,7 +228,7 @@ class PromptRun:
             raise
         except Exception as exc:
             raise NodeFailure(node_id, exc, inputs) from exc
-        await self.handle_results(node, results, inputs)
+        await self.handle_results(node, results)
 
     def instance(self, node: ParsedNode) -> Any:
         key = (node.id, node.class_type)
@@ -257,7 +258,8 @@ class PromptRun:
             return ExecutionBlocker(None)
         return blocker
 
-    def dispatch_async(self, node: ParsedNode, batches: list[dict], instance: Any, started: float) -> None:
+    def dispatch_async(self, node: ParsedNode, batches: list[dict], instance: Any, started: float,
+                       inputs: dict[str, list]) -> None:
         """Start every call as its own task (so contexts differ) and track the node until all finish."""
         parts: list[Any] = []
         for index, kwargs in enumerate(batches):
@@ -275,29 +277,29 @@ class PromptRun:
         future = asyncio.gather(*tasks) if tasks else asyncio.get_running_loop().create_future()
         if not tasks:
             future.set_result([])
-        self.inflight[future] = (node.id, parts, started)
+        self.inflight[future] = (node.id, parts, started, inputs)
 
     async def collect_async(self) -> None:
         """Hand finished async nodes' results on."""
         for future in [f for f in self.inflight if f.done()]:
-            node_id, parts, started = self.inflight.pop(future)
+            node_id, parts, started, inputs = self.inflight.pop(future)
             self.current = node_id
             try:
                 values = iter(future.result())
             except (ExecutionInterrupted, NodeFailure):
                 raise
             except Exception as exc:
-                raise NodeFailure(node_id, exc) from exc
+                raise NodeFailure(node_id, exc, inputs) from exc
             self.timings[node_id] = time.perf_counter() - started
             results = [next(values) if isinstance(p, asyncio.Future) else p for p in parts]
-            await self.handle_results(self.node(node_id), results, {})
+            await self.handle_results(self.node(node_id), results)
 
     def cancel_async(self) -> None:
         for future in self.inflight:
             future.cancel()
         self.inflight.clear()
 
-    async def handle_results(self, node: ParsedNode, results: list, inputs: dict) -> None:
+    async def handle_results(self, node: ParsedNode, results: list) -> None:
         split = [split_result(r) for r in results]
         if any(expand for _, _, expand in split):
             return await self.expand(node, split)

@@ -144,10 +144,10 @@ class _Validator:
         if item.type in ("INT", "FLOAT"):
             if item.min is not None and value < item.min:
                 self.fail(node_id, _input_error("value_smaller_than_min", f"Value {value} smaller than min of "
-                                                f"{item.min}", item, value, f"{item.name}"))
+                                                f"{item.min}", item, value, f"{item.name}: {value} < {item.min}"))
             if item.max is not None and value > item.max:
                 self.fail(node_id, _input_error("value_bigger_than_max", f"Value {value} bigger than max of "
-                                                f"{item.max}", item, value, f"{item.name}"))
+                                                f"{item.max}", item, value, f"{item.name}: {value} > {item.max}"))
         elif item.type == "COMBO":
             key = (definition.spec.name, item.name)
             if key not in self.choices:
@@ -181,7 +181,7 @@ class _Validator:
                     consts[item.name] = item.default
                 elif item.section == "required":
                     self.fail(node_id, _input_error("required_input_missing", "Required input is missing",
-                                                    item, None, f"{item.name}"))
+                                                    item, None, f"{item.name} (expects {item.type})"))
                 continue
             value = inputs[item.name]
             if isinstance(value, list):

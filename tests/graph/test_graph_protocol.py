@@ -7,6 +7,7 @@ import pytest
 from graph_nodes import CALLS, Harness, ran
 
 from engine.graph import context
+from engine.graph.blocker import ExecutionBlocker
 from engine.graph.context import ExecutionContext, Interrupt, ProgressBar
 from engine.graph.events import EventLog
 from engine.graph.expansion import GraphBuilder
@@ -128,12 +129,41 @@ class Preview(Node):
         return NodeOutput(ui={"images": [{"filename": "x.png"}]})
 
 
+class OddBlocker:
+    """Blocks odd items silently: only those list elements are skipped downstream."""
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "go"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"x": ("INT",)}}
+
+    def go(self, x):
+        return (ExecutionBlocker(None) if x % 2 else x,)
+
+
+class Inspect:
+    """Receives a raw link, the live dynamic prompt and any undeclared linked inputs."""
+
+    RETURN_TYPES = ()
+    FUNCTION = "go"
+    OUTPUT_NODE = True
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"raw": ("INT", {"rawLink": True})}, "hidden": {"dyn": "DYNPROMPT"}}
+
+    def go(self, raw, dyn, **extra):
+        return {"ui": {"raw": [raw], "real": [dyn.get_real_node_id("i")], "extra": [sorted(extra.items())]}}
+
+
 @pytest.fixture
 def h():
     harness = Harness()
     for cls in (NativeChoose, Preview, AsyncFail):
         harness.registry.register(cls)
-    for cls in (AsyncHooks, Counter, TwoOutputs, SelfLoop):
+    for cls in (AsyncHooks, Counter, TwoOutputs, SelfLoop, OddBlocker, Inspect):
         harness.registry.register(cls)
     return harness
 
@@ -229,3 +259,19 @@ def test_context_is_only_current_while_a_node_runs():
     finally:
         context._reset_current(token)
     assert [(e["value"], e["max"]) for e in log.of_type("progress")] == [(3, 4), (4, 4), (1, 2)]
+
+
+def test_blocked_list_items_are_skipped_and_the_rest_flow_on(h):
+    prompt = record({"r": {"class_type": "Range", "inputs": {"count": 5}},
+                     "odd": {"class_type": "OddBlocker", "inputs": {"x": ["r", 0]}},
+                     "add": {"class_type": "Add", "inputs": {"a": ["odd", 0], "b": 100}}}, "add")
+    result = h.run(prompt)
+    assert CALLS.count("add") == 3
+    assert result.outputs["out"] == {"value": [100, 102, 104]}
+
+
+def test_raw_link_dynprompt_and_undeclared_linked_inputs_reach_the_node(h):
+    prompt = {"c": {"class_type": "Const", "inputs": {"value": 3}},
+              "i": {"class_type": "Inspect", "inputs": {"raw": ["c", 0], "bonus": ["c", 0], "ignored": 5}}}
+    result = h.run(prompt)
+    assert result.outputs["i"] == {"raw": [["c", 0]], "real": ["i"], "extra": [[("bonus", 3)]]}
