@@ -156,15 +156,15 @@ def calc_cond_batch(model, sides: list[list[_Entry]], x: torch.Tensor, sigma: to
     while todo:
         group = [e for e in todo if _compatible(todo[0], e)]
         todo = [e for e in todo if not any(e is g for g in group)]
-        xs = torch.cat([x[:, :, y:y + h, x0:x0 + w] for h, w, y, x0 in (e.area for e in group)])
+        xs = torch.cat([x[:, :, top:top + h, left:left + w] for h, w, top, left in (e.area for e in group)])
         sigmas = sigma.repeat(len(group))
         kwargs = _batch_kwargs(group)
         control = _control_residuals(group[0].control, model.model_sampling, xs, sigmas, kwargs)
         denoised = model.apply_model(xs, sigmas, control=control, **kwargs).chunk(len(group))
         for e, d in zip(group, denoised):
-            h, w, y, x0 = e.area
-            outs[e.side][:, :, y:y + h, x0:x0 + w] += d * e.mult
-            counts[e.side][:, :, y:y + h, x0:x0 + w] += e.mult
+            h, w, top, left = e.area
+            outs[e.side][:, :, top:top + h, left:left + w] += d * e.mult
+            counts[e.side][:, :, top:top + h, left:left + w] += e.mult
     return [o / c for o, c in zip(outs, counts)]
 
 
