@@ -245,11 +245,12 @@ def validate_prompt(prompt: dict, registry: Any, targets: list[str] | None = Non
                        for i, e in unknown.items()}
         return _failed(first, node_errors)
     if targets is not None:
+        targets = [str(t) for t in targets]
         missing = [t for t in targets if t not in prompt]
         if missing:
             return _failed(make_error("invalid_prompt", "Target node does not exist",
                                       ", ".join(f"Node ID '#{t}'" for t in missing)))
-        outputs = [str(t) for t in targets]
+        outputs = targets
     else:
         outputs = [i for i, raw in prompt.items() if registry.get(raw["class_type"]).spec.output_node]
     if not outputs:
@@ -308,5 +309,5 @@ def _validate_graph(checker: _Validator, outputs: list[str]) -> ValidationResult
         keep = set(good)
         for output in good:
             keep |= nx.ancestors(graph, output)
-        order = [n for n in order if n in keep]
+        order = [n for n in order if n in keep] if order else list(nx.topological_sort(graph.subgraph(keep)))
     return ValidationResult(True, None, good, node_errors, dropped, nodes, graph, order)

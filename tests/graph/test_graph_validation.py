@@ -225,6 +225,24 @@ def test_partial_validation_runs_the_valid_outputs_and_names_the_dropped_ones():
     assert "bad" not in CALLS
 
 
+def test_outputs_outside_a_cycle_still_run():
+    h = Harness()
+    prompt = chain(2)
+    prompt.update({"a": {"class_type": "Add", "inputs": {"a": ["b", 0]}},
+                   "b": {"class_type": "Add", "inputs": {"a": ["a", 0]}},
+                   "o": {"class_type": "Record", "inputs": {"value": ["b", 0]}}})
+    result = h.run(prompt)
+    assert result.status == "success"
+    assert result.outputs == {"2": {"value": [1]}}
+    assert result.dropped_outputs == ["o"]
+
+
+def test_targets_may_be_given_as_numbers(registry):
+    prompt = {"1": {"class_type": "Const", "inputs": {"value": 1}}, "2": {"class_type": "Record",
+                                                                          "inputs": {"value": ["1", 0]}}}
+    assert validate_prompt(prompt, registry, targets=[2]).good_outputs == ["2"]
+
+
 def test_invalid_prompt_does_not_execute_anything():
     h = Harness()
     prompt = chain(2)
