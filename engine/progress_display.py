@@ -24,8 +24,10 @@ BAR_WIDTH = 24
 class ProgressDisplay:
     """Shows `[done/total] #id Class` per node and each node's step progress."""
 
-    def __init__(self, prompt: dict, expected_nodes: int, stream: TextIO | None = None, quiet: bool = False):
+    def __init__(self, prompt: dict, expected_nodes: int, stream: TextIO | None = None, quiet: bool = False,
+                 display_names: dict[str, str] | None = None):
         self.prompt = prompt
+        self.display_names = display_names or {}
         self.total = expected_nodes
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
@@ -61,7 +63,8 @@ class ProgressDisplay:
         shown = min(self.done + 1, max(self.total, self.done + 1))
         title = (node.get("_meta") or {}).get("title")
         class_type = node.get("class_type", "?")
-        name = class_type if not title or title == class_type else f"{class_type} '{title}'"
+        default_titles = (class_type, self.display_names.get(class_type))
+        name = class_type if not title or title in default_titles else f"{class_type} '{title}'"
         return f"[{shown}/{max(self.total, shown)}] #{self.current} {name}"
 
     def _progress(self, value: float, total: float) -> None:

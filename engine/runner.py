@@ -166,7 +166,10 @@ def execute(args: argparse.Namespace, folders: Folders, registry, prompt: dict, 
             print(json.dumps({"status": "invalid", "error": validation.error,
                               "node_errors": validation.node_errors}, default=str))
         return EXIT_INVALID
-    display = ProgressDisplay(prompt, len(needed_nodes(prompt, list(validation.good_outputs))))
+    classes = {n.get("class_type") for n in prompt.values()}
+    titles = {c: registry.get(c).spec.display_name for c in classes if c in registry}
+    display = ProgressDisplay(prompt, len(needed_nodes(prompt, list(validation.good_outputs))),
+                              display_names=titles)
     interrupt = Interrupt()
     previous = _install_interrupt(interrupt)
     extra_data = {"extra_pnginfo": {"workflow": workflow}} if workflow is not None else {}
