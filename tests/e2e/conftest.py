@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -39,15 +41,16 @@ def _wait_until_serving(url: str, proc: subprocess.Popen, log: Path, timeout: fl
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
+        except urllib.error.HTTPError:
+            return  # answering at all (even 401 with a token set) means it is serving
         except OSError:
             time.sleep(0.3)
     raise RuntimeError(f"Loom server did not answer on {url} within {timeout}s:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="session")
-def loom_server(tmp_path_factory: pytest.TempPathFactory):
-    """Start `python main.py` on an ephemeral loopback port with throwaway folders; yields (url, folders)."""
-    base = tmp_path_factory.mktemp("loom-e2e")
+@contextlib.contextmanager
+def _running_server(base: Path, extra_args: list[str]):
+    """Run `python main.py` on an ephemeral loopback port with throwaway folders; yields (url, folders)."""
     folders = {name: base / name for name in ("output", "input", "temp", "user", "models")}
     for folder in folders.values():
         folder.mkdir()
@@ -56,13 +59,13 @@ def loom_server(tmp_path_factory: pytest.TempPathFactory):
     cmd = [sys.executable, str(ROOT / "main.py"), "--port", str(port),
            "--output-directory", str(folders["output"]), "--input-directory", str(folders["input"]),
            "--temp-directory", str(folders["temp"]), "--user-directory", str(folders["user"]),
-           "--models-dir", str(folders["models"])]
+           "--models-dir", str(folders["models"]), *extra_args]
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_serving(url + "/object_info", proc, log)
+        _wait_until_serving(url + "/", proc, log)
         yield url, folders
     finally:
         proc.terminate()
@@ -70,6 +73,21 @@ def loom_server(tmp_path_factory: pytest.TempPathFactory):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def loom_server(tmp_path_factory: pytest.TempPathFactory):
+    with _running_server(tmp_path_factory.mktemp("loom-e2e"), []) as server:
+        yield server
+
+
+E2E_TOKEN = "e2e-secret-token"
+
+
+@pytest.fixture(scope="session")
+def loom_server_with_token(tmp_path_factory: pytest.TempPathFactory):
+    with _running_server(tmp_path_factory.mktemp("loom-e2e-token"), ["--auth-token", E2E_TOKEN]) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,66 @@
+"""Canvas editing in a real Chromium: search-to-add, copy/paste, delete, undo/redo, groups, convert widget, help."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.canvas_driver import drag_from_palette, node, saved_workflow
+
+pytestmark = pytest.mark.e2e
+
+
+def _double_click_canvas(page) -> None:
+    box = page.locator(".react-flow__pane").bounding_box()
+    page.mouse.dblclick(box["x"] + 200, box["y"] + 150)
+
+
+def test_search_dialog_adds_the_picked_node(page, artifacts):
+    _double_click_canvas(page)
+    page.keyboard.type("invert")
+    page.screenshot(path=artifacts / "search_dialog.png")
+    page.keyboard.press("Enter")
+    node(page, 1).wait_for()
+    assert [n["type"] for n in saved_workflow(page)["nodes"]] == ["ImageInvert"]
+
+
+def test_copy_paste_delete_undo_redo(page):
+    box = page.locator(".react-flow__pane").bounding_box()
+    drag_from_palette(page, "ImageInvert", box["x"] + 100, box["y"] + 100)
+    node(page, 1).locator(".node-header").click()
+    page.keyboard.press("Control+c")
+    page.keyboard.press("Control+v")
+    node(page, 2).wait_for()
+    page.keyboard.press("Delete")
+    assert page.locator(".react-flow__node").count() == 1
+    page.keyboard.press("Control+z")
+    assert page.locator(".react-flow__node").count() == 2
+    page.keyboard.press("Control+Shift+z")
+    assert page.locator(".react-flow__node").count() == 1
+
+
+def test_group_and_widget_conversion(page, artifacts):
+    box = page.locator(".react-flow__pane").bounding_box()
+    drag_from_palette(page, "EmptyImage", box["x"] + 120, box["y"] + 140)
+    node(page, 1).locator(".node-header").click()
+    page.keyboard.press("Control+g")
+    page.locator(".loom-group").wait_for()
+    assert saved_workflow(page)["groups"][0]["title"] == "Group"
+
+    row = node(page, 1).locator(".widget-row", has=page.locator('label:text-is("width")'))
+    row.hover()
+    row.locator("button.convert").click()
+    socket = node(page, 1).locator(".socket-row.in", has=page.locator('span:text-is("width")'))
+    socket.wait_for()
+    page.screenshot(path=artifacts / "group_and_converted_widget.png")
+    socket.hover()
+    socket.locator("button.convert").click()
+    row.wait_for()
+    assert saved_workflow(page)["nodes"][0]["inputs"] == []
+
+
+def test_help_lists_the_shortcuts(page, artifacts):
+    page.keyboard.press("F1")
+    help_panel = page.locator(".help")
+    help_panel.wait_for()
+    assert "Ctrl+Enter" in help_panel.inner_text()
+    page.screenshot(path=artifacts / "help.png")
