@@ -144,6 +144,18 @@ class PromptQueue:
             self._cond.notify_all()
         return entry
 
+    def release(self, item: QueueItem) -> None:
+        """Put a running prompt back in front of the queue, not counting the try (a clean shutdown)."""
+        secrets = {k: item.extra_data[k] for k in SECRET_KEYS if k in item.extra_data}
+        with self._cond, self._db:
+            self._db.execute(
+                "UPDATE queue SET state = 'pending', attempts = MAX(0, attempts - 1) WHERE prompt_id = ?",
+                (item.prompt_id,),
+            )
+            if secrets:
+                self._secrets[item.prompt_id] = secrets
+            self._cond.notify_all()
+
     def pending(self) -> list[QueueItem]:
         return self._items("pending")
 

@@ -194,6 +194,10 @@ class PromptWorker:
 
     def _end(self, run: _Run, outputs: dict, status_str: str, meta: dict, started: float) -> None:
         pid = run.item.prompt_id
+        if status_str == "interrupted" and self._stop.is_set():  # server shutting down: run it next time
+            self.queue.release(run.item)
+            self.current = None
+            return
         if not run.ended:
             self._send(run, "progress_state", run.tracker.end(run.final_state))
             self._send(run, "executing", {"node": None, "display_node": None, "prompt_id": pid})

@@ -16,7 +16,7 @@ from pathlib import Path
 from tests.server.helpers import PACKS_DIR, show_prompt
 
 ROOT = Path(__file__).resolve().parents[2]
-SLOW = {"1": {"class_type": "LoomTestSlow", "inputs": {"value": 9, "steps": 40, "delay": 0.05}},
+SLOW = {"1": {"class_type": "LoomTestSlow", "inputs": {"value": 9, "steps": 80, "delay": 0.05}},
         "2": {"class_type": "LoomTestShow", "inputs": {"value": ["1", 0]}}}
 
 
@@ -59,7 +59,9 @@ def test_sigkill_while_running_loses_nothing(tmp_path):
         running = _call(f"{url}/prompt", {"prompt": SLOW, "prompt_id": "slow"})["prompt_id"]
         pending = [_call(f"{url}/prompt", {"prompt": show_prompt(i), "prompt_id": f"after-{i}"})["prompt_id"]
                    for i in range(3)]
-        _poll(lambda: _call(f"{url}/queue")["queue_running"], "the slow prompt to start")
+        state = _poll(lambda: {"pending": None}.get(s := _call(f"{url}/prompt/slow")["state"], s),
+                      "the slow prompt to start")
+        assert state == "running"  # the pending prompts wait behind it
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
     finally:
@@ -72,16 +74,23 @@ def test_sigkill_while_running_loses_nothing(tmp_path):
             assert entry[prompt_id]["status"]["status_str"] == "success", entry
         assert _call(f"{url}/history/slow")["slow"]["outputs"] == {"2": {"value": [9]}}
         assert _call(f"{url}/history/after-2")["after-2"]["outputs"] == {"4": {"value": [4]}}
+        graceful = {"1": {"class_type": "LoomTestSlow", "inputs": {"value": 5, "steps": 60, "delay": 0.05}},
+                    "2": {"class_type": "LoomTestShow", "inputs": {"value": ["1", 0]}}}
+        _call(f"{url}/prompt", {"prompt": graceful, "prompt_id": "graceful"})
+        _poll(lambda: _call(f"{url}/prompt/graceful")["state"] == "running", "the second slow prompt to start")
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGINT)  # a clean stop while "graceful" runs
         try:
-            proc.wait(15)
+            proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
 
-    proc, url = _start(tmp_path)  # and history survives a clean restart too
+    proc, url = _start(tmp_path)  # history survives, and the prompt cut short by the stop runs again
     try:
-        assert set(_call(f"{url}/history")) == {running, *pending}
+        assert _call(f"{url}/prompt/graceful")["state"] in ("pending", "running")
+        entry = _poll(lambda: _call(f"{url}/history/graceful"), "graceful in history")["graceful"]
+        assert entry["status"]["status_str"] == "success"
+        assert set(_call(f"{url}/history")) == {running, *pending, "graceful"}
     finally:
         proc.kill()
         proc.wait(10)

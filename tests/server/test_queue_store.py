@@ -69,3 +69,13 @@ def test_delete_and_clear_only_touch_pending(tmp_path):
     assert q.delete(["a", "run"]) == 1
     assert q.clear() == 2
     assert [i.prompt_id for i in q.running()] == ["run"] and q.remaining() == 1
+
+
+def test_released_prompt_runs_again_without_using_up_a_try(tmp_path):
+    q = PromptQueue(tmp_path / "q.db", max_attempts=1)
+    q.put(_item(q, "p", api_key_comfy_org="SECRET"))
+    q.release(q.claim(0))  # clean shutdown while it ran
+    q.close()
+    q = PromptQueue(tmp_path / "q.db", max_attempts=1)
+    assert q.recovered == [] and [i.prompt_id for i in q.pending()] == ["p"]
+    assert q.claim(0).prompt_id == "p"
