@@ -1,5 +1,7 @@
 """Executor behaviour: what runs, in which order, with which inputs, and what the events say."""
 
+import threading
+
 import pytest
 from graph_nodes import CALLS, SLEEPS, Harness, chain
 
@@ -261,6 +263,21 @@ def test_interrupt_lands_at_a_progress_update(h):
     assert [e.data["value"] for e in events if e.type == "progress"] == [1]
     [data] = [e.data for e in events if e.type == "execution_interrupted"]
     assert data["node_id"] == "n" and data["node_type"] == "Steps" and data["prompt_id"] == "int2"
+
+
+def test_interrupt_while_async_nodes_wait_cancels_them(h):
+    interrupt = Interrupt()
+    prompt = {"s": {"class_type": "Sleep", "inputs": {"seconds": 5.0}},
+              "o": {"class_type": "Record", "inputs": {"value": ["s", 0]}}}
+
+    def sink(event):
+        if event.type == "executing" and event.data["node"] == "s":
+            threading.Timer(0.05, interrupt.set).start()
+
+    SLEEPS.clear()
+    result = h.executor.run(prompt, "int3", sink, interrupt=interrupt)
+    assert result.status == "interrupted"
+    assert "s" not in SLEEPS and result.executed == []
 
 
 def test_a_stale_interrupt_from_before_the_prompt_is_cleared(h):

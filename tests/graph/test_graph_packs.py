@@ -118,3 +118,40 @@ def test_default_registry_has_core_nodes_then_packs(packs_dir):
     core = [n for n in registry.names() if registry.source_of(n) == "core"]
     assert core, "no core nodes were registered from the nodes package"
     assert "Alpha" in registry and registry.source_of("Alpha").startswith("custom_nodes.alpha")
+
+
+def test_broken_class_is_reported_and_the_rest_of_its_pack_still_registers(tmp_path):
+    write(tmp_path / "mixed.py", V1_NODE.format(cls="Fine", value=1) + """
+class Broken:
+    RETURN_TYPES = ()
+    FUNCTION = "go"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        raise RuntimeError("needs a GPU")
+
+NODE_CLASS_MAPPINGS = {"Broken": Broken, "Fine": Fine}
+""")
+    registry = NodeRegistry()
+    [pack] = load_packs(registry, [tmp_path]).packs
+    assert "Fine" in registry and "Broken" not in registry
+    assert "Broken: RuntimeError: needs a GPU" in pack.error
+
+
+def test_object_info_skips_a_node_whose_declaration_breaks_later(tmp_path):
+    class Flaky:
+        RETURN_TYPES = ()
+        FUNCTION = "go"
+        calls = 0
+
+        @classmethod
+        def INPUT_TYPES(cls):
+            cls.calls += 1
+            if cls.calls > 1:
+                raise OSError("folder vanished")
+            return {"required": {}}
+
+    registry = core_registry()
+    registry.register(Flaky)
+    info = registry.object_info()
+    assert "Const" in info and "Flaky" not in info
