@@ -1,8 +1,13 @@
 """Canvas (UI) workflows convert to the API prompt a user would have queued from the canvas."""
 
+import json
+from pathlib import Path
+
 import pytest
 
+from engine.graph.registry import NodeRegistry
 from engine.graph.ui_format import ui_to_api
+from nodes import image_io, image_ops
 
 INFO = {
     "EmptyImage": {
@@ -23,6 +28,7 @@ INFO = {
                                "steps": ["INT", {}], "names": ["STRING", {}]}},
         "input_order": {"required": ["image", "seed", "steps", "names"]},
     },
+    "PrimitiveInt": {"input": {"required": {"value": ["INT", {"control_after_generate": True}]}}},
     "SaveImage": {"input": {"required": {"images": ["IMAGE"], "filename_prefix": ["STRING", {}]}},
                   "display_name": "Save Image"},
 }
@@ -136,3 +142,23 @@ def test_combo_widget_by_position():
 def test_api_format_is_refused():
     with pytest.raises(ValueError):
         ui_to_api({"1": {"class_type": "EmptyImage", "inputs": {}}}, FakeRegistry())
+
+
+def test_converted_widget_linked_to_a_node_takes_the_link():
+    ui = chain()
+    ui["nodes"][0]["inputs"] = [inp("width", "INT", 9, widget=True)]
+    ui["nodes"].append(node(7, "PrimitiveInt", outputs=[out("INT")], widgets=[96, "fixed"]))
+    ui["links"].append([9, 7, 0, 1, 0, "INT"])
+    api = ui_to_api(ui, FakeRegistry())
+    assert api["1"]["inputs"]["width"] == ["7", 0]
+    assert api["7"]["inputs"] == {"value": 96}
+
+
+def test_shipped_canvas_example_converts_to_the_shipped_api_example():
+    workflows = Path(__file__).resolve().parents[2] / "workflows"
+    registry = NodeRegistry()
+    registry.register_module(image_ops)
+    registry.register_module(image_io)
+    canvas = json.loads((workflows / "canvas" / "image_invert_and_scale.json").read_text())
+    api = json.loads((workflows / "image_invert_and_scale.json").read_text())
+    assert ui_to_api(canvas, registry) == api
