@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.canvas_driver import connect, drag_from_palette, drop_file, graph_shape, node, saved_workflow, set_widget
+from tests.e2e.canvas_driver import (
+    connect,
+    drag_from_palette,
+    drop_file,
+    graph_shape,
+    node,
+    saved_workflow,
+    set_widget,
+)
 from tests.e2e.flows import BUILD_FLOW, MISSING_INPUT, REFUSED_LINK
 
 ROOT = Path(__file__).resolve().parents[2]

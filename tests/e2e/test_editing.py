@@ -64,3 +64,19 @@ def test_help_lists_the_shortcuts(page, artifacts):
     help_panel.wait_for()
     assert "Ctrl+Enter" in help_panel.inner_text()
     page.screenshot(path=artifacts / "help.png")
+
+
+def test_load_image_upload_shows_a_preview(page, artifacts, tmp_path):
+    from PIL import Image
+
+    picture = tmp_path / "upload_me.png"
+    Image.new("RGB", (32, 24), (200, 40, 40)).save(picture)
+    box = page.locator(".react-flow__pane").bounding_box()
+    drag_from_palette(page, "LoadImage", box["x"] + 150, box["y"] + 120)
+    node(page, 1).locator(".upload input[type=file]").set_input_files(str(picture))
+    preview = node(page, 1).locator(".upload img")
+    preview.wait_for()
+    page.wait_for_function("img => img.complete && img.naturalWidth === 32", arg=preview.element_handle())
+    assert saved_workflow(page)["nodes"][0]["widgets_values"][0] == "upload_me.png"
+    assert node(page, 1).locator("select.invalid").count() == 0  # the new file is one of the choices
+    page.screenshot(path=artifacts / "load_image_upload.png")

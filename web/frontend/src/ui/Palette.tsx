@@ -1,12 +1,20 @@
 /** The left sidebar: every node type by category, filtered by a search box; drag an entry onto the canvas. */
-import { useState } from "react";
+import { useMemo, useState } from "react";
 import type { NodeInfo } from "../api/types";
 import { byCategory, label, searchNodes } from "../graph/search";
 import { runtime } from "../state/runtime";
 import { useStore } from "../state/store";
 import { NODE_DRAG_TYPE } from "./Canvas";
 
-function Entry({ info, onAdd }: { info: NodeInfo; onAdd: (type: string) => void }) {
+/** Display names used by more than one node (aliases): those entries also show the class name. */
+function sharedLabels(list: NodeInfo[]): Set<string> {
+  const seen = new Set<string>();
+  const shared = new Set<string>();
+  for (const info of list) (seen.has(label(info)) ? shared : seen).add(label(info));
+  return shared;
+}
+
+function Entry({ info, onAdd, qualify }: { info: NodeInfo; onAdd: (type: string) => void; qualify: boolean }) {
   return (
     <div
       className="palette-entry"
@@ -20,6 +28,7 @@ function Entry({ info, onAdd }: { info: NodeInfo; onAdd: (type: string) => void 
       onDoubleClick={() => onAdd(info.name)}
     >
       {label(info)}
+      {qualify && <span className="class-name"> {info.name}</span>}
     </div>
   );
 }
@@ -28,6 +37,7 @@ export function Palette({ onAdd }: { onAdd: (type: string) => void }) {
   const objectInfo = useStore(runtime, (r) => r.objectInfo);
   const [query, setQuery] = useState("");
   const [closed, setClosed] = useState<Set<string>>(new Set());
+  const shared = useMemo(() => sharedLabels(Object.values(objectInfo)), [objectInfo]);
   const toggle = (cat: string) => {
     const next = new Set(closed);
     if (next.has(cat)) next.delete(cat);
@@ -39,14 +49,14 @@ export function Palette({ onAdd }: { onAdd: (type: string) => void }) {
       <input className="palette-search" type="search" placeholder="Search nodes…" value={query} onChange={(e) => setQuery(e.target.value)} />
       <div className="palette-list">
         {query
-          ? searchNodes(objectInfo, query).map((info) => <Entry key={info.name} info={info} onAdd={onAdd} />)
+          ? searchNodes(objectInfo, query).map((info) => <Entry key={info.name} info={info} onAdd={onAdd} qualify={shared.has(label(info))} />)
           : byCategory(objectInfo).map(([cat, list]) => (
               <div key={cat} className="palette-category">
                 <div className="palette-cat-title" onClick={() => toggle(cat)}>
                   {closed.has(cat) ? "▸" : "▾"} {cat}
                   <span className="count">{list.length}</span>
                 </div>
-                {!closed.has(cat) && list.map((info) => <Entry key={info.name} info={info} onAdd={onAdd} />)}
+                {!closed.has(cat) && list.map((info) => <Entry key={info.name} info={info} onAdd={onAdd} qualify={shared.has(label(info))} />)}
               </div>
             ))}
       </div>

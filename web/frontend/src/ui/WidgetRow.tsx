@@ -4,6 +4,7 @@ import { uploadImage, viewUrl } from "../api/client";
 import { CONTROL_MODES, readWidget, type ControlMode, type WidgetSlot } from "../graph/spec";
 import { convertWidgetToInput, setControlMode, setWidgetValue } from "../graph/widgets";
 import type { UiNode } from "../graph/workflow";
+import { refreshObjectInfo } from "../state/actions";
 import { commit, doc } from "../state/document";
 import { notify } from "../state/runtime";
 import { WidgetField } from "./fields";
@@ -18,6 +19,7 @@ function ImageUpload({ node, slot }: { node: UiNode; slot: WidgetSlot }) {
     try {
       const ref = await uploadImage(file);
       const name = ref.subfolder ? `${ref.subfolder}/${ref.filename}` : ref.filename;
+      await refreshObjectInfo(); // the new file joins the combo's choices
       commit(setWidgetValue(doc.get(), node.id, slot, name));
     } catch (err) {
       notify(`Upload failed: ${err instanceof Error ? err.message : String(err)}`, "error");
@@ -31,7 +33,7 @@ function ImageUpload({ node, slot }: { node: UiNode; slot: WidgetSlot }) {
         Upload image…
       </button>
       <input ref={input} type="file" accept="image/*" hidden onChange={(e) => pick(e.target.files?.[0])} />
-      {value && <img className="node-image" src={viewUrl(ref)} alt={value} draggable={false} />}
+      {value && <img className="node-image upload-preview" src={viewUrl(ref)} alt={value} draggable={false} />}
     </div>
   );
 }
