@@ -6,8 +6,6 @@ Saved PNGs embed the API prompt and the canvas workflow, so a picture reloads as
 from __future__ import annotations
 
 import hashlib
-import os
-import re
 import secrets
 import string
 from pathlib import Path
@@ -22,6 +20,7 @@ from engine.graph.native import Combo, Node, NodeOutput, Out, Socket, Widget, no
 from engine.graph.workflow_io import png_info
 from engine.paths import Folders, UnsafePath
 from nodes.image_tensors import tensor_to_pil
+from nodes.save_names import expand_prefix, next_counter, split_prefix
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
@@ -91,38 +90,20 @@ class LoadImage(Node):
         return file_sha256(_services_folders(ctx).safe_join("input", "", image))
 
 
-def split_prefix(prefix: str) -> tuple[str, str]:
-    """`a/b/name` -> ('a/b', 'name'); the subfolder is checked later against the root."""
-    prefix = prefix.replace("\\", "/").strip()
-    subfolder, _, name = prefix.rpartition("/")
-    return subfolder, name or "image"
-
-
-def next_counter(folder: Path, name: str) -> int:
-    """One more than the highest `<name>_NNNNN_...` already in folder (1 for a fresh folder)."""
-    pattern = re.compile(re.escape(name) + r"_(\d+)_.*")
-    highest = 0
-    if folder.is_dir():
-        for entry in os.listdir(folder):
-            match = pattern.fullmatch(entry)
-            if match:
-                highest = max(highest, int(match[1]))
-    return highest + 1
-
-
 def save_png_batch(images: torch.Tensor, folders: Folders, root_kind: str, prefix: str,
-                   metadata=None, compress_level: int = 4) -> list[dict]:
+                   metadata=None, compress_level: int = 4, prompt: dict | None = None) -> list[dict]:
     """Write each image as `<prefix>_NNNNN_.png`; returns the canvas' [{filename, subfolder, type}]."""
-    subfolder, name = split_prefix(prefix)
+    expanded = expand_prefix(prefix, images.shape[2], images.shape[1], prompt)
+    subfolder, name = split_prefix(expanded)
     try:
-        folder = folders.safe_join(root_kind, subfolder, name).parent
+        folder = folders.safe_join(root_kind, subfolder, name.replace("%batch_num%", "0")).parent
     except UnsafePath as exc:
         raise UnsafePath(f"filename_prefix {prefix!r} would write outside the {root_kind} folder: {exc}") from None
     folder.mkdir(parents=True, exist_ok=True)
     counter = next_counter(folder, name)
     results = []
-    for image in images:
-        filename = f"{name}_{counter:05}_.png"
+    for batch_number, image in enumerate(images):
+        filename = f"{name.replace('%batch_num%', str(batch_number))}_{counter:05}_.png"
         tensor_to_pil(image).save(folder / filename, pnginfo=metadata, compress_level=compress_level)
         results.append({"filename": filename, "subfolder": subfolder, "type": root_kind})
         counter += 1
@@ -144,7 +125,7 @@ class SaveImage(Node):
 
     def run(self, ctx):
         saved = save_png_batch(self.images, _services_folders(ctx), "output", self.filename_prefix,
-                               _metadata(ctx))
+                               _metadata(ctx), prompt=ctx.prompt)
         return NodeOutput(result=(), ui={"images": saved})
 
 

@@ -1,5 +1,7 @@
 """LoadImage / SaveImage / PreviewImage: files written, names, embedded workflow, masks."""
 
+from datetime import datetime
+
 import numpy as np
 import pytest
 import torch
@@ -99,3 +101,18 @@ def test_load_image_reruns_only_when_the_file_changes(folders):
     assert "1" in executor.run(prompt).cached  # same file: not loaded again
     Image.new("RGB", (2, 2), "blue").save(folders.input_dir / "in.png")
     assert "1" in executor.run(prompt).executed  # same name, new content: loaded again
+
+
+def test_prefix_variables_are_expanded(run_node, folders):
+    prompt = {"5": {"class_type": "KSampler", "inputs": {"seed": 42, "model": ["1", 0]}, "_meta": {"title": "Pass"}}}
+    out = run_node(SaveImage, prompt=prompt, images=images(2), filename_prefix="%date:yyyy%/s%Pass.seed%_%width%x%height%")
+    year = str(datetime.now().year)
+    assert [i["filename"] for i in out.ui["images"]] == ["s42_6x4_00001_.png", "s42_6x4_00002_.png"]
+    assert out.ui["images"][0]["subfolder"] == year
+    assert (folders.output_dir / year / "s42_6x4_00002_.png").is_file()
+
+
+def test_batch_num_names_share_one_counter(run_node):
+    run_node(SaveImage, images=images(2), filename_prefix="b%batch_num%")
+    out = run_node(SaveImage, images=images(2), filename_prefix="b%batch_num%")
+    assert [i["filename"] for i in out.ui["images"]] == ["b0_00003_.png", "b1_00004_.png"]
