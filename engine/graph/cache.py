@@ -66,6 +66,8 @@ class OutputCache:
         self.policy = policy or CachePolicy.classic()
         self._entries: dict[bytes, CacheEntry] = {}
         self.generation = 0
+        #: called as listener(cache, key, entry) after each store, e.g. to evict under memory pressure
+        self.put_listeners: list[Callable[[OutputCache, bytes, CacheEntry], None]] = []
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -84,6 +86,8 @@ class OutputCache:
             return
         entry.last_used = self.generation
         self._entries[key] = entry
+        for listener in self.put_listeners:
+            listener(self, key, entry)
 
     def begin_prompt(self, keys_in_use: Iterable[bytes]) -> None:
         """Start a prompt whose nodes have these signatures; classic drops every other entry."""
@@ -132,3 +136,13 @@ class OutputCache:
     def nbytes(self, sizer: Callable[[Any], int] = default_nbytes) -> int:
         """Total bytes the cached outputs hold, as measured by `sizer`."""
         return sum(sizer(e.outputs) for e in self._entries.values())
+
+
+def keep_under(max_bytes: int, sizer: Callable[[Any], int] = default_nbytes) -> Callable:
+    """A put listener that evicts least recently used entries (never the newest) while over `max_bytes`."""
+
+    def listener(cache: OutputCache, key: bytes, entry: CacheEntry) -> None:
+        while cache.nbytes(sizer) > max_bytes and len(cache) > 1:
+            cache.drop(min((e.last_used, k) for k, e in cache.entries() if k != key)[1])
+
+    return listener

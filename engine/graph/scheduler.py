@@ -67,6 +67,10 @@ class PromptRun:
         self.timings: dict[str, float] = {}
         self.blocked: dict[str, str] = {}
         self.current: str | None = None
+        # policy "none": drop a node's outputs once every node reading them has finished
+        self.release = cache.policy.kind == "none"
+        self.readers: dict[str, int] = defaultdict(int)
+        self.extra_reads: dict[str, list[str]] = defaultdict(list)
 
     # -- scheduling -----------------------------------------------------------------------------
     def load_hit(self, node_id: str) -> bool:
@@ -86,6 +90,9 @@ class PromptRun:
             node = self.node(node_id)
             deferred = node.definition.deferred_inputs
             self.scheduled.add(node_id)
+            if self.release:
+                for src, _ in node.links.values():
+                    self.readers[src] += 1
             deps = set()
             for name, (src, _) in node.links.items():
                 if name in deferred or src in self.values or self.load_hit(src):
@@ -105,7 +112,21 @@ class PromptRun:
         self.dependents[src].add(node_id)
         self.require(src)
 
+    def track_read(self, node_id: str, src: str) -> None:
+        """`node_id` will read `src` outside its own links (an expansion's result links)."""
+        if self.release:
+            self.readers[src] += 1
+            self.extra_reads[node_id].append(src)
+
+    def release_inputs(self, node_id: str) -> None:
+        for src in [s for s, _ in self.nodes[node_id].links.values()] + self.extra_reads.pop(node_id, []):
+            self.readers[src] -= 1
+            if self.readers[src] <= 0:
+                self.values.pop(src, None)
+
     def finish(self, node_id: str) -> None:
+        if self.release:
+            self.release_inputs(node_id)
         self.scheduled.discard(node_id)
         self.waiting.pop(node_id, None)
         for dependent in self.dependents.pop(node_id, ()):
@@ -152,6 +173,8 @@ class PromptRun:
             out = self.values.get(src)
             if out is None and self.load_hit(src):
                 out = self.values[src]
+            if out is None and name not in definition.deferred_inputs:
+                raise RuntimeError(f"output of node {src} is not available to node {node.id} ({name})")
             inputs[name] = out[index] if out is not None else [None]
         for name, kind in definition.hidden.items():
             inputs[name] = [self.hidden_value(kind, node.id)]
@@ -354,6 +377,7 @@ class PromptRun:
         for outputs, _, _ in split:
             for value in outputs or ():
                 if is_link(value):
+                    self.track_read(node.id, value[0])
                     self.add_dependency(node.id, value[0])
         if not self.waiting[node.id]:
             self.ready.append(node.id)

@@ -1,11 +1,47 @@
 """Output cache: what a re-run reuses, under each policy, and the hooks for memory-pressure eviction."""
 
 import copy
+import weakref
+from typing import Annotated
 
 import pytest
 from graph_nodes import CALLS, FINGERPRINTS, Harness, chain
 
-from engine.graph.cache import CachePolicy, default_nbytes
+from engine.graph.cache import CacheEntry, CachePolicy, OutputCache, default_nbytes, keep_under
+from engine.graph.native import Node as NativeNode
+from engine.graph.native import NodeOutput, Out, Socket, node
+
+MADE: list[weakref.ref] = []
+
+
+class Payload:
+    """An output object whose lifetime the test observes."""
+
+
+@node(outputs=[Out("PAYLOAD")])
+class MakePayload(NativeNode):
+    def run(self, ctx):
+        payload = Payload()
+        MADE.append(weakref.ref(payload))
+        return (payload,)
+
+
+@node(outputs=[Out("INT")])
+class UsePayload(NativeNode):
+    payload: Annotated[object, Socket("PAYLOAD")]
+
+    def run(self, ctx):
+        return (1,)
+
+
+@node(output_node=True)
+class PayloadAlive(NativeNode):
+    """Reports whether the payload still exists when this (later) node runs."""
+
+    after: Annotated[object, Socket("INT")]
+
+    def run(self, ctx):
+        return NodeOutput(ui={"alive": [MADE[-1]() is not None]})
 
 
 @pytest.fixture
@@ -157,6 +193,17 @@ def test_none_policy_never_reuses_outputs():
     assert len(h.executor.cache) == 0
 
 
+@pytest.mark.parametrize(("policy", "alive"), [(CachePolicy.none(), False), (CachePolicy.classic(), True)])
+def test_none_policy_releases_outputs_once_their_readers_ran(policy, alive):
+    h = Harness(cache=policy)
+    for cls in (MakePayload, UsePayload, PayloadAlive):
+        h.registry.register(cls)
+    prompt = {"m": {"class_type": "MakePayload", "inputs": {}},
+              "u": {"class_type": "UsePayload", "inputs": {"payload": ["m", 0]}},
+              "p": {"class_type": "PayloadAlive", "inputs": {"after": ["u", 0]}}}
+    assert h.run(prompt).outputs["p"] == {"alive": [alive]}
+
+
 def test_cache_entries_can_be_measured_and_dropped_for_memory_pressure(h):
     class Blob:
         nbytes = 1000
@@ -171,6 +218,19 @@ def test_cache_entries_can_be_measured_and_dropped_for_memory_pressure(h):
     cache.drop(entries[-1][0])
     h.run(chain(3))
     assert CALLS != []
+
+
+def test_put_listener_can_keep_the_cache_under_a_byte_budget():
+    class Blob:
+        nbytes = 400
+
+    cache = OutputCache(CachePolicy.lru(100))
+    cache.put_listeners.append(keep_under(1000))
+    for i in range(5):
+        cache.generation += 1
+        cache.put(bytes([i]), CacheEntry([[Blob()]], None, "Blob"))
+    assert len(cache) == 2 and cache.nbytes() == 800
+    assert bytes([4]) in cache and bytes([3]) in cache
 
 
 def test_reset_forgets_everything(h):
