@@ -24,6 +24,7 @@ from engine.graph.registry import build_default_registry
 from engine.graph.types import is_link
 from engine.graph.validation import validate_prompt
 from engine.graph.workflow_io import WorkflowFormatError, load_workflow
+from engine.memory import manager_from_args
 from engine.paths import Folders, UnsafePath
 from engine.progress_display import ProgressDisplay
 
@@ -213,7 +214,8 @@ def run_command(args: argparse.Namespace, base_dir: Path) -> int:
     """The `run` subcommand."""
     folders = folders_from_args(args, base_dir)
     folders.ensure()
-    services = Services(folders=folders, settings={"disable_metadata": args.disable_metadata})
+    services = Services(folders=folders, models=manager_from_args(args),
+                        settings={"disable_metadata": args.disable_metadata})
     registry, report = build_default_registry(services, custom_node_dirs=custom_node_dirs(args, folders))
     for line in _pack_problems(report):
         print(line, file=sys.stderr)
