@@ -17,6 +17,7 @@ from web import routes as route_modules
 from web.routes.info import server_features
 from web.security import error_guard, origin_guard, token_guard
 from web.state import CONFIG, FOLDERS, HUB, QUEUE, REGISTRY, WORKER, ServerConfig
+from web.webhook import webhooks
 from web.worker import PromptWorker
 from web.ws import Hub
 
@@ -85,6 +86,7 @@ def create_app(config: ServerConfig, registry: Any, executor: Any, queue: Prompt
     for table in route_modules.ALL:
         _add_twice(app, table)
     _add_pages(app, config)
+    app.cleanup_ctx.append(webhooks)  # before the worker: its session outlives the last prompt
     app.cleanup_ctx.append(_run_worker)
     return app
 

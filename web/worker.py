@@ -63,6 +63,7 @@ class PromptWorker:
         self._waiters: dict[str, list[asyncio.Future]] = {}
         self._free_request: bool | None = None
         self._status_due = False
+        self.on_finished: list[Callable[[str, dict], None]] = []  # (prompt_id, history entry), on the loop
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -137,6 +138,8 @@ class PromptWorker:
         for future in self._waiters.pop(prompt_id, []):
             if not future.done():
                 future.set_result(entry)
+        for callback in self.on_finished:
+            callback(prompt_id, entry)
         self.broadcast_status()
 
     # ---- worker-thread side ------------------------------------------------------------------
@@ -198,10 +201,6 @@ class PromptWorker:
             self.queue.release(run.item)
             self.current = None
             return
-        if not run.ended:
-            self._send(run, "progress_state", run.tracker.end(run.final_state))
-            self._send(run, "executing", {"node": None, "display_node": None, "prompt_id": pid})
-            run.ended = True
         status = make_status("success" if status_str == "success" else "error", status_str == "success",
                              run.messages)
         status["duration_s"] = round(time.time() - started, 3)
@@ -210,6 +209,10 @@ class PromptWorker:
         except Exception:  # e.g. outputs that do not serialise: keep the status, drop the outputs
             log.exception("storing history for %s failed", pid)
             entry = self.queue.finish(run.item, {}, status, {})
+        # The end marker goes out only now, so a client that sees it finds the history entry.
+        run.ended = True
+        self._send(run, "progress_state", run.tracker.end(run.final_state))
+        self._send(run, "executing", {"node": None, "display_node": None, "prompt_id": pid})
         self.current = None
         self._post(self._finished, pid, entry)
 
@@ -235,20 +238,16 @@ class PromptWorker:
             self._record(run, kind, data)
             return
         if kind == "executing":
-            node = data.get("node")
-            if node is None:
-                run.ended = True
-                self._send(run, "progress_state", tracker.end(run.final_state))
-            else:
-                run.last_node = node
+            if data.get("node") is not None:  # the executor's end marker is re-sent by _end, after history
+                run.last_node = data["node"]
                 self._send(run, "executing", data)
-                self._send(run, "progress_state", tracker.start(node))
-                return
-        elif kind == "progress":
+                self._send(run, "progress_state", tracker.start(data["node"]))
+            return
+        if kind == "progress":
             self._send(run, kind, data)
             self._send(run, "progress_state", tracker.step(data.get("node") or run.last_node,
                                                            data.get("value", 0), data.get("max", 1)))
             return
-        elif kind == "executed":
+        if kind == "executed":
             run.ui_outputs[data.get("node")] = data.get("output")
         self._send(run, kind, data)

@@ -31,7 +31,8 @@ async def test_prompt_lifecycle_sends_expected_messages_and_lands_in_history(cli
     overall = [m["data"]["overall"] for m in messages if m["type"] == "progress_state"][-1]
     assert overall["nodes_done"] == overall["nodes_total"] == 4 and overall["fraction"] == 1.0
 
-    entry = await wait_history(client, answer["prompt_id"])
+    # history is written before the end marker is sent: no polling needed
+    entry = (await (await client.get(f"/history/{answer['prompt_id']}")).json())[answer["prompt_id"]]
     assert entry["outputs"] == {"4": {"value": [3]}}
     assert entry["status"]["status_str"] == "success" and entry["status"]["completed"] is True
     assert [m[0] for m in entry["status"]["messages"]] == ["execution_start", "execution_cached",

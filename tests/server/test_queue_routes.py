@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
 from tests.server.helpers import show_prompt, until_done, wait_history
 
 SLOW = {"1": {"class_type": "LoomTestSlow", "inputs": {"value": 1, "steps": 3000, "delay": 0.01}},
@@ -94,3 +99,23 @@ async def test_reused_prompt_id_is_refused(client):
     assert again.status == 400 and (await again.json())["error"]["type"] == "duplicate_prompt_id"
     await wait_history(client, "same")
     assert (await (await client.get("/api/prompt/same")).json()) == {"prompt_id": "same", "state": "done"}
+
+
+async def test_webhook_on_loopback_receives_the_history_entry(client):
+    received = asyncio.get_running_loop().create_future()
+
+    async def hook(request: web.Request) -> web.Response:
+        received.set_result(await request.json())
+        return web.Response()
+
+    receiver = web.Application()
+    receiver.router.add_post("/done", hook)
+    async with TestServer(receiver, host="127.0.0.1") as server:
+        url = str(server.make_url("/done"))
+        body = {"prompt": show_prompt(20, 1), "extra_data": {"webhook": url}}
+        answer = await (await client.post("/prompt", json=body)).json()
+        payload = await asyncio.wait_for(received, 30)
+    assert payload["prompt_id"] == answer["prompt_id"] and payload["outputs"] == {"4": {"value": [21]}}
+    refused = await client.post("/prompt", json={"prompt": show_prompt(),
+                                                 "extra_data": {"webhook": "http://example.com/hook"}})
+    assert refused.status == 400 and (await refused.json())["error"]["type"] == "invalid_webhook"

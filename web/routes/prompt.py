@@ -22,6 +22,7 @@ from web.schemas import (
     parse_model,
 )
 from web.state import QUEUE, REGISTRY, WORKER
+from web.webhook import WEBHOOK_KEY, webhook_problem
 
 routes = web.RouteTableDef()
 
@@ -64,6 +65,8 @@ async def post_prompt(request: web.Request) -> web.Response:
                                   "extra_info": {}}
         return web.json_response({"error": error, "node_errors": checked.node_errors}, status=400)
 
+    if WEBHOOK_KEY in body.extra_data and (problem := webhook_problem(body.extra_data[WEBHOOK_KEY])):
+        raise bad_request("invalid_webhook", "Webhook not allowed", problem)
     prompt_id = body.prompt_id or str(uuid.uuid4())
     number = body.number if body.number is not None else queue.next_number(body.front)
     extra_data = dict(body.extra_data)
