@@ -15,6 +15,7 @@ SEED_NAMES = {"seed", "noise_seed"}
 NOTE_TYPES = {"Note", "MarkdownNote"}
 VIRTUAL_TYPES = NOTE_TYPES | {"PrimitiveNode", "Reroute"}
 MODE_MUTED, MODE_BYPASS = 2, 4
+SUBGRAPH_INPUT_ID = -10  # the subgraph's input boundary node, as a link origin
 
 
 class NodeInfoSource(Protocol):
@@ -46,11 +47,39 @@ def _type_matches(a: str, b: str) -> bool:
     return bool(set(str(a).split(",")) & set(str(b).split(",")))
 
 
+class _Scope:
+    """One graph level: the top graph, or a subgraph as instantiated by one host node."""
+
+    def __init__(self, graph: dict, path: tuple[str, ...] = (), parent: _Scope | None = None,
+                 host: dict | None = None, definition: dict | None = None):
+        self.nodes = {str(n["id"]): n for n in graph.get("nodes", [])}
+        self.links = _links_by_id(graph)
+        self.path, self.parent, self.host, self.definition = path, parent, host, definition
+
+    def api_id(self, node_id: Any) -> str:
+        """Execution id: inner nodes of subgraphs are `host:inner` (as ComfyUI numbers them)."""
+        return ":".join((*self.path, str(node_id)))
+
+
 class _Converter:
     def __init__(self, ui: dict, registry: NodeInfoSource | None):
-        self.nodes = {str(n["id"]): n for n in ui.get("nodes", [])}
-        self.links = _links_by_id(ui)
         self.registry = registry
+        self.subgraphs: dict[str, dict] = {}
+        self._collect_subgraphs(ui)
+        self.root = _Scope(ui)
+        self.children: dict[tuple[str, ...], _Scope] = {}
+
+    def _collect_subgraphs(self, graph: dict) -> None:
+        for definition in (graph.get("definitions") or {}).get("subgraphs") or []:
+            self.subgraphs[str(definition["id"])] = definition
+            self._collect_subgraphs(definition)
+
+    def child(self, scope: _Scope, host: dict) -> _Scope:
+        path = (*scope.path, str(host["id"]))
+        if path not in self.children:
+            definition = self.subgraphs[str(host["type"])]
+            self.children[path] = _Scope(definition, path, scope, host, definition)
+        return self.children[path]
 
     def info(self, class_type: str) -> dict | None:
         if self.registry is None:
@@ -60,28 +89,54 @@ class _Converter:
         except KeyError:
             return None
 
-    def resolve(self, link_id: int | None, seen: frozenset = frozenset()) -> tuple[str, Any] | None:
-        """Follow a link through reroutes, primitives and bypassed nodes to ("link", [id, slot]) or
-        ("value", literal); None when it ends at a muted, missing or note node."""
-        if link_id is None or link_id not in self.links or link_id in seen:
+    def resolve(self, scope: _Scope, link_id: int | None, seen: frozenset = frozenset()) -> tuple[str, Any] | None:
+        """Follow a link through reroutes, primitives, bypassed nodes and subgraph boundaries to
+        ("link", [id, slot]) or ("value", literal); ("keep", None) when an unlinked subgraph input leaves
+        the inner widget's own value; None when it ends at a muted, missing or note node."""
+        if link_id is None or link_id not in scope.links or (scope.path, link_id) in seen:
             return None
-        seen = seen | {link_id}
-        origin_id, origin_slot, _, _, link_type = self.links[link_id]
-        origin = self.nodes.get(str(origin_id))
+        seen = seen | {(scope.path, link_id)}
+        origin_id, origin_slot, _, _, link_type = scope.links[link_id]
+        if origin_id == SUBGRAPH_INPUT_ID and scope.host is not None:
+            return self._from_subgraph_input(scope, int(origin_slot), seen)
+        origin = scope.nodes.get(str(origin_id))
         if origin is None or origin.get("mode") == MODE_MUTED:
             return None
         kind = origin.get("type")
         if kind == "Reroute":
             inputs = origin.get("inputs") or [{}]
-            return self.resolve(inputs[0].get("link"), seen)
+            return self.resolve(scope, inputs[0].get("link"), seen)
         if kind == "PrimitiveNode":
             values = origin.get("widgets_values") or []
             return ("value", values[0]) if values else None
         if kind in NOTE_TYPES:
             return None
         if origin.get("mode") == MODE_BYPASS:
-            return self.resolve(self._bypass_source(origin, origin_slot, link_type), seen)
-        return ("link", [str(origin_id), int(origin_slot)])
+            return self.resolve(scope, self._bypass_source(origin, origin_slot, link_type), seen)
+        if str(kind) in self.subgraphs:
+            inner = self.child(scope, origin)
+            outputs = inner.definition.get("outputs") or []
+            link_ids = outputs[origin_slot].get("linkIds") or [] if origin_slot < len(outputs) else []
+            return self.resolve(inner, link_ids[0], seen) if link_ids else None
+        return ("link", [scope.api_id(origin_id), int(origin_slot)])
+
+    def _from_subgraph_input(self, scope: _Scope, slot: int, seen: frozenset) -> tuple[str, Any] | None:
+        """What feeds a subgraph's input `slot`: the host's link, or its promoted widget value."""
+        declared = scope.definition.get("inputs") or []
+        name = declared[slot].get("name") if slot < len(declared) else None
+        host_inputs = scope.host.get("inputs") or []
+        match = next((i for i in host_inputs if name is not None and i.get("name") == name), None)
+        if match is None and slot < len(host_inputs):
+            match = host_inputs[slot]
+        if match is None:
+            return ("keep", None)
+        if match.get("link") is not None:
+            return self.resolve(scope.parent, match["link"], seen)
+        widget_inputs = [i for i in host_inputs if i.get("widget")]
+        values = scope.host.get("widgets_values")
+        if match in widget_inputs and isinstance(values, list) and widget_inputs.index(match) < len(values):
+            return ("value", values[widget_inputs.index(match)])
+        return ("keep", None)
 
     @staticmethod
     def _bypass_source(node: dict, slot: int, link_type: str) -> int | None:
@@ -95,54 +150,60 @@ class _Converter:
                 return inputs[index]["link"]
         return None
 
-    def widget_values(self, node: dict, info: dict | None) -> dict[str, Any]:
-        """Map a node's `widgets_values` onto widget names, skipping UI-only values."""
-        values = node.get("widgets_values")
-        if isinstance(values, dict):
-            return dict(values)
-        if not values or info is None:
-            return {}
-        socket_widgets = {i["name"] for i in node.get("inputs") or [] if i.get("widget")}
-        mapped: dict[str, Any] = {}
-        position = 0
-        for name, type_, opts in _declared_inputs(info):
-            if not _is_widget(type_):
-                continue
-            if opts.get("forceInput") and name not in socket_widgets:
-                continue
-            if position >= len(values):
-                break
-            mapped[name] = values[position]
-            position += 1
-            has_control = opts.get("control_after_generate") or (type_ == "INT" and name in SEED_NAMES)
-            if has_control and position < len(values) and values[position] in CONTROL_VALUES:
-                position += 1
-            if opts.get("image_upload") and position < len(values) and values[position] in ("image", "video"):
-                position += 1
-        return mapped
-
-    def convert(self) -> dict:
-        prompt = {}
-        for node_id, node in self.nodes.items():
+    def convert(self, scope: _Scope | None = None, prompt: dict | None = None) -> dict:
+        scope = scope or self.root
+        prompt = {} if prompt is None else prompt
+        for node_id, node in scope.nodes.items():
             kind = node.get("type")
             if kind in VIRTUAL_TYPES or node.get("mode") in (MODE_MUTED, MODE_BYPASS):
                 continue
+            if str(kind) in self.subgraphs:
+                self.convert(self.child(scope, node), prompt)
+                continue
             info = self.info(kind)
-            inputs = {name: _wrap_list(v) for name, v in self.widget_values(node, info).items()}
+            inputs = {name: _wrap_list(v) for name, v in widget_values(node, info).items()}
             for ui_input in node.get("inputs") or []:
-                name = ui_input.get("name")
                 if ui_input.get("link") is None:
                     continue
-                resolved = self.resolve(ui_input["link"])
+                name = ui_input.get("name")
+                resolved = self.resolve(scope, ui_input["link"])
                 if resolved is None:
                     inputs.pop(name, None)
                 elif resolved[0] == "link":
                     inputs[name] = resolved[1]
-                else:
+                elif resolved[0] == "value":
                     inputs[name] = _wrap_list(resolved[1])
             title = node.get("title") or (info or {}).get("display_name") or kind
-            prompt[node_id] = {"class_type": kind, "inputs": inputs, "_meta": {"title": title}}
+            prompt[scope.api_id(node_id)] = {"class_type": kind, "inputs": inputs, "_meta": {"title": title}}
         return prompt
+
+
+def widget_values(node: dict, info: dict | None) -> dict[str, Any]:
+    """Map a canvas node's `widgets_values` onto widget names, skipping UI-only values
+    (the seed's control_after_generate choice, the image upload button)."""
+    values = node.get("widgets_values")
+    if isinstance(values, dict):
+        return dict(values)
+    if not values or info is None:
+        return {}
+    socket_widgets = {i["name"] for i in node.get("inputs") or [] if i.get("widget")}
+    mapped: dict[str, Any] = {}
+    position = 0
+    for name, type_, opts in _declared_inputs(info):
+        if not _is_widget(type_):
+            continue
+        if opts.get("forceInput") and name not in socket_widgets:
+            continue
+        if position >= len(values):
+            break
+        mapped[name] = values[position]
+        position += 1
+        has_control = opts.get("control_after_generate") or (type_ == "INT" and name in SEED_NAMES)
+        if has_control and position < len(values) and values[position] in CONTROL_VALUES:
+            position += 1
+        if opts.get("image_upload") and position < len(values) and values[position] in ("image", "video"):
+            position += 1
+    return mapped
 
 
 def _declared_inputs(info: dict) -> list[tuple[str, Any, dict]]:
@@ -175,7 +236,7 @@ def ui_to_api(ui: dict, registry: NodeInfoSource | None) -> dict:
 
     Notes and reroutes vanish, primitives' values flow into their targets, muted nodes (mode 2)
     are dropped with the inputs they fed, bypassed nodes (mode 4) pass a matching-type input
-    through. Positional widget values are named from the registry's input order; nodes unknown
+    through, subgraphs are flattened (inner nodes get ids `host:inner`). Positional widget values are named from the registry's input order; nodes unknown
     to the registry keep only their links (validation then reports the unknown type).
     """
     if not is_ui_workflow(ui):

@@ -162,3 +162,46 @@ def test_shipped_canvas_example_converts_to_the_shipped_api_example():
     canvas = json.loads((workflows / "canvas" / "image_invert_and_scale.json").read_text())
     api = json.loads((workflows / "image_invert_and_scale.json").read_text())
     assert ui_to_api(canvas, registry) == api
+
+
+def link_obj(id, origin, oslot, target, tslot, type):
+    return {"id": id, "origin_id": origin, "origin_slot": oslot, "target_id": target, "target_slot": tslot,
+            "type": type}
+
+
+SUBGRAPH = {
+    "id": "5f0c-subgraph", "name": "Invert and scale",
+    "inputNode": {"id": -10}, "outputNode": {"id": -20},
+    "inputs": [{"id": "a", "name": "image", "type": "IMAGE", "linkIds": [1]},
+               {"id": "b", "name": "scale_by", "type": "FLOAT", "linkIds": [3]}],
+    "outputs": [{"id": "c", "name": "IMAGE", "type": "IMAGE", "linkIds": [4]}],
+    "nodes": [
+        node(1, "ImageInvert", [inp("image", "IMAGE", 1)], [out("IMAGE")]),
+        node(2, "ImageScaleBy", [inp("image", "IMAGE", 2), inp("scale_by", "FLOAT", 3, widget=True)],
+             [out("IMAGE")], widgets=["bilinear", 1.0]),
+    ],
+    "links": [link_obj(1, -10, 0, 1, 0, "IMAGE"), link_obj(2, 1, 0, 2, 0, "IMAGE"),
+              link_obj(3, -10, 1, 2, 1, "FLOAT"), link_obj(4, 2, 0, -20, 0, "IMAGE")],
+}
+
+
+def subgraph_workflow(host_widgets):
+    host = node(7, "5f0c-subgraph", [inp("image", "IMAGE", 10), inp("scale_by", "FLOAT", None, widget=True)],
+                [out("IMAGE")], widgets=host_widgets)
+    return {"nodes": [node(1, "EmptyImage", outputs=[out("IMAGE")], widgets=[8, 8, 1, 0]), host,
+                      node(3, "SaveImage", [inp("images", "IMAGE", 11)], widgets=["pic"])],
+            "links": [[10, 1, 0, 7, 0, "IMAGE"], [11, 7, 0, 3, 0, "IMAGE"]],
+            "definitions": {"subgraphs": [SUBGRAPH]}}
+
+
+def test_subgraph_is_flattened_with_host_prefixed_ids():
+    api = ui_to_api(subgraph_workflow([3.0]), FakeRegistry())
+    assert set(api) == {"1", "7:1", "7:2", "3"}
+    assert api["7:1"]["inputs"] == {"image": ["1", 0]}
+    assert api["7:2"]["inputs"] == {"image": ["7:1", 0], "upscale_method": "bilinear", "scale_by": 3.0}
+    assert api["3"]["inputs"]["images"] == ["7:2", 0]
+
+
+def test_unpromoted_subgraph_input_keeps_the_inner_widget_value():
+    api = ui_to_api(subgraph_workflow([]), FakeRegistry())
+    assert api["7:2"]["inputs"]["scale_by"] == 1.0
