@@ -55,10 +55,15 @@ def call_batches(inputs: dict[str, list], input_is_list: bool) -> list[dict[str,
     return [{k: v[i] if i < len(v) else v[-1] for k, v in inputs.items()} for i in range(count)]
 
 
-def find_blocker(kwargs: dict[str, Any]) -> ExecutionBlocker | None:
+def find_blocker(kwargs: dict[str, Any], input_is_list: bool = False) -> ExecutionBlocker | None:
+    """The first blocker among a call's inputs (any list element, for INPUT_IS_LIST nodes)."""
     for value in kwargs.values():
         if isinstance(value, ExecutionBlocker):
             return value
+        if input_is_list and isinstance(value, list):
+            found = next((v for v in value if isinstance(v, ExecutionBlocker)), None)
+            if found is not None:
+                return found
     return None
 
 

@@ -271,9 +271,7 @@ class PromptRun:
             _reset_current(token)
 
     def blocked_result(self, node: ParsedNode, kwargs: dict) -> ExecutionBlocker | None:
-        if node.definition.spec.input_is_list:
-            return None
-        blocker = find_blocker(kwargs)
+        blocker = find_blocker(kwargs, node.definition.spec.input_is_list)
         if blocker is not None and blocker.message is not None:
             self.blocked[node.id] = blocker.message
             self.sink(Event(ev.EXECUTION_ERROR, self.error_data(
@@ -360,7 +358,7 @@ class PromptRun:
         try:
             for _, _, graph in split:
                 for new_id, info in (graph or {}).items():
-                    self.dyn.add_ephemeral_node(new_id, info, node.id, display)
+                    self.dyn.add_ephemeral_node(new_id, info, node.id, info.get("override_display_id") or display)
                     new_ids.append(new_id)
             for new_id in new_ids:
                 self.node(new_id)

@@ -275,3 +275,13 @@ def test_raw_link_dynprompt_and_undeclared_linked_inputs_reach_the_node(h):
               "i": {"class_type": "Inspect", "inputs": {"raw": ["c", 0], "bonus": ["c", 0], "ignored": 5}}}
     result = h.run(prompt)
     assert result.outputs["i"] == {"raw": [["c", 0]], "real": ["i"], "extra": [[("bonus", 3)]]}
+
+
+def test_input_is_list_node_is_blocked_when_any_item_is_blocked(h):
+    prompt = {"r": {"class_type": "Range", "inputs": {"count": 4}},
+              "odd": {"class_type": "OddBlocker", "inputs": {"x": ["r", 0]}},
+              "sum": {"class_type": "V1Sum", "inputs": {"values": ["odd", 0]}},
+              "out": {"class_type": "Record", "inputs": {"value": ["sum", 0]}}}
+    result = h.run(prompt)
+    assert result.status == "success"
+    assert "sum" not in CALLS and result.outputs == {}
