@@ -20,7 +20,15 @@ import networkx as nx
 from engine.graph.spec import InputSpec, NodeDefinition, input_options
 from engine.graph.types import WIDGET_TYPES, is_link, types_compatible, unwrap_literal
 
-_COERCE = {"INT": int, "FLOAT": float, "STRING": str, "BOOLEAN": bool}
+
+def _to_bool(value: Any) -> bool:
+    """bool(), except that the strings "false"/"0"/"no"/"off" mean False (bool("false") would be True)."""
+    if isinstance(value, str) and value.strip().lower() in ("false", "0", "no", "off", ""):
+        return False
+    return bool(value)
+
+
+_COERCE = {"INT": int, "FLOAT": float, "STRING": str, "BOOLEAN": _to_bool}
 _CHOICES_ECHOED = 20
 
 

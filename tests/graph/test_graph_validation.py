@@ -117,6 +117,13 @@ def test_literals_are_coerced_to_the_declared_type(registry):
     assert isinstance(result.nodes["s"].consts["factor"], float)
 
 
+@pytest.mark.parametrize(("given", "expected"), [("false", False), ("True", True), (0, False), (1, True)])
+def test_boolean_literals_from_text_mean_what_they_say(registry, given, expected):
+    prompt = {"s": {"class_type": "V1Switch", "inputs": {"use_a": given, "a": 1, "b": 2}},
+              "o": {"class_type": "Record", "inputs": {"value": ["s", 0]}}}
+    assert validate_prompt(prompt, registry).nodes["s"].consts["use_a"] is expected
+
+
 @pytest.mark.parametrize(("value", "kind"), [(-1, "value_smaller_than_min"), (101, "value_bigger_than_max")])
 def test_values_outside_min_max(registry, value, kind):
     prompt = {"c": {"class_type": "Const", "inputs": {"value": value}},
