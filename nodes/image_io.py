@@ -30,6 +30,15 @@ def input_images(folders: Folders) -> list[str]:
     return [name for name in folders.list_input_files() if name.lower().endswith(IMAGE_EXTENSIONS)]
 
 
+def _rgb_array(frame: Image.Image) -> np.ndarray:
+    """float32 [H,W,3] in 0..1; 16/32-bit grayscale keeps its full range instead of clipping at 255."""
+    if frame.mode.startswith("I"):
+        gray = np.asarray(frame).astype(np.float32)
+        scale = 65535.0 if frame.mode.startswith("I;16") or gray.max(initial=0) > 255 else 255.0
+        return np.repeat((gray / scale).clip(0, 1)[..., None], 3, axis=-1)
+    return np.asarray(frame.convert("RGB"), dtype=np.float32) / 255.0
+
+
 def load_image_file(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     """IMAGE [N,H,W,3] and MASK [N,H,W] from a file; every frame of the first frame's size is kept.
 
@@ -39,14 +48,12 @@ def load_image_file(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     with Image.open(path) as opened:
         for frame in ImageSequence.Iterator(opened):
             frame = ImageOps.exif_transpose(frame)
-            if frame.mode == "I":
-                frame = frame.point(lambda v: v * (1 / 255))
             if images and frame.size != (images[0].shape[1], images[0].shape[0]):
                 continue
             has_alpha = "A" in frame.getbands() or (frame.mode == "P" and "transparency" in frame.info)
             rgba = frame.convert("RGBA") if has_alpha else None
-            rgb = np.asarray(frame.convert("RGB"), dtype=np.float32) / 255.0
-            images.append(torch.from_numpy(rgb.copy()))
+            rgb = _rgb_array(frame)
+            images.append(torch.from_numpy(rgb))
             if rgba is not None:
                 alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255.0
                 masks.append(1.0 - torch.from_numpy(alpha.copy()))

@@ -116,3 +116,11 @@ def test_batch_num_names_share_one_counter(run_node):
     run_node(SaveImage, images=images(2), filename_prefix="b%batch_num%")
     out = run_node(SaveImage, images=images(2), filename_prefix="b%batch_num%")
     assert [i["filename"] for i in out.ui["images"]] == ["b0_00003_.png", "b1_00004_.png"]
+
+
+def test_sixteen_bit_grayscale_keeps_its_range(run_node, folders):
+    gray = np.full((2, 3), 32768, dtype=np.uint16)
+    Image.fromarray(gray).save(folders.input_dir / "deep.png")
+    image, _ = run_node(LoadImage, image="deep.png")
+    assert image.shape == (1, 2, 3, 3)
+    assert torch.allclose(image, torch.full_like(image, 32768 / 65535))
