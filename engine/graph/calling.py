@@ -68,11 +68,16 @@ def find_blocker(kwargs: dict[str, Any], input_is_list: bool = False) -> Executi
 
 
 def split_result(raw: Any) -> tuple[Any, dict | None, dict | None]:
-    """(outputs, ui, expand) from a native NodeOutput, a V1 dict, a tuple, a blocker or None."""
-    if raw is None or isinstance(raw, ExecutionBlocker):
+    """(outputs, ui, expand) from a native NodeOutput, a V1 dict, a tuple, a blocker or None.
+
+    A dict or NodeOutput without a result gives empty outputs; a bare None counts as zero outputs.
+    """
+    if raw is None:
+        return (), None, None
+    if isinstance(raw, ExecutionBlocker):
         return raw, None, None
     if isinstance(raw, dict):
-        return raw.get("result", ()), raw.get("ui"), raw.get("expand")
+        return raw.get("result"), raw.get("ui"), raw.get("expand")
     if hasattr(raw, "expand") and hasattr(raw, "ui") and hasattr(raw, "result"):
         return raw.result, raw.ui, raw.expand
     return raw, None, None

@@ -75,7 +75,7 @@ class Out:
 class NodeOutput:
     """A node result with UI data and/or a subgraph to expand into, besides the output tuple."""
 
-    result: tuple | None = ()
+    result: tuple | None = None
     ui: dict | None = None
     expand: dict | None = None
 

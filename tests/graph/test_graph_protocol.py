@@ -95,6 +95,21 @@ class TwoOutputs:
         return (1,)
 
 
+class UiOnly:
+    """Declares an output but returns only UI data: the output is empty, downstream nodes do not run."""
+
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "go"
+    OUTPUT_NODE = True
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {}}
+
+    def go(self):
+        return {"ui": {"text": ["hi"]}}
+
+
 class SelfLoop:
     """Expands into a node that links to itself."""
 
@@ -163,7 +178,7 @@ def h():
     harness = Harness()
     for cls in (NativeChoose, Preview, AsyncFail):
         harness.registry.register(cls)
-    for cls in (AsyncHooks, Counter, TwoOutputs, SelfLoop, OddBlocker, Inspect):
+    for cls in (AsyncHooks, Counter, TwoOutputs, SelfLoop, OddBlocker, Inspect, UiOnly):
         harness.registry.register(cls)
     return harness
 
@@ -206,6 +221,13 @@ def test_node_returning_too_few_outputs_is_an_error_naming_it(h):
     assert result.status == "error"
     assert result.error["node_id"] == "t"
     assert "TwoOutputs returned 1 outputs, its spec declares 2" in result.error["exception_message"]
+
+
+def test_ui_only_result_leaves_outputs_empty(h):
+    result = h.run(record({"u": {"class_type": "UiOnly", "inputs": {}}}, "u"))
+    assert result.status == "success"
+    assert result.outputs == {"u": {"text": ["hi"]}}
+    assert "out" not in CALLS
 
 
 def test_async_node_failure_is_reported(h):
