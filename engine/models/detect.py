@@ -82,9 +82,10 @@ def _count(shapes: Mapping[str, tuple], pattern: str) -> int:
     return len({m.group(1) for k in shapes if (m := regex.match(k))})
 
 
-def infer_unet_config(items: Shapes, prefix: str = "") -> UNetConfig:
+def infer_unet_config(items: Shapes, prefix: str = "", encoder_only: bool = False) -> UNetConfig:
     """UNet sizes from shapes (keys under `prefix`). Heads rule: 1x1-conv proj_in (the SD1 layout) means
-    8 heads; linear proj_in (SD2, SDXL and later) means 64-wide heads (see UNetConfig.attention_heads)."""
+    8 heads; linear proj_in (SD2, SDXL and later) means 64-wide heads (see UNetConfig.attention_heads).
+    `encoder_only`: the weights hold no decoder half (a ControlNet); the decoder sizes come out as zero-depth placeholders."""
     s = {k[len(prefix) :]: v for k, v in _shape_map(items).items() if k.startswith(prefix)}
     if "input_blocks.0.0.weight" not in s:
         raise UnsupportedCheckpoint("no UNet found (input_blocks.0.0.weight missing)")
@@ -107,13 +108,13 @@ def infer_unet_config(items: Shapes, prefix: str = "") -> UNetConfig:
         level_blocks += 1
         depths.append(depth(f"input_blocks.{i}"))
     num_res_blocks.append(level_blocks)
-    n_output = _count(s, r"output_blocks\.(\d+)\.")
+    n_output = sum(n + 1 for n in num_res_blocks) if encoder_only else _count(s, r"output_blocks\.(\d+)\.")
     attn = sorted(k for k in s if k.endswith("attn2.to_k.weight"))
     proj = [k for k in s if k.endswith(".proj_in.weight")]
     linear = bool(proj) and len(s[proj[0]]) == 2
     return UNetConfig(
         in_channels=in_channels,
-        out_channels=s["out.2.weight"][0],
+        out_channels=in_channels if encoder_only else s["out.2.weight"][0],
         model_channels=model_channels,
         channel_mult=tuple(channel_mult),
         num_res_blocks=tuple(num_res_blocks),
