@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from safetensors.torch import save_file
 
 from engine.graph.context import Services
 from engine.graph.events import EventLog
@@ -17,14 +18,16 @@ from engine.graph.native import Node, NodeOutput, Socket, node
 from engine.graph.registry import build_default_registry
 from engine.memory import ModelManager
 from engine.paths import Folders
-from tests.fixtures.checkpoints import make_tiny_checkpoint
+from tests.fixtures.checkpoints import make_tiny_checkpoint, tiny_vae_state_dict
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 CHECKPOINTS = {
     "v1-5-pruned-emaonly.safetensors": "sd15",
     "v2-1_768-ema-pruned.safetensors": "sd21v",
     "sd_xl_base_1.0.safetensors": "sdxl",
+    "sd_xl_refiner_1.0.safetensors": "sdxl_refiner",
 }
+VAE_FILE = "vae-ft-mse-840000-ema-pruned.safetensors"
 SIZE = 64
 
 
@@ -49,6 +52,8 @@ def models_dir(tmp_path_factory) -> Path:
     (root / "checkpoints").mkdir()
     for name, family in CHECKPOINTS.items():
         make_tiny_checkpoint(family, root / "checkpoints" / name)
+    (root / "vae").mkdir()
+    save_file(tiny_vae_state_dict(), str(root / "vae" / VAE_FILE))  # bare keys, as standalone VAEs ship
     return root
 
 

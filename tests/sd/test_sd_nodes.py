@@ -10,9 +10,11 @@ from engine.memory import Patch
 from nodes.conditioning import ConditioningCombine, ConditioningSetArea, ConditioningZeroOut
 from nodes.denoiser import sdxl_numbers, sdxl_vector
 from nodes.latents import EmptyLatentImage, LatentUpscale, LatentUpscaleBy, SetLatentNoiseMask
-from nodes.loaders import CheckpointLoaderSimple
-from nodes.sampling import KSampler
-from nodes.text_encode import CLIPSetLastLayer, CLIPTextEncode
+from nodes.loaders import CheckpointLoaderSimple, VAELoader
+from nodes.sampling import KSampler, KSamplerAdvanced
+from nodes.text_encode import CLIPSetLastLayer, CLIPTextEncode, CLIPTextEncodeSDXLRefiner
+from nodes.vae_nodes import VAEDecode
+from tests.sd.conftest import VAE_FILE
 
 
 @pytest.fixture
@@ -119,3 +121,26 @@ def test_patched_model_samples_differently_and_unpatched_exactly_as_before(ctx_f
     assert not torch.allclose(plain, patched)
     assert torch.equal(_sampler(ctx, model, clip), plain)
     assert [e[0] for e in loom.model_events()].count("model_load") == 2  # clip and unet, once each
+
+
+def test_refiner_prompt_carries_aesthetic_score_and_samples(ctx_for):
+    ctx = ctx_for()
+    model, clip, _ = CheckpointLoaderSimple(ckpt_name="sd_xl_refiner_1.0.safetensors").run(ctx)
+    (positive,) = CLIPTextEncodeSDXLRefiner(ascore=6.0, width=1024, height=1024, text="sharp", clip=clip).run(ctx)
+    (negative,) = CLIPTextEncodeSDXLRefiner(ascore=2.5, width=1024, height=1024, text="blurry", clip=clip).run(ctx)
+    assert positive[0][1]["aesthetic_score"] == 6.0 and positive[0][1]["pooled_output"].shape == (1, 32)
+    latent = {"samples": torch.randn(1, 4, 8, 8)}
+    (out,) = KSamplerAdvanced(model=model, add_noise="disable", noise_seed=0, steps=4, cfg=5.0, sampler_name="euler",
+                              scheduler="normal", positive=positive, negative=negative, latent_image=latent,
+                              start_at_step=2, end_at_step=10000, return_with_leftover_noise="disable").run(ctx)
+    assert out["samples"].shape == (1, 4, 8, 8) and not torch.equal(out["samples"], latent["samples"])
+
+
+def test_standalone_vae_file_decodes_like_the_same_weights_in_a_checkpoint(ctx_for):
+    ctx = ctx_for()
+    (vae,) = VAELoader(vae_name=VAE_FILE).run(ctx)
+    _, _, bundled = CheckpointLoaderSimple(ckpt_name="v1-5-pruned-emaonly.safetensors").run(ctx)
+    latent = {"samples": torch.randn(1, 4, 8, 8)}
+    (image,) = VAEDecode(samples=latent, vae=vae).run(ctx)
+    (same,) = VAEDecode(samples=latent, vae=bundled).run(ctx)
+    assert image.shape == (1, 64, 64, 3) and torch.equal(image, same)
