@@ -53,7 +53,7 @@ def _running_server(base: Path, extra_args: list[str]):
     """Run `python main.py` on an ephemeral loopback port with throwaway folders; yields (url, folders)."""
     folders = {name: base / name for name in ("output", "input", "temp", "user", "models")}
     for folder in folders.values():
-        folder.mkdir()
+        folder.mkdir(exist_ok=True)
     port = _free_port()
     log = base / "server.log"
     cmd = [sys.executable, str(ROOT / "main.py"), "--port", str(port),
@@ -77,7 +77,14 @@ def _running_server(base: Path, extra_args: list[str]):
 
 @pytest.fixture(scope="session")
 def loom_server(tmp_path_factory: pytest.TempPathFactory):
-    with _running_server(tmp_path_factory.mktemp("loom-e2e"), []) as server:
+    """The server the flows run on, with a tiny SD1.5 checkpoint in its models folder."""
+    from tests.e2e.flows import TINY_CHECKPOINT
+    from tests.fixtures.checkpoints import make_tiny_checkpoint
+
+    base = tmp_path_factory.mktemp("loom-e2e")
+    (base / "models" / "checkpoints").mkdir(parents=True)
+    make_tiny_checkpoint("sd15", base / "models" / "checkpoints" / TINY_CHECKPOINT)
+    with _running_server(base, []) as server:
         yield server
 
 

@@ -16,7 +16,7 @@ from tests.e2e.canvas_driver import (
     saved_workflow,
     set_widget,
 )
-from tests.e2e.flows import BUILD_FLOW, MISSING_INPUT, REFUSED_LINK
+from tests.e2e.flows import BUILD_FLOWS, MISSING_INPUT, REFUSED_LINK
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -27,20 +27,28 @@ def _place(page, index: int) -> tuple[float, float]:
     return box["x"] + 60 + index * 330, box["y"] + 80 + (index % 2) * 60
 
 
-def test_build_queue_reload_and_reopen_from_png(page, loom_server, artifacts):
+def _cell(page, column: int, row: int) -> tuple[float, float]:
+    box = page.locator(".react-flow__pane").bounding_box()
+    return box["x"] + 30 + column * 215, box["y"] + 40 + row * 320
+
+
+@pytest.mark.parametrize("flow_name", list(BUILD_FLOWS))
+def test_build_queue_reload_and_reopen_from_png(page, loom_server, artifacts, flow_name):
     _, folders = loom_server
-    flow = BUILD_FLOW
-    for index, (class_type, widgets) in enumerate(flow["nodes"]):
-        drag_from_palette(page, class_type, *_place(page, index))
+    flow = BUILD_FLOWS[flow_name]
+    for _ in range(flow["zoom_out"]):
+        page.locator(".react-flow__controls-zoomout").click()
+    for index, (class_type, cell, widgets) in enumerate(flow["nodes"]):
+        drag_from_palette(page, class_type, *_cell(page, *cell))
         node(page, index + 1).wait_for()
         for name, value in widgets.items():
             set_widget(page, index + 1, name, value)
-    page.screenshot(path=artifacts / "01_nodes_placed.png")
+    page.screenshot(path=artifacts / f"{flow_name}_01_nodes_placed.png")
 
     for src, slot, dst, name in flow["links"]:
         connect(page, src + 1, slot, dst + 1, name)
     assert page.locator(".react-flow__edge").count() == len(flow["links"])
-    page.screenshot(path=artifacts / "02_connected.png")
+    page.screenshot(path=artifacts / f"{flow_name}_02_connected.png")
 
     queued = saved_workflow(page)
     page.keyboard.press("Control+Enter")
@@ -48,16 +56,17 @@ def test_build_queue_reload_and_reopen_from_png(page, loom_server, artifacts):
     out.first.wait_for(timeout=120_000)
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=out.first.element_handle())
     assert page.locator(".node-error").count() == 0
-    page.screenshot(path=artifacts / "03_output_in_node.png")
+    page.screenshot(path=artifacts / f"{flow_name}_03_output_in_node.png")
 
+    current = saved_workflow(page)  # as queued, plus seeds moved by control_after_generate
     page.reload()
     page.wait_for_selector(".react-flow__node")
     assert page.locator(".react-flow__node").count() == len(flow["nodes"])
     assert page.locator(".react-flow__edge").count() == len(flow["links"])
-    assert graph_shape(saved_workflow(page)) == graph_shape(queued)
-    page.screenshot(path=artifacts / "04_after_reload.png")
+    assert graph_shape(saved_workflow(page)) == graph_shape(current)
+    page.screenshot(path=artifacts / f"{flow_name}_04_after_reload.png")
 
-    pngs = sorted(folders["output"].rglob("*.png"))
+    pngs = sorted(folders["output"].rglob(f"{flow['nodes'][flow['output_node']][2]['filename_prefix']}*.png"))
     assert pngs, "SaveImage wrote no PNG"
     page.once("dialog", lambda d: d.accept())
     page.get_by_role("button", name="Clear").click()
@@ -65,7 +74,7 @@ def test_build_queue_reload_and_reopen_from_png(page, loom_server, artifacts):
     drop_file(page, pngs[-1], "image/png")
     page.wait_for_selector(".react-flow__node")
     assert graph_shape(saved_workflow(page)) == graph_shape(queued)
-    page.screenshot(path=artifacts / "05_reopened_from_png.png")
+    page.screenshot(path=artifacts / f"{flow_name}_05_reopened_from_png.png")
 
 
 def test_incompatible_connection_is_refused_with_a_reason(page, artifacts):

@@ -11,7 +11,7 @@ import {
   type FinalConnectionState,
   type Node,
 } from "@xyflow/react";
-import { useEffect, useMemo, type DragEvent, type MouseEvent } from "react";
+import { useEffect, useMemo, useRef, type DragEvent, type MouseEvent } from "react";
 import { connect, connectionProblem, createNode } from "../graph/edit";
 import { commit, doc, edgeSelection, groupSelection, loads, selection } from "../state/document";
 import { notify, runtime } from "../state/runtime";
@@ -46,14 +46,18 @@ export function Canvas({ onSearch }: { onSearch: (at: { x: number; y: number }) 
   const sizes = useStore(measured, (m) => m);
   const rf = useReactFlow();
 
+  const rfRef = useRef(rf);
+  rfRef.current = rf;
   useEffect(() => {
-    const ds = doc.get().extra.ds as { scale: number; offset: [number, number] } | undefined;
+    // Only when a workflow is loaded (or the page opens): restore the saved viewport or fit the graph.
+    const wf = doc.get();
+    const ds = wf.extra.ds as { scale: number; offset: [number, number] } | undefined;
     const frame = requestAnimationFrame(() => {
-      if (loaded === 0 && ds) rf.setViewport({ x: ds.offset[0] * ds.scale, y: ds.offset[1] * ds.scale, zoom: ds.scale });
-      else rf.fitView({ padding: 0.15, maxZoom: 1 });
+      if (loaded === 0 && ds) rfRef.current.setViewport({ x: ds.offset[0] * ds.scale, y: ds.offset[1] * ds.scale, zoom: ds.scale });
+      else if (wf.nodes.length) rfRef.current.fitView({ padding: 0.15, maxZoom: 1 });
     });
     return () => cancelAnimationFrame(frame);
-  }, [loaded, rf]);
+  }, [loaded]);
 
   const nodes: Node[] = useMemo(
     () => [
