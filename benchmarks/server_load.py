@@ -40,6 +40,7 @@ class ClientResult:
     latencies: list[float] = field(default_factory=list)
     bytes_received: int = 0
     messages: int = 0
+    status_bytes: int = 0  # queue-length broadcasts, which every client receives
     foreign: int = 0  # messages about prompts this client did not submit
     failures: list[str] = field(default_factory=list)
 
@@ -67,7 +68,10 @@ async def run_client(session: aiohttp.ClientSession, url: str, index: int, promp
                 result.bytes_received += len(msg.data) if isinstance(msg.data, (str, bytes)) else 0
                 if msg.type != aiohttp.WSMsgType.TEXT:
                     continue
-                data = json.loads(msg.data)["data"]
+                message = json.loads(msg.data)
+                data = message["data"]
+                if message["type"] == "status":
+                    result.status_bytes += len(msg.data)
                 if data.get("prompt_id") is not None and data["prompt_id"] not in mine:
                     result.foreign += 1
                 if data.get("prompt_id") == prompt_id and "node" in data and data["node"] is None:
@@ -128,7 +132,10 @@ def main() -> int:
     if latencies:
         print(f"latency submit -> executing null: p50 {percentile(latencies, 0.5) * 1000:.0f} ms, "
               f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms, mean {statistics.mean(latencies) * 1000:.0f} ms")
-    print(f"websocket traffic: {total_bytes / max(done, 1):.0f} bytes/prompt, "
+    status_bytes = sum(r.status_bytes for r in results)
+    print(f"websocket traffic: {total_bytes / max(done, 1):.0f} bytes/prompt "
+          f"({(total_bytes - status_bytes) / max(done, 1):.0f} about the prompt itself, "
+          f"{status_bytes / max(done, 1):.0f} queue-status broadcasts to all clients), "
           f"{sum(r.messages for r in results) / max(done, 1):.1f} messages/prompt")
     foreign = sum(r.foreign for r in results)
     print(f"messages delivered to the wrong client: {foreign}")

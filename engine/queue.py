@@ -81,6 +81,8 @@ class PromptQueue:
         self.max_history = max_history
         self._db = sqlite3.connect(self.path, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # Commits survive a killed process (the point of this file); only a power cut may lose the last ones.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._cond = threading.Condition()
         self._secrets: dict[str, dict] = {}

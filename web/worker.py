@@ -23,6 +23,8 @@ from web.ws import Hub, preview_frame
 log = logging.getLogger(__name__)
 
 # Events kept in the history entry's status.messages (as ComfyUI does).
+STATUS_INTERVAL = 0.1  # seconds between queue-length broadcasts
+
 HISTORY_EVENTS = {"execution_start", "execution_cached", "execution_success", "execution_error",
                   "execution_interrupted"}
 
@@ -63,6 +65,7 @@ class PromptWorker:
         self._waiters: dict[str, list[asyncio.Future]] = {}
         self._free_request: bool | None = None
         self._status_due = False
+        self._status_sent = float("-inf")
         self.on_finished: list[Callable[[str, dict], None]] = []  # (prompt_id, history entry), on the loop
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -112,13 +115,17 @@ class PromptWorker:
             self._free_request = bool(unload_models or self._free_request)
 
     def broadcast_status(self) -> None:
-        """Tell every client the queue length; calls within one loop iteration send one message."""
-        if not self._status_due:
-            self._status_due = True
-            asyncio.get_running_loop().call_soon(self._send_status)
+        """Tell every client the queue length: at most one message per STATUS_INTERVAL, the last one
+        always sent (a burst of 100 submissions is one or two broadcasts, not 100 x clients)."""
+        if self._status_due:
+            return
+        self._status_due = True
+        loop = asyncio.get_running_loop()
+        loop.call_at(max(loop.time(), self._status_sent + STATUS_INTERVAL), self._send_status)
 
     def _send_status(self) -> None:
         self._status_due = False
+        self._status_sent = asyncio.get_running_loop().time()
         self.hub.send("status", {"status": {"exec_info": {"queue_remaining": self.queue.remaining()}}})
 
     def connect_messages(self, client_id: str) -> list[tuple[str, dict]]:
