@@ -162,11 +162,9 @@ class PromptWorker:
         try:
             while not self._stop.is_set():
                 item = self.queue.claim(timeout=0.2)
-                if item is None:
-                    self._apply_free()
-                    continue
-                self._run(loop, item)
-                self._apply_free()
+                self._apply_free()  # a /free that came before this prompt applies before it runs
+                if item is not None:
+                    self._run(loop, item)
         finally:
             loop.close()
 

@@ -6,6 +6,7 @@ import json
 import struct
 
 from tests.server.helpers import chain_prompt, show_prompt, until_done, wait_history
+from web.state import WORKER
 
 
 async def _submit(client, prompt: dict, client_id: str = "c1", **extra) -> dict:
@@ -160,4 +161,38 @@ async def test_websocket_traffic_grows_linearly_with_nodes(client):
     print(f"1000-node prompt: {count} websocket messages, {size} bytes")
     assert count < 4 * 1000 and size < 1000 * 1500
     assert sizes[1000][1] < 12 * sizes[100][1]
+    await ws.close()
+
+
+async def test_free_memory_drops_cached_outputs(client):
+    ws = await client.ws_connect("/ws?clientId=c1")
+    await until_done(ws, (await _submit(client, show_prompt(1, 2)))["prompt_id"])
+    assert (await client.post("/free", json={"free_memory": True})).status == 200
+    messages = await until_done(ws, (await _submit(client, show_prompt(1, 2)))["prompt_id"])
+    assert next(m["data"]["nodes"] for m in messages if m["type"] == "execution_cached") == []
+    await ws.close()
+
+
+async def test_worker_survives_a_failing_executor(client, monkeypatch):
+    worker = client.server.app[WORKER]
+    real_execute = worker.executor.execute
+
+    async def broken(*args, **kwargs):
+        monkeypatch.setattr(worker.executor, "execute", real_execute)  # only the first prompt fails
+        raise MemoryError("executor blew up")
+
+    monkeypatch.setattr(worker.executor, "execute", broken)
+    failed = await (await client.post("/prompt?wait=true", json={"prompt": show_prompt()})).json()
+    error = dict(failed["history"]["status"]["messages"])["execution_error"]
+    assert error["exception_type"] == "MemoryError" and "blew up" in error["exception_message"]
+    after = await (await client.post("/prompt?wait=true", json={"prompt": show_prompt(5)})).json()
+    assert after["history"]["outputs"] == {"4": {"value": [7]}}
+
+
+async def test_feature_flags_handshake(client):
+    ws = await client.ws_connect("/ws?clientId=flags")
+    assert (await ws.receive_json())["type"] == "status"
+    await ws.send_json({"type": "feature_flags", "data": {"supports_preview_metadata": False}})
+    reply = await ws.receive_json()
+    assert reply["type"] == "feature_flags" and reply["data"]["max_upload_size"] > 0
     await ws.close()

@@ -97,6 +97,9 @@ async def test_foreign_origin_is_refused_unless_allowed(make_client):
     own = {"Origin": f"http://{plain.host}:{plain.port}"}
     assert (await plain.get("/queue", headers=own)).status == 200
     assert (await plain.get("/queue")).status == 200
+    with pytest.raises(WSServerHandshakeError) as refused:
+        await plain.ws_connect("/ws", headers=evil)
+    assert refused.value.status == 403
     allowing = await make_client(allow_origins=("http://evil.example",))
     response = await allowing.get("/queue", headers=evil)
     assert response.status == 200 and response.headers["Access-Control-Allow-Origin"] == "http://evil.example"
