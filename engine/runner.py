@@ -112,21 +112,25 @@ def needed_nodes(prompt: dict, outputs: list[str]) -> set[str]:
 
 
 def describe_validation(prompt: dict, validation) -> list[str]:
-    """Readable lines: one per problem, naming node id, class, input and reason."""
+    """Readable lines: one per problem, naming node id, class, input, reason and the error type."""
     lines = []
     error = validation.error
-    if error and error.get("type") != "prompt_outputs_failed_validation":
-        lines.append(f"{error.get('message', 'invalid workflow')}: {error.get('details', '')}".rstrip(": "))
+    if error and not validation.node_errors:
+        lines.append(_reason(error))
     for node_id, entry in (validation.node_errors or {}).items():
         class_type = entry.get("class_type") or prompt.get(node_id, {}).get("class_type", "?")
         for problem in entry.get("errors", []):
-            extra = problem.get("extra_info") or {}
-            where = f"node {node_id} ({class_type})"
-            if extra.get("input_name"):
-                where += f", input '{extra['input_name']}'"
-            reason = problem.get("details") or problem.get("message", "")
-            lines.append(f"{where}: {problem.get('type', 'error')}: {reason}")
+            input_name = (problem.get("extra_info") or {}).get("input_name")
+            where = f"node {node_id} ({class_type})" + (f", input '{input_name}'" if input_name else "")
+            lines.append(f"{where}: {_reason(problem)}")
     return lines
+
+
+def _reason(error: dict) -> str:
+    message, details = error.get("message", "invalid"), error.get("details") or ""
+    if details.startswith("Node ID") or details in message:
+        details = ""
+    return f"{message}" + (f": {details}" if details else "") + f" [{error.get('type', 'error')}]"
 
 
 def files_written(outputs: dict, folders: Folders) -> list[str]:
