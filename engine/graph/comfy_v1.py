@@ -6,7 +6,6 @@ import inspect
 from typing import Any
 
 from engine.graph.spec import (
-    ALL_INPUTS,
     InputSpec,
     NodeDefinition,
     NodeSpec,
@@ -114,8 +113,7 @@ class V1Definition(NodeDefinition):
     def validator_claims(self) -> frozenset[str]:
         if not self.has_custom_validation:
             return frozenset()
-        claims = accepted_parameters(self.cls.VALIDATE_INPUTS)
-        return claims if claims is ALL_INPUTS else claims - {"input_types"}
+        return accepted_parameters(self.cls.VALIDATE_INPUTS)
 
     def combo_choices(self, name: str, services: Any) -> list[Any]:
         for section in ("required", "optional"):

@@ -145,7 +145,8 @@ class NodeDefinition:
         return True
 
     def validator_claims(self) -> frozenset[str]:
-        """Inputs the custom validator checks itself (their min/max/options checks are skipped)."""
+        """Inputs the custom validator checks itself (their min/max/options checks are skipped);
+        "input_types" among them means it also checks linked types."""
         return frozenset()
 
     def combo_choices(self, name: str, services: Any) -> list[Any]:

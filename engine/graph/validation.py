@@ -105,7 +105,8 @@ class _Validator:
     def fail(self, node_id: str, error: dict) -> None:
         self.errors.setdefault(node_id, []).append(error)
 
-    def check_link(self, node_id: str, item: InputSpec | None, name: str, value: Any) -> tuple[str, int, str] | None:
+    def check_link(self, node_id: str, item: InputSpec | None, name: str, value: Any,
+                   check_type: bool = True) -> tuple[str, int, str] | None:
         """(source, index, output type) of a well-formed link to an existing output, else None (error recorded)."""
         spec_item = item or InputSpec(name=name, type="*")
         if not is_link(value):
@@ -126,7 +127,7 @@ class _Validator:
                 f"index {index} does not exist", linked_node=value))
             return None
         self.edges.append((src, node_id))
-        if item is not None and not types_compatible(outputs[index].type, item.type):
+        if check_type and item is not None and not types_compatible(outputs[index].type, item.type):
             self.fail(node_id, _input_error(
                 "return_type_mismatch", "Return type mismatch between linked nodes", item, value,
                 f"{name}, received_type({outputs[index].type}) mismatch input_type({item.type})",
@@ -193,7 +194,7 @@ class _Validator:
                 continue
             value = inputs[item.name]
             if isinstance(value, list):
-                link = self.check_link(node_id, item, item.name, value)
+                link = self.check_link(node_id, item, item.name, value, "input_types" not in claims)
                 if link is not None:
                     links[item.name] = link[:2]
                     input_types[item.name] = link[2]

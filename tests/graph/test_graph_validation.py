@@ -195,6 +195,33 @@ def test_exception_in_custom_validator_is_a_validation_error():
     assert "FileNotFoundError: x.png" in error["details"]
 
 
+def test_validator_taking_input_types_decides_link_types_itself():
+    class AnyNumber:
+        RETURN_TYPES = ()
+        FUNCTION = "go"
+        OUTPUT_NODE = True
+
+        @classmethod
+        def INPUT_TYPES(cls):
+            return {"required": {"x": ("FLOAT",)}}
+
+        @classmethod
+        def VALIDATE_INPUTS(cls, input_types):
+            return input_types["x"] in ("INT", "FLOAT") or f"x cannot take {input_types['x']}"
+
+        def go(self, x):
+            return {}
+
+    registry = make_registry()
+    registry.register(AnyNumber)
+    prompt = {"c": {"class_type": "Const", "inputs": {"value": 1}},
+              "n": {"class_type": "AnyNumber", "inputs": {"x": ["c", 0]}}}
+    assert validate_prompt(prompt, registry).ok
+    prompt["c"] = {"class_type": "Pick", "inputs": {"mode": "fast", "ckpt": "none.safetensors"}}
+    error = only_error(validate_prompt(prompt, registry), "n")
+    assert error["type"] == "custom_validation_failed" and error["details"] == "x cannot take STRING"
+
+
 def test_all_problems_are_reported_at_once(registry):
     prompt = {"c": {"class_type": "Const", "inputs": {"value": 500}},
               "a": {"class_type": "Add", "inputs": {"a": ["c", 0], "b": "x"}},
