@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import json
 
+import numpy as np
 from aiohttp import FormData
 from PIL import Image, PngImagePlugin
+from safetensors.numpy import save_file
 
 from tests.server.helpers import raw_get
 
@@ -131,3 +133,14 @@ async def test_pack_web_directories_are_listed_and_served_without_escape(make_cl
                   "/extensions/my_pack/..%2f..%2fsecret.txt"):
         status, data = await raw_get(client, probe)
         assert status in (400, 403, 404) and b"top secret" not in data, probe
+
+
+async def test_view_metadata_reads_the_safetensors_header_inside_model_folders(client, tmp_path):
+    folder = tmp_path / "models" / "loras"
+    folder.mkdir(parents=True)
+    save_file({"w": np.zeros(2, dtype=np.float32)}, str(folder / "style.safetensors"), metadata={"ss_name": "x"})
+    response = await client.get("/view_metadata/loras", params={"filename": "style.safetensors"})
+    assert await response.json() == {"ss_name": "x"}
+    assert (await client.get("/view_metadata/loras", params={"filename": "none.safetensors"})).status == 404
+    probe = await client.get("/view_metadata/loras", params={"filename": "../../secret.safetensors"})
+    assert probe.status == 403

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import platform
 import sys
 
 from aiohttp import web
 
-from engine.paths import MODEL_KINDS
+from engine.paths import MODEL_KINDS, ModelNotFound, UnsafePath
 from web.openapi import build_openapi, documented
 from web.schemas import Features
 from web.state import CONFIG, FOLDERS, REGISTRY
 
 routes = web.RouteTableDef()
 VERSION = "0.1.0"
+MAX_HEADER_BYTES = 100 * 1024 * 1024
 
 
 @routes.get("/object_info")
@@ -68,6 +70,38 @@ async def models_of_kind(request: web.Request) -> web.Response:
         return web.json_response(await asyncio.to_thread(request.app[FOLDERS].list, kind))
     except KeyError:
         raise web.HTTPNotFound(text=f"unknown model folder {kind!r}") from None
+
+
+def _safetensors_metadata(path) -> dict | None:
+    """The `__metadata__` of a safetensors header (None if the file has none or is not safetensors)."""
+    with open(path, "rb") as handle:
+        size = int.from_bytes(handle.read(8), "little")
+        if not 2 <= size <= MAX_HEADER_BYTES:
+            return None
+        try:
+            header = json.loads(handle.read(size))
+        except ValueError:
+            return None
+    return header.get("__metadata__") if isinstance(header, dict) else None
+
+
+@routes.get("/view_metadata/{folder}")
+@documented(query={"filename": "a .safetensors file of that model kind"})
+async def view_metadata(request: web.Request) -> web.Response:
+    """The metadata stored in a safetensors model file's header."""
+    kind, name = request.match_info["folder"], request.query.get("filename", "")
+    if not name.endswith(".safetensors"):
+        raise web.HTTPBadRequest(text="filename must name a .safetensors file")
+    try:
+        path = request.app[FOLDERS].find(kind, name)
+    except UnsafePath as exc:
+        raise web.HTTPForbidden(text=f"refused: {exc}") from None
+    except (KeyError, ModelNotFound) as exc:
+        raise web.HTTPNotFound(text=str(exc)) from None
+    metadata = await asyncio.to_thread(_safetensors_metadata, path)
+    if metadata is None:
+        raise web.HTTPNotFound(text=f"{name} has no metadata")
+    return web.json_response(metadata)
 
 
 @routes.get("/extensions")
