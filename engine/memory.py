@@ -94,6 +94,19 @@ class ModelHandle:
             return {k: v.shape for k, v in self.slot.module.state_dict().items()}
         return _shapes(self.slot.state_dict())
 
+    def module_shapes(self) -> dict[str, torch.Size]:
+        """Names and shapes of the module's own weights (the keys patches use), without reading any data:
+        from the placed module, else from a skeleton built on the meta device."""
+        slot = self.slot
+        if slot.module is not None:
+            return {k: v.shape for k, v in slot.module.state_dict().items()}
+        if slot.build is not None:
+            with torch.device("meta"):
+                skeleton = slot.build()
+        else:
+            skeleton = slot.load({k: torch.empty(s, device="meta") for k, s in _shapes(slot.state_dict()).items()})
+        return {k: v.shape for k, v in skeleton.state_dict().items()}
+
     def __repr__(self) -> str:
         return f"ModelHandle({self.name!r}, {self.location}, patches={len(self.patches)})"
 
@@ -313,9 +326,12 @@ class ModelManager:
 
     def _forget_stale(self, key: str) -> None:
         """A file changed on disk: drop the weights cached for its previous version."""
-        prefix, component = key.split("|", 1)[0], key.rsplit("|", 1)[-1]
+        parts = key.rsplit("|", 2)
+        if len(parts) != 3:
+            return
         for old_key, slot in list(self._slots.items()):
-            if old_key.startswith(prefix + "|") and old_key.endswith("|" + component) and slot.pins == 0:
+            old = old_key.rsplit("|", 2)
+            if len(old) == 3 and (old[0], old[2]) == (parts[0], parts[2]) and slot.pins == 0:
                 self._drop(slot)
                 del self._slots[old_key]
 

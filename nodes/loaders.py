@@ -2,8 +2,10 @@
 
 from typing import Annotated
 
+from engine.graph.context import current
 from engine.graph.native import Combo, Node, Out, node
-from engine.memory import ModelManager
+from engine.memory import ModelManager, file_key
+from engine.paths import ModelNotFound
 from nodes.model_values import (
     DiffusionModel,
     detect_checkpoint_file,
@@ -35,6 +37,19 @@ def model_files(kind: str, tooltip: str) -> Combo:
                  model_folder=kind)
 
 
+def file_version(kind: str, name: str) -> str:
+    """Which version of a model file a name resolves to now (path and mtime): a replaced file re-runs the
+    loader even when the graph cache has its output; '' when it cannot be resolved (the run reports why)."""
+    ctx = current()
+    folders = ctx.services.folders if ctx is not None else None
+    if folders is None:
+        return ""
+    try:
+        return file_key(folders.find(kind, name), kind)
+    except ModelNotFound:
+        return ""
+
+
 @node(category="loaders", display_name="Load Checkpoint", aliases=["CheckpointLoader"],
       outputs=[Out("MODEL", tooltip="The denoising UNet."), Out("CLIP", tooltip="The text encoder(s)."),
                Out("VAE", tooltip="The autoencoder between pixels and latents.")])
@@ -52,6 +67,10 @@ class CheckpointLoaderSimple(Node):
         vae = vae_model(manager, path, config.vae_prefix, config.vae) if config.vae is not None else None
         return (model, clip, vae)
 
+    @classmethod
+    def is_changed(cls, ckpt_name: str) -> str:
+        return file_version("checkpoints", ckpt_name)
+
 
 @node(category="loaders", display_name="Load VAE", outputs=[Out("VAE")])
 class VAELoader(Node):
@@ -61,3 +80,7 @@ class VAELoader(Node):
 
     def run(self, ctx):
         return (load_vae_file(model_manager(ctx), _folders(ctx).find("vae", self.vae_name)),)
+
+    @classmethod
+    def is_changed(cls, vae_name: str) -> str:
+        return file_version("vae", vae_name)

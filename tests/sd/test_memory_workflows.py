@@ -1,6 +1,8 @@
 """The model manager under real workflows: budgets force offload/reload, consecutive prompts share weights,
 and a VAE decode that runs out of memory retries in tiles."""
 
+import os
+
 import numpy as np
 import torch
 
@@ -8,6 +10,7 @@ from engine.graph.context import ExecutionContext, Services
 from engine.models.vae import AutoencoderKL
 from nodes.loaders import CheckpointLoaderSimple
 from nodes.vae_nodes import vae_decode
+from tests.fixtures.checkpoints import make_tiny_checkpoint
 from tests.sd.conftest import Loom, workflow
 
 SD15 = "v1-5-pruned-emaonly.safetensors"
@@ -67,3 +70,18 @@ def test_vae_decode_out_of_memory_retries_in_tiles_after_offloading_others(loom,
     assert tiled.shape == (1, 128, 128, 3)
     assert torch.allclose(tiled, expected, atol=1e-6)
     assert ("model_offload", f"{SD15} (unet)", "disk") in loom.model_events()
+
+
+def test_checkpoint_replaced_on_disk_is_reloaded_even_with_the_graph_cache(tmp_path, models_dir):
+    private = tmp_path / "models"
+    (private / "checkpoints").mkdir(parents=True)
+    path = private / "checkpoints" / SD15
+    path.write_bytes((models_dir / "checkpoints" / SD15).read_bytes())
+    loom = Loom(tmp_path / "home", private)
+    first = loom.image(loom.run(workflow("sd15_txt2img"), fresh=False))
+    make_tiny_checkpoint("sd15", path, seed=3)
+    os.utime(path, ns=(0, path.stat().st_mtime_ns + 10**9))
+    second = loom.image(loom.run(workflow("sd15_txt2img"), fresh=False))
+    assert not np.array_equal(first, second)
+    assert _events_of(loom, f"{SD15} (unet)") == [("model_load", "cpu"), ("model_offload", "disk"),
+                                                  ("model_load", "cpu")]
