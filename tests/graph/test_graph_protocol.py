@@ -1,7 +1,7 @@
 """Node protocol details: native lazy hooks, async hooks, V1 instances, expansion helpers, progress API."""
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import pytest
 from graph_nodes import CALLS, Harness, ran
@@ -95,6 +95,26 @@ class TwoOutputs:
         return (1,)
 
 
+class SeesConstants:
+    """Records what IS_CHANGED was given."""
+
+    SEEN: ClassVar[list] = []
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "go"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"x": ("INT",), "n": ("INT", {"default": 4})}}
+
+    @classmethod
+    def IS_CHANGED(cls, x, n):
+        cls.SEEN.append((x, n))
+        return n
+
+    def go(self, x, n):
+        return (x + n,)
+
+
 class UiOnly:
     """Declares an output but returns only UI data: the output is empty, downstream nodes do not run."""
 
@@ -178,7 +198,7 @@ def h():
     harness = Harness()
     for cls in (NativeChoose, Preview, AsyncFail):
         harness.registry.register(cls)
-    for cls in (AsyncHooks, Counter, TwoOutputs, SelfLoop, OddBlocker, Inspect, UiOnly):
+    for cls in (AsyncHooks, Counter, TwoOutputs, SelfLoop, OddBlocker, Inspect, UiOnly, SeesConstants):
         harness.registry.register(cls)
     return harness
 
@@ -221,6 +241,14 @@ def test_node_returning_too_few_outputs_is_an_error_naming_it(h):
     assert result.status == "error"
     assert result.error["node_id"] == "t"
     assert "TwoOutputs returned 1 outputs, its spec declares 2" in result.error["exception_message"]
+
+
+def test_is_changed_gets_constants_only_once_per_prompt(h):
+    SeesConstants.SEEN.clear()
+    prompt = record({"c": {"class_type": "Const", "inputs": {"value": 2}},
+                     "s": {"class_type": "SeesConstants", "inputs": {"x": ["c", 0], "n": 5}}}, "s")
+    assert h.run(prompt).outputs["out"] == {"value": [7]}
+    assert SeesConstants.SEEN == [(None, 5)]
 
 
 def test_ui_only_result_leaves_outputs_empty(h):
