@@ -7,6 +7,7 @@ name can never reach outside the folder it is meant for. Torch-free.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -31,6 +32,7 @@ MODEL_KINDS: dict[str, tuple[str, ...]] = {
 KIND_ALIASES = {"unet": "diffusion_models", "text_encoders": "clip", "t2i_adapter": "controlnet"}
 
 ROOT_KINDS = ("input", "output", "temp", "user")
+MTIME_SLACK_S = 2.0
 
 
 class UnsafePath(ValueError):
@@ -124,6 +126,7 @@ class Folders:
             kind: [self.models_dir / name for name in names] for kind, names in MODEL_KINDS.items()
         }
         self.custom_node_dirs: list[Path] = []
+        self._listings = _Listings()
         if isinstance(extra_model_paths, (str, Path)):
             extra_model_paths = [extra_model_paths]
         for config in extra_model_paths or ():
@@ -182,7 +185,7 @@ class Folders:
         """Model file names of `kind`, relative to their folder, with forward slashes, sorted."""
         names: set[str] = set()
         for folder in self.folders_for(kind):
-            names.update(list_files(folder, MODEL_EXTENSIONS))
+            names.update(self._listings.files(folder, MODEL_EXTENSIONS))
         return sorted(names)
 
     def find(self, kind: str, name: str) -> Path:
@@ -198,21 +201,46 @@ class Folders:
 
     def list_input_files(self) -> list[str]:
         """Files in the input folder (recursively), relative names with forward slashes."""
-        return sorted(list_files(self.input_dir, None))
+        return sorted(self._listings.files(self.input_dir, None))
 
 
-def list_files(folder: Path, extensions: Sequence[str] | None) -> list[str]:
-    """Relative names of files under `folder` (following symlinks), optionally filtered by extension."""
-    if not folder.is_dir():
-        return []
-    found = []
+def _scan(folder: Path) -> tuple[list[str], dict[str, float]]:
+    """Relative names of every file under `folder` (following symlinks) and the mtime of every directory."""
+    found, dir_mtimes = [], {}
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        dir_mtimes[dirpath] = os.stat(dirpath).st_mtime
         rel_dir = Path(dirpath).relative_to(folder)
-        for filename in filenames:
-            if filename.startswith("."):
-                continue
-            if extensions is not None and not filename.lower().endswith(tuple(extensions)):
-                continue
-            found.append((rel_dir / filename).as_posix())
-    return found
+        found += [(rel_dir / name).as_posix() for name in filenames if not name.startswith(".")]
+    return found, dir_mtimes
+
+
+def _unchanged(dir_mtimes: dict[str, float], scanned_at: float) -> bool:
+    """True when no directory changed since the scan. Directories modified within the last couple of
+    seconds before the scan are not trusted: file-system timestamps are coarse."""
+    try:
+        return all(os.stat(path).st_mtime == mtime and mtime < scanned_at - MTIME_SLACK_S
+                   for path, mtime in dir_mtimes.items())
+    except OSError:
+        return False
+
+
+class _Listings:
+    """Folder listings, rescanned only when a directory's mtime changed (adding or removing a file
+    changes its directory's mtime), so /object_info stays cheap with thousands of models."""
+
+    def __init__(self) -> None:
+        self._cache: dict[Path, tuple[list[str], dict[str, float], float]] = {}
+
+    def files(self, folder: Path, extensions: Sequence[str] | None) -> list[str]:
+        if not folder.is_dir():
+            self._cache.pop(folder, None)
+            return []
+        cached = self._cache.get(folder)
+        if cached is None or not _unchanged(cached[1], cached[2]):
+            cached = self._cache[folder] = (*_scan(folder), time.time())
+        names = cached[0]
+        if extensions is None:
+            return list(names)
+        suffixes = tuple(extensions)
+        return [name for name in names if name.lower().endswith(suffixes)]

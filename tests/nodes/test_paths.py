@@ -72,3 +72,16 @@ def test_model_names_cannot_escape(tmp_path):
     folders = Folders(tmp_path)
     with pytest.raises(UnsafePath):
         folders.find("checkpoints", "../../etc/passwd")
+
+
+def test_listing_notices_added_and_removed_files(tmp_path):
+    folders = Folders(tmp_path)
+    touch(tmp_path / "models/loras/a.safetensors")
+    assert folders.list("loras") == ["a.safetensors"]
+    touch(tmp_path / "models/loras/deep/b.safetensors")
+    assert folders.list("loras") == ["a.safetensors", "deep/b.safetensors"]
+    (tmp_path / "models/loras/a.safetensors").unlink()
+    assert folders.list("loras") == ["deep/b.safetensors"]
+    folders.ensure()
+    touch(folders.input_dir / "x.png")
+    assert folders.list_input_files() == ["x.png"]
