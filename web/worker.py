@@ -22,9 +22,8 @@ from web.ws import Hub, preview_frame
 
 log = logging.getLogger(__name__)
 
-# Events kept in the history entry's status.messages (as ComfyUI does).
 STATUS_INTERVAL = 0.1  # seconds between queue-length broadcasts
-
+# Events kept in the history entry's status.messages (as ComfyUI does).
 HISTORY_EVENTS = {"execution_start", "execution_cached", "execution_success", "execution_error",
                   "execution_interrupted"}
 
@@ -39,7 +38,6 @@ class _Run:
         self.messages: list[list[Any]] = []
         self.ui_outputs: dict[str, Any] = {}
         self.last_node: str | None = None
-        self.last_progress: dict | None = None
         self.ended = False
 
     @property
