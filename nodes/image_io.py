@@ -9,7 +9,7 @@ import hashlib
 import secrets
 import string
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 import torch
@@ -95,6 +95,31 @@ class LoadImage(Node):
         if ctx is None:
             raise RuntimeError("LoadImage.is_changed needs the execution context for the input folder")
         return file_sha256(_services_folders(ctx).safe_join("input", "", image))
+
+
+@node(category="mask", display_name="Load Image (as Mask)", outputs=[Out("MASK")])
+class LoadImageMask(Node):
+    """Load one channel of an input image as a mask; for alpha, transparent areas are 1."""
+
+    image: Annotated[str, Combo(input_images, image_upload=True)]
+    channel: Literal["alpha", "red", "green", "blue"] = "alpha"
+
+    def run(self, ctx):
+        path = _services_folders(ctx).safe_join("input", "", self.image)
+        with Image.open(path) as opened:
+            frame = ImageOps.exif_transpose(opened)
+            band = {"alpha": "A", "red": "R", "green": "G", "blue": "B"}[self.channel]
+            if band == "A" and frame.mode == "P" and "transparency" in frame.info:
+                frame = frame.convert("RGBA")
+            if band not in frame.getbands():
+                return (torch.zeros(1, frame.height, frame.width),)
+            values = np.asarray(frame.convert("RGBA").getchannel(band), dtype=np.float32) / 255.0
+        mask = torch.from_numpy(values.copy())[None]
+        return (1.0 - mask if band == "A" else mask,)
+
+    @classmethod
+    def is_changed(cls, image: str) -> str:
+        return LoadImage.is_changed(image)
 
 
 def save_png_batch(images: torch.Tensor, folders: Folders, root_kind: str, prefix: str,

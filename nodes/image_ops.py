@@ -84,3 +84,39 @@ class ImageBatch(Node):
             channels = min(first.shape[-1], second.shape[-1])
             first, second = first[..., :channels], second[..., :channels]
         return (torch.cat([first, second], dim=0),)
+
+
+@node(category="image", display_name="Pad Image for Outpainting", outputs=[Out("IMAGE"), Out("MASK")])
+class ImagePadForOutpaint(Node):
+    """Grow the canvas with gray borders; MASK is 1 on the new borders and fades into the image
+    over `feathering` pixels, so the outpainted area blends in."""
+
+    image: Annotated[object, Socket("IMAGE")]
+    left: Annotated[int, Widget(step=8)] = Field(0, ge=0, le=MAX_SIZE)
+    top: Annotated[int, Widget(step=8)] = Field(0, ge=0, le=MAX_SIZE)
+    right: Annotated[int, Widget(step=8)] = Field(0, ge=0, le=MAX_SIZE)
+    bottom: Annotated[int, Widget(step=8)] = Field(0, ge=0, le=MAX_SIZE)
+    feathering: int = Field(40, ge=0, le=MAX_SIZE)
+
+    def run(self, ctx):
+        batch, h, w, channels = self.image.shape
+        out_h, out_w = h + self.top + self.bottom, w + self.left + self.right
+        padded = torch.full((batch, out_h, out_w, channels), 0.5, dtype=self.image.dtype)
+        padded[:, self.top:self.top + h, self.left:self.left + w] = self.image
+        mask = torch.ones(out_h, out_w)
+        mask[self.top:self.top + h, self.left:self.left + w] = self.inner_mask(h, w)
+        return (padded, mask[None].expand(batch, -1, -1).clone())
+
+    def inner_mask(self, h: int, w: int) -> torch.Tensor:
+        """Inside the original image: ((f - d) / f)^2 where d is the distance to the nearest padded side."""
+        if self.feathering == 0:
+            return torch.zeros(h, w)
+        far = float(h + w)
+        ys, xs = torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32)
+        dist_y = torch.minimum(ys if self.top else torch.full_like(ys, far),
+                               (h - 1 - ys) if self.bottom else torch.full_like(ys, far))
+        dist_x = torch.minimum(xs if self.left else torch.full_like(xs, far),
+                               (w - 1 - xs) if self.right else torch.full_like(xs, far))
+        distance = torch.minimum(dist_y[:, None], dist_x[None, :])
+        fade = ((self.feathering - distance) / self.feathering).clamp(min=0)
+        return fade * fade

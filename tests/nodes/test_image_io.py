@@ -13,7 +13,7 @@ from engine.graph.registry import NodeRegistry
 from engine.graph.workflow_io import load_workflow
 from engine.paths import UnsafePath
 from nodes import image_io
-from nodes.image_io import LoadImage, PreviewImage, SaveImage
+from nodes.image_io import LoadImage, LoadImageMask, PreviewImage, SaveImage
 
 PROMPT = {"1": {"class_type": "EmptyImage", "inputs": {"width": 4, "height": 4, "batch_size": 2, "color": 0}},
           "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "pic"}}}
@@ -124,3 +124,17 @@ def test_sixteen_bit_grayscale_keeps_its_range(run_node, folders):
     image, _ = run_node(LoadImage, image="deep.png")
     assert image.shape == (1, 2, 3, 3)
     assert torch.allclose(image, torch.full_like(image, 32768 / 65535))
+
+
+def test_load_image_mask_picks_a_channel(run_node, folders):
+    rgba = np.zeros((2, 2, 4), dtype=np.uint8)
+    rgba[0, 0] = [255, 0, 0, 0]  # transparent red pixel
+    rgba[1, 1] = [0, 0, 0, 255]
+    Image.fromarray(rgba, "RGBA").save(folders.input_dir / "m.png")
+    (red,) = run_node(LoadImageMask, image="m.png", channel="red")
+    (alpha,) = run_node(LoadImageMask, image="m.png", channel="alpha")
+    assert red.shape == (1, 2, 2) and red[0].tolist() == [[1.0, 0.0], [0.0, 0.0]]
+    assert alpha[0].tolist() == [[1.0, 1.0], [1.0, 0.0]]  # transparent = 1
+    Image.new("RGB", (3, 2)).save(folders.input_dir / "opaque.png")
+    (none,) = run_node(LoadImageMask, image="opaque.png", channel="alpha")
+    assert none.shape == (1, 2, 3) and none.sum() == 0

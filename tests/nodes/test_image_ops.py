@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from nodes.image_ops import EmptyImage, ImageBatch, ImageInvert, ImageScale, ImageScaleBy
+from nodes.image_ops import EmptyImage, ImageBatch, ImageInvert, ImagePadForOutpaint, ImageScale, ImageScaleBy
 
 
 def stripes(width=8, height=4):
@@ -56,3 +56,18 @@ def test_batch_resizes_second_image_to_first(run_node):
     (image,) = run_node(ImageBatch, image1=stripes(8, 4), image2=torch.ones(2, 6, 6, 3))
     assert image.shape == (3, 4, 8, 3)
     assert torch.allclose(image[1:], torch.ones(2, 4, 8, 3))
+
+
+def test_pad_for_outpaint_adds_gray_border_and_feathered_mask(run_node):
+    image, mask = run_node(ImagePadForOutpaint, image=torch.ones(1, 4, 4, 3), left=2, top=0, right=0, bottom=0,
+                           feathering=2)
+    assert image.shape == (1, 4, 6, 3) and mask.shape == (1, 4, 6)
+    assert torch.all(image[:, :, :2] == 0.5) and torch.all(image[:, :, 2:] == 1.0)
+    assert mask[0, 0].tolist() == [1.0, 1.0, 1.0, 0.25, 0.0, 0.0]
+
+
+def test_pad_without_feathering_masks_only_the_border(run_node):
+    _, mask = run_node(ImagePadForOutpaint, image=torch.ones(2, 3, 3, 3), left=0, top=1, right=0, bottom=0,
+                       feathering=0)
+    assert mask.shape == (2, 4, 3)
+    assert mask[1].sum() == 3 and torch.all(mask[:, 0] == 1)
