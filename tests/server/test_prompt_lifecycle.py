@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
 
@@ -196,3 +197,16 @@ async def test_feature_flags_handshake(client):
     reply = await ws.receive_json()
     assert reply["type"] == "feature_flags" and reply["data"]["max_upload_size"] > 0
     await ws.close()
+
+
+async def test_client_hanging_up_on_a_waiting_request_does_not_stop_the_prompt(client):
+    slow = {"1": {"class_type": "LoomTestSlow", "inputs": {"value": 3, "steps": 20, "delay": 0.01}},
+            "2": {"class_type": "LoomTestShow", "inputs": {"value": ["1", 0]}}}
+    body = {"prompt": slow, "prompt_id": "abandoned"}
+    request = asyncio.ensure_future(client.post("/prompt?wait=true", json=body))
+    while (await (await client.get("/prompt/abandoned")).json())["state"] == "unknown":
+        await asyncio.sleep(0.01)
+    request.cancel()  # the client goes away while its prompt runs
+    entry = await wait_history(client, "abandoned")
+    assert entry["outputs"] == {"2": {"value": [3]}}
+    assert (await client.post("/prompt?wait=true", json={"prompt": show_prompt()})).status == 200
