@@ -16,25 +16,16 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 import torch
 from torch import nn
 
 from engine.graph import context as graph_context
 from engine.graph.events import Event
+from engine.weight_patches import Patch, apply_patches, restore_weights, same_patches
 
 DISK = "disk"
 GIB = 1 << 30
-PatchFn = Callable[[torch.Tensor, float], torch.Tensor]
-
-
-class Patch(NamedTuple):
-    """A change to one weight: an additive delta tensor (w + strength * delta) or fn(w, strength) -> new w."""
-
-    key: str
-    value: torch.Tensor | PatchFn
-    strength: float = 1.0
 
 
 @dataclass(eq=False)
@@ -87,12 +78,6 @@ class ModelHandle:
     def with_patches(self, patches: Iterable[Patch]) -> ModelHandle:
         """A new handle on the same weights with `patches` appended to this handle's patches."""
         return ModelHandle(self.slot, self.patches + tuple(Patch(*p) for p in patches))
-
-    def weight_shapes(self) -> dict[str, torch.Size]:
-        """Names and shapes of the weights, read from the source without loading the model."""
-        if self.slot.module is not None:
-            return {k: v.shape for k, v in self.slot.module.state_dict().items()}
-        return _shapes(self.slot.state_dict())
 
     def module_shapes(self) -> dict[str, torch.Size]:
         """Names and shapes of the module's own weights (the keys patches use), without reading any data:
@@ -147,14 +132,9 @@ def parse_size(text: str) -> int:
 class ModelManager:
     """Loads, places, patches and offloads models under a device budget and a RAM budget."""
 
-    def __init__(
-        self,
-        device: str | torch.device | None = None,
-        vram_budget: int | None = None,
-        ram_budget: int | None = None,
-        precision: str = "auto",
-        on_event: Callable[[Event], None] | None = None,
-    ):
+    def __init__(self, device: str | torch.device | None = None, vram_budget: int | None = None,
+                 ram_budget: int | None = None, precision: str = "auto",
+                 on_event: Callable[[Event], None] | None = None):
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         if precision not in ("auto", "fp32", "fp16", "bf16"):
             raise ValueError(f"precision must be auto, fp32, fp16 or bf16, got {precision!r}")
@@ -177,16 +157,10 @@ class ModelManager:
         """Also send model_load / model_offload events to `listener` (they always go to the running node)."""
         self._listeners.append(listener)
 
-    def handle(
-        self,
-        key: str,
-        *,
-        name: str,
-        state_dict: Callable[[], Mapping[str, torch.Tensor]],
-        build: Callable[[], nn.Module] | None = None,
-        load: Callable[[Mapping[str, torch.Tensor]], nn.Module] | None = None,
-        kind: str = "model",
-    ) -> ModelHandle:
+    def handle(self, key: str, *, name: str, state_dict: Callable[[], Mapping[str, torch.Tensor]],
+               build: Callable[[], nn.Module] | None = None,
+               load: Callable[[Mapping[str, torch.Tensor]], nn.Module] | None = None,
+               kind: str = "model") -> ModelHandle:
         """The handle for `key` (see file_key); created on first request, then shared across prompts.
 
         `state_dict()` returns the weights, ideally memory-mapped. Either `build()` constructs the module
@@ -335,34 +309,17 @@ class ModelManager:
                 self._drop(slot)
                 del self._slots[old_key]
 
-    # -- patches ---------------------------------------------------------------------------------
-
     def _sync_patches(self, slot: _Slot, patches: tuple[Patch, ...]) -> None:
-        if _same_patches(slot.applied, patches):
+        if same_patches(slot.applied, patches):
             return
         self._restore(slot)
-        tensors = dict(slot.module.named_parameters()) | dict(slot.module.named_buffers())
-        for key in dict.fromkeys(p.key for p in patches):
-            if key not in tensors:
-                raise KeyError(f"patch targets {key!r}, which model {slot.name!r} does not have")
-            original = tensors[key].data
-            weight = original.float()
-            for patch in (p for p in patches if p.key == key):
-                weight = _apply_patch(weight, patch)
-            slot.backups[key] = original
-            tensors[key].data = weight.to(original.dtype)
-        slot.applied = patches
+        slot.backups, slot.applied = apply_patches(slot.module, patches, slot.name), patches
         if patches:
             self._emit("model_patch", slot, patches=len(patches), weights=len(slot.backups))
 
     def _restore(self, slot: _Slot) -> None:
-        """Put back the exact original tensors of every patched weight."""
-        if not slot.backups:
-            slot.applied = ()
-            return
-        tensors = dict(slot.module.named_parameters()) | dict(slot.module.named_buffers())
-        for key, original in slot.backups.items():
-            tensors[key].data = original
+        if slot.backups:
+            restore_weights(slot.module, slot.backups)
         slot.backups, slot.applied = {}, ()
 
     def _emit(self, event_type: str, slot: _Slot, **data) -> None:
@@ -372,19 +329,6 @@ class ModelManager:
         ctx = graph_context.current()
         if ctx is not None:
             ctx.emit(event)
-
-
-def _same_patches(a: tuple[Patch, ...], b: tuple[Patch, ...]) -> bool:
-    return len(a) == len(b) and all(
-        p.key == q.key and p.value is q.value and p.strength == q.strength for p, q in zip(a, b)
-    )
-
-
-def _apply_patch(weight: torch.Tensor, patch: Patch) -> torch.Tensor:
-    if isinstance(patch.value, torch.Tensor):
-        delta = patch.value.to(weight.device, torch.float32).reshape(weight.shape)
-        return weight + patch.strength * delta
-    return patch.value(weight, patch.strength).float()
 
 
 def _nbytes(t: torch.Tensor) -> int:

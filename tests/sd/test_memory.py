@@ -46,7 +46,7 @@ def _moves(events):
 def test_nothing_is_read_until_a_model_is_used(tmp_path, manager, events):
     handle = _handle(manager, _saved_toy(tmp_path, "a", 0))
     assert handle.location == "disk" and events == []
-    assert handle.weight_shapes()["0.weight"] == (32, 32)
+    assert handle.module_shapes()["0.weight"] == (32, 32)
     manager.load(handle)
     assert _moves(events) == [("model_load", "a.safetensors", "cpu")]
     assert events[0].data["bytes"] == TOY_BYTES and events[0].data["dtype"] == "float32"

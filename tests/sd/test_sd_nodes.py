@@ -116,7 +116,7 @@ def test_patched_model_samples_differently_and_unpatched_exactly_as_before(ctx_f
     model, clip, _ = CheckpointLoaderSimple(ckpt_name="v1-5-pruned-emaonly.safetensors").run(ctx)
     plain = _sampler(ctx, model, clip)
     key = "out.2.weight"
-    delta = torch.randn(model.handle.weight_shapes()[key])
+    delta = torch.randn(model.handle.module_shapes()[key])
     patched = _sampler(ctx, model.with_patches([Patch(key, delta, 0.5)]), clip)
     assert not torch.allclose(plain, patched)
     assert torch.equal(_sampler(ctx, model, clip), plain)
