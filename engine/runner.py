@@ -230,6 +230,8 @@ def run_command(args: argparse.Namespace, base_dir: Path) -> int:
         return execute(args, folders, registry, prompt, workflow)
     except (OSError, WorkflowFormatError, WorkflowInputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        if args.as_json:
+            print(json.dumps({"status": "invalid", "error": {"type": type(exc).__name__, "message": str(exc)}}))
         return EXIT_INVALID
 
 

@@ -104,9 +104,11 @@ def test_node_failure_exits_3_and_names_the_node(cli, dirs):
     assert "node 4 (SaveImage) failed" in err and "filename_prefix" in err
 
 
-def test_unreadable_workflow_exits_2(cli, tmp_path):
+def test_unreadable_workflow_exits_2(cli, cli_json, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"hello": 1}')
     code, _, err = cli(bad)
     assert code == 2 and "neither an API-format prompt nor a canvas workflow" in err
+    code, result, _ = cli_json(tmp_path / "missing.json")
+    assert code == 2 and result["status"] == "invalid" and "missing.json" in result["error"]["message"]
 
