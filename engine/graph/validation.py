@@ -162,8 +162,10 @@ class _Validator:
             if key not in self.choices:
                 self.choices[key] = definition.combo_choices(item.name, self.registry.services)
             choices = self.choices[key]
-            if value not in choices:
-                details = f"{item.name}: '{value}' not in {_choices_text(choices)}{self.searched(item)}"
+            picked = value if item.extra.get("multi_select") and isinstance(value, list) else [value]
+            unknown = [v for v in picked if v not in choices]
+            if unknown:
+                details = f"{item.name}: '{unknown[0]}' not in {_choices_text(choices)}{self.searched(item)}"
                 self.fail(node_id, _input_error("value_not_in_list", "Value not in list", item, value, details))
         return value
 

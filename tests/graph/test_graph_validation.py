@@ -142,6 +142,27 @@ def test_value_not_among_options(registry):
     assert "'turbo' not in ['fast', 'slow']" in error["details"]
 
 
+def test_multi_select_combo_checks_every_chosen_option():
+    class Tags:
+        RETURN_TYPES = ()
+        FUNCTION = "go"
+        OUTPUT_NODE = True
+
+        @classmethod
+        def INPUT_TYPES(cls):
+            return {"required": {"tags": (["a", "b", "c"], {"multi_select": True})}}
+
+        def go(self, tags):
+            return {"ui": {"tags": tags}}
+
+    registry = make_registry()
+    registry.register(Tags)
+    ok = {"t": {"class_type": "Tags", "inputs": {"tags": {"__value__": ["a", "c"]}}}}
+    assert validate_prompt(ok, registry).ok
+    bad = {"t": {"class_type": "Tags", "inputs": {"tags": {"__value__": ["a", "z"]}}}}
+    assert "'z' not in ['a', 'b', 'c']" in only_error(validate_prompt(bad, registry), "t")["details"]
+
+
 def test_dynamic_combo_is_checked_against_the_live_folder_listing(tmp_path):
     class Folders:
         def list(self, kind):
