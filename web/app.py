@@ -6,7 +6,7 @@ so tests build a real app around their own nodes and folders.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,24 +48,41 @@ def _file_handler(path: Path):
     return send_file
 
 
-def _add_pages(app: web.Application, config: ServerConfig) -> None:
+def _canvas_entries(config: ServerConfig) -> dict[str, Path]:
+    """URL path -> file or folder of the built canvas (web/static), index.html being '/'."""
+    if not config.static_dir.is_dir():
+        return {}
+    return {f"/{entry.name}": entry for entry in sorted(config.static_dir.iterdir()) if entry.name != "index.html"}
+
+
+def _is_canvas_file(canvas: dict[str, Path]) -> Callable[[str], bool]:
+    """Whether a path is part of the canvas's own code (served without the token: it holds no data,
+    and the page must load to ask for the token)."""
+    folders = tuple(f"{url}/" for url, entry in canvas.items() if entry.is_dir())
+    files = {"/", *(url for url, entry in canvas.items() if not entry.is_dir())}
+    return lambda path: path in files or path.startswith(folders)
+
+
+def _add_pages(app: web.Application, config: ServerConfig, canvas: dict[str, Path]) -> None:
     app.router.add_get("/", _index)
     for pack, folder in sorted(config.web_extensions.items()):
         if folder.is_dir():
             app.router.add_static(f"/extensions/{pack}", folder, follow_symlinks=False)
-    if config.static_dir.is_dir():
-        for entry in sorted(config.static_dir.iterdir()):
-            if entry.is_dir():
-                app.router.add_static(f"/{entry.name}", entry, follow_symlinks=False)
-            elif entry.name != "index.html":
-                app.router.add_get(f"/{entry.name}", _file_handler(entry))
+    for url, entry in canvas.items():
+        if entry.is_dir():
+            app.router.add_static(url, entry, follow_symlinks=False)
+        else:
+            app.router.add_get(url, _file_handler(entry))
 
 
-def create_app(config: ServerConfig, registry: Any, executor: Any, queue: PromptQueue) -> web.Application:
-    """A ready-to-run application; the worker thread starts and stops with it."""
+def create_app(config: ServerConfig, registry: Any, executor: Any, queue: PromptQueue,
+               worker_factory: Callable[..., PromptWorker] | None = None) -> web.Application:
+    """A ready-to-run application; the worker thread starts and stops with it. `worker_factory`
+    (same arguments as PromptWorker) replaces the in-process worker, e.g. by Ray lanes."""
+    canvas = _canvas_entries(config)
     middlewares = [error_guard, origin_guard(config.allow_origins)]
     if config.auth_token:
-        middlewares.append(token_guard(config.auth_token))
+        middlewares.append(token_guard(config.auth_token, public=_is_canvas_file(canvas)))
     app = web.Application(middlewares=middlewares, client_max_size=config.max_upload_bytes)
     config.folders.ensure()
     app[CONFIG], app[FOLDERS], app[REGISTRY], app[QUEUE] = config, config.folders, registry, queue
@@ -77,7 +94,7 @@ def create_app(config: ServerConfig, registry: Any, executor: Any, queue: Prompt
             models.unload_all()
 
     hub = Hub(server_features(app))
-    worker = PromptWorker(queue, executor, hub, config.free_memory or free_memory)
+    worker = (worker_factory or PromptWorker)(queue, executor, hub, config.free_memory or free_memory)
     hub.on_connect = worker.connect_messages
     app[HUB], app[WORKER] = hub, worker
 
@@ -85,7 +102,7 @@ def create_app(config: ServerConfig, registry: Any, executor: Any, queue: Prompt
         app.router.add_get(prefix + "/ws", hub.handle)
     for table in route_modules.ALL:
         _add_twice(app, table)
-    _add_pages(app, config)
+    _add_pages(app, config, canvas)
     app.cleanup_ctx.append(webhooks)  # before the worker: its session outlives the last prompt
     app.cleanup_ctx.append(_run_worker)
     return app

@@ -1,9 +1,9 @@
 """Request guards: foreign Origins refused, an optional bearer token, and no stack traces to clients.
 
 A web page on another site cannot drive a local server (its Origin differs from the Host the
-browser talks to). With a token set, every route and the websocket need it: an
-`Authorization: Bearer` header, or `?token=` on GET requests (for <img src> and websockets),
-which also sets an HttpOnly cookie so the canvas page's own requests carry it.
+browser talks to). With a token set, every route and the websocket need it (only the canvas's
+own page and scripts load without it): an `Authorization: Bearer` header, or `?token=` on GET
+requests (for <img src> and websockets), which also sets an HttpOnly cookie.
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ def origin_guard(allowed_origins: Iterable[str]) -> Callable:
     return check_origin
 
 
-def token_guard(token: str) -> Callable:
-    """Require `token` on every request (401 otherwise)."""
+def token_guard(token: str, public: Callable[[str], bool] = lambda path: False) -> Callable:
+    """Require `token` on every request (401 otherwise) except GETs of `public` paths."""
     expected = token.encode()
 
     def matches(candidate: str | None) -> bool:
@@ -71,6 +71,8 @@ def token_guard(token: str) -> Callable:
 
     @web.middleware
     async def check_token(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method in ("GET", "HEAD") and public(request.path):
+            return await handler(request)
         auth = request.headers.get("Authorization", "")
         bearer = auth[7:].strip() if auth.lower().startswith("bearer ") else None
         from_query = request.query.get("token") if request.method == "GET" else None

@@ -158,3 +158,16 @@ async def test_decompression_bombs_and_non_images_are_refused(client, tmp_path, 
     form.add_field("image", b"<script>alert(1)</script>", filename="page.html", content_type="text/html")
     assert (await client.post("/upload/image", data=form)).status == 400
     assert not (tmp_path / "input" / "bomb.png").exists() and not (tmp_path / "input" / "page.html").exists()
+
+
+async def test_canvas_page_loads_without_token_but_its_data_does_not(make_client, tmp_path):
+    static = tmp_path / "static"
+    (static / "assets").mkdir(parents=True)
+    (static / "index.html").write_text("<html>canvas</html>")
+    (static / "assets" / "app.js").write_text("console.log(1)")
+    client = await make_client(auth_token="s3cret", static_dir=static)
+    assert await (await client.get("/")).text() == "<html>canvas</html>"
+    assert (await client.get("/assets/app.js")).status == 200
+    for path in ("/queue", "/object_info", "/view?filename=x.png", "/assetsx", "/api/queue"):
+        assert (await client.get(path)).status == 401, path
+    assert (await client.post("/", data=b"")).status in (401, 405)
