@@ -22,8 +22,10 @@ class UNetCall:
     def __init__(self, unet: nn.Module, transformer_options: dict | None = None):
         self.unet, self.transformer_options = unet, transformer_options or {}
 
-    def apply(self, x, timestep, context, y=None, control=None, **_) -> torch.Tensor:
-        return self.unet(x, timestep, context, y=y, control=control, transformer_options=self.transformer_options)
+    def apply(self, x, timestep, context, y=None, control=None, **kw) -> torch.Tensor:
+        """`kw`: extra network inputs a model's extra_conds adds (SVD: num_video_frames, image_only_indicator)."""
+        return self.unet(x, timestep, context, y=y, control=control, transformer_options=self.transformer_options,
+                         **kw)
 
 
 def sdxl_numbers(options: dict, refiner: bool) -> list[float]:
@@ -71,7 +73,7 @@ def sampling_model(model: DiffusionModel, unet: nn.Module) -> SamplingModel:
     return SamplingModel(
         diffusion_model=UNetCall(unet, model.options.get("transformer_options")),
         model_sampling=model.options.get("model_sampling") or model_sampling_for(parametrisation),
-        extra_conds=_extra_conds(model),
+        extra_conds=model.options.get("extra_conds") or _extra_conds(model),
         latent_scale=config.scaling_factor,
         sampler_cfg_function=model.options.get("sampler_cfg_function"),
         dtype=dtype,
