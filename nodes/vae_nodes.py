@@ -143,10 +143,10 @@ class VAEEncodeForInpaint(Node):
     grow_mask_by: Annotated[int, Widget(step=1)] = Field(6, ge=0, le=64)
 
     def run(self, ctx):
-        pixels = crop_to_grid(self.pixels, self.vae.downscale)[..., :3]
         mask = self.mask.reshape(-1, 1, self.mask.shape[-2], self.mask.shape[-1]).float()
-        mask = F.interpolate(mask, size=pixels.shape[1:3], mode="bilinear").round()
-        keep = (1.0 - mask).movedim(1, -1)
-        greyed = (pixels - 0.5) * keep + 0.5
+        mask = F.interpolate(mask, size=self.pixels.shape[1:3], mode="bilinear").round()
+        pixels = crop_to_grid(self.pixels, self.vae.downscale)[..., :3]
+        mask = crop_to_grid(mask.movedim(1, -1), self.vae.downscale).movedim(-1, 1)
+        greyed = (pixels - 0.5) * (1.0 - mask).movedim(1, -1) + 0.5
         samples = vae_encode(ctx.services.models, self.vae, greyed)
         return ({"samples": samples, "noise_mask": grow_mask(mask, self.grow_mask_by)},)

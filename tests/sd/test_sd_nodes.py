@@ -13,7 +13,7 @@ from nodes.latents import EmptyLatentImage, LatentUpscale, LatentUpscaleBy, SetL
 from nodes.loaders import CheckpointLoaderSimple, VAELoader
 from nodes.sampling import KSampler, KSamplerAdvanced
 from nodes.text_encode import CLIPSetLastLayer, CLIPTextEncode, CLIPTextEncodeSDXLRefiner
-from nodes.vae_nodes import VAEDecode
+from nodes.vae_nodes import VAEDecode, VAEEncodeForInpaint
 from tests.sd.conftest import VAE_FILE
 
 
@@ -144,3 +144,13 @@ def test_standalone_vae_file_decodes_like_the_same_weights_in_a_checkpoint(ctx_f
     (image,) = VAEDecode(samples=latent, vae=vae).run(ctx)
     (same,) = VAEDecode(samples=latent, vae=bundled).run(ctx)
     assert image.shape == (1, 64, 64, 3) and torch.equal(image, same)
+
+
+def test_inpaint_encode_crops_mask_and_image_together(ctx_for):
+    ctx = ctx_for()
+    _, _, vae = CheckpointLoaderSimple(ckpt_name="v1-5-pruned-emaonly.safetensors").run(ctx)
+    mask = torch.zeros(1, 70, 60)
+    mask[:, 20:40, 10:30] = 1.0
+    (latent,) = VAEEncodeForInpaint(pixels=torch.rand(1, 70, 60, 3), vae=vae, mask=mask, grow_mask_by=0).run(ctx)
+    assert latent["samples"].shape == (1, 4, 8, 7)
+    assert torch.equal(latent["noise_mask"][0, 0], mask[0, 3:67, 2:58])
