@@ -80,14 +80,12 @@ def test_target_runs_only_what_the_chosen_output_needs(cli_json, dirs):
     assert not paths["temp"].exists() or not list(paths["temp"].rglob("*.png"))
 
 
-def test_validation_errors_exit_2_naming_node_input_and_reason(dirs):
-    _, flags = dirs
-    done = run_main_subprocess("run", INVERT, "--set", "1.width=-5", "--set", '3.upscale_method="sideways"',
-                               *flags)
-    assert done.returncode == 2
-    assert "node 1 (EmptyImage), input 'width'" in done.stderr
-    assert "node 3 (ImageScaleBy), input 'upscale_method'" in done.stderr
-    assert "sideways" in done.stderr
+def test_validation_errors_exit_2_naming_node_input_and_reason(cli, dirs):
+    code, _, err = cli(INVERT, "--set", "1.width=-5", "--set", '3.upscale_method="sideways"')
+    assert code == 2
+    assert "node 1 (EmptyImage), input 'width'" in err
+    assert "node 3 (ImageScaleBy), input 'upscale_method'" in err
+    assert "sideways" in err
     assert not (dirs[0]["output"] / "examples").exists()
 
 
