@@ -80,3 +80,45 @@ def test_load_image_upload_shows_a_preview(page, artifacts, tmp_path):
     assert saved_workflow(page)["nodes"][0]["widgets_values"][0] == "upload_me.png"
     assert node(page, 1).locator("select.invalid").count() == 0  # the new file is one of the choices
     page.screenshot(path=artifacts / "load_image_upload.png")
+
+
+def _drag(page, start, end) -> None:
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(*end, steps=12)
+    page.mouse.up()
+
+
+def _centre(locator) -> tuple[float, float]:
+    box = locator.bounding_box()
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def test_link_dropped_on_canvas_adds_a_connected_node(page, artifacts):
+    box = page.locator(".react-flow__pane").bounding_box()
+    drag_from_palette(page, "EmptyImage", box["x"] + 60, box["y"] + 100)
+    out = node(page, 1).locator('.react-flow__handle[data-handleid="o0"]')
+    x, y = _centre(out)
+    _drag(page, (x, y), (x + 250, y + 40))
+    search = page.locator(".node-search")
+    search.wait_for()
+    assert "IMAGE" in search.locator("input").get_attribute("placeholder")
+    page.keyboard.type("invert")
+    page.screenshot(path=artifacts / "link_release_search.png")
+    page.keyboard.press("Enter")
+    node(page, 2).wait_for()
+    assert [link[1:5] for link in saved_workflow(page)["links"]] == [[1, 0, 2, 0]]
+
+
+def test_dragging_a_link_end_onto_empty_canvas_removes_it(page):
+    box = page.locator(".react-flow__pane").bounding_box()
+    drag_from_palette(page, "EmptyImage", box["x"] + 60, box["y"] + 100)
+    drag_from_palette(page, "ImageInvert", box["x"] + 420, box["y"] + 100)
+    node(page, 2).wait_for()
+    src = _centre(node(page, 1).locator('.react-flow__handle[data-handleid="o0"]'))
+    dst = _centre(node(page, 2).locator('.react-flow__handle[data-handleid="i0"]'))
+    _drag(page, src, dst)
+    assert page.locator(".react-flow__edge").count() == 1
+    _drag(page, dst, (dst[0] + 60, dst[1] + 260))
+    assert page.locator(".react-flow__edge").count() == 0
+    assert saved_workflow(page)["links"] == []

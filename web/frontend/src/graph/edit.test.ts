@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ObjectInfo } from "../api/types";
 import { copyNodes, pasteNodes } from "./clipboard";
+import { attachSlot } from "./linking";
 import { connect, createNode, removeNodes } from "./edit";
 import { emptyWorkflow, type Workflow } from "./workflow";
 
@@ -53,5 +54,13 @@ describe("editing the graph", () => {
     expect(ids).toEqual([5, 6]);
     expect(pasted.links.at(-1)).toEqual([3, 5, 0, 6, 0, "IMAGE"]);
     expect(pasted.nodes.find((n) => n.id === 5)!.inputs[0].link).toBeNull();
+  });
+});
+
+describe("finishing a link dropped on empty canvas", () => {
+  it("offers the socket of a new node that takes the link's type", () => {
+    expect(attachSlot(INFO.Invert, { nodeId: 1, slot: 0, end: "source", type: "IMAGE" })).toBe(0);
+    expect(attachSlot(INFO.Decode, { nodeId: 1, slot: 0, end: "source", type: "IMAGE" })).toBe(-1);
+    expect(attachSlot(INFO.Source, { nodeId: 2, slot: 0, end: "target", type: "IMAGE" })).toBe(0);
   });
 });

@@ -3,7 +3,7 @@ import { ReactFlowProvider, useReactFlow } from "@xyflow/react";
 import { useEffect, useMemo, useRef, useState, type DragEvent } from "react";
 import { openFile } from "../state/actions";
 import { startSession } from "../state/session";
-import { addNodeAt, Canvas } from "./Canvas";
+import { addNodeAt, Canvas, type SearchRequest } from "./Canvas";
 import { HelpPanel } from "./HelpPanel";
 import { HistoryPanel } from "./HistoryPanel";
 import { NodeSearch } from "./NodeSearch";
@@ -17,7 +17,7 @@ import { Toolbar } from "./Toolbar";
 function Editor() {
   const rf = useReactFlow();
   const fileInput = useRef<HTMLInputElement>(null);
-  const [searchAt, setSearchAt] = useState<{ x: number; y: number } | null>(null);
+  const [searchAt, setSearchAt] = useState<SearchRequest | null>(null);
   const [help, setHelp] = useState(false);
   const [tab, setTab] = useState<"queue" | "history">("queue");
   const hooks = useMemo(
@@ -59,9 +59,10 @@ function Editor() {
       </div>
       {searchAt && (
         <NodeSearch
+          link={searchAt.link}
           onClose={() => setSearchAt(null)}
           onPick={(type) => {
-            addNodeAt(type, searchAt);
+            addNodeAt(type, searchAt, searchAt.link);
             setSearchAt(null);
           }}
         />

@@ -10,9 +10,11 @@ import {
   type Edge,
   type FinalConnectionState,
   type Node,
+  type OnConnectStartParams,
 } from "@xyflow/react";
 import { useEffect, useMemo, useRef, type DragEvent, type MouseEvent } from "react";
-import { connect, connectionProblem, createNode } from "../graph/edit";
+import { connect, connectionProblem, createNode, removeLinks } from "../graph/edit";
+import { attachSlot, type LooseLink } from "../graph/linking";
 import { commit, doc, edgeSelection, groupSelection, loads, selection } from "../state/document";
 import { notify, runtime } from "../state/runtime";
 import { useStore } from "../state/store";
@@ -24,20 +26,34 @@ import { typeColor } from "./theme";
 const nodeTypes = { loom: LoomNode, loomGroup: GroupNode };
 export const NODE_DRAG_TYPE = "application/x-loom-node";
 
-/** Place a new node of `type` at canvas position `pos` and select it. */
-export function addNodeAt(type: string, pos: { x: number; y: number }): void {
+export type SearchRequest = { x: number; y: number; link?: LooseLink };
+
+/** Place a new node of `type` at canvas position `pos` and select it; a loose link gets attached to it. */
+export function addNodeAt(type: string, pos: { x: number; y: number }, link?: LooseLink): void {
   const info = runtime.get().objectInfo[type];
   if (!info) return;
-  const [wf, node] = createNode(doc.get(), info, [pos.x, pos.y]);
+  let [wf, node] = createNode(doc.get(), info, [pos.x, pos.y]);
+  const slot = link ? attachSlot(info, link) : -1;
+  if (link && slot >= 0) {
+    const linked = link.end === "source" ? connect(wf, link.nodeId, link.slot, node.id, slot) : connect(wf, node.id, slot, link.nodeId, link.slot);
+    if (typeof linked !== "string") wf = linked;
+  }
   commit(wf);
   selection.set(new Set([node.id]));
+}
+
+function looseLink(nodeId: string, handleId: string | null | undefined, end: "source" | "target"): LooseLink | undefined {
+  const node = doc.get().nodes.find((n) => n.id === Number(nodeId));
+  const slot = Number(handleId?.slice(1));
+  const type = end === "source" ? node?.outputs[slot]?.type : node?.inputs[slot]?.type;
+  return type ? { nodeId: Number(nodeId), slot, end, type } : undefined;
 }
 
 function parseConnection(c: Connection | Edge): [number, number, number, number] {
   return [Number(c.source), Number(c.sourceHandle?.slice(1)), Number(c.target), Number(c.targetHandle?.slice(1))];
 }
 
-export function Canvas({ onSearch }: { onSearch: (at: { x: number; y: number }) => void }) {
+export function Canvas({ onSearch }: { onSearch: (request: SearchRequest) => void }) {
   const wf = useStore(doc, (w) => w);
   const nodeSel = useStore(selection, (s) => s);
   const edgeSel = useStore(edgeSelection, (s) => s);
@@ -99,11 +115,40 @@ export function Canvas({ onSearch }: { onSearch: (at: { x: number; y: number }) 
     else commit(next);
   };
 
-  const onConnectEnd = (_: unknown, state: FinalConnectionState) => {
-    if (!state.toHandle || state.isValid || !state.fromHandle) return;
+  /** The link of the input a drag started from; letting go over empty canvas detaches it. */
+  const pickedLink = useRef<number | null>(null);
+  const onConnectStart = (_: unknown, params: OnConnectStartParams) => {
+    const node = doc.get().nodes.find((n) => n.id === Number(params.nodeId));
+    pickedLink.current = params.handleType === "target" ? (node?.inputs[Number(params.handleId?.slice(1))]?.link ?? null) : null;
+  };
+
+  const onConnectEnd = (event: globalThis.MouseEvent | TouchEvent, state: FinalConnectionState) => {
+    if (!state.fromHandle) return;
+    const onPane = (event.target as Element).classList.contains("react-flow__pane");
+    if (!state.toHandle && onPane && pickedLink.current !== null) {
+      commit(removeLinks(doc.get(), new Set([pickedLink.current])));
+      return;
+    }
+    if (!state.toHandle && onPane) {
+      const point = "clientX" in event ? event : event.changedTouches[0];
+      const link = looseLink(state.fromHandle.nodeId, state.fromHandle.id, state.fromHandle.type);
+      onSearch({ ...rf.screenToFlowPosition({ x: point.clientX, y: point.clientY }), link });
+      return;
+    }
+    if (!state.toHandle || state.isValid) return;
     const [from, to] = state.fromHandle.type === "source" ? [state.fromHandle, state.toHandle] : [state.toHandle, state.fromHandle];
     const problem = connectionProblem(doc.get(), Number(from.nodeId), Number(from.id?.slice(1)), Number(to.nodeId), Number(to.id?.slice(1)));
     if (problem) notify(problem, "error");
+  };
+
+  /** Dragging a link's end to another socket moves it; dropping it on empty canvas removes it. */
+  const onReconnect = (old: Edge, c: Connection) => {
+    const next = connect(removeLinks(doc.get(), new Set([Number(old.id)])), ...parseConnection(c));
+    if (typeof next === "string") notify(next, "error");
+    else commit(next);
+  };
+  const onReconnectEnd = (_: unknown, edge: Edge, __: unknown, state: FinalConnectionState) => {
+    if (!state.toHandle && doc.get().links.some((l) => l[0] === Number(edge.id))) commit(removeLinks(doc.get(), new Set([Number(edge.id)])));
   };
 
   const onDrop = (e: DragEvent) => {
@@ -126,7 +171,10 @@ export function Canvas({ onSearch }: { onSearch: (at: { x: number; y: number }) 
       onNodesChange={applyNodeChanges}
       onEdgesChange={(changes) => edgeSelection.set((cur) => applyEdgeSelection(changes, cur))}
       onConnect={onConnect}
+      onConnectStart={onConnectStart}
       onConnectEnd={onConnectEnd}
+      onReconnect={onReconnect}
+      onReconnectEnd={onReconnectEnd}
       isValidConnection={(c) => connectionProblem(doc.get(), ...parseConnection(c)) === null}
       onMoveEnd={(_, vp) => doc.set((w) => ({ ...w, extra: { ...w.extra, ds: { scale: vp.zoom, offset: [vp.x / vp.zoom, vp.y / vp.zoom] } } }))}
       onDragOver={(e) => e.preventDefault()}

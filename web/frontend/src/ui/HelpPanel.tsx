@@ -2,6 +2,8 @@
 export const SHORTCUTS: [string, string][] = [
   ["Ctrl+Enter", "Queue the workflow"],
   ["Double-click canvas", "Search and add a node"],
+  ["Drop a link on empty canvas", "Add a node that takes it, already connected"],
+  ["Drag a connected input away", "Detach its link"],
   ["Ctrl+Z / Ctrl+Shift+Z, Ctrl+Y", "Undo / redo"],
   ["Ctrl+C / Ctrl+V", "Copy / paste selected nodes"],
   ["Delete / Backspace", "Delete selected nodes, links and groups"],

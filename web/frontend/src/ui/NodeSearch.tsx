@@ -1,14 +1,19 @@
 /** The search dialog opened by double-clicking the canvas: type, pick with arrows/Enter, the node lands where you clicked. */
 import { useState } from "react";
-import { label, searchNodes } from "../graph/search";
+import { attachSlot, type LooseLink } from "../graph/linking";
+import { byCategory, label, searchNodes } from "../graph/search";
 import { runtime } from "../state/runtime";
 import { useStore } from "../state/store";
 
-export function NodeSearch({ onPick, onClose }: { onPick: (type: string) => void; onClose: () => void }) {
+type Props = { onPick: (type: string) => void; onClose: () => void; link?: LooseLink };
+
+/** With a loose link, only nodes that can take it are offered, and an empty query lists them all. */
+export function NodeSearch({ onPick, onClose, link }: Props) {
   const objectInfo = useStore(runtime, (r) => r.objectInfo);
   const [query, setQuery] = useState("");
   const [active, setActive] = useState(0);
-  const results = searchNodes(objectInfo, query, 12);
+  const fits = link ? Object.fromEntries(Object.entries(objectInfo).filter(([, info]) => attachSlot(info, link) >= 0)) : objectInfo;
+  const results = link && !query ? byCategory(fits).flatMap(([, list]) => list).slice(0, 12) : searchNodes(fits, query, 12);
   const onKey = (e: React.KeyboardEvent) => {
     if (e.key === "Escape") onClose();
     else if (e.key === "ArrowDown") setActive(Math.min(active + 1, results.length - 1));
@@ -22,7 +27,7 @@ export function NodeSearch({ onPick, onClose }: { onPick: (type: string) => void
       <div className="node-search" onMouseDown={(e) => e.stopPropagation()}>
         <input
           autoFocus
-          placeholder="Search nodes by name or description…"
+          placeholder={link ? `Add a node taking ${link.type}…` : "Search nodes by name or description…"}
           value={query}
           onChange={(e) => {
             setQuery(e.target.value);
