@@ -87,6 +87,10 @@ class QueueEdit(_Open):
     delete: list[str] = Field(default_factory=list)
 
 
+class HistoryEdit(QueueEdit):
+    delete_files: bool = Field(False, description="also delete the output/temp files the entries list")
+
+
 class InterruptRequest(_Open):
     prompt_id: str | None = Field(None, description="interrupt only this prompt (cancels it if pending)")
 

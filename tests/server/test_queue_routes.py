@@ -119,3 +119,18 @@ async def test_webhook_on_loopback_receives_the_history_entry(client):
     refused = await client.post("/prompt", json={"prompt": show_prompt(),
                                                  "extra_data": {"webhook": "http://example.com/hook"}})
     assert refused.status == 400 and (await refused.json())["error"]["type"] == "invalid_webhook"
+
+
+async def test_deleting_history_can_delete_its_output_files(client, tmp_path):
+    def writer(name: str) -> dict:
+        return {"1": {"class_type": "LoomTestWriteText", "inputs": {"value": 1, "name": name, "subfolder": "run"}}}
+
+    keep, drop = [(await (await client.post("/prompt?wait=true", json={"prompt": writer(n)})).json())["prompt_id"]
+                  for n in ("keep", "drop")]
+    out = tmp_path / "output" / "run"
+    assert sorted(p.name for p in out.iterdir()) == ["drop.txt", "keep.txt"]
+    answer = await client.post("/history", json={"delete": [drop], "delete_files": True})
+    assert await answer.json() == {"deleted_files": 1}
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    await client.post("/history", json={"delete": [keep]})
+    assert (out / "keep.txt").exists()  # without delete_files the files stay

@@ -79,3 +79,11 @@ def test_released_prompt_runs_again_without_using_up_a_try(tmp_path):
     q = PromptQueue(tmp_path / "q.db", max_attempts=1)
     assert q.recovered == [] and [i.prompt_id for i in q.pending()] == ["p"]
     assert q.claim(0).prompt_id == "p"
+
+
+def test_history_keeps_only_the_newest_entries_past_its_cap(tmp_path):
+    q = PromptQueue(tmp_path / "q.db", max_history=2)
+    for pid in ("old", "mid", "new"):
+        q.put(_item(q, pid))
+        q.finish(q.claim(0), {}, make_status("success", True, []))
+    assert list(q.history()) == ["mid", "new"]

@@ -9,7 +9,9 @@ import pytest
 from aiohttp import FormData, WSServerHandshakeError
 from PIL import Image
 
+from engine.paths import Folders
 from tests.server.helpers import raw_get, show_prompt
+from web.files import delete_output_files
 
 
 def _png(color=(0, 128, 255), size=(4, 4)) -> bytes:
@@ -171,3 +173,15 @@ async def test_canvas_page_loads_without_token_but_its_data_does_not(make_client
     for path in ("/queue", "/object_info", "/view?filename=x.png", "/assetsx", "/api/queue"):
         assert (await client.get(path)).status == 401, path
     assert (await client.post("/", data=b"")).status in (401, 405)
+
+
+def test_history_file_cleanup_never_leaves_output_and_temp(tmp_path):
+    folders = Folders(tmp_path)
+    folders.ensure()
+    (tmp_path / "secret.txt").write_text("top secret")
+    (tmp_path / "input" / "x.png").write_bytes(b"upload")
+    entry = {"outputs": {"1": {"images": [{"filename": "../secret.txt", "subfolder": "", "type": "output"},
+                                          {"filename": "secret.txt", "subfolder": "..", "type": "temp"},
+                                          {"filename": "x.png", "subfolder": "", "type": "input"}]}}}
+    assert delete_output_files(folders, [entry]) == 0
+    assert (tmp_path / "secret.txt").exists() and (tmp_path / "input" / "x.png").exists()

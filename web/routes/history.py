@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
+from web import files
 from web.openapi import documented
-from web.schemas import QueueEdit, bad_request, parse_body
-from web.state import QUEUE
+from web.schemas import HistoryEdit, bad_request, parse_body
+from web.state import FOLDERS, QUEUE
 
 routes = web.RouteTableDef()
 
@@ -40,13 +43,17 @@ async def get_history_entry(request: web.Request) -> web.Response:
 
 
 @routes.post("/history")
-@documented(request=QueueEdit)
+@documented(request=HistoryEdit)
 async def edit_history(request: web.Request) -> web.Response:
-    """Clear the history and/or delete entries by id."""
-    body = await parse_body(request, QueueEdit)
+    """Clear the history and/or delete entries by id (with delete_files: their output files too)."""
+    body = await parse_body(request, HistoryEdit)
     queue = request.app[QUEUE]
+    if body.delete_files:
+        ids = list(queue.history()) if body.clear else body.delete
+        entries = [e for e in map(queue.history_entry, ids) if e is not None]
+        deleted = await asyncio.to_thread(files.delete_output_files, request.app[FOLDERS], entries)
     if body.clear:
         queue.clear_history()
     if body.delete:
         queue.delete_history(body.delete)
-    return web.Response()
+    return web.json_response({"deleted_files": deleted} if body.delete_files else {})

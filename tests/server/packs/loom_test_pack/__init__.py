@@ -4,7 +4,7 @@ import time
 
 from PIL import Image
 
-from engine.graph.context import ProgressBar
+from engine.graph.context import ProgressBar, current
 
 _INT = ("INT", {"default": 0, "min": -(10**9), "max": 10**9})
 
@@ -85,6 +85,26 @@ class LoomTestPreview:
         return (value,)
 
 
+class LoomTestWriteText:
+    """Writes its value to output/<subfolder>/<name>.txt and lists the file like SaveImage does."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": _INT, "name": ("STRING", {"default": "value"}),
+                             "subfolder": ("STRING", {"default": ""})}}
+
+    RETURN_TYPES = ()
+    FUNCTION = "run"
+    OUTPUT_NODE = True
+    CATEGORY = "testing"
+
+    def run(self, value, name, subfolder):
+        path = current().services.folders.safe_join("output", subfolder, f"{name}.txt")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(str(value))
+        return {"ui": {"files": [{"filename": path.name, "subfolder": subfolder, "type": "output"}]}}
+
+
 class LoomTestBoom:
     @classmethod
     def INPUT_TYPES(cls):
@@ -99,4 +119,5 @@ class LoomTestBoom:
 
 
 NODE_CLASS_MAPPINGS = {cls.__name__: cls for cls in (LoomTestConst, LoomTestAdd, LoomTestShow, LoomTestSlow,
-                                                     LoomTestPreview, LoomTestBoom)}
+                                                     LoomTestPreview, LoomTestWriteText,
+                                                     LoomTestBoom)}
