@@ -3,6 +3,8 @@
 Weights stay on disk (memory-mapped) until a node needs them, move to the compute device when a node runs
 them, and are offloaded least-recently-used first (device -> CPU -> dropped, re-read on demand) when a
 memory budget would be exceeded. Patches (LoRA and friends) ride on handles and are applied on placement.
+Hosts add the flags with `add_memory_arguments(parser)` and pass `Services(models=manager_from_args(args))`.
+Placement is per model; `_place` is where per-block (partial) placement would go.
 """
 
 from __future__ import annotations
