@@ -1,0 +1,80 @@
+"""LoRA loader nodes: a LoRA / LyCORIS file becomes patches on the MODEL and CLIP handles (no copies)."""
+
+from typing import Annotated
+
+from pydantic import Field
+
+from engine.graph.native import Node, Out, Socket, Widget, node
+from engine.models.lora.apply import lora_patches, read_lora, warn_partial
+from engine.models.lora.keys import clip_names, unet_names
+from nodes.loaders import model_files
+
+STRENGTH = Field(1.0, ge=-100.0, le=100.0)
+
+
+def apply_lora(ctx, node_name: str, lora_name: str, model, clip, strength_model: float, strength_clip: float):
+    """(model, clip) with the LoRA's patches; an error naming the node when nothing in the file matched."""
+    folders = ctx.services.folders
+    if folders is None:
+        raise RuntimeError("no model folders: the host must pass Services(folders=engine.paths.Folders(...))")
+    lora = read_lora(folders.find("loras", lora_name))
+    if not lora.adapters:
+        raise ValueError(f"{node_name}: lora_name {lora_name!r} holds no LoRA/LoCon/LoHa/LoKr tensors "
+                         f"(keys like {', '.join(lora.unknown_keys[:5]) or 'none'})")
+    reports = []
+    if model is not None:
+        shapes = model.handle.module_shapes()
+        patches, report = lora_patches(lora, unet_names(model.config.unet, shapes), shapes, strength_model, False)
+        reports.append(report)
+        if strength_model:
+            model = model.with_patches(patches)
+    if clip is not None:
+        shapes = clip.handle.module_shapes()
+        patches, report = lora_patches(lora, clip_names(shapes), shapes, strength_clip, True)
+        reports.append(report)
+        if strength_clip:
+            clip = clip.with_patches(patches)
+    if not any(r.matched for r in reports):
+        raise ValueError(f"{node_name}: lora_name {lora_name!r} matches nothing in the given model"
+                         f"{' and CLIP' if clip is not None else ''}: "
+                         + "; ".join(r.summary() for r in reports if r.total))
+    warn_partial(lora, reports)
+    return model, clip
+
+
+@node(category="loaders", display_name="Load LoRA", aliases=["LoRALoader"],
+      outputs=[Out("MODEL", tooltip="The model with the LoRA applied."),
+               Out("CLIP", tooltip="The text encoder with the LoRA applied.")])
+class LoraLoader(Node):
+    """Apply a LoRA (kohya, LoCon, LoHa, LoKr, diffusers/PEFT, DoRA) to the UNet and the text encoders.
+
+    Strengths may be negative; several LoRA nodes stack. Weights are patched when the model is used.
+    """
+
+    model: Annotated[object, Socket("MODEL")]
+    clip: Annotated[object, Socket("CLIP")]
+    lora_name: Annotated[str, model_files("loras", "A file in models/loras.")]
+    strength_model: Annotated[float, Widget(step=0.01)] = STRENGTH
+    strength_clip: Annotated[float, Widget(step=0.01)] = STRENGTH
+
+    def run(self, ctx):
+        if self.strength_model == 0 and self.strength_clip == 0:
+            return (self.model, self.clip)
+        return apply_lora(ctx, "LoraLoader", self.lora_name, self.model, self.clip, self.strength_model,
+                          self.strength_clip)
+
+
+@node(category="loaders", display_name="LoraLoaderModelOnly", outputs=[Out("MODEL")])
+class LoraLoaderModelOnly(Node):
+    """Apply a LoRA to the UNet only (its text-encoder parts are left out)."""
+
+    model: Annotated[object, Socket("MODEL")]
+    lora_name: Annotated[str, model_files("loras", "A file in models/loras.")]
+    strength_model: Annotated[float, Widget(step=0.01)] = STRENGTH
+
+    def run(self, ctx):
+        if self.strength_model == 0:
+            return (self.model,)
+        model, _ = apply_lora(ctx, "LoraLoaderModelOnly", self.lora_name, self.model, None,
+                              self.strength_model, 0.0)
+        return (model,)
