@@ -224,7 +224,8 @@ def run_command(args: argparse.Namespace, base_dir: Path) -> int:
     for line in _pack_problems(report):
         print(line, file=sys.stderr)
     try:
-        prompt, workflow = load_workflow(args.workflow, registry)
+        source = sys.stdin.buffer.read() if str(args.workflow) == "-" else args.workflow
+        prompt, workflow = load_workflow(source, registry)
         for line in apply_overrides(prompt, args.overrides, registry):
             print(line, file=sys.stderr)
         return execute(args, folders, registry, prompt, workflow)

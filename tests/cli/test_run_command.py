@@ -1,5 +1,6 @@
 """`python main.py run`: files written, overrides, partial runs, --json, readable errors, exit codes."""
 
+import io
 import json
 
 from cli_helpers import WORKFLOWS, run_main_subprocess
@@ -110,3 +111,10 @@ def test_unreadable_workflow_exits_2(cli, cli_json, tmp_path):
     code, result, _ = cli_json(tmp_path / "missing.json")
     assert code == 2 and result["status"] == "invalid" and "missing.json" in result["error"]["message"]
 
+
+
+def test_workflow_from_stdin(cli, dirs, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(INVERT.read_bytes())))
+    code, out, err = cli("-", "--set", "4.filename_prefix=piped")
+    assert code == 0, err
+    assert out.split() == [str(dirs[0]["output"] / "piped_00001_.png")]
