@@ -122,3 +122,14 @@ def test_dragging_a_link_end_onto_empty_canvas_removes_it(page):
     _drag(page, dst, (dst[0] + 60, dst[1] + 260))
     assert page.locator(".react-flow__edge").count() == 0
     assert saved_workflow(page)["links"] == []
+
+
+def test_node_width_follows_its_right_edge(page):
+    box = page.locator(".react-flow__pane").bounding_box()
+    drag_from_palette(page, "EmptyImage", box["x"] + 60, box["y"] + 100)
+    grip = node(page, 1).locator(".width-grip")
+    before = node(page, 1).bounding_box()["width"]
+    x, y = _centre(grip)
+    _drag(page, (x, y), (x + 120, y))
+    assert node(page, 1).bounding_box()["width"] > before + 100
+    assert saved_workflow(page)["nodes"][0]["size"][0] > before + 100

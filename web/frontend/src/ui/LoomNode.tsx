@@ -1,5 +1,5 @@
 /** How one workflow node looks on the canvas: header, sockets, widgets, progress, previews, outputs and errors. */
-import { Handle, Position, type NodeProps } from "@xyflow/react";
+import { Handle, NodeResizeControl, Position, ResizeControlVariant, type NodeProps } from "@xyflow/react";
 import { memo, useState } from "react";
 import { viewUrl } from "../api/client";
 import { updateNode } from "../graph/edit";
@@ -47,6 +47,7 @@ function LoomNodeView({ id, selected }: NodeProps) {
   const socketErrors = Object.entries(state?.inputErrors ?? {}).filter(([name]) => !shown.has(name));
   return (
     <div className={classes.filter(Boolean).join(" ")} style={{ width: collapsed ? undefined : node.size[0] }} data-node-type={node.type}>
+      {!collapsed && <NodeResizeControl className="width-grip" variant={ResizeControlVariant.Line} position="right" minWidth={180} />}
       <div className="node-header">
         <button type="button" className="icon nodrag" title={collapsed ? "Expand" : "Collapse"} onClick={() => toggleCollapse(new Set([node.id]))}>
           {collapsed ? "▸" : "▾"}
