@@ -46,8 +46,10 @@ def add_serve_flags(parser: argparse.ArgumentParser, suppress_defaults: bool = F
     group.add_argument("--custom-nodes-dir", type=Path, action="append", default=default([]), metavar="DIR",
                        help="also load node packs from DIR (repeatable)")
     from engine.memory import add_memory_arguments  # --cpu and the model memory budgets
+    from engine.scaleout.setup import add_ray_arguments  # --executor ray and its options
 
     add_memory_arguments(parser, suppress_defaults=suppress_defaults)
+    add_ray_arguments(parser, suppress_defaults=suppress_defaults)
 
 
 def resolve_token(args: argparse.Namespace, hosts: list[str]) -> str | None:
@@ -71,16 +73,14 @@ def _cache_policy(args: argparse.Namespace):
     return CachePolicy.classic()
 
 
-def build_app(args: argparse.Namespace, base_dir: Path, hosts: list[str]) -> web.Application:
-    """Folders, node registry (core nodes and packs), executor, persistent queue and the app."""
+def build_engine(args: argparse.Namespace, base_dir: Path):
+    """Folders, node registry (core nodes and packs) and executor from the flags -> (folders, registry,
+    pack report, executor); also what each Ray worker builds for itself."""
     from engine.cli import custom_node_dirs, folders_from_args
     from engine.graph.context import Services
     from engine.graph.executor import Executor
     from engine.graph.registry import build_default_registry
     from engine.memory import manager_from_args
-    from engine.queue import PromptQueue
-    from web.app import create_app
-    from web.state import ServerConfig
 
     folders = folders_from_args(args, base_dir)
     folders.ensure()
@@ -88,7 +88,21 @@ def build_app(args: argparse.Namespace, base_dir: Path, hosts: list[str]) -> web
                         settings={"disable_metadata": args.disable_metadata})
     pack_dirs = [*custom_node_dirs(args, folders), *args.custom_nodes_dir]
     registry, packs = build_default_registry(services, custom_node_dirs=pack_dirs)
-    executor = Executor(registry, cache=_cache_policy(args))
+    return folders, registry, packs, Executor(registry, cache=_cache_policy(args))
+
+
+def build_app(args: argparse.Namespace, base_dir: Path, hosts: list[str]) -> web.Application:
+    """The engine, the persistent queue and the app; `--executor ray` runs prompts on Ray workers."""
+    from engine.queue import PromptQueue
+    from web.app import create_app
+    from web.state import ServerConfig
+
+    folders, registry, packs, executor = build_engine(args, base_dir)
+    worker_factory = None
+    if args.executor == "ray":
+        from engine.scaleout.setup import ray_executor_from_args
+
+        executor, worker_factory = ray_executor_from_args(args, base_dir)
     queue = PromptQueue(folders.user_dir / "queue.sqlite3")
     for prompt_id, action in queue.recovered:
         log.warning("prompt %s was running when the server stopped: %s", prompt_id, action)
@@ -96,7 +110,7 @@ def build_app(args: argparse.Namespace, base_dir: Path, hosts: list[str]) -> web
                           allow_origins=tuple(args.allow_origin), max_upload_mb=args.max_upload_size,
                           web_extensions={name.removeprefix("custom_nodes."): path
                                           for name, path in packs.web_directories().items()})
-    return create_app(config, registry, executor, queue)
+    return create_app(config, registry, executor, queue, worker_factory)
 
 
 async def _serve_forever(app: web.Application, hosts: list[str], port: int) -> None:
