@@ -1,4 +1,4 @@
-"""The MODEL and VAE socket values and how a checkpoint file becomes them.
+"""The MODEL, CLIP and VAE socket values and how a checkpoint file becomes them.
 
 Socket values are light: a handle on weights held by the model manager plus the detected config, so the
 graph cache never holds weights and a file used by consecutive prompts is loaded once.
@@ -15,12 +15,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from engine.memory import ModelHandle, ModelManager, Patch, file_key
+from engine.memory import ModelHandle, ModelManager, file_key
 from engine.models.checkpoint import LazyStateDict, open_checkpoint
 from engine.models.clip import CLIP, load_clip
 from engine.models.detect import CheckpointConfig, UnsupportedCheckpoint, detect_file, infer_vae_config
 from engine.models.unet import UNetModel
 from engine.models.vae import AutoencoderKL, VAEConfig
+from engine.weight_patches import Patch
 
 
 @dataclass(frozen=True)

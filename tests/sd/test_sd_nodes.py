@@ -6,7 +6,7 @@ import torch
 
 from engine.graph.context import ExecutionContext, ExecutionInterrupted, Interrupt, Services
 from engine.graph.events import EventLog
-from engine.memory import Patch
+from engine.weight_patches import Patch
 from nodes.conditioning import ConditioningCombine, ConditioningSetArea, ConditioningZeroOut
 from nodes.denoiser import sdxl_numbers, sdxl_vector
 from nodes.latents import EmptyLatentImage, LatentUpscale, LatentUpscaleBy, SetLatentNoiseMask
