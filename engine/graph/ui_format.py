@@ -143,11 +143,10 @@ class _Converter:
         """The link feeding a bypassed node's input of the output's type (same slot index first)."""
         outputs = node.get("outputs") or []
         out_type = outputs[slot].get("type", link_type) if slot < len(outputs) else link_type
-        inputs = [i for i in node.get("inputs") or [] if i.get("link") is not None]
-        ordered = sorted(range(len(inputs)), key=lambda i: (i != slot, i))
-        for index in ordered:
-            if _type_matches(inputs[index].get("type", "*"), out_type):
-                return inputs[index]["link"]
+        linked = [(index, i) for index, i in enumerate(node.get("inputs") or []) if i.get("link") is not None]
+        for _, candidate in sorted(linked, key=lambda pair: (pair[0] != slot, pair[0])):
+            if _type_matches(candidate.get("type", "*"), out_type):
+                return candidate["link"]
         return None
 
     def convert(self, scope: _Scope | None = None, prompt: dict | None = None) -> dict:

@@ -28,6 +28,7 @@ INFO = {
                                "steps": ["INT", {}], "names": ["STRING", {}]}},
         "input_order": {"required": ["image", "seed", "steps", "names"]},
     },
+    "Pair": {"input": {"required": {"mask": ["MASK"], "a": ["IMAGE"], "b": ["IMAGE"]}}},
     "PrimitiveInt": {"input": {"required": {"value": ["INT", {"control_after_generate": True}]}}},
     "SaveImage": {"input": {"required": {"images": ["IMAGE"], "filename_prefix": ["STRING", {}]}},
                   "display_name": "Save Image"},
@@ -205,3 +206,16 @@ def test_subgraph_is_flattened_with_host_prefixed_ids():
 def test_unpromoted_subgraph_input_keeps_the_inner_widget_value():
     api = ui_to_api(subgraph_workflow([]), FakeRegistry())
     assert api["7:2"]["inputs"]["scale_by"] == 1.0
+
+
+def test_bypass_prefers_the_input_at_the_output_slot_index():
+    # A bypassed node with an unlinked first input: output 2 passes input 2 (b) through, not a.
+    ui = {"nodes": [
+        node(1, "EmptyImage", outputs=[out("IMAGE")], widgets=[8, 8, 1, 0]),
+        node(2, "EmptyImage", outputs=[out("IMAGE")], widgets=[4, 4, 1, 0]),
+        node(3, "Pair", [inp("mask", "MASK"), inp("a", "IMAGE", 1), inp("b", "IMAGE", 2)],
+             [out("MASK"), out("IMAGE"), out("IMAGE")], mode=4),
+        node(4, "SaveImage", [inp("images", "IMAGE", 3)], widgets=["x"]),
+    ], "links": [[1, 1, 0, 3, 1, "IMAGE"], [2, 2, 0, 3, 2, "IMAGE"], [3, 3, 2, 4, 0, "IMAGE"]]}
+    api = ui_to_api(ui, FakeRegistry())
+    assert api["4"]["inputs"]["images"] == ["2", 0]
