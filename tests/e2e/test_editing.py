@@ -133,3 +133,25 @@ def test_node_width_follows_its_right_edge(page):
     _drag(page, (x, y), (x + 120, y))
     assert node(page, 1).bounding_box()["width"] > before + 100
     assert saved_workflow(page)["nodes"][0]["size"][0] > before + 100
+
+
+def test_save_downloads_the_workflow_and_open_loads_it_back(page, tmp_path):
+    import json
+
+    box = page.locator(".react-flow__pane").bounding_box()
+    drag_from_palette(page, "EmptyImage", box["x"] + 60, box["y"] + 100)
+    node(page, 1).wait_for()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Save").click()
+    saved = tmp_path / "saved.json"
+    download.value.save_as(saved)
+    workflow = json.loads(saved.read_text())
+    assert workflow["version"] == 0.4 and [n["type"] for n in workflow["nodes"]] == ["EmptyImage"]
+
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="Clear").click()
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Open").click()
+    chooser.value.set_files(str(saved))
+    node(page, 1).wait_for()
+    assert saved_workflow(page)["nodes"][0]["widgets_values"] == workflow["nodes"][0]["widgets_values"]

@@ -1,13 +1,13 @@
 /** Turns a dropped or opened file (workflow JSON, API JSON, PNG/WebP with embedded metadata) into a canvas workflow. */
 import type { ObjectInfo } from "../api/types";
 import { apiToWorkflow, isApiPrompt } from "../graph/layout";
-import { pruneUnlinkedWidgetInputs } from "../graph/widgets";
+import { pruneUnlinkedWidgetInputs, reconcileSockets } from "../graph/reconcile";
 import { isUiWorkflow, normalizeWorkflow, type Workflow } from "../graph/workflow";
 import { readEmbedded } from "./metadata";
 
 /** Accept a parsed JSON value in UI or API format. */
 export function workflowFromJson(value: unknown, objectInfo: ObjectInfo): Workflow {
-  if (isUiWorkflow(value)) return pruneUnlinkedWidgetInputs(normalizeWorkflow(value), objectInfo);
+  if (isUiWorkflow(value)) return reconcileSockets(pruneUnlinkedWidgetInputs(normalizeWorkflow(value), objectInfo), objectInfo);
   if (isApiPrompt(value)) return apiToWorkflow(value, objectInfo);
   throw new Error("This JSON is neither a canvas workflow nor an API prompt.");
 }

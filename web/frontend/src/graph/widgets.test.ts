@@ -3,7 +3,8 @@ import type { NodeInfo, ObjectInfo } from "../api/types";
 import { workflowToApi } from "./convert";
 import { connect, createNode } from "./edit";
 import { defaultWidgetValues, widgetSlots } from "./spec";
-import { applyControlAfterGenerate, convertInputToWidget, convertWidgetToInput, normalizeNumber, pruneUnlinkedWidgetInputs, setControlMode } from "./widgets";
+import { pruneUnlinkedWidgetInputs, reconcileSockets } from "./reconcile";
+import { applyControlAfterGenerate, convertInputToWidget, convertWidgetToInput, normalizeNumber, setControlMode } from "./widgets";
 import { emptyWorkflow, type Workflow } from "./workflow";
 
 const SAMPLER: NodeInfo = {
@@ -87,5 +88,18 @@ describe("widget <-> socket conversion", () => {
     let wf = convertWidgetToInput(converted(), 1, widgetSlots(SAMPLER)[2]);
     wf = pruneUnlinkedWidgetInputs(wf, INFO);
     expect(wf.nodes[0].inputs.map((i) => i.name)).toEqual(["steps"]);
+  });
+});
+
+describe("loading files written against another version of a node", () => {
+  it("adds sockets and outputs the server declares but the file lacks", () => {
+    const info: ObjectInfo = {
+      Mix: { name: "Mix", input: { required: { a: ["IMAGE"] }, optional: { b: ["IMAGE"], mask: ["MASK"] } }, output: ["IMAGE", "MASK"] },
+    };
+    const wf = emptyWorkflow();
+    wf.nodes.push({ id: 1, type: "Mix", pos: [0, 0], size: [200, 80], flags: {}, order: 0, mode: 0, properties: {}, widgets_values: [], inputs: [{ name: "a", type: "IMAGE", link: null }], outputs: [{ name: "IMAGE", type: "IMAGE", links: [] }] });
+    const node = reconcileSockets(wf, info).nodes[0];
+    expect(node.inputs.map((i) => i.name)).toEqual(["a", "b", "mask"]);
+    expect(node.outputs.map((o) => o.type)).toEqual(["IMAGE", "MASK"]);
   });
 });

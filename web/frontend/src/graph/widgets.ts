@@ -1,7 +1,7 @@
 /** Widget values: setting them, seed control after each queue, and converting a widget to an input socket and back. */
 import type { ObjectInfo } from "../api/types";
 import { removeLinks, updateNode } from "./edit";
-import { inputDefs, widgetSlots, type ControlMode, type InputDef, type WidgetSlot } from "./spec";
+import { widgetSlots, type ControlMode, type InputDef, type WidgetSlot } from "./spec";
 import { findNode, type UiNode, type Workflow } from "./workflow";
 
 /** Largest seed a randomize step picks (2^50): keeps values exact as JS numbers and valid for the engine. */
@@ -93,23 +93,4 @@ export function convertInputToWidget(wf: Workflow, nodeId: number, name: string)
     ...updateNode(cleared, nodeId, (n) => ({ ...n, inputs: n.inputs.filter((_, k) => k !== at) })),
     links: cleared.links.map((l) => (l[3] === nodeId && l[4] > at ? [l[0], l[1], l[2], l[3], l[4] - 1, l[5]] : l)),
   };
-}
-
-/**
- * Newer ComfyUI files list every widget as an input; on load, unlinked ones go back to being plain widgets
- * so the node shows its fields instead of a column of empty sockets.
- */
-export function pruneUnlinkedWidgetInputs(wf: Workflow, objectInfo: ObjectInfo): Workflow {
-  let out = wf;
-  for (const node of wf.nodes) {
-    const info = objectInfo[node.type];
-    if (!info) continue;
-    const forced = new Set(inputDefs(info).filter((d) => d.forceInput).map((d) => d.name));
-    for (const input of node.inputs) {
-      if (input.widget && input.link == null && !forced.has(input.widget.name)) {
-        out = convertInputToWidget(out, node.id, input.widget.name);
-      }
-    }
-  }
-  return out;
 }
