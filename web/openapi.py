@@ -6,6 +6,7 @@ document is built by walking the application's router, so it never drifts from t
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -36,9 +37,10 @@ def documented(
 
 def _operation(handler: Callable, method: str, path: str, ref: Callable[[type[BaseModel]], dict]) -> dict:
     doc = getattr(handler, _DOC_ATTR, {})
-    summary = (handler.__doc__ or "").strip().splitlines()
-    op: dict[str, Any] = {"summary": summary[0] if summary else f"{method} {path}",
-                          "responses": {"200": {"description": "OK"}}}
+    summary, _, description = inspect.cleandoc(handler.__doc__ or "").partition("\n")
+    op: dict[str, Any] = {"summary": summary or f"{method} {path}", "responses": {"200": {"description": "OK"}}}
+    if description.strip():
+        op["description"] = description.strip()
     params = [{"name": n, "in": "query", "description": d, "schema": {"type": "string"}}
               for n, d in doc.get("query", {}).items()]
     params += [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}

@@ -81,7 +81,20 @@ class Hub:
             client.outbox.put_nowait(payload)
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
-        """GET /ws?clientId=: the websocket; reusing a clientId resumes that client's stream."""
+        """GET /ws?clientId=: the websocket; reusing a clientId resumes that client's stream.
+
+        Text frames are {"type", "data"}. On connect: status {status: {exec_info: {queue_remaining}},
+        sid}, then, if this client's prompt is running, executing {node} and progress_state. Per
+        prompt, to its client_id (or everyone when it has none): execution_start, execution_cached
+        {nodes}, then per node executing {node, display_node, prompt_id}, progress_state {prompt_id,
+        nodes: only the nodes that changed, overall: {nodes_done, nodes_total, node, value, max,
+        fraction, elapsed_s, eta_s}}, progress {value, max, node} per step, executed {node, output};
+        finally execution_success | execution_error | execution_interrupted, and executing
+        {node: null} once the history entry is stored. status is broadcast when the queue changes
+        (at most every 100 ms). Binary frames: 4-byte big-endian type 1, 4-byte format (1 JPEG,
+        2 PNG), image bytes (previews). Send {"type": "feature_flags", "data": {...}} first to get
+        the server's flags back.
+        """
         ws = web.WebSocketResponse(heartbeat=30, max_msg_size=1 << 20)
         await ws.prepare(request)
         client_id = request.query.get("clientId") or uuid.uuid4().hex

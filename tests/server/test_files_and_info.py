@@ -118,6 +118,7 @@ async def test_openapi_is_generated_from_the_request_models(client):
     assert {"prompt", "client_id", "prompt_id", "number", "front", "extra_data"} <= set(fields)
     assert "wait" in [p["name"] for p in post["parameters"]]
     assert {"/queue", "/history", "/history/{prompt_id}", "/view", "/upload/image", "/ws"} <= set(doc["paths"])
+    assert "progress_state" in doc["paths"]["/ws"]["get"]["description"]
 
 
 async def test_pack_web_directories_are_listed_and_served_without_escape(make_client, tmp_path):
