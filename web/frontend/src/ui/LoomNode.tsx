@@ -3,7 +3,7 @@ import { Handle, NodeResizeControl, Position, ResizeControlVariant, type NodePro
 import { memo, useState } from "react";
 import { viewUrl } from "../api/client";
 import { updateNode } from "../graph/edit";
-import { NOTE_TYPES, nodeTitle, VIRTUAL_TYPES, widgetSlots } from "../graph/spec";
+import { nodeTitle, VIRTUAL_TYPES, widgetSlots } from "../graph/spec";
 import { convertInputToWidget, isConverted } from "../graph/widgets";
 import { findNode } from "../graph/workflow";
 import { commit, doc } from "../state/document";
@@ -12,6 +12,7 @@ import { useStore } from "../state/store";
 import { toggleCollapse } from "../state/commands";
 import { NodeMenu } from "./NodeMenu";
 import { typeColor } from "./theme";
+import { VirtualBody } from "./VirtualBody";
 import { WidgetRow } from "./WidgetRow";
 
 const VIDEO = /\.(mp4|webm|mov|mkv)$/i;
@@ -88,7 +89,7 @@ function LoomNodeView({ id, selected }: NodeProps) {
               ))}
             </div>
           )}
-          {NOTE_TYPES.has(node.type) && <div className="note-text">{String(Object.values(node.widgets_values)[0] ?? "")}</div>}
+          {VIRTUAL_TYPES.has(node.type) && <VirtualBody node={node} />}
           {!info && !VIRTUAL_TYPES.has(node.type) && <div className="node-error">Unknown node type “{node.type}”: not installed on this server.</div>}
           {progress && (
             <div className="progress" title={`${progress.value}/${progress.max}`}>
