@@ -26,6 +26,11 @@ MODEL_KINDS: dict[str, tuple[str, ...]] = {
     "diffusion_models": ("diffusion_models", "unet"),
     "clip": ("clip", "text_encoders"),
     "upscale_models": ("upscale_models",),
+    "style_models": ("style_models",),
+    "gligen": ("gligen",),
+    "hypernetworks": ("hypernetworks",),
+    "vae_approx": ("vae_approx",),
+    "photomaker": ("photomaker",),
 }
 
 # Keys of an extra-model-paths YAML that name a kind under another name.
