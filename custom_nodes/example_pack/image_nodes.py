@@ -38,7 +38,13 @@ class ImageGrayscale:
         return (luma.expand(*image.shape[:-1], 3).clone(),)
 
 
-BLEND_MODES = ("normal", "multiply", "screen", "overlay", "difference")
+BLEND_MODES = ("normal", "multiply", "screen", "overlay", "soft_light", "difference")
+
+
+def _soft_light(base, top):
+    """The W3C compositing spec's soft-light formula."""
+    d = torch.where(base <= 0.25, ((16 * base - 12) * base + 4) * base, torch.sqrt(base))
+    return torch.where(top <= 0.5, base - (1 - 2 * top) * base * (1 - base), base + (2 * top - 1) * (d - base))
 
 
 def _blend(base, top, mode):
@@ -50,13 +56,18 @@ def _blend(base, top, mode):
         return 1 - (1 - base) * (1 - top)
     if mode == "overlay":
         return torch.where(base <= 0.5, 2 * base * top, 1 - 2 * (1 - base) * (1 - top))
+    if mode == "soft_light":
+        return _soft_light(base, top)
     if mode == "difference":
         return (base - top).abs()
     raise ValueError(f"unknown blend_mode {mode!r}")
 
 
 class ImageBlend:
-    """Blend image2 over image1 with a blend mode and an opacity."""
+    """Blend image2 over image1 with a blend mode and an opacity.
+
+    Same name, inputs and modes as the ImageBlend node many ComfyUI workflows use, so they run here.
+    """
 
     CATEGORY = "example_pack"
     DESCRIPTION = "Blend two images; image2 is resized to image1's size when they differ."

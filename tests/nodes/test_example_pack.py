@@ -43,7 +43,8 @@ def test_grayscale_has_equal_channels_with_luma(registry):
 
 @pytest.mark.parametrize("mode,expected", [("normal", 0.2 * 0.4 + 0.6 * 0.6), ("multiply", 0.4 * 0.2 + 0.6 * 0.2 * 0.6),
                                            ("screen", 0.4 * 0.2 + 0.6 * (1 - 0.8 * 0.4)),
-                                           ("difference", 0.4 * 0.2 + 0.6 * 0.4)])
+                                           ("difference", 0.4 * 0.2 + 0.6 * 0.4),
+                                           ("soft_light", 0.4 * 0.2 + 0.6 * (0.2 + 0.2 * (0.448 - 0.2)))])
 def test_blend_modes(registry, mode, expected):
     base, top = torch.full((1, 2, 2, 3), 0.2), torch.full((1, 4, 4, 3), 0.6)
     (out,) = call(registry, "ImageBlend", image1=base, image2=top, blend_factor=0.6, blend_mode=mode)
