@@ -1,8 +1,14 @@
-"""Small maths shared by the samplers: derivatives, ancestral step split, log-sigma time."""
+"""Small maths shared by the samplers: derivatives, ancestral step split, log-sigma time, and the loop of
+the samplers that take one (possibly multi-evaluation) step per sigma."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
+
+# step(model, x, denoised, sigma, sigma_to, extra_args) -> x moved from sigma to sigma_to
+Step = Callable[..., torch.Tensor]
 
 
 def bcast(sigma: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -36,3 +42,26 @@ def sigma_at(t: torch.Tensor) -> torch.Tensor:
 def report(callback, i: int, x: torch.Tensor, sigma: torch.Tensor, denoised: torch.Tensor) -> None:
     if callback is not None:
         callback({"i": i, "x": x, "sigma": sigma, "denoised": denoised})
+
+
+def euler_step(model, x, denoised, sigma, sigma_to, extra_args) -> torch.Tensor:
+    """First order: along the derivative at sigma (no further model evaluation)."""
+    return x + to_d(x, sigma, denoised) * (sigma_to - sigma)
+
+
+def sample_with_step(step: Step, model, x, sigmas, extra_args=None, callback=None, noise_sampler=None,
+                     eta: float = 0.0, s_noise: float = 1.0) -> torch.Tensor:
+    """Walk x down `sigmas` with one `step` per sigma, Euler where the step ends at 0.
+
+    With a noise sampler the sampler is ancestral: each step goes to sigma_down (see `ancestral_step`)
+    and fresh noise of std sigma_up brings x back up to the next sigma.
+    """
+    extra_args = extra_args or {}
+    for i in range(len(sigmas) - 1):
+        denoised = model(x, bcast(sigmas[i], x), **extra_args)
+        report(callback, i, x, sigmas[i], denoised)
+        sigma_down, sigma_up = ancestral_step(sigmas[i], sigmas[i + 1], eta)
+        x = (euler_step if sigma_down == 0 else step)(model, x, denoised, sigmas[i], sigma_down, extra_args)
+        if noise_sampler is not None and sigmas[i + 1] > 0:
+            x = x + noise_sampler(sigmas[i], sigmas[i + 1]) * s_noise * sigma_up
+    return x

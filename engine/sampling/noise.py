@@ -56,9 +56,13 @@ class BrownianTreeNoiseSampler:
         return (w / (b - a).abs().sqrt()).to(self.like.device, self.like.dtype)
 
 
+def brownian_noise_sampler(x: torch.Tensor, sigmas: torch.Tensor, seed: int | None = None) -> NoiseSampler:
+    """A Brownian tree spanning a schedule's positive sigmas."""
+    return BrownianTreeNoiseSampler(x, sigmas[sigmas > 0].min(), sigmas.max(), seed=seed)
+
+
 def noise_sampler_for(sampler_name: str, x: torch.Tensor, sigmas: torch.Tensor, seed: int | None) -> NoiseSampler:
     """The noise a named sampler uses in ComfyUI: a Brownian tree for the SDE family, fresh noise otherwise."""
     if sampler_name in BROWNIAN_SAMPLERS:
-        positive = sigmas[sigmas > 0]
-        return BrownianTreeNoiseSampler(x, positive.min(), sigmas.max(), seed=seed)
+        return brownian_noise_sampler(x, sigmas, seed)
     return default_noise_sampler(x, seed)

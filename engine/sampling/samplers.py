@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine.sampling.common import ancestral_step, bcast, report, to_d
+from engine.sampling.common import bcast, euler_step, report, sample_with_step, to_d
 from engine.sampling.noise import default_noise_sampler
 from engine.sampling.samplers_dpmpp import (
     dpmpp_2m,
@@ -25,51 +25,35 @@ from engine.sampling.samplers_unipc import uni_pc, uni_pc_bh2
 @torch.no_grad()
 def euler(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None):
     """Euler's method on the probability-flow ODE (Karras et al. 2022, Algorithm 2 without churn)."""
-    extra_args = extra_args or {}
-    for i in range(len(sigmas) - 1):
-        denoised = model(x, bcast(sigmas[i], x), **extra_args)
-        report(callback, i, x, sigmas[i], denoised)
-        x = x + to_d(x, sigmas[i], denoised) * (sigmas[i + 1] - sigmas[i])
-    return x
+    return sample_with_step(euler_step, model, x, sigmas, extra_args, callback)
 
 
 @torch.no_grad()
 def euler_ancestral(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None, eta=1.0, s_noise=1.0):
     """Euler step to sigma_down, then fresh noise back up to sigma_next."""
-    extra_args = extra_args or {}
     noise_sampler = noise_sampler or default_noise_sampler(x)
-    for i in range(len(sigmas) - 1):
-        denoised = model(x, bcast(sigmas[i], x), **extra_args)
-        report(callback, i, x, sigmas[i], denoised)
-        sigma_down, sigma_up = ancestral_step(sigmas[i], sigmas[i + 1], eta)
-        x = x + to_d(x, sigmas[i], denoised) * (sigma_down - sigmas[i])
-        if sigmas[i + 1] > 0:
-            x = x + noise_sampler(sigmas[i], sigmas[i + 1]) * s_noise * sigma_up
-    return x
+    return sample_with_step(euler_step, model, x, sigmas, extra_args, callback, noise_sampler, eta, s_noise)
+
+
+def heun_step(model, x, denoised, sigma, sigma_to, extra_args):
+    """Second order: the mean of the derivatives at both ends of the step (Karras et al. 2022, Algorithm 1)."""
+    d = to_d(x, sigma, denoised)
+    dt = sigma_to - sigma
+    x_2 = x + d * dt
+    d_2 = to_d(x_2, sigma_to, model(x_2, bcast(sigma_to, x), **extra_args))
+    return x + (d + d_2) / 2 * dt
 
 
 @torch.no_grad()
 def heun(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None):
-    """Heun's second-order method (Karras et al. 2022, Algorithm 1); Euler for the final step to 0."""
-    extra_args = extra_args or {}
-    for i in range(len(sigmas) - 1):
-        denoised = model(x, bcast(sigmas[i], x), **extra_args)
-        report(callback, i, x, sigmas[i], denoised)
-        d = to_d(x, sigmas[i], denoised)
-        dt = sigmas[i + 1] - sigmas[i]
-        if sigmas[i + 1] == 0:
-            x = x + d * dt
-            continue
-        x_2 = x + d * dt
-        d_2 = to_d(x_2, sigmas[i + 1], model(x_2, bcast(sigmas[i + 1], x), **extra_args))
-        x = x + (d + d_2) / 2 * dt
-    return x
+    """Heun's second-order method; Euler for the final step to 0."""
+    return sample_with_step(heun_step, model, x, sigmas, extra_args, callback)
 
 
-def _midpoint_step(model, x, d, sigma, sigma_to, extra_args):
-    """Second-order step sigma -> sigma_to using the derivative at the log-midpoint (DPM-Solver-2)."""
+def midpoint_step(model, x, denoised, sigma, sigma_to, extra_args):
+    """Second order: the derivative at the log-sigma midpoint of the step (DPM-Solver-2)."""
     sigma_mid = sigma.log().lerp(sigma_to.log(), 0.5).exp()
-    x_2 = x + d * (sigma_mid - sigma)
+    x_2 = x + to_d(x, sigma, denoised) * (sigma_mid - sigma)
     d_2 = to_d(x_2, sigma_mid, model(x_2, bcast(sigma_mid, x), **extra_args))
     return x + d_2 * (sigma_to - sigma)
 
@@ -77,35 +61,14 @@ def _midpoint_step(model, x, d, sigma, sigma_to, extra_args):
 @torch.no_grad()
 def dpm_2(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None):
     """DPM-Solver-2 in Karras et al.'s form: midpoint in log-sigma; Euler for the final step to 0."""
-    extra_args = extra_args or {}
-    for i in range(len(sigmas) - 1):
-        denoised = model(x, bcast(sigmas[i], x), **extra_args)
-        report(callback, i, x, sigmas[i], denoised)
-        d = to_d(x, sigmas[i], denoised)
-        if sigmas[i + 1] == 0:
-            x = x + d * (sigmas[i + 1] - sigmas[i])
-        else:
-            x = _midpoint_step(model, x, d, sigmas[i], sigmas[i + 1], extra_args)
-    return x
+    return sample_with_step(midpoint_step, model, x, sigmas, extra_args, callback)
 
 
 @torch.no_grad()
 def dpm_2_ancestral(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None, eta=1.0, s_noise=1.0):
     """DPM-Solver-2 to sigma_down, then fresh noise back up to sigma_next."""
-    extra_args = extra_args or {}
     noise_sampler = noise_sampler or default_noise_sampler(x)
-    for i in range(len(sigmas) - 1):
-        denoised = model(x, bcast(sigmas[i], x), **extra_args)
-        report(callback, i, x, sigmas[i], denoised)
-        sigma_down, sigma_up = ancestral_step(sigmas[i], sigmas[i + 1], eta)
-        d = to_d(x, sigmas[i], denoised)
-        if sigma_down == 0:
-            x = x + d * (sigma_down - sigmas[i])
-        else:
-            x = _midpoint_step(model, x, d, sigmas[i], sigma_down, extra_args)
-        if sigmas[i + 1] > 0:
-            x = x + noise_sampler(sigmas[i], sigmas[i + 1]) * s_noise * sigma_up
-    return x
+    return sample_with_step(midpoint_step, model, x, sigmas, extra_args, callback, noise_sampler, eta, s_noise)
 
 
 def lms_coefficients(sigmas: np.ndarray, i: int, order: int) -> list[float]:

@@ -1,43 +1,38 @@
 """DPM-Solver++ samplers (Lu et al. 2022): exponential integrators in t = -log(sigma) on the x0 estimate.
 
 Deterministic (2m), ancestral (2s_ancestral) and SDE variants (sde, 2m_sde, 3m_sde); the SDE variants
-take their noise from a Brownian tree (engine.sampling.noise) when given one.
+default to noise from a Brownian tree (engine.sampling.noise) when given no noise sampler.
 """
 
 from __future__ import annotations
 
 import torch
 
-from engine.sampling.common import ancestral_step, bcast, lam, report, sigma_at, to_d
-from engine.sampling.noise import BrownianTreeNoiseSampler, default_noise_sampler
+from engine.sampling.common import ancestral_step, bcast, lam, report, sample_with_step, sigma_at, to_d
+from engine.sampling.noise import brownian_noise_sampler, default_noise_sampler
 
 
-def _tree(x, sigmas, noise_sampler):
-    return noise_sampler or BrownianTreeNoiseSampler(x, sigmas[sigmas > 0].min(), sigmas.max())
+def dpmpp_2s_step(model, x, denoised, sigma, sigma_to, extra_args):
+    """Single-step DPM-Solver++(2S): a second evaluation halfway in t = -log(sigma)."""
+    t, t_next = lam(sigma), lam(sigma_to)
+    h = t_next - t
+    s = t + h / 2
+    x_2 = (sigma_at(s) / sigma_at(t)) * x - (-h / 2).expm1() * denoised
+    denoised_2 = model(x_2, bcast(sigma_at(s), x), **extra_args)
+    return (sigma_at(t_next) / sigma_at(t)) * x - (-h).expm1() * denoised_2
 
 
 @torch.no_grad()
 def dpmpp_2s_ancestral(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None, eta=1.0,
                        s_noise=1.0):
-    """Single-step DPM-Solver++(2S) to sigma_down, then fresh noise back up to sigma_next."""
-    extra_args = extra_args or {}
+    """DPM-Solver++(2S) to sigma_down, then fresh noise back up to sigma_next."""
     noise_sampler = noise_sampler or default_noise_sampler(x)
-    for i in range(len(sigmas) - 1):
-        denoised = model(x, bcast(sigmas[i], x), **extra_args)
-        report(callback, i, x, sigmas[i], denoised)
-        sigma_down, sigma_up = ancestral_step(sigmas[i], sigmas[i + 1], eta)
-        if sigma_down == 0:
-            x = x + to_d(x, sigmas[i], denoised) * (sigma_down - sigmas[i])
-        else:
-            t, t_next = lam(sigmas[i]), lam(sigma_down)
-            h = t_next - t
-            s = t + h / 2
-            x_2 = (sigma_at(s) / sigma_at(t)) * x - (-h / 2).expm1() * denoised
-            denoised_2 = model(x_2, bcast(sigma_at(s), x), **extra_args)
-            x = (sigma_at(t_next) / sigma_at(t)) * x - (-h).expm1() * denoised_2
-        if sigmas[i + 1] > 0:
-            x = x + noise_sampler(sigmas[i], sigmas[i + 1]) * s_noise * sigma_up
-    return x
+    return sample_with_step(dpmpp_2s_step, model, x, sigmas, extra_args, callback, noise_sampler, eta, s_noise)
+
+
+def _sde_noise(noise_sampler, sigma, sigma_next, eta_h, s_noise) -> torch.Tensor:
+    """The SDE's fresh noise over a multistep SDE step of log-length h, eta_h = eta * h."""
+    return noise_sampler(sigma, sigma_next) * (sigma_next * (-2 * eta_h).expm1().neg().sqrt() * s_noise)
 
 
 @torch.no_grad()
@@ -45,7 +40,7 @@ def dpmpp_sde(model, x, sigmas, extra_args=None, callback=None, noise_sampler=No
               r=0.5):
     """DPM-Solver++ SDE: two stochastic half steps (to t + r*h, then to t + h) per sigma step."""
     extra_args = extra_args or {}
-    noise_sampler = _tree(x, sigmas, noise_sampler)
+    noise_sampler = noise_sampler or brownian_noise_sampler(x, sigmas)
     for i in range(len(sigmas) - 1):
         denoised = model(x, bcast(sigmas[i], x), **extra_args)
         report(callback, i, x, sigmas[i], denoised)
@@ -92,7 +87,7 @@ def dpmpp_2m_sde(model, x, sigmas, extra_args=None, callback=None, noise_sampler
                  solver_type="midpoint"):
     """Multistep DPM-Solver++(2M) SDE; `solver_type` "midpoint" or "heun" for the second-order term."""
     extra_args = extra_args or {}
-    noise_sampler = _tree(x, sigmas, noise_sampler)
+    noise_sampler = noise_sampler or brownian_noise_sampler(x, sigmas)
     old_denoised, h_last = None, None
     for i in range(len(sigmas) - 1):
         denoised = model(x, bcast(sigmas[i], x), **extra_args)
@@ -111,8 +106,7 @@ def dpmpp_2m_sde(model, x, sigmas, extra_args=None, callback=None, noise_sampler
             else:
                 x = x + 0.5 * decay * (1 / r) * (denoised - old_denoised)
         if eta:
-            scale = sigmas[i + 1] * (-2 * eta_h).expm1().neg().sqrt() * s_noise
-            x = x + noise_sampler(sigmas[i], sigmas[i + 1]) * scale
+            x = x + _sde_noise(noise_sampler, sigmas[i], sigmas[i + 1], eta_h, s_noise)
         old_denoised, h_last = denoised, h
     return x
 
@@ -121,7 +115,7 @@ def dpmpp_2m_sde(model, x, sigmas, extra_args=None, callback=None, noise_sampler
 def dpmpp_3m_sde(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None, eta=1.0, s_noise=1.0):
     """Multistep DPM-Solver++(3M) SDE: third order from the two previous x0 estimates."""
     extra_args = extra_args or {}
-    noise_sampler = _tree(x, sigmas, noise_sampler)
+    noise_sampler = noise_sampler or brownian_noise_sampler(x, sigmas)
     history = []  # [(denoised, h)] of previous steps, newest first
     for i in range(len(sigmas) - 1):
         denoised = model(x, bcast(sigmas[i], x), **extra_args)
@@ -144,7 +138,6 @@ def dpmpp_3m_sde(model, x, sigmas, extra_args=None, callback=None, noise_sampler
             d_1, h_1 = history[0]
             x = x + phi_2 * (denoised - d_1) / (h_1 / h)
         if eta:
-            scale = sigmas[i + 1] * (-2 * h * eta).expm1().neg().sqrt() * s_noise
-            x = x + noise_sampler(sigmas[i], sigmas[i + 1]) * scale
+            x = x + _sde_noise(noise_sampler, sigmas[i], sigmas[i + 1], eta * h, s_noise)
         history = [(denoised, h)] + history[:1]
     return x
