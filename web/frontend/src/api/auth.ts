@@ -4,7 +4,7 @@ const KEY = "loom.token";
 let asker: (() => Promise<string | null>) | null = null;
 let pending: Promise<string | null> | null = null;
 
-export function getToken(): string | null {
+function getToken(): string | null {
   return localStorage.getItem(KEY);
 }
 

@@ -43,9 +43,6 @@ export type NodeInfo = {
 
 export type ObjectInfo = Record<string, NodeInfo>;
 
-/** A link inside an API prompt: `[source node id, output index]`. */
-export type ApiLink = [string, number];
-
 export type ApiNode = {
   class_type: string;
   inputs: Record<string, unknown>;

@@ -7,7 +7,7 @@ import { typesCompatible } from "./types";
 type Source = { link: [string, number] } | { value: unknown } | null;
 
 /** A list literal must be wrapped so the engine does not read it as a link. */
-export function wrapLiteral(value: unknown): unknown {
+function wrapLiteral(value: unknown): unknown {
   return Array.isArray(value) ? { __value__: value } : value;
 }
 

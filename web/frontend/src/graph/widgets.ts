@@ -38,7 +38,7 @@ export function setControlMode(wf: Workflow, nodeId: number, slot: WidgetSlot, m
 }
 
 /** The value a controlled number widget takes after one queue. */
-export function nextControlledValue(value: number, mode: string, slot: WidgetSlot, random: () => number): number {
+function nextControlledValue(value: number, mode: string, slot: WidgetSlot, random: () => number): number {
   const { min = 0, max = RANDOM_MAX, step = 1 } = slot.def.options;
   const lo = Math.max(min, 0);
   const hi = Math.min(max, RANDOM_MAX);

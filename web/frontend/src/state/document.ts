@@ -26,7 +26,14 @@ function restore(): Workflow {
   return emptyWorkflow();
 }
 
-doc.subscribe(() => localStorage.setItem(STORAGE_KEY, JSON.stringify(doc.get())));
+function persist(): void {
+  localStorage.setItem(STORAGE_KEY, JSON.stringify(doc.get()));
+}
+
+// Every change is kept across reloads; during a drag only the final position is written.
+doc.subscribe(() => {
+  if (!gestureStart) persist();
+});
 
 /** Replace the document as one undoable step. */
 export function commit(next: Workflow): void {
@@ -47,6 +54,7 @@ export function endGesture(): void {
   if (!gestureStart) return;
   const start = gestureStart;
   gestureStart = null;
+  persist();
   if (start !== doc.get()) {
     undoStack = [...undoStack.slice(-HISTORY_LIMIT + 1), start];
     redoStack = [];

@@ -4,7 +4,7 @@ import { memo, useState } from "react";
 import { commit, doc } from "../state/document";
 import { useStore } from "../state/store";
 
-export function setGroupTitle(index: number, title: string): void {
+function setGroupTitle(index: number, title: string): void {
   const wf = doc.get();
   commit({ ...wf, groups: wf.groups.map((g, k) => (k === index ? { ...g, title } : g)) });
 }

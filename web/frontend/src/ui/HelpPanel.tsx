@@ -1,5 +1,5 @@
 /** Keyboard shortcuts and mouse gestures, listed in a dialog (F1 or ?). */
-export const SHORTCUTS: [string, string][] = [
+const SHORTCUTS: [string, string][] = [
   ["Ctrl+Enter", "Queue the workflow"],
   ["Double-click canvas", "Search and add a node"],
   ["Drop a link on empty canvas", "Add a node that takes it, already connected"],
