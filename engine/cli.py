@@ -71,6 +71,7 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
                         help="run only this output node and what it needs (id, class_type or title; repeatable)")
     parser.add_argument("--json", dest="as_json", action="store_true",
                         help="print a machine-readable result (outputs, files, timings, cache hits) on stdout")
+    parser.add_argument("--quiet", action="store_true", help="no progress display on stderr (errors still show)")
     from engine.memory import add_memory_arguments  # --cpu, --vram-budget, --ram-budget, --force-fp16...
 
     add_memory_arguments(parser, suppress_defaults=True)

@@ -174,7 +174,7 @@ def execute(args: argparse.Namespace, folders: Folders, registry, prompt: dict, 
     classes = {n.get("class_type") for n in prompt.values()}
     titles = {c: registry.get(c).spec.display_name for c in classes if c in registry}
     display = ProgressDisplay(prompt, len(needed_nodes(prompt, list(validation.good_outputs))),
-                              display_names=titles)
+                              quiet=args.quiet, display_names=titles)
     interrupt = Interrupt()
     previous = _install_interrupt(interrupt)
     extra_data = {"extra_pnginfo": {"workflow": workflow}} if workflow is not None else {}

@@ -62,8 +62,9 @@ def test_bad_set_is_refused_with_the_reason(cli):
 
 
 def test_json_result_lists_files_timings_and_cache_hits(cli_json, dirs):
-    code, result, _ = cli_json(BLEND)
+    code, result, err = cli_json(BLEND, "--quiet")
     assert code == 0
+    assert err == ""
     assert result["status"] == "success"
     assert set(result["timings"]) == set(result["executed"]) == {str(i) for i in range(1, 9)}
     assert result["cached"] == []
