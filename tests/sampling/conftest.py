@@ -14,8 +14,6 @@ from pathlib import Path
 import pytest
 import torch
 
-torch.set_num_threads(1)
-
 
 def _load_k_diffusion_sampling():
     if "kd_oracle.sampling" in sys.modules:

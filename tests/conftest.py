@@ -1,0 +1,35 @@
+"""Suite-wide test setup: few CPU threads (the machine running the suite is shared; CI has 2 cores) and
+the reference checkpoint manifests that several test folders compare against."""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+# Set before anything imports torch: caps the thread pools here and in the servers/CLIs tests start.
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+os.environ.setdefault("MKL_NUM_THREADS", "2")
+
+MANIFESTS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "checkpoints"
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """In this process tests run tiny models, which extra threads only slow down: one torch thread."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def manifest():
+    """manifest("sd15") -> the reference key/shape manifest dict (skips when the reference folder is absent)."""
+
+    def load(name: str) -> dict:
+        path = MANIFESTS / f"{name}.json"
+        if not path.exists():
+            pytest.skip(f"reference manifest {path} not available")
+        return json.loads(path.read_text())
+
+    return load
