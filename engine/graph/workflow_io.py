@@ -1,4 +1,4 @@
-"""Read a workflow from wherever users keep one: API JSON, canvas JSON, or a PNG/WebP made by a run.
+"""Read a workflow from wherever users keep one: API JSON, canvas JSON, or a PNG/WebP/video made by a run.
 
 Also builds the metadata that image-saving nodes embed (PNG tEXt chunks, WebP EXIF), so that
 writing and reading the format live side by side. Torch-free (Pillow only).
@@ -60,6 +60,24 @@ def _image_metadata(data: bytes) -> dict[str, str]:
     return found
 
 
+def _is_video(data: bytes) -> bool:
+    """MP4/MOV (an `ftyp` box first) or WebM/MKV (EBML magic)."""
+    return data[4:8] == b"ftyp" or data[:4] == b"\x1aE\xdf\xa3"
+
+
+def _video_metadata(data: bytes) -> dict[str, str]:
+    """Container tags of a video: `prompt`/`workflow` tags, or a `comment` tag holding JSON with those keys."""
+    import av  # only when a video is given: keeps workflow loading light
+
+    with av.open(io.BytesIO(data)) as container:
+        tags = {k.lower(): v for k, v in container.metadata.items()}
+    found = {k: tags[k] for k in ("prompt", "workflow") if k in tags}
+    if not found and tags.get("comment", "").lstrip().startswith("{"):
+        comment = json.loads(tags["comment"])
+        found = {k: json.dumps(comment[k]) for k in ("prompt", "workflow") if isinstance(comment, dict) and k in comment}
+    return found
+
+
 def _parse_json(text: str, where: str) -> Any:
     try:
         return json.loads(text)
@@ -84,23 +102,24 @@ def _from_json(data: Any, registry: NodeInfoSource | None, where: str) -> tuple[
 def load_workflow(source: str | Path | bytes, registry: NodeInfoSource | None = None) -> tuple[dict, dict | None]:
     """Read (api_prompt, ui_workflow or None) from a path or the file's bytes.
 
-    API JSON is returned as is; canvas JSON is converted with `registry`. For images, the `prompt`
-    chunk is the API prompt and the `workflow` chunk the canvas workflow (converted when no
-    `prompt` chunk exists).
+    API JSON is returned as is; canvas JSON is converted with `registry`. For images (PNG, WebP)
+    and videos (MP4/MOV/WebM container tags), the `prompt` entry is the API prompt and the
+    `workflow` entry the canvas workflow (converted when no `prompt` entry exists).
     """
     where = str(source) if not isinstance(source, bytes) else "workflow"
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
-    if data.startswith(b"\x89PNG") or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
-        meta = _image_metadata(data)
+    is_image = data.startswith(b"\x89PNG") or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+    if is_image or _is_video(data):
+        meta = _image_metadata(data) if is_image else _video_metadata(data)
         workflow = _parse_json(meta["workflow"], f"{where} (workflow)") if "workflow" in meta else None
         if "prompt" in meta:
             prompt, _ = _from_json(_parse_json(meta["prompt"], f"{where} (prompt)"), registry, where)
             return prompt, workflow
         if workflow is not None:
             return _from_json(workflow, registry, where)
-        raise WorkflowFormatError(f"{where}: the image has no embedded workflow (no 'prompt'/'workflow' metadata)")
+        raise WorkflowFormatError(f"{where}: the file has no embedded workflow (no 'prompt'/'workflow' metadata)")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise WorkflowFormatError(f"{where}: not JSON, PNG or WebP") from None
+        raise WorkflowFormatError(f"{where}: not JSON, PNG, WebP or a video") from None
     return _from_json(_parse_json(text, where), registry, where)

@@ -3,6 +3,8 @@
 import io
 import json
 
+import av
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -66,3 +68,26 @@ def test_image_without_workflow_says_so():
 def test_unrelated_json_is_refused():
     with pytest.raises(WorkflowFormatError, match="neither"):
         load_workflow(b'{"hello": 1}')
+
+
+def video_bytes(tags):
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format="mp4", options={"movflags": "use_metadata_tags"}) as container:
+        container.metadata.update(tags)
+        stream = container.add_stream("mpeg4", rate=4)
+        stream.width, stream.height, stream.pix_fmt = 16, 16, "yuv420p"
+        for _ in range(2):
+            frame = av.VideoFrame.from_ndarray(np.zeros((16, 16, 3), dtype=np.uint8), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return buf.getvalue()
+
+
+def test_mp4_container_tags_round_trip():
+    data = video_bytes({"prompt": json.dumps(PROMPT), "workflow": json.dumps(UI)})
+    assert load_workflow(data) == (PROMPT, UI)
+
+
+def test_mp4_comment_tag_with_json():
+    data = video_bytes({"comment": json.dumps({"prompt": PROMPT, "workflow": UI})})
+    assert load_workflow(data) == (PROMPT, UI)
