@@ -63,7 +63,8 @@ def custom_node_dirs(args: argparse.Namespace, folders: Folders) -> list[Path]:
 
 
 def _add_run(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("workflow", type=Path, help="API or canvas JSON, or a PNG/WebP with an embedded workflow ('-' reads stdin)")
+    parser.add_argument("workflow", type=Path,
+                        help="API or canvas JSON, or a PNG/WebP/MP4 with an embedded workflow ('-' reads stdin)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE.INPUT=VALUE",
                         help="override an input; NODE is a node id, class_type or title; VALUE is JSON "
                              "when it parses, else a string (repeatable)")
