@@ -108,7 +108,7 @@ class _Converter:
             return self.resolve(scope, inputs[0].get("link"), seen)
         if kind == "PrimitiveNode":
             values = origin.get("widgets_values") or []
-            return ("value", values[0]) if values else None
+            return ("value", values[0]) if values else ("keep", None)
         if kind in NOTE_TYPES:
             return None
         if origin.get("mode") == MODE_BYPASS:
