@@ -13,6 +13,7 @@ from engine.models.clip_vision import (
     load_clip_vision,
     vision_checkpoint_state_dict,
 )
+from tests.fixtures.open_clip_reference import open_clip_resblocks
 from tests.fixtures.text_weights import tiny_open_clip_visual_state_dict, tiny_svd_image_encoder_state_dict
 
 SVD_PREFIX = "conditioner.embedders.0.open_clip.model."
@@ -24,22 +25,8 @@ def open_clip_visual_forward(sd: dict, pixels: torch.Tensor, heads: int):
     x = F.conv2d(pixels, sd["conv1.weight"], stride=patch).flatten(2).transpose(1, 2)
     x = torch.cat([sd["class_embedding"].expand(len(x), 1, width), x], dim=1) + sd["positional_embedding"]
     x = F.layer_norm(x, (width,), sd["ln_pre.weight"], sd["ln_pre.bias"])
-    blocks = []
-    for i in range(len({k.split(".")[2] for k in sd if k.startswith("transformer.resblocks.")})):
-        p = {k.split(".", 3)[3]: v for k, v in sd.items() if k.startswith(f"transformer.resblocks.{i}.")}
-        h = F.layer_norm(x, (width,), p["ln_1.weight"], p["ln_1.bias"]).transpose(0, 1)
-        attn, _ = F.multi_head_attention_forward(
-            h, h, h, width, heads, p["attn.in_proj_weight"], p["attn.in_proj_bias"], None, None, False, 0.0,
-            p["attn.out_proj.weight"], p["attn.out_proj.bias"], training=False, need_weights=False,
-        )  # fmt: skip
-        x = x + attn.transpose(0, 1)
-        h = F.layer_norm(x, (width,), p["ln_2.weight"], p["ln_2.bias"])
-        x = x + F.linear(
-            F.gelu(F.linear(h, p["mlp.c_fc.weight"], p["mlp.c_fc.bias"])),
-            p["mlp.c_proj.weight"],
-            p["mlp.c_proj.bias"],
-        )
-        blocks.append(x)
+    blocks = open_clip_resblocks(sd, x, heads)
+    x = blocks[-1]
     pooled = F.layer_norm(x[:, 0], (width,), sd["ln_post.weight"], sd["ln_post.bias"]) @ sd["proj"]
     return pooled, x, blocks[-2]
 

@@ -8,34 +8,19 @@ from transformers import CLIPTextConfig, CLIPTextModel
 from engine.models.clip import UnsupportedTextEncoder, load_clip
 from engine.models.clip_keys import KeyMapError
 from engine.models.tokenizer import END_TOKEN
+from tests.fixtures.open_clip_reference import open_clip_resblocks
 from tests.fixtures.text_weights import tiny_clip_l_state_dict, tiny_open_clip_state_dict
 
 PROMPT = "a photo of an astronaut riding a horse"
 
 
 def open_clip_text_forward(sd: dict, ids: torch.Tensor, heads: int):
-    """OpenCLIP's text transformer written out (nn.MultiheadAttention's functional form, gelu MLP):
-    returns (ln_final(last), every block's raw output, projected pooled at the end token)."""
+    """OpenCLIP's text transformer written out: returns (ln_final(last), every block's raw output, projected pooled at the end token)."""
     width = sd["token_embedding.weight"].shape[1]
     x = sd["token_embedding.weight"][ids] + sd["positional_embedding"]
     mask = torch.full((ids.shape[1], ids.shape[1]), float("-inf")).triu(1)
-    blocks = []
-    for i in range(len({k.split(".")[2] for k in sd if k.startswith("transformer.resblocks.")})):
-        p = {k.split(".", 3)[3]: v for k, v in sd.items() if k.startswith(f"transformer.resblocks.{i}.")}
-        h = F.layer_norm(x, (width,), p["ln_1.weight"], p["ln_1.bias"]).transpose(0, 1)
-        attn, _ = F.multi_head_attention_forward(
-            h, h, h, width, heads, p["attn.in_proj_weight"], p["attn.in_proj_bias"], None, None, False, 0.0,
-            p["attn.out_proj.weight"], p["attn.out_proj.bias"], training=False, need_weights=False, attn_mask=mask,
-        )  # fmt: skip
-        x = x + attn.transpose(0, 1)
-        h = F.layer_norm(x, (width,), p["ln_2.weight"], p["ln_2.bias"])
-        x = x + F.linear(
-            F.gelu(F.linear(h, p["mlp.c_fc.weight"], p["mlp.c_fc.bias"])),
-            p["mlp.c_proj.weight"],
-            p["mlp.c_proj.bias"],
-        )
-        blocks.append(x)
-    final = F.layer_norm(x, (width,), sd["ln_final.weight"], sd["ln_final.bias"])
+    blocks = open_clip_resblocks(sd, x, heads, attn_mask=mask)
+    final = F.layer_norm(blocks[-1], (width,), sd["ln_final.weight"], sd["ln_final.bias"])
     pooled = final[torch.arange(len(ids)), ids.argmax(-1)] @ sd["text_projection"]
     return final, blocks, pooled
 
