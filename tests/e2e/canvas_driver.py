@@ -11,8 +11,10 @@ DROP_FILE_JS = """([name, mime, b64]) => {
   const dt = new DataTransfer();
   dt.items.add(new File([bytes], name, { type: mime }));
   const target = document.querySelector('.react-flow__pane') || document.querySelector('.app');
-  target.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
-  target.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  const box = target.getBoundingClientRect();
+  const at = { clientX: box.left + box.width / 3, clientY: box.top + box.height / 3 };
+  target.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true, ...at }));
+  target.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true, ...at }));
 }"""
 
 

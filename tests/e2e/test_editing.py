@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.canvas_driver import drag_from_palette, node, saved_workflow
+from tests.e2e.canvas_driver import drag_from_palette, drop_file, node, saved_workflow
 
 pytestmark = pytest.mark.e2e
 
@@ -155,3 +155,17 @@ def test_save_downloads_the_workflow_and_open_loads_it_back(page, tmp_path):
     chooser.value.set_files(str(saved))
     node(page, 1).wait_for()
     assert saved_workflow(page)["nodes"][0]["widgets_values"] == workflow["nodes"][0]["widgets_values"]
+
+
+def test_dropping_a_plain_image_makes_a_load_image_node(page, artifacts, tmp_path):
+    from PIL import Image
+
+    picture = tmp_path / "holiday.png"
+    Image.new("RGB", (40, 30), (20, 160, 60)).save(picture)
+    drop_file(page, picture, "image/png")
+    preview = node(page, 1).locator(".upload img")
+    preview.wait_for()
+    page.wait_for_function("img => img.complete && img.naturalWidth === 40", arg=preview.element_handle())
+    saved = saved_workflow(page)["nodes"][0]
+    assert (saved["type"], saved["widgets_values"][0]) == ("LoadImage", "holiday.png")
+    page.screenshot(path=artifacts / "plain_image_dropped.png")

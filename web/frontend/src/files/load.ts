@@ -12,12 +12,15 @@ export function workflowFromJson(value: unknown, objectInfo: ObjectInfo): Workfl
   throw new Error("This JSON is neither a canvas workflow nor an API prompt.");
 }
 
+/** An image without a workflow in it (a photo, a render from another tool). */
+export class NoEmbeddedWorkflow extends Error {}
+
 export async function workflowFromFile(name: string, bytes: Uint8Array, objectInfo: ObjectInfo): Promise<Workflow> {
   if (name.toLowerCase().endsWith(".json")) {
     return workflowFromJson(JSON.parse(new TextDecoder().decode(bytes)), objectInfo);
   }
   const embedded = await readEmbedded(bytes);
   const text = embedded.workflow ?? embedded.prompt;
-  if (!text) throw new Error(`${name} carries no embedded workflow.`);
+  if (!text) throw new NoEmbeddedWorkflow(`${name} carries no embedded workflow.`);
   return workflowFromJson(JSON.parse(text), objectInfo);
 }

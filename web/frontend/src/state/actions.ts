@@ -1,9 +1,11 @@
 /** User commands that touch the server or several stores: queue the workflow, load files, save to disk. */
-import { fetchObjectInfo, PromptRejected, queuePrompt } from "../api/client";
+import { fetchObjectInfo, PromptRejected, queuePrompt, uploadImage } from "../api/client";
 import type { NodeErrors } from "../api/types";
 import { workflowToApi } from "../graph/convert";
-import { applyControlAfterGenerate } from "../graph/widgets";
-import { workflowFromFile } from "../files/load";
+import { widgetSlots } from "../graph/spec";
+import { applyControlAfterGenerate, setWidgetValue } from "../graph/widgets";
+import { NoEmbeddedWorkflow, workflowFromFile } from "../files/load";
+import { addNodeAt } from "./commands";
 import { commit, doc, replaceWorkflow } from "./document";
 import { expectPrompt } from "./execution";
 import { notify, runtime } from "./runtime";
@@ -69,10 +71,28 @@ export async function queueWorkflow(): Promise<void> {
   }
 }
 
-export async function openFile(file: File): Promise<void> {
+/** Upload a plain image and put a LoadImage node showing it at `pos`. */
+async function addImageNode(file: File, pos: { x: number; y: number }): Promise<void> {
+  const ref = await uploadImage(file);
+  await refreshObjectInfo();
+  const id = addNodeAt("LoadImage", pos);
+  const info = runtime.get().objectInfo.LoadImage;
+  const slot = info && id !== null ? widgetSlots(info).find((s) => s.def.imageUpload) : undefined;
+  if (!slot || id === null) throw new Error("this server has no LoadImage node");
+  commit(setWidgetValue(doc.get(), id, slot, ref.subfolder ? `${ref.subfolder}/${ref.filename}` : ref.filename));
+  notify(`Uploaded ${file.name} into a Load Image node.`);
+}
+
+/** Load a workflow file; an image without one becomes a LoadImage node at `dropAt` (when dropped on the canvas). */
+export async function openFile(file: File, dropAt?: { x: number; y: number }): Promise<void> {
   try {
     const bytes = new Uint8Array(await file.arrayBuffer());
-    replaceWorkflow(await workflowFromFile(file.name, bytes, runtime.get().objectInfo));
+    try {
+      replaceWorkflow(await workflowFromFile(file.name, bytes, runtime.get().objectInfo));
+    } catch (err) {
+      if (!(err instanceof NoEmbeddedWorkflow && dropAt)) throw err;
+      return await addImageNode(file, dropAt);
+    }
     clearErrors();
     notify(`Loaded ${file.name}.`);
   } catch (err) {

@@ -1,8 +1,10 @@
-/** Editing commands on the current selection: delete, copy/paste, select all, group, mute/bypass, collapse. */
+/** Editing commands: add a node, and on the selection: delete, copy/paste, select all, group, mute/bypass, collapse. */
 import { copyNodes, pasteNodes, type Clip } from "../graph/clipboard";
-import { removeLinks, removeNodes, updateNode } from "../graph/edit";
+import { connect, createNode, removeLinks, removeNodes, updateNode } from "../graph/edit";
+import { attachSlot, type LooseLink } from "../graph/linking";
 import type { NodeMode, UiGroup, Workflow } from "../graph/workflow";
 import { commit, doc, edgeSelection, groupSelection, selection } from "./document";
+import { runtime } from "./runtime";
 
 const CLIP_KEY = "loom.clipboard";
 
@@ -57,4 +59,19 @@ export function toggleMode(ids: Set<number>, mode: NodeMode): void {
 
 export function toggleCollapse(ids: Set<number>): void {
   commit([...ids].reduce((wf: Workflow, id) => updateNode(wf, id, (n) => ({ ...n, flags: { ...n.flags, collapsed: !n.flags.collapsed } })), doc.get()));
+}
+
+/** Place a new node of `type` at canvas position `pos` and select it; a loose link gets attached to it. Returns its id. */
+export function addNodeAt(type: string, pos: { x: number; y: number }, link?: LooseLink): number | null {
+  const info = runtime.get().objectInfo[type];
+  if (!info) return null;
+  let [wf, node] = createNode(doc.get(), info, [pos.x, pos.y]);
+  const slot = link ? attachSlot(info, link) : -1;
+  if (link && slot >= 0) {
+    const linked = link.end === "source" ? connect(wf, link.nodeId, link.slot, node.id, slot) : connect(wf, node.id, slot, link.nodeId, link.slot);
+    if (typeof linked !== "string") wf = linked;
+  }
+  commit(wf);
+  selection.set(new Set([node.id]));
+  return node.id;
 }

@@ -3,7 +3,8 @@ import { ReactFlowProvider, useReactFlow } from "@xyflow/react";
 import { useEffect, useMemo, useRef, useState, type DragEvent } from "react";
 import { openFile } from "../state/actions";
 import { startSession } from "../state/session";
-import { addNodeAt, Canvas, type SearchRequest } from "./Canvas";
+import { addNodeAt } from "../state/commands";
+import { Canvas, type SearchRequest } from "./Canvas";
 import { HelpPanel } from "./HelpPanel";
 import { HistoryPanel } from "./HistoryPanel";
 import { NodeSearch } from "./NodeSearch";
@@ -34,7 +35,7 @@ function Editor() {
     const file = e.dataTransfer.files?.[0];
     if (!file) return;
     e.preventDefault();
-    void openFile(file);
+    void openFile(file, rf.screenToFlowPosition({ x: e.clientX, y: e.clientY }));
   };
   return (
     <div className="app" onDragOver={(e) => e.preventDefault()} onDrop={onDrop}>

@@ -13,10 +13,11 @@ import {
   type OnConnectStartParams,
 } from "@xyflow/react";
 import { useEffect, useMemo, useRef, type DragEvent, type MouseEvent } from "react";
-import { connect, connectionProblem, createNode, removeLinks } from "../graph/edit";
-import { attachSlot, type LooseLink } from "../graph/linking";
+import { connect, connectionProblem, removeLinks } from "../graph/edit";
+import type { LooseLink } from "../graph/linking";
+import { addNodeAt } from "../state/commands";
 import { commit, doc, edgeSelection, groupSelection, loads, selection } from "../state/document";
-import { notify, runtime } from "../state/runtime";
+import { notify } from "../state/runtime";
 import { useStore } from "../state/store";
 import { applyEdgeSelection, applyNodeChanges, groupId, measured } from "./canvasChanges";
 import { GroupNode } from "./GroupNode";
@@ -27,20 +28,6 @@ const nodeTypes = { loom: LoomNode, loomGroup: GroupNode };
 export const NODE_DRAG_TYPE = "application/x-loom-node";
 
 export type SearchRequest = { x: number; y: number; link?: LooseLink };
-
-/** Place a new node of `type` at canvas position `pos` and select it; a loose link gets attached to it. */
-export function addNodeAt(type: string, pos: { x: number; y: number }, link?: LooseLink): void {
-  const info = runtime.get().objectInfo[type];
-  if (!info) return;
-  let [wf, node] = createNode(doc.get(), info, [pos.x, pos.y]);
-  const slot = link ? attachSlot(info, link) : -1;
-  if (link && slot >= 0) {
-    const linked = link.end === "source" ? connect(wf, link.nodeId, link.slot, node.id, slot) : connect(wf, node.id, slot, link.nodeId, link.slot);
-    if (typeof linked !== "string") wf = linked;
-  }
-  commit(wf);
-  selection.set(new Set([node.id]));
-}
 
 function looseLink(nodeId: string, handleId: string | null | undefined, end: "source" | "target"): LooseLink | undefined {
   const node = doc.get().nodes.find((n) => n.id === Number(nodeId));

@@ -20,6 +20,7 @@ const SHORTCUTS: [string, string][] = [
   ["Drag canvas / wheel", "Pan / zoom"],
   ["Double-click a title", "Rename a node or group"],
   ["Drop a file", "Load a workflow from JSON or a Loom/ComfyUI image"],
+  ["Drop a plain image", "Upload it into a new Load Image node"],
   ["F1 or ?", "This help"],
 ];
 

@@ -47,9 +47,9 @@ function LoomNodeView({ id, selected }: NodeProps) {
   const shown = new Set(slots.map((s) => s.def.name));
   const socketErrors = Object.entries(state?.inputErrors ?? {}).filter(([name]) => !shown.has(name));
   return (
-    <div className={classes.filter(Boolean).join(" ")} style={{ width: collapsed ? undefined : node.size[0] }} data-node-type={node.type}>
+    <div className={classes.filter(Boolean).join(" ")} style={{ width: collapsed ? undefined : node.size[0], background: node.bgcolor }} data-node-type={node.type}>
       {!collapsed && <NodeResizeControl className="width-grip" variant={ResizeControlVariant.Line} position="right" minWidth={180} />}
-      <div className="node-header">
+      <div className="node-header" style={{ background: node.color }}>
         <button type="button" className="icon nodrag" title={collapsed ? "Expand" : "Collapse"} onClick={() => toggleCollapse(new Set([node.id]))}>
           {collapsed ? "▸" : "▾"}
         </button>
