@@ -35,6 +35,32 @@ def small_workflow(index: int, size: int) -> dict:
             "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}}}
 
 
+def chain_workflow(length: int) -> dict:
+    """EmptyImage -> ImageInvert x (length - 2) -> PreviewImage: `length` nodes in a line."""
+    prompt = {"0": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 1}}}
+    for i in range(1, length - 1):
+        prompt[str(i)] = {"class_type": "ImageInvert", "inputs": {"image": [str(i - 1), 0]}}
+    prompt["out"] = {"class_type": "PreviewImage", "inputs": {"images": [str(length - 2), 0]}}
+    return prompt
+
+
+async def measure_chain(url: str, length: int) -> tuple[int, int, float]:
+    """(messages, bytes, seconds) one client receives for one `length`-node prompt."""
+    async with aiohttp.ClientSession() as session, session.ws_connect(f"{url}/ws?clientId=chain") as ws:
+        await ws.receive()
+        began = time.perf_counter()
+        async with session.post(f"{url}/prompt", json={"prompt": chain_workflow(length),
+                                                       "client_id": "chain"}) as response:
+            prompt_id = (await response.json())["prompt_id"]
+        messages = size = 0
+        async for msg in ws:
+            messages, size = messages + 1, size + len(msg.data)
+            data = json.loads(msg.data)["data"] if msg.type == aiohttp.WSMsgType.TEXT else {}
+            if data.get("prompt_id") == prompt_id and "node" in data and data["node"] is None:
+                return messages, size, time.perf_counter() - began
+    raise RuntimeError("the websocket closed before the chain finished")
+
+
 @dataclass
 class ClientResult:
     latencies: list[float] = field(default_factory=list)
@@ -114,12 +140,15 @@ def main() -> int:
     parser.add_argument("--prompts", type=int, default=1, help="prompts per client")
     parser.add_argument("--size", type=int, default=64, help="image side of the workflow, pixels")
     parser.add_argument("--timeout", type=float, default=600, help="give up after this many seconds")
+    parser.add_argument("--chain", type=int, default=1000,
+                        help="also run one prompt of this many nodes in a line and report its traffic (0: skip)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="loom-load-") as base:
         proc, url = start_server(Path(base))
         try:
             results, elapsed = asyncio.run(asyncio.wait_for(
                 measure(url, args.clients, args.prompts, args.size), args.timeout))
+            chain = asyncio.run(asyncio.wait_for(measure_chain(url, args.chain), args.timeout)) if args.chain else None
         finally:
             proc.terminate()
             proc.wait(30)
@@ -137,6 +166,10 @@ def main() -> int:
           f"({(total_bytes - status_bytes) / max(done, 1):.0f} about the prompt itself, "
           f"{status_bytes / max(done, 1):.0f} queue-status broadcasts to all clients), "
           f"{sum(r.messages for r in results) / max(done, 1):.1f} messages/prompt")
+    if chain:
+        count, size, seconds = chain
+        print(f"{args.chain}-node chain: {count} websocket messages, {size / 1e6:.2f} MB "
+              f"({size / args.chain:.0f} bytes/node), {seconds:.1f} s")
     foreign = sum(r.foreign for r in results)
     print(f"messages delivered to the wrong client: {foreign}")
     return 0 if done == args.clients * args.prompts and foreign == 0 else 1
