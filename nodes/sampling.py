@@ -11,6 +11,7 @@ from pydantic import Field
 from engine.graph.native import Combo, Node, Out, Socket, Widget, node
 from engine.sampling import SAMPLERS, SCHEDULERS, sample
 from engine.sampling.previews import latent_preview
+from nodes.control_values import controls_bound
 from nodes.denoiser import sampling_model
 from nodes.loaders import model_manager
 from nodes.model_values import DiffusionModel
@@ -29,12 +30,16 @@ def _progress(ctx, model: DiffusionModel):
 
 
 def run_sampler(ctx, model: DiffusionModel, latent: dict, **settings) -> dict:
-    """engine.sampling.sample with the UNet placed on the compute device for the whole run."""
+    """engine.sampling.sample with the UNet (and any ControlNets of the conditioning) placed on the compute
+    device for the whole run."""
     manager = model_manager(ctx)
     ctx.check_interrupt()
     with manager.use(model.handle) as unet:
-        return sample(sampling_model(model, unet), latent=latent, callback=_progress(ctx, model),
-                      device=manager.device, **settings)
+        sampler_model = sampling_model(model, unet)
+        with controls_bound(manager, model, sampler_model, latent, settings.pop("positive"),
+                            settings.pop("negative")) as (positive, negative):
+            return sample(sampler_model, latent=latent, callback=_progress(ctx, model), device=manager.device,
+                          positive=positive, negative=negative, **settings)
 
 
 @node(category="sampling", display_name="KSampler", outputs=[Out("LATENT", tooltip="The denoised latent.")])
