@@ -7,6 +7,8 @@ from pathlib import Path
 import av
 from PIL import Image, ImageSequence
 
+from engine.graph.workflow_io import load_workflow
+
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 WIDTH, HEIGHT, FRAMES, FPS = 64, 48, 5, 7
 
@@ -66,6 +68,8 @@ def test_svd_img2vid_writes_webp_and_mp4_with_frames_size_fps_and_workflow(loom)
     count, size, fps, tags = read_mp4(saved(loom, result, "8"))
     assert (count, size, fps) == (FRAMES, (WIDTH, HEIGHT), FPS)
     assert json.loads(tags["comment"])["prompt"] == prompt
+    for node_id in ("7", "8"):  # both files reload as their workflow
+        assert load_workflow(saved(loom, result, node_id)) == (prompt, {"nodes": []})
 
 
 def test_sdxl_to_svd_turns_a_generated_still_into_a_video(loom):
