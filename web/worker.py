@@ -18,7 +18,7 @@ from typing import Any
 from engine.graph.context import Interrupt
 from engine.queue import PromptQueue, QueueItem, make_status
 from web.progress import ProgressTracker
-from web.ws import Hub, preview_frame
+from web.ws import Hub, encode_preview, preview_frames
 
 log = logging.getLogger(__name__)
 
@@ -232,8 +232,11 @@ class PromptWorker:
     def _handle_event(self, run: _Run, kind: str, data: dict) -> None:
         tracker = run.tracker
         if kind == "preview":
-            frame = preview_frame(data["image"], data.get("format"))
-            self._post(self.hub.send_bytes, frame, run.client_id)
+            node = data.get("node") or run.last_node
+            encoded, fmt = encode_preview(data["image"], data.get("format"))
+            meta = {"node_id": node, "prompt_id": run.item.prompt_id, "display_node_id": node,
+                    "parent_node_id": None, "real_node_id": node}
+            self._post(self.hub.send_preview, *preview_frames(encoded, fmt, meta), run.client_id)
             return
         if kind in HISTORY_EVENTS:
             if kind == "execution_cached":

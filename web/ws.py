@@ -20,20 +20,30 @@ from aiohttp import WSMsgType, web
 log = logging.getLogger(__name__)
 
 PREVIEW_IMAGE = 1
+PREVIEW_IMAGE_WITH_METADATA = 4
 IMAGE_FORMATS = {"JPEG": 1, "PNG": 2}
 MAX_BACKLOG = 10_000  # messages waiting for one socket before it is dropped as stuck
 
 
-def preview_frame(image, fmt: str | None = None, max_size: int = 512) -> bytes:
-    """Binary preview frame: 4-byte BE type 1, 4-byte BE format (1 JPEG, 2 PNG), the image bytes."""
+def encode_preview(image, fmt: str | None = None, max_size: int = 512) -> tuple[bytes, str]:
+    """(encoded bytes, 'JPEG' | 'PNG') for a PIL image (downscaled, as JPEG) or already-encoded bytes."""
     if isinstance(image, (bytes, bytearray)):
         fmt = (fmt or "JPEG").upper()
-        return struct.pack(">II", PREVIEW_IMAGE, IMAGE_FORMATS.get(fmt, 1)) + bytes(image)
+        return bytes(image), fmt if fmt in IMAGE_FORMATS else "JPEG"
     image = image.copy()
     image.thumbnail((max_size, max_size))
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, format="JPEG", quality=90)
-    return struct.pack(">II", PREVIEW_IMAGE, IMAGE_FORMATS["JPEG"]) + buffer.getvalue()
+    return buffer.getvalue(), "JPEG"
+
+
+def preview_frames(data: bytes, fmt: str, meta: dict) -> tuple[bytes, bytes]:
+    """The two binary preview frames: type 1 (4-byte BE type, 4-byte BE format 1 JPEG / 2 PNG, image)
+    and type 4 (4-byte BE type, 4-byte BE JSON length, JSON metadata with image_type, image)."""
+    plain = struct.pack(">II", PREVIEW_IMAGE, IMAGE_FORMATS[fmt]) + data
+    header = json.dumps({**meta, "image_type": f"image/{fmt.lower()}"}).encode()
+    rich = struct.pack(">II", PREVIEW_IMAGE_WITH_METADATA, len(header)) + header + data
+    return plain, rich
 
 
 class _Client:
@@ -65,20 +75,26 @@ class Hub:
         """Queue a `{"type", "data"}` message for `client_id`'s sockets, or for everyone when None."""
         self._deliver(json.dumps({"type": event, "data": data}, default=str), client_id)
 
-    def send_bytes(self, payload: bytes, client_id: str | None = None) -> None:
-        self._deliver(payload, client_id)
+    def send_preview(self, plain: bytes, rich: bytes, client_id: str | None = None) -> None:
+        """A preview: the metadata frame to clients that announced supports_preview_metadata."""
+        for client in self._targets(client_id):
+            self._put(client, rich if client.flags.get("supports_preview_metadata") else plain)
 
     def _deliver(self, payload: str | bytes, client_id: str | None) -> None:
+        for client in self._targets(client_id):
+            self._put(client, payload)
+
+    def _targets(self, client_id: str | None) -> list[_Client]:
         if client_id is None:
-            targets = [c for group in self.clients.values() for c in group]
-        else:
-            targets = list(self.clients.get(client_id, ()))
-        for client in targets:
-            if client.outbox.qsize() >= MAX_BACKLOG:
-                log.warning("dropping websocket client %s: %d messages unread", client_id, MAX_BACKLOG)
-                asyncio.ensure_future(client.ws.close())
-                continue
-            client.outbox.put_nowait(payload)
+            return [c for group in self.clients.values() for c in group]
+        return list(self.clients.get(client_id, ()))
+
+    def _put(self, client: _Client, payload: str | bytes) -> None:
+        if client.outbox.qsize() >= MAX_BACKLOG:
+            log.warning("dropping a websocket client: %d messages unread", MAX_BACKLOG)
+            asyncio.ensure_future(client.ws.close())
+            return
+        client.outbox.put_nowait(payload)
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         """GET /ws?clientId=: the websocket; reusing a clientId resumes that client's stream.
@@ -91,9 +107,11 @@ class Hub:
         fraction, elapsed_s, eta_s}}, progress {value, max, node} per step, executed {node, output};
         finally execution_success | execution_error | execution_interrupted, and executing
         {node: null} once the history entry is stored. status is broadcast when the queue changes
-        (at most every 100 ms). Binary frames: 4-byte big-endian type 1, 4-byte format (1 JPEG,
-        2 PNG), image bytes (previews). Send {"type": "feature_flags", "data": {...}} first to get
-        the server's flags back.
+        (at most every 100 ms). Previews are binary frames: 4-byte big-endian type 1, 4-byte format
+        (1 JPEG, 2 PNG), image bytes; or, to clients whose first message is {"type": "feature_flags",
+        "data": {"supports_preview_metadata": true}}, type 4, 4-byte JSON length, JSON {node_id,
+        prompt_id, display_node_id, parent_node_id, real_node_id, image_type}, image bytes. The
+        feature_flags message is answered with the server's flags.
         """
         ws = web.WebSocketResponse(heartbeat=30, max_msg_size=1 << 20)
         await ws.prepare(request)

@@ -143,6 +143,22 @@ async def test_preview_arrives_as_binary_frame(client):
     await ws.close()
 
 
+async def test_preview_with_metadata_for_clients_that_ask(client):
+    ws = await client.ws_connect("/ws?clientId=rich")
+    await ws.receive_json()
+    await ws.send_json({"type": "feature_flags", "data": {"supports_preview_metadata": True}})
+    assert (await ws.receive_json())["data"]["supports_preview_metadata"] is True
+    prompt = {"1": {"class_type": "LoomTestPreview", "inputs": {"value": 2}},
+              "2": {"class_type": "LoomTestShow", "inputs": {"value": ["1", 0]}}}
+    answer = await _submit(client, prompt, client_id="rich")
+    (frame,) = [m for m in await until_done(ws, answer["prompt_id"]) if isinstance(m, bytes)]
+    event, length = struct.unpack(">II", frame[:8])
+    meta = json.loads(frame[8:8 + length])
+    assert event == 4 and meta["node_id"] == "1" and meta["prompt_id"] == answer["prompt_id"]
+    assert meta["image_type"] == "image/jpeg" and frame[8 + length:8 + length + 2] == b"\xff\xd8"
+    await ws.close()
+
+
 async def test_long_chain_validates_and_runs(client):
     response = await client.post("/prompt?wait=true", json={"prompt": chain_prompt(5000)})
     body = await response.json()

@@ -45,7 +45,7 @@ async def features(request: web.Request) -> web.Response:
 
 
 def server_features(app: web.Application) -> dict:
-    return Features(supports_preview_metadata=False, max_upload_size=app[CONFIG].max_upload_bytes,
+    return Features(supports_preview_metadata=True, max_upload_size=app[CONFIG].max_upload_bytes,
                     openapi="/openapi.json", wait_for_prompt=True, overall_progress=True).model_dump()
 
 
