@@ -169,3 +169,24 @@ def test_dropping_a_plain_image_makes_a_load_image_node(page, artifacts, tmp_pat
     saved = saved_workflow(page)["nodes"][0]
     assert (saved["type"], saved["widgets_values"][0]) == ("LoadImage", "holiday.png")
     page.screenshot(path=artifacts / "plain_image_dropped.png")
+
+
+def test_ctrl_enter_queues_the_text_still_being_typed(page, loom_server):
+    import json
+    import urllib.request
+
+    url, _ = loom_server
+    box = page.locator(".react-flow__pane").bounding_box()
+    drag_from_palette(page, "EmptyImage", box["x"] + 60, box["y"] + 100)
+    drag_from_palette(page, "SaveImage", box["x"] + 420, box["y"] + 100)
+    node(page, 2).wait_for()
+    src = _centre(node(page, 1).locator('.react-flow__handle[data-handleid="o0"]'))
+    dst = _centre(node(page, 2).locator('.react-flow__handle[data-handleid="i0"]'))
+    _drag(page, src, dst)
+    field = node(page, 2).locator(".widget-row input").first
+    field.fill("typed_not_blurred")
+    field.press("Control+Enter")
+    node(page, 2).locator("img.output").wait_for()
+    with urllib.request.urlopen(url + "/history?max_items=1") as answer:
+        (entry,) = json.load(answer).values()
+    assert entry["prompt"][2]["2"]["inputs"]["filename_prefix"] == "typed_not_blurred"

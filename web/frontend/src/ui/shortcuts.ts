@@ -17,6 +17,7 @@ export function useShortcuts(hooks: ShortcutHooks): void {
       const ctrl = e.ctrlKey || e.metaKey;
       const key = e.key.toLowerCase();
       if (ctrl && key === "enter") {
+        (document.activeElement as HTMLElement | null)?.blur(); // commit the field being typed in first
         void queueWorkflow();
       } else if (typing(e.target)) {
         return;
