@@ -144,7 +144,9 @@ class VideoLinearCFGGuidance(Node):
 
 def _link(ctx, name: str) -> list:
     """The link feeding this node's input `name` (an expansion re-uses it rather than copying the value)."""
-    value = (ctx.prompt.get(ctx.node_id) or {}).get("inputs", {}).get(name)
+    dynprompt = getattr(ctx, "dynprompt", None)
+    info = dynprompt.get_node(ctx.node_id) if dynprompt is not None else ctx.prompt.get(ctx.node_id)
+    value = (info or {}).get("inputs", {}).get(name)
     if not (isinstance(value, list) and len(value) == 2):
         raise ValueError(f"SVDImageToVideo: input {name!r} must be connected to a node output")
     return value
