@@ -57,6 +57,8 @@ def test_build_queue_reload_and_reopen_from_png(page, loom_server, artifacts, fl
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=out.first.element_handle())
     assert page.locator(".node-error").count() == 0
     page.screenshot(path=artifacts / f"{flow_name}_03_output_in_node.png")
+    page.get_by_role("button", name="History").click()
+    page.locator(".history-item.success img").first.wait_for()
 
     current = saved_workflow(page)  # as queued, plus seeds moved by control_after_generate
     page.reload()
