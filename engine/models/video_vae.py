@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from engine.memory import measured_ram_budget
 from engine.models.vae import AutoencoderKL, Decoder, ResnetBlock, VAEConfig
 
 # Rough activation bytes per output pixel per frame of the decoder at its widest stages (fp32).
@@ -116,8 +117,10 @@ class VideoAutoencoder(AutoencoderKL):
 
 
 def _free_bytes(device: torch.device) -> int | None:
-    """Free memory on `device` now (None on CPU, where the OS pages instead of failing)."""
+    """Memory free for activations on `device` now (CPU: 80% of available RAM)."""
     if device.type == "cuda":
         return torch.cuda.mem_get_info(device)[0]
+    if device.type == "cpu":
+        return measured_ram_budget()
     return None
 
