@@ -19,8 +19,9 @@ def upstream_nodes(prompt: dict, outputs: Iterable[str]) -> set[str]:
         if node_id in seen:
             continue
         seen.add(node_id)
-        inputs = prompt[node_id].get("inputs", {}) if isinstance(prompt[node_id], dict) else {}
-        for value in inputs.values():
+        node = prompt[node_id]
+        inputs = node.get("inputs") if isinstance(node, dict) else None
+        for value in inputs.values() if isinstance(inputs, dict) else ():
             if isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and value[0] in prompt:
                 stack.append(value[0])
     return seen

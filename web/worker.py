@@ -8,6 +8,7 @@ goes into history and the worker takes the next prompt.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -162,7 +163,7 @@ class PromptWorker:
                 item = self.queue.claim(timeout=0.2)
                 self._apply_free()  # a /free that came before this prompt applies before it runs
                 if item is not None:
-                    self._run(loop, item)
+                    self._run_guarded(loop, item)
         finally:
             loop.close()
 
@@ -174,6 +175,22 @@ class PromptWorker:
             self.free_memory(unload)
         except Exception:
             log.exception("freeing memory failed")
+
+    def _run_guarded(self, loop: asyncio.AbstractEventLoop, item: QueueItem) -> None:
+        """`_run`, and if even the bookkeeping around it fails, still close the prompt with the error."""
+        try:
+            self._run(loop, item)
+        except Exception as exc:
+            log.exception("worker failed on prompt %s", item.prompt_id)
+            self.current = None
+            message = {"prompt_id": item.prompt_id, "exception_message": str(exc),
+                       "exception_type": type(exc).__qualname__, "traceback": traceback.format_exception(exc)}
+            with contextlib.suppress(Exception):
+                entry = self.queue.finish(item, {}, make_status("error", False, [["execution_error", message]]))
+                client_id = item.extra_data.get("client_id")
+                self._post(self.hub.send, "execution_error", message, client_id)
+                self._post(self.hub.send, "executing", {"node": None, "prompt_id": item.prompt_id}, client_id)
+                self._post(self._finished, item.prompt_id, entry)
 
     def _run(self, loop: asyncio.AbstractEventLoop, item: QueueItem) -> None:
         run = _Run(item)

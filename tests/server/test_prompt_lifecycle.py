@@ -6,8 +6,9 @@ import asyncio
 import json
 import struct
 
+from engine.queue import QueueItem
 from tests.server.helpers import chain_prompt, show_prompt, until_done, wait_history
-from web.state import WORKER
+from web.state import QUEUE, WORKER
 
 
 async def _submit(client, prompt: dict, client_id: str = "c1", **extra) -> dict:
@@ -226,3 +227,15 @@ async def test_client_hanging_up_on_a_waiting_request_does_not_stop_the_prompt(c
     entry = await wait_history(client, "abandoned")
     assert entry["outputs"] == {"2": {"value": [3]}}
     assert (await client.post("/prompt?wait=true", json={"prompt": show_prompt()})).status == 200
+
+
+async def test_malformed_prompt_that_skipped_validation_cannot_stop_the_worker(client):
+    queue = client.server.app[QUEUE]
+    for pid, prompt in (("bad-inputs", {"1": {"class_type": "LoomTestShow", "inputs": 5}}),
+                        ("bad-node", {"1": 5}), ("bad-links", {"1": {"class_type": "LoomTestShow",
+                                                                    "inputs": {"value": ["9", "x", 1]}}})):
+        queue.put(QueueItem(queue.next_number(), pid, prompt, {}, ["1"]))
+    for pid in ("bad-inputs", "bad-node", "bad-links"):
+        assert (await wait_history(client, pid))["status"]["status_str"] == "error"
+    after = await (await client.post("/prompt?wait=true", json={"prompt": show_prompt(5)})).json()
+    assert after["history"]["outputs"] == {"4": {"value": [7]}}
