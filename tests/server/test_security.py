@@ -105,6 +105,9 @@ async def test_foreign_origin_is_refused_unless_allowed(make_client):
     allowing = await make_client(allow_origins=("http://evil.example",))
     response = await allowing.get("/queue", headers=evil)
     assert response.status == 200 and response.headers["Access-Control-Allow-Origin"] == "http://evil.example"
+    preflight = await allowing.options("/prompt", headers={**evil, "Access-Control-Request-Method": "POST"})
+    assert preflight.status == 200 and "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    assert (await plain.options("/prompt", headers=evil)).status == 403
 
 
 async def test_token_is_required_on_routes_and_websocket(make_client):
