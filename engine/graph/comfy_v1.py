@@ -5,14 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from engine.graph.spec import (
-    InputSpec,
-    NodeDefinition,
-    NodeSpec,
-    OutputSpec,
-    accepted_parameters,
-    call_with_accepted,
-)
+from engine.graph.spec import InputSpec, NodeDefinition, NodeSpec, OutputSpec
 
 _KNOWN_OPTIONS = {"default", "min", "max", "step", "lazy", "rawLink", "forceInput", "tooltip"}
 
@@ -88,10 +81,6 @@ class V1Definition(NodeDefinition):
             raise TypeError(f"{name}: FUNCTION must name a method of {cls.__name__}, got {self.function_name!r}")
         self.is_async = inspect.iscoroutinefunction(getattr(cls, self.function_name))
         self.hidden = {i.name: i.type for i in inputs if i.section == "hidden"}
-        self.has_fingerprint = callable(getattr(cls, "IS_CHANGED", None))
-        self.has_lazy_check = callable(getattr(cls, "check_lazy_status", None))
-        self.has_custom_validation = callable(getattr(cls, "VALIDATE_INPUTS", None))
-
 
     def new_instance(self) -> Any:
         return self.cls()
@@ -102,28 +91,13 @@ class V1Definition(NodeDefinition):
     def lazy_status(self, instance: Any, kwargs: dict[str, Any], ctx: Any) -> Any:
         return instance.check_lazy_status(**kwargs) if self.has_lazy_check else []
 
-    def fingerprint(self, constants: dict[str, Any]) -> Any:
-        return call_with_accepted(self.cls.IS_CHANGED, constants) if self.has_fingerprint else None
-
-    def custom_validate(self, constants: dict[str, Any], input_types: dict[str, str]) -> Any:
-        if not self.has_custom_validation:
-            return True
-        return call_with_accepted(self.cls.VALIDATE_INPUTS, {**constants, "input_types": input_types})
-
-    def validator_claims(self) -> frozenset[str]:
-        if not self.has_custom_validation:
-            return frozenset()
-        return accepted_parameters(self.cls.VALIDATE_INPUTS)
-
     def combo_choices(self, name: str, services: Any) -> list[Any]:
+        """Read from a fresh INPUT_TYPES(): V1 packs list folders there, so the options change."""
+        declared = self.cls.INPUT_TYPES()
         for section in ("required", "optional"):
-            decl = (self.cls.INPUT_TYPES().get(section) or {}).get(name)
+            decl = (declared.get(section) or {}).get(name)
             if decl is not None:
-                kind = decl[0] if isinstance(decl, (list, tuple)) else decl
-                if isinstance(kind, (list, tuple)):
-                    return list(kind)
-                opts = decl[1] if isinstance(decl, (list, tuple)) and len(decl) > 1 else {}
-                return list(opts.get("options", []))
+                return _parse_input(name, decl, section).choices or []
         return []
 
     def input_types(self, services: Any) -> dict[str, dict[str, list]]:

@@ -20,14 +20,7 @@ import annotated_types
 from pydantic import BaseModel, ConfigDict
 from pydantic_core import PydanticUndefined
 
-from engine.graph.spec import (
-    InputSpec,
-    NodeDefinition,
-    NodeSpec,
-    OutputSpec,
-    accepted_parameters,
-    call_with_accepted,
-)
+from engine.graph.spec import InputSpec, NodeDefinition, NodeSpec, OutputSpec
 
 _SCALAR_TYPES = {bool: "BOOLEAN", int: "INT", float: "FLOAT", str: "STRING"}
 
@@ -138,14 +131,13 @@ def _field_input(cls: type, name: str, field: Any) -> InputSpec:
 class NativeDefinition(NodeDefinition):
     """Adapts a `@node`-decorated pydantic class."""
 
+    fingerprint_hook = "is_changed"
+    validation_hook = "validate_inputs"
+
     def __init__(self, cls: type[Node], spec: NodeSpec, aliases: Sequence[str] = ()):
         self.cls, self.spec, self.aliases = cls, spec, tuple(aliases)
         self.is_async = inspect.iscoroutinefunction(cls.run)
         self.hidden = {}
-        self.has_fingerprint = hasattr(cls, "is_changed")
-        self.has_lazy_check = hasattr(cls, "check_lazy_status")
-        self.has_custom_validation = hasattr(cls, "validate_inputs")
-
 
     def call(self, instance: Any, kwargs: dict[str, Any], ctx: Any) -> Any:
         return self.cls.model_construct(**kwargs).run(ctx)
@@ -154,17 +146,6 @@ class NativeDefinition(NodeDefinition):
         if not self.has_lazy_check:
             return []
         return self.cls.model_construct(**kwargs).check_lazy_status(ctx)
-
-    def fingerprint(self, constants: dict[str, Any]) -> Any:
-        return call_with_accepted(self.cls.is_changed, constants) if self.has_fingerprint else None
-
-    def custom_validate(self, constants: dict[str, Any], input_types: dict[str, str]) -> Any:
-        if not self.has_custom_validation:
-            return True
-        return call_with_accepted(self.cls.validate_inputs, {**constants, "input_types": input_types})
-
-    def validator_claims(self) -> frozenset[str]:
-        return accepted_parameters(self.cls.validate_inputs) if self.has_custom_validation else frozenset()
 
 
 def node(cls: type[Node] | None = None, *, name: str | None = None, category: str = "",

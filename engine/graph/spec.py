@@ -100,9 +100,25 @@ class NodeDefinition:
     is_async: bool = False
     #: hidden input name -> kind ("PROMPT", "EXTRA_PNGINFO", "UNIQUE_ID", "DYNPROMPT", ...)
     hidden: ClassVar[dict[str, str]] = {}
-    has_fingerprint: bool = False
-    has_lazy_check: bool = False
-    has_custom_validation: bool = False
+    #: names of the class's optional IS_CHANGED and VALIDATE_INPUTS hooks in this declaration style
+    fingerprint_hook: ClassVar[str] = "IS_CHANGED"
+    validation_hook: ClassVar[str] = "VALIDATE_INPUTS"
+
+    def _hook(self, name: str) -> Callable | None:
+        hook = getattr(self.cls, name, None)
+        return hook if callable(hook) else None
+
+    @cached_property
+    def has_fingerprint(self) -> bool:
+        return self._hook(self.fingerprint_hook) is not None
+
+    @cached_property
+    def has_lazy_check(self) -> bool:
+        return self._hook("check_lazy_status") is not None
+
+    @cached_property
+    def has_custom_validation(self) -> bool:
+        return self._hook(self.validation_hook) is not None
 
     @cached_property
     def deferred_inputs(self) -> frozenset[str]:
@@ -137,17 +153,20 @@ class NodeDefinition:
         return []
 
     def fingerprint(self, constants: dict[str, Any]) -> Any:
-        """The IS_CHANGED value for these constant inputs (maybe awaitable)."""
-        return None
+        """The IS_CHANGED value for these constant inputs (maybe awaitable); None without the hook."""
+        hook = self._hook(self.fingerprint_hook)
+        return call_with_accepted(hook, constants) if hook else None
 
     def custom_validate(self, constants: dict[str, Any], input_types: dict[str, str]) -> Any:
         """Run the class's own input validation: True, or a reason string (maybe awaitable)."""
-        return True
+        hook = self._hook(self.validation_hook)
+        return call_with_accepted(hook, {**constants, "input_types": input_types}) if hook else True
 
     def validator_claims(self) -> frozenset[str]:
         """Inputs the custom validator checks itself (their min/max/options checks are skipped);
         "input_types" among them means it also checks linked types."""
-        return frozenset()
+        hook = self._hook(self.validation_hook)
+        return accepted_parameters(hook) if hook else frozenset()
 
     def combo_choices(self, name: str, services: Any) -> list[Any]:
         """Current options of a combo input (computed live: folder listings change)."""
