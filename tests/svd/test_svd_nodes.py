@@ -54,7 +54,7 @@ def test_cfg_ramp_changes_the_video_and_equals_plain_cfg_when_flat(loom):
     assert np.abs(ramped - flat).mean() > 0.5
 
 
-def test_motion_bucket_and_fps_steer_the_video(loom):
+def test_motion_bucket_fps_and_augmentation_steer_the_video(loom):
     loom.put_input_image("example.png")
     prompt = _primitive_prompt()
     base = _frames(loom, prompt)
@@ -62,7 +62,11 @@ def test_motion_bucket_and_fps_steer_the_video(loom):
     moved = _frames(loom, prompt)
     prompt["3"]["inputs"]["fps"] = 24
     faster = _frames(loom, prompt)
+    prompt["3"]["inputs"]["augmentation_level"] = 0.2
+    noisier = _frames(loom, prompt)
     assert np.abs(base - moved).mean() > 0.5 and np.abs(moved - faster).mean() > 0.5
+    assert np.abs(faster - noisier).mean() > 0.5
+    assert np.array_equal(noisier, _frames(loom, prompt))  # augmentation noise is seeded
 
 
 def test_extra_conds_embed_fps_minus_one_motion_and_augmentation_and_resize_the_frame_latent():
