@@ -151,14 +151,18 @@ def test_async_nodes_in_one_prompt_overlap(h):
     assert all(result.outputs[f"out{i}"] == {"value": [0.3]} for i in range(3))
 
 
-def test_silent_blocker_skips_downstream_without_error(h):
-    prompt = {
+def gated_prompt(mode: str) -> dict:
+    """Const -> V1Gate closed in `mode` ("silent" or "loud") -> Add -> Record."""
+    return {
         "c": {"class_type": "Const", "inputs": {"value": 1}},
-        "gate": {"class_type": "V1Gate", "inputs": {"x": ["c", 0], "mode": "silent"}},
+        "gate": {"class_type": "V1Gate", "inputs": {"x": ["c", 0], "mode": mode}},
         "after": {"class_type": "Add", "inputs": {"a": ["gate", 0]}},
         "out": {"class_type": "Record", "inputs": {"value": ["after", 0]}},
     }
-    result = h.run(prompt)
+
+
+def test_silent_blocker_skips_downstream_without_error(h):
+    result = h.run(gated_prompt("silent"))
     assert result.status == "success"
     assert "after" not in CALLS and "out" not in CALLS
     assert result.outputs == {}
@@ -166,13 +170,7 @@ def test_silent_blocker_skips_downstream_without_error(h):
 
 
 def test_loud_blocker_reports_an_error_for_the_blocked_node(h):
-    prompt = {
-        "c": {"class_type": "Const", "inputs": {"value": 1}},
-        "gate": {"class_type": "V1Gate", "inputs": {"x": ["c", 0], "mode": "loud"}},
-        "after": {"class_type": "Add", "inputs": {"a": ["gate", 0]}},
-        "out": {"class_type": "Record", "inputs": {"value": ["after", 0]}},
-    }
-    result = h.run(prompt)
+    result = h.run(gated_prompt("loud"))
     assert "after" not in CALLS and "out" not in CALLS
     errors = h.log.of_type("execution_error")
     assert [e["node_id"] for e in errors] == ["after"]
