@@ -11,6 +11,9 @@ from engine.paths import Folders
 from nodes.loaders import CheckpointLoaderSimple
 from tests.fixtures.checkpoints import make_tiny_checkpoint
 from tests.fixtures.lora_files import save_lora
+from tests.fixtures.steering_models import loom, models_dir
+
+__all__ = ["loom", "models_dir"]  # the workflow tests' installation
 
 CHECKPOINTS = {"sd15": "v1-5-pruned-emaonly.safetensors", "sdxl": "sd_xl_base_1.0.safetensors"}
 
