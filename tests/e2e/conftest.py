@@ -77,13 +77,14 @@ def _running_server(base: Path, extra_args: list[str]):
 
 @pytest.fixture(scope="session")
 def loom_server(tmp_path_factory: pytest.TempPathFactory):
-    """The server the flows run on, with a tiny SD1.5 checkpoint in its models folder."""
-    from tests.e2e.flows import TINY_CHECKPOINT
+    """The server the flows run on, with a tiny SD1.5 checkpoint (and a broken one) in its models folder."""
+    from tests.e2e.flows import BROKEN_CHECKPOINT, TINY_CHECKPOINT
     from tests.fixtures.checkpoints import make_tiny_checkpoint
 
     base = tmp_path_factory.mktemp("loom-e2e")
     (base / "models" / "checkpoints").mkdir(parents=True)
     make_tiny_checkpoint("sd15", base / "models" / "checkpoints" / TINY_CHECKPOINT)
+    (base / "models" / "checkpoints" / BROKEN_CHECKPOINT).write_bytes(b"not a safetensors file")
     with _running_server(base, []) as server:
         yield server
 

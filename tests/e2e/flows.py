@@ -15,6 +15,7 @@ IMAGE_FLOW = {
 }
 
 TINY_CHECKPOINT = "tiny_sd15.safetensors"  # written into models/checkpoints by the server fixture
+BROKEN_CHECKPOINT = "broken.safetensors"  # listed like any model, fails when loaded
 
 TXT2IMG_FLOW = {
     "nodes": [

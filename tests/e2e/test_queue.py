@@ -1,4 +1,4 @@
-"""The queue panel in a real Chromium: a pending prompt can be cancelled, the running one interrupted."""
+"""Running prompts in a real Chromium: the queue panel cancels and interrupts; a failing node is marked."""
 
 from __future__ import annotations
 
@@ -8,20 +8,20 @@ import pytest
 
 from tests.e2e.canvas_driver import drop_file
 from tests.e2e.conftest import ROOT
-from tests.e2e.flows import TINY_CHECKPOINT
+from tests.e2e.flows import BROKEN_CHECKPOINT, TINY_CHECKPOINT
 
 pytestmark = pytest.mark.e2e
 
 
-def _slow_txt2img(tmp_path):
-    """The example txt2img on the tiny checkpoint with enough steps to still be running while we click."""
+def _txt2img(tmp_path, checkpoint: str = TINY_CHECKPOINT, steps: int = 5000):
+    """The example txt2img on a test checkpoint; 5000 steps keep it running while the test clicks."""
     prompt = json.loads((ROOT / "workflows" / "sd15_txt2img.json").read_text())
     for node in prompt.values():
         inputs = node["inputs"]
         if "ckpt_name" in inputs:
-            inputs["ckpt_name"] = TINY_CHECKPOINT
+            inputs["ckpt_name"] = checkpoint
         if "steps" in inputs:
-            inputs["steps"] = 5000
+            inputs["steps"] = steps
         if "width" in inputs:
             inputs["width"] = inputs["height"] = 64
     path = tmp_path / "slow_txt2img.json"
@@ -30,7 +30,7 @@ def _slow_txt2img(tmp_path):
 
 
 def test_cancel_pending_and_interrupt_running(page, artifacts, tmp_path):
-    drop_file(page, _slow_txt2img(tmp_path), "application/json")
+    drop_file(page, _txt2img(tmp_path), "application/json")
     page.wait_for_selector(".react-flow__node")
     page.keyboard.press("Control+Enter")
     page.locator(".queue-item.running").wait_for()
@@ -47,3 +47,14 @@ def test_cancel_pending_and_interrupt_running(page, artifacts, tmp_path):
     page.locator(".notice", has_text="interrupted").wait_for()
     assert page.locator(".loom-node.running").count() == 0
     page.screenshot(path=artifacts / "queue_after_interrupt.png")
+
+
+def test_failing_node_is_marked_with_the_message(page, artifacts, tmp_path):
+    drop_file(page, _txt2img(tmp_path, checkpoint=BROKEN_CHECKPOINT, steps=2), "application/json")
+    page.wait_for_selector(".react-flow__node")
+    page.keyboard.press("Control+Enter")
+    failed = page.locator('.loom-node.error[data-node-type="CheckpointLoaderSimple"] .node-error')
+    failed.wait_for()
+    assert failed.inner_text().strip()
+    assert page.locator(".loom-node.error").count() == 1
+    page.screenshot(path=artifacts / "execution_error.png")

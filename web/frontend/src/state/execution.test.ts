@@ -23,7 +23,7 @@ describe("websocket events on the canvas", () => {
 
   it("marks the failing node with the exception", () => {
     send("executing", { node: "5", prompt_id: "p" });
-    send("execution_error", { node_id: "5", node_type: "KSampler", exception_type: "ValueError", exception_message: "bad shape", prompt_id: "p" });
+    send("execution_error", { node_id: "5", node_type: "KSampler", exception_type: "engine.models.ValueError", exception_message: "bad shape", prompt_id: "p" });
     expect(node("5")).toMatchObject({ running: false, error: "ValueError: bad shape" });
   });
 

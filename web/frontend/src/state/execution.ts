@@ -86,7 +86,7 @@ export function handleMessage(msg: WsMessage): void {
       break;
     case "execution_error":
       stopRunning();
-      patchNode(String(d.node_id), { error: `${d.exception_type ?? "Error"}: ${d.exception_message ?? ""}` });
+      patchNode(String(d.node_id), { error: `${String(d.exception_type ?? "Error").split(".").pop()}: ${d.exception_message ?? ""}` });
       notify(`${d.node_type ?? "Node"} #${d.node_id} failed: ${d.exception_message ?? ""}`, "error");
       break;
     case "execution_interrupted":
