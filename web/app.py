@@ -94,7 +94,7 @@ def create_app(config: ServerConfig, registry: Any, executor: Any, queue: Prompt
             models.unload_all()
 
     hub = Hub(server_features(app))
-    worker = (worker_factory or PromptWorker)(queue, executor, hub, config.free_memory or free_memory)
+    worker = (worker_factory or PromptWorker)(queue, executor, hub, free_memory)
     hub.on_connect = worker.connect_messages
     app[HUB], app[WORKER] = hub, worker
 

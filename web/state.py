@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,6 @@ class ServerConfig:
     max_upload_mb: float = 100.0
     static_dir: Path = STATIC_DIR
     web_extensions: dict[str, Path] = field(default_factory=dict)  # pack name -> its WEB_DIRECTORY
-    free_memory: Callable[[bool], None] | None = None  # (unload_models) -> None, run between prompts
 
     @property
     def max_upload_bytes(self) -> int:
