@@ -101,22 +101,28 @@ class SpatialTransformer(nn.Module):
             BasicTransformerBlock(inner, heads, dim_head, context_dim) for _ in range(depth)
         )
 
-    def forward(
-        self, x: torch.Tensor, context: torch.Tensor | None = None, transformer_options: dict | None = None
-    ) -> torch.Tensor:
-        b, _, h, w = x.shape
-        residual = x
+    def to_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """Feature map [B, C, h, w] -> normalised, projected tokens [B, h*w, inner]."""
         x = self.norm(x)
         if not self.use_linear:
             x = self.proj_in(x)
         x = x.flatten(2).transpose(1, 2)
+        return self.proj_in(x) if self.use_linear else x
+
+    def from_tokens(self, tokens: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        """Tokens back to a feature map shaped like `residual` (the block's input), plus that residual."""
         if self.use_linear:
-            x = self.proj_in(x)
-        for block in self.transformer_blocks:
-            x = block(x, context)
-        if self.use_linear:
-            x = self.proj_out(x)
-        x = x.transpose(1, 2).reshape(b, -1, h, w)
+            tokens = self.proj_out(tokens)
+        b, _, h, w = residual.shape
+        x = tokens.transpose(1, 2).reshape(b, -1, h, w)
         if not self.use_linear:
             x = self.proj_out(x)
         return x + residual
+
+    def forward(
+        self, x: torch.Tensor, context: torch.Tensor | None = None, transformer_options: dict | None = None
+    ) -> torch.Tensor:
+        tokens = self.to_tokens(x)
+        for block in self.transformer_blocks:
+            tokens = block(tokens, context)
+        return self.from_tokens(tokens, x)
