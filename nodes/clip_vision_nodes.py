@@ -17,7 +17,7 @@ from engine.graph.native import Node, Out, Socket, node
 from engine.memory import ModelHandle, ModelManager, file_key
 from engine.models.checkpoint import open_checkpoint
 from engine.models.clip_vision import ClipVision, ClipVisionOutput, find_visual_tower, load_clip_vision
-from nodes.loaders import _folders, model_files, model_manager
+from nodes.loaders import _folders, file_version, model_files, model_manager
 
 
 class VisionTower(nn.Module):
@@ -63,6 +63,10 @@ class CLIPVisionLoader(Node):
 
     def run(self, ctx):
         return (clip_vision_model(model_manager(ctx), _folders(ctx).find("clip_vision", self.clip_name)),)
+
+    @classmethod
+    def is_changed(cls, clip_name: str) -> str:
+        return file_version("clip_vision", clip_name)
 
 
 @node(category="conditioning", display_name="CLIP Vision Encode", outputs=[Out("CLIP_VISION_OUTPUT")])

@@ -26,7 +26,7 @@ from engine.models.video_vae import VideoAutoencoder
 from engine.sampling import SAMPLERS, SCHEDULERS
 from engine.sampling.cfg import video_linear_cfg
 from nodes.clip_vision_nodes import clip_vision_model, encode_images
-from nodes.loaders import _folders, model_files, model_manager
+from nodes.loaders import _folders, file_version, model_files, model_manager
 from nodes.model_values import DiffusionModel, VAEModel, detect_checkpoint_file
 from nodes.vae_nodes import vae_encode
 
@@ -82,6 +82,10 @@ class ImageOnlyCheckpointLoader(Node):
             raise ValueError(f"ImageOnlyCheckpointLoader: ckpt_name {self.ckpt_name!r} is a {config.family} "
                              "checkpoint; expected an image-to-video model (SVD). Use Load Checkpoint for it.")
         return svd_models(model_manager(ctx), path, config)
+
+    @classmethod
+    def is_changed(cls, ckpt_name: str) -> str:
+        return file_version("checkpoints", ckpt_name)
 
 
 def fit_image(images: torch.Tensor, width: int, height: int) -> torch.Tensor:

@@ -1,12 +1,15 @@
 """SVD nodes through the executor: the one-node expansion, CFG ramp, conditioning inputs, loader errors,
 and the image encoder / VAE making room for the UNet under a memory budget."""
 
+import shutil
+
 import numpy as np
 import torch
 from PIL import Image, ImageSequence
 
 from engine.models.blocks import timestep_embedding
 from nodes.svd import svd_extra_conds
+from tests.fixtures.checkpoints import make_tiny_checkpoint
 from tests.sd.conftest import Loom
 from tests.svd.test_svd_workflows import FPS, FRAMES, HEIGHT, WIDTH, saved, shrunk
 
@@ -104,3 +107,19 @@ def test_image_encoder_and_vae_are_offloaded_while_the_unet_samples(tmp_path, sv
     unet_load = events.index(("model_load", unet, "cpu"))
     offloaded = {name for kind, name, _ in events[:unet_load] if kind == "model_offload"}
     assert any("clip vision" in name for name in offloaded) and any("video vae" in name for name in offloaded)
+
+
+def test_replacing_the_svd_file_reloads_it_through_the_graph_cache(tmp_path, svd_models_dir):
+    models = tmp_path / "models"
+    shutil.copytree(svd_models_dir, models)
+    loom = Loom(tmp_path / "home", models)
+    loom.put_input_image("example.png")
+    prompt = _primitive_prompt()
+    first = _frames(loom, prompt)
+    assert "1" not in loom.run(prompt, fresh=False).executed  # cached while the file is unchanged
+    make_tiny_checkpoint("svd", models / "checkpoints" / "svd.safetensors", seed=5)
+    result = loom.run(prompt, fresh=False)
+    assert "1" in result.executed
+    with Image.open(saved(loom, result, "7")) as image:
+        second = np.stack([np.asarray(f.convert("RGB"), dtype=np.float32) for f in ImageSequence.Iterator(image)])
+    assert np.abs(first - second).mean() > 0.5
