@@ -92,31 +92,15 @@ class Executor:
             run.start_roots(validation.good_outputs)
             await run.loop()
         except ExecutionInterrupted:
-            run.cancel_async()
-            result.status = "interrupted"
-            node = run.nodes.get(run.current) if run.current else None
-            sink(Event(ev.EXECUTION_INTERRUPTED, {
-                "prompt_id": prompt_id, "node_id": run.current, "node_type": node.class_type if node else None,
-                "executed": list(run.executed), "timestamp": ev.timestamp_ms()}))
+            _interrupted(run, result)
         except Exception as caught:  # noqa: BLE001 - any failure ends the prompt with an execution_error
-            run.cancel_async()
-            result.status = "error"
-            failure = caught if isinstance(caught, NodeFailure) else NodeFailure(run.current or "", caught)
-            exc = failure.error
-            result.error = run.error_data(failure.node_id, qualified_name(type(exc)), str(exc),
-                                          traceback.format_exception(exc), failure.inputs)
-            sink(Event(ev.EXECUTION_ERROR, result.error))
+            _failed(run, result, caught)
         else:
             sink(Event(ev.EXECUTION_SUCCESS, {"prompt_id": prompt_id, "timestamp": ev.timestamp_ms()}))
         finally:
             self.cache.end_prompt()
         sink(Event(ev.EXECUTING, {"node": None, "display_node": None, "prompt_id": prompt_id}))
-        result.outputs = dict(run.ui)
-        result.meta = {n: {"node_id": n, "display_node": run.dyn.get_display_node_id(n),
-                           "parent_node": run.dyn.get_parent_node_id(n), "real_node_id": run.dyn.get_real_node_id(n)}
-                       for n in run.ui}
-        result.executed, result.cached = run.executed, list(run.hits)
-        result.timings, result.blocked = run.timings, run.blocked
+        _collect(run, result)
         return result
 
     async def _prepare(self, run: PromptRun, order: list[str], prompt: dict) -> None:
@@ -130,3 +114,34 @@ class Executor:
             entry = self.cache.get(run.sigs[node_id])
             if entry is not None:
                 run.hits[node_id] = entry
+
+
+def _interrupted(run: PromptRun, result: ExecutionResult) -> None:
+    """Stop pending async nodes and report where the interrupt caught the prompt."""
+    run.cancel_async()
+    result.status = "interrupted"
+    node = run.nodes.get(run.current) if run.current else None
+    run.sink(Event(ev.EXECUTION_INTERRUPTED, {
+        "prompt_id": run.prompt_id, "node_id": run.current, "node_type": node.class_type if node else None,
+        "executed": list(run.executed), "timestamp": ev.timestamp_ms()}))
+
+
+def _failed(run: PromptRun, result: ExecutionResult, caught: Exception) -> None:
+    """Stop pending async nodes and report the failure as execution_error, naming the node and its inputs."""
+    run.cancel_async()
+    result.status = "error"
+    failure = caught if isinstance(caught, NodeFailure) else NodeFailure(run.current or "", caught)
+    exc = failure.error
+    result.error = run.error_data(failure.node_id, qualified_name(type(exc)), str(exc),
+                                  traceback.format_exception(exc), failure.inputs)
+    run.sink(Event(ev.EXECUTION_ERROR, result.error))
+
+
+def _collect(run: PromptRun, result: ExecutionResult) -> None:
+    """Copy what the run produced (ui outputs and their ids, executed/cached nodes, timings) into the result."""
+    result.outputs = dict(run.ui)
+    result.meta = {n: {"node_id": n, "display_node": run.dyn.get_display_node_id(n),
+                       "parent_node": run.dyn.get_parent_node_id(n), "real_node_id": run.dyn.get_real_node_id(n)}
+                   for n in run.ui}
+    result.executed, result.cached = run.executed, list(run.hits)
+    result.timings, result.blocked = run.timings, run.blocked
