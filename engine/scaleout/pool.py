@@ -8,7 +8,7 @@ import argparse
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ class Worker:
     actor: Any
     pid: int | None = None
     host: str = ""
+    frees: list = field(default_factory=list)  # free() calls the next prompt here waits for
 
 
 class WorkerPool:
@@ -65,7 +66,10 @@ class WorkerPool:
             worker = next(w for w in self.workers if w.state is state)
             state.busy = True
             self._running[prompt_id] = worker
-            return worker
+            frees, worker.frees = worker.frees, []
+        if frees:  # a /free sent before this prompt applies first
+            ray.wait(frees, num_returns=len(frees), timeout=30)
+        return worker
 
     def release(self, prompt_id: str, worker: Worker, keys: frozenset[str], seconds: float) -> None:
         """`worker` finished `prompt_id` (whatever the outcome); its models now include `keys`."""
@@ -111,8 +115,8 @@ class WorkerPool:
             if unload_models:
                 for worker in live:
                     worker.state.forget_models()
-        for worker in live:
-            worker.actor.free.remote(unload_models)
+            for worker in live:
+                worker.frees.append(worker.actor.free.remote(unload_models))
 
     def shutdown(self) -> None:
         with self._cond:

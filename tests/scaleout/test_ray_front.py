@@ -75,6 +75,11 @@ async def test_workers_keep_the_prompts_whose_models_they_hold(front):
             cached = next(data["nodes"] for kind, data in done["status"]["messages"] if kind == "execution_cached")
             assert "1" in cached  # the loader's output (the "model") was still there
 
+    await front.post("/free", json={"unload_models": True})
+    done = (await submit(front, work_prompt("a.safetensors", "after-free"), wait=True))["history"]
+    cached = next(data["nodes"] for kind, data in done["status"]["messages"] if kind == "execution_cached")
+    assert "1" not in cached  # every worker dropped its cache and models
+
 
 async def test_interrupt_stops_only_the_named_prompt_on_its_worker(front):
     ws = await front.ws_connect("/ws?clientId=carol")
@@ -88,6 +93,20 @@ async def test_interrupt_stops_only_the_named_prompt_on_its_worker(front):
     assert [k for k, _ in stopped["status"]["messages"]][-1] == "execution_interrupted"
     assert kept["status"]["status_str"] == "success"
     assert started_on(stopped) != started_on(kept)
+    await ws.close()
+
+
+async def test_a_global_interrupt_stops_the_prompts_on_every_worker(front):
+    ws = await front.ws_connect("/ws?clientId=erin")
+    ids = [(await submit(front, work_prompt(f"{m}.safetensors", f"all-{m}", steps=200), "erin"))["prompt_id"]
+           for m in ("f", "g")]
+    for prompt_id in ids:
+        await next_message(ws, "progress", prompt_id)
+    assert (await (await front.post("/interrupt", json={})).json())["result"] == "interrupted"
+    await messages_until_done(ws, set(ids))
+    entries = [await history(front, p) for p in ids]
+    assert {started_on(e)[0] for e in entries} == {"ray-1", "ray-2"}
+    assert all(e["status"]["messages"][-1][0] == "execution_interrupted" for e in entries)
     await ws.close()
 
 
