@@ -36,6 +36,11 @@ def _pane_point(page, x: float, y: float) -> dict:
 
 def set_widget(page, node_id: int, name: str, value) -> None:
     row = node(page, node_id).locator(".widget-row", has=page.locator(f'label:text-is("{name}")'))
+    toggle = row.locator("button.toggle")
+    if toggle.count():
+        if ("on" in toggle.get_attribute("class").split()) != bool(value):
+            toggle.click()
+        return
     field = row.locator("input, select, textarea").first
     tag = field.evaluate("el => el.tagName")
     if tag == "SELECT":

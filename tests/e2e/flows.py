@@ -36,7 +36,17 @@ TXT2IMG_FLOW = {
     "zoom_out": 3,
 }
 
-BUILD_FLOWS = {"image": IMAGE_FLOW, "txt2img": TXT2IMG_FLOW}
+WEBP_FLOW = {
+    "nodes": [
+        ("EmptyImage", (0, 0), {"width": 32, "height": 32, "batch_size": 2}),
+        ("SaveAnimatedWEBP", (2, 0), {"filename_prefix": "e2e_webp", "lossless": True}),
+    ],
+    "links": [(0, 0, 1, "images")],
+    "output_node": 1,
+    "zoom_out": 0,
+}
+
+BUILD_FLOWS = {"image": IMAGE_FLOW, "txt2img": TXT2IMG_FLOW, "webp": WEBP_FLOW}
 
 # an output and an input whose types do not match: ((class_type, output slot), (class_type, input name))
 REFUSED_LINK = (("EmptyImage", 0), ("VAEDecode", "samples"))

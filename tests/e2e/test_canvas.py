@@ -33,7 +33,7 @@ def _cell(page, column: int, row: int) -> tuple[float, float]:
 
 
 @pytest.mark.parametrize("flow_name", list(BUILD_FLOWS))
-def test_build_queue_reload_and_reopen_from_png(page, loom_server, artifacts, flow_name):
+def test_build_queue_reload_and_reopen_from_saved_image(page, loom_server, artifacts, flow_name):
     _, folders = loom_server
     flow = BUILD_FLOWS[flow_name]
     for _ in range(flow["zoom_out"]):
@@ -68,15 +68,16 @@ def test_build_queue_reload_and_reopen_from_png(page, loom_server, artifacts, fl
     assert graph_shape(saved_workflow(page)) == graph_shape(current)
     page.screenshot(path=artifacts / f"{flow_name}_04_after_reload.png")
 
-    pngs = sorted(folders["output"].rglob(f"{flow['nodes'][flow['output_node']][2]['filename_prefix']}*.png"))
-    assert pngs, "SaveImage wrote no PNG"
+    prefix = flow["nodes"][flow["output_node"]][2]["filename_prefix"]
+    saved_files = sorted(p for p in folders["output"].rglob(f"{prefix}*") if p.suffix in (".png", ".webp"))
+    assert saved_files, f"{prefix}: the output node wrote no PNG/WebP"
     page.once("dialog", lambda d: d.accept())
     page.get_by_role("button", name="Clear").click()
     assert page.locator(".react-flow__node").count() == 0
-    drop_file(page, pngs[-1], "image/png")
+    drop_file(page, saved_files[-1], f"image/{saved_files[-1].suffix[1:]}")
     page.wait_for_selector(".react-flow__node")
     assert graph_shape(saved_workflow(page)) == graph_shape(queued)
-    page.screenshot(path=artifacts / f"{flow_name}_05_reopened_from_png.png")
+    page.screenshot(path=artifacts / f"{flow_name}_05_reopened_from_file.png")
 
 
 def test_incompatible_connection_is_refused_with_a_reason(page, artifacts):
