@@ -278,7 +278,8 @@ def _report_cycles(checker: _Validator, graph: nx.DiGraph) -> None:
                                                  f"node {node_id} is part of a cycle ({cycle})"))
 
 
-def _validate_graph(checker: _Validator, outputs: list[str]) -> ValidationResult:
+def _parse_reachable(checker: _Validator, outputs: list[str]) -> dict[str, ParsedNode]:
+    """Parse (and so check) every node the outputs depend on; a node that raises is reported, not parsed."""
     nodes: dict[str, ParsedNode] = {}
     stack = list(outputs)
     while stack:
@@ -293,6 +294,11 @@ def _validate_graph(checker: _Validator, outputs: list[str]) -> ValidationResult
             parsed = ParsedNode(node_id, checker.prompt[node_id]["class_type"], None, {}, {})
         nodes[node_id] = parsed
         stack.extend(src for src, _ in parsed.links.values() if src not in nodes)
+    return nodes
+
+
+def _validate_graph(checker: _Validator, outputs: list[str]) -> ValidationResult:
+    nodes = _parse_reachable(checker, outputs)
     graph = nx.DiGraph()
     graph.add_nodes_from(nodes)
     graph.add_edges_from(checker.edges)
