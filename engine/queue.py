@@ -86,6 +86,7 @@ class PromptQueue:
         self._db.executescript(_SCHEMA)
         self._cond = threading.Condition()
         self._secrets: dict[str, dict] = {}
+        self.paused = False
         self.recovered: list[tuple[str, str]] = self._recover()
 
     # ---- queue -------------------------------------------------------------------------------
@@ -113,12 +114,18 @@ class PromptQueue:
                 self._secrets[item.prompt_id] = secrets
             self._cond.notify_all()
 
+    def set_paused(self, paused: bool) -> None:
+        """Stop (or resume) handing out prompts; the running one finishes. Not persisted: a restart resumes."""
+        with self._cond:
+            self.paused = paused
+            self._cond.notify_all()
+
     def claim(self, timeout: float | None = None) -> QueueItem | None:
         """Mark the first pending prompt running and return it; wait up to `timeout` for one."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while True:
-                row = self._db.execute(
+                row = None if self.paused else self._db.execute(
                     "SELECT prompt_id, item FROM queue WHERE state = 'pending' ORDER BY number, seq LIMIT 1"
                 ).fetchone()
                 if row is not None:

@@ -80,14 +80,19 @@ class PromptState(BaseModel):
 class QueueResponse(BaseModel):
     queue_running: list[list[Any]] = Field(description="(number, prompt_id, prompt, extra_data, outputs)")
     queue_pending: list[list[Any]]
+    paused: bool = Field(False, description="no new prompt starts while paused")
 
 
-class QueueEdit(_Open):
+class _BulkEdit(_Open):
     clear: bool = False
     delete: list[str] = Field(default_factory=list)
 
 
-class HistoryEdit(QueueEdit):
+class QueueEdit(_BulkEdit):
+    pause: bool | None = Field(None, description="true: start no new prompt until false")
+
+
+class HistoryEdit(_BulkEdit):
     delete_files: bool = Field(False, description="also delete the output/temp files the entries list")
 
 

@@ -37,7 +37,8 @@ async def test_front_jumps_the_queue_and_pending_prompts_can_be_deleted(client):
     await client.post("/queue", json={"clear": True})
     await client.post("/interrupt")
     await until_done(ws, running)
-    assert (await (await client.get("/queue")).json()) == {"queue_running": [], "queue_pending": []}
+    assert (await (await client.get("/queue")).json()) == {"queue_running": [], "queue_pending": [],
+                                                           "paused": False}
     await ws.close()
 
 
@@ -134,3 +135,12 @@ async def test_deleting_history_can_delete_its_output_files(client, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
     await client.post("/history", json={"delete": [keep]})
     assert (out / "keep.txt").exists()  # without delete_files the files stay
+
+
+async def test_paused_queue_holds_prompts_until_resumed(client):
+    assert (await client.post("/queue", json={"pause": True})).status == 200
+    held = (await (await client.post("/prompt", json={"prompt": show_prompt(), "prompt_id": "held"})).json())
+    queue = await (await client.get("/queue")).json()
+    assert queue["paused"] is True and [item[1] for item in queue["queue_pending"]] == [held["prompt_id"]]
+    await client.post("/queue", json={"pause": False})
+    assert (await wait_history(client, "held"))["status"]["status_str"] == "success"

@@ -17,15 +17,18 @@ async def get_queue(request: web.Request) -> web.Response:
     """Running and pending prompts as (number, prompt_id, prompt, extra_data, outputs); no secrets."""
     queue = request.app[QUEUE]
     return web.json_response({"queue_running": [i.as_list() for i in queue.running()],
-                              "queue_pending": [i.as_list() for i in queue.pending()]})
+                              "queue_pending": [i.as_list() for i in queue.pending()], "paused": queue.paused})
 
 
 @routes.post("/queue")
 @documented(request=QueueEdit)
 async def edit_queue(request: web.Request) -> web.Response:
-    """Clear the pending prompts and/or delete some by id (running prompts are interrupted instead)."""
+    """Clear the pending prompts and/or delete some by id (running prompts are interrupted instead);
+    pause or resume the queue."""
     body = await parse_body(request, QueueEdit)
     queue = request.app[QUEUE]
+    if body.pause is not None:
+        queue.set_paused(body.pause)
     if body.clear:
         queue.clear()
     if body.delete:
