@@ -23,12 +23,15 @@ async def submit(client, prompt: dict, client_id: str = "tests", wait: bool = Fa
     return await response.json()
 
 
-async def messages_until_done(ws, prompt_ids: set[str], timeout: float = 90) -> list[dict]:
-    """Text messages on `ws` until every prompt in `prompt_ids` has sent its end marker."""
+async def messages_until_done(ws, prompt_ids: set[str], timeout: float = 90, frames: list | None = None) -> list[dict]:
+    """Text messages on `ws` until every prompt in `prompt_ids` has sent its end marker (binary
+    preview frames go to `frames` when given)."""
     received, waiting = [], set(prompt_ids)
 
     async def collect():
         async for msg in ws:
+            if msg.type == WSMsgType.BINARY and frames is not None:
+                frames.append(msg.data)
             if msg.type != WSMsgType.TEXT:
                 continue
             message = json.loads(msg.data)

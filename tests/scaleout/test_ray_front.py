@@ -34,7 +34,10 @@ async def test_prompts_from_two_clients_run_at_once_with_events_in_order_and_out
         for cid, ids in mine.items():
             answer = await submit(front, work_prompt(f"{cid}.safetensors", f"{cid}{i}", steps=8, delay=0.1), cid)
             ids.append(answer["prompt_id"])
-    received = {cid: await messages_until_done(ws, set(mine[cid])) for cid, ws in sockets.items()}
+    frames: dict[str, list[bytes]] = {cid: [] for cid in mine}
+    received = {cid: await messages_until_done(ws, set(mine[cid]), frames=frames[cid]) for cid, ws in sockets.items()}
+    for cid, got in frames.items():  # previews made on the workers: 4-byte type 1, 4-byte format, a JPEG
+        assert len(got) == len(mine[cid]) and all(f[:4] == b"\0\0\0\x01" and f[8:10] == b"\xff\xd8" for f in got)
 
     for cid, messages in received.items():
         ids = {m["data"].get("prompt_id") for m in messages} - {None}

@@ -1,5 +1,5 @@
 """V1 nodes for the scale-out tests: a fake model loader (its model key is the file name), a slow
-interruptible step, and an output node writing a PNG into the output folder; each reports its pid."""
+interruptible step with a preview, and an output node writing a PNG into the output folder; each reports its pid."""
 
 import os
 import time
@@ -39,9 +39,10 @@ class LoomRayWork:
 
     def work(self, model, tag, steps, delay):
         bar = ProgressBar(steps)
-        for _ in range(steps):
+        for _ in range(steps - 1):
             time.sleep(delay)
             bar.update(1)
+        bar.update_absolute(steps, preview=Image.new("RGB", (8, 8), (0, 0, 255)))  # one preview frame per run
         return (f"{model}:{tag}",)
 
 
