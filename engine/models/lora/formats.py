@@ -93,6 +93,14 @@ class LoRA(Adapter):
             return torch.einsum("o a, a b ..., b i -> o i ...", up, _f32(self.parts["mid"], device), down)
         return up @ down
 
+    def patched(self, weight: torch.Tensor, strength: float) -> torch.Tensor:
+        if "mid" in self.parts or self.dora_scale is not None:
+            return super().patched(weight, strength)
+        up = _f32(self.parts["up"], weight.device).flatten(1)
+        down = _f32(self.parts["down"], weight.device).flatten(1)
+        flat = weight.reshape(weight.shape[0], -1)
+        return torch.addmm(flat, up, down, alpha=strength * self.scale).reshape(weight.shape)  # one fused pass
+
     def delta_numel(self) -> tuple[int, int]:
         down = self.parts["down"]
         rest = down[0].numel()

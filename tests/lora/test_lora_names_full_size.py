@@ -1,0 +1,50 @@
+"""Every kohya module name of a real SD1.5 / SDXL LoRA (reference manifests) reaches a weight of the right
+shape in the full-size models, built on the meta device."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from engine.models.clip import load_clip
+from engine.models.detect import infer_unet_config
+from engine.models.lora.keys import clip_names, unet_names
+from nodes.model_values import TextTowers
+
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "checkpoints"
+UNET = "model.diffusion_model."
+
+
+def _manifest(name):
+    path = REFERENCE / name
+    if not path.exists():
+        pytest.skip(f"reference manifest {path} not available")
+    return json.loads(path.read_text())
+
+
+def _meta(tensors: dict, prefixes) -> dict:
+    return {k: torch.empty(shape, device="meta") for k, shape in tensors.items() if k.startswith(prefixes)}
+
+
+@pytest.mark.parametrize(("checkpoint", "lora", "family", "text"), [
+    ("sd15.json", "lora_kohya_sd15.json", "sd1", ("te",)),
+    ("sdxl_base.json", "lora_kohya_sdxl.json", "sdxl", ("te1", "te2")),
+])
+def test_every_kohya_module_maps_to_a_weight_of_its_shape(checkpoint, lora, family, text):
+    tensors = _manifest(checkpoint)["tensors"]
+    modules = _manifest(lora)
+    unet_shapes = {k[len(UNET):]: tuple(v) for k, v in tensors.items() if k.startswith(UNET)}
+    names = unet_names(infer_unet_config(unet_shapes), unet_shapes)
+    for group in ("unet_attn", "unet_conv_extra"):
+        for module, shape in modules[group].items():
+            assert module in names, module
+            assert unet_shapes[names[module]] == tuple(shape), module
+
+    towers = TextTowers(load_clip(_meta(tensors, ("cond_stage_model.", "conditioner.")), family))
+    clip_shapes = {k: tuple(v.shape) for k, v in towers.state_dict().items()}
+    names = clip_names(clip_shapes)
+    for group in text:
+        for module, shape in modules[group].items():
+            assert module in names, module
+            assert clip_shapes[names[module]] == tuple(shape), module
