@@ -121,3 +121,13 @@ def test_diffusers_layout_sdxl_controlnet_runs_with_the_sdxl_base(loom, forwards
     prompt["3"]["inputs"].update(positive=["14", 0], negative=["14", 1])
     assert loom.image(loom.run(prompt)).shape == (SIZE, SIZE, 3)
     assert 0 < len(forwards) < STEPS  # the window ends before the last step
+
+
+def test_controlnet_of_another_family_with_the_same_prompt_width_fails_when_sampling(loom):
+    prompt = _canny_prompt(loom)
+    prompt["4"]["inputs"]["ckpt_name"] = "v2-1_768-ema-pruned.safetensors"  # tiny SD2: same width, linear proj
+    result = loom.executor.run(prompt)
+    assert result.status == "error"
+    message = result.error["exception_message"]
+    assert f"ControlNet {SD15_CANNY}: this ControlNet is for SD-class" in message
+    assert "use_linear_in_transformer" in message
