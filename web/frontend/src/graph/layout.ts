@@ -56,7 +56,8 @@ export function apiToWorkflow(prompt: ApiPrompt, objectInfo: ObjectInfo): Workfl
     let node: UiNode;
     [wf, node] = createNode(wf, info, [col * COLUMN, y], /^\d+$/.test(id) ? Number(id) : undefined);
     const slots = widgetSlots(info, node);
-    const height = 60 + 26 * (node.inputs.length + node.outputs.length) + 36 * slots.length;
+    const multiline = slots.filter((s) => s.def.options.multiline).length;
+    const height = 60 + 26 * (node.inputs.length + node.outputs.length) + 36 * slots.length + 70 * multiline;
     columnY.set(col, y + height + ROW_GAP);
     for (const slot of slots) {
       const value = api.inputs?.[slot.def.name];
