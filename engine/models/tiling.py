@@ -40,22 +40,22 @@ def tiled_apply(
     overlap: int,
     in_scale: int,
     out_scale: int,
-    out_channels: int,
 ) -> torch.Tensor:
-    """Apply `fn` tile by tile. Grid cells: `in_scale` input pixels map to `out_scale` output pixels."""
+    """Apply `fn` tile by tile. Grid cells: `in_scale` input pixels map to `out_scale` output pixels;
+    the output's leading dimensions (batch, channels) are those `fn` returns."""
     if tile <= overlap:
         raise ValueError(f"tile size {tile} must be larger than the overlap {overlap}")
     grid_h, grid_w = x.shape[-2] // in_scale, x.shape[-1] // in_scale
     out = None
     weight = torch.zeros(1, 1, grid_h * out_scale, grid_w * out_scale, device=x.device)
+    fade = overlap * out_scale
     for y0 in tile_starts(grid_h, tile, overlap):
         for x0 in tile_starts(grid_w, tile, overlap):
             th, tw = min(tile, grid_h - y0), min(tile, grid_w - x0)
             piece = fn(x[..., y0 * in_scale : (y0 + th) * in_scale, x0 * in_scale : (x0 + tw) * in_scale])
             if out is None:
-                shape = (x.shape[0], out_channels, grid_h * out_scale, grid_w * out_scale)
+                shape = (*piece.shape[:-2], grid_h * out_scale, grid_w * out_scale)
                 out = torch.zeros(shape, dtype=torch.float32, device=x.device)
-            fade = overlap * out_scale
             wy = _ramp(th * out_scale, fade, y0 > 0, y0 + th < grid_h)
             wx = _ramp(tw * out_scale, fade, x0 > 0, x0 + tw < grid_w)
             mask = (wy[:, None] * wx[None, :]).to(x.device)

@@ -218,9 +218,9 @@ class AutoencoderKL(nn.Module):
     def decode_tiled(self, latents: torch.Tensor, tile: int = 64, overlap: int = 16) -> torch.Tensor:
         """`decode` in overlapping latent tiles of `tile` cells, blended across `overlap` cells."""
         f = self.config.downscale
-        return tiled_apply(self.decode, latents, tile, overlap, 1, f, self.config.out_ch)
+        return tiled_apply(self.decode, latents, tile, overlap, 1, f)
 
     def encode_tiled(self, images: torch.Tensor, tile: int = 512, overlap: int = 64) -> torch.Tensor:
         """`encode` in overlapping pixel tiles (sizes in pixels, rounded down to the latent grid)."""
         f = self.config.downscale
-        return tiled_apply(self.encode, images, tile // f, overlap // f, f, 1, self.config.embed_dim)
+        return tiled_apply(self.encode, images, tile // f, overlap // f, f, 1)

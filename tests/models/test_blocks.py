@@ -43,7 +43,7 @@ def test_tiles_blend_to_the_untiled_result():
     def upscale(t):  # pointwise per pixel, so any correct tiling reproduces it exactly
         return torch.nn.functional.interpolate(t * 2, scale_factor=4, mode="nearest")
 
-    tiled = tiled_apply(upscale, x, tile=8, overlap=3, in_scale=1, out_scale=4, out_channels=2)
+    tiled = tiled_apply(upscale, x, tile=8, overlap=3, in_scale=1, out_scale=4)
     assert torch.allclose(tiled, upscale(x), atol=1e-6)
 
 
