@@ -23,7 +23,7 @@ from engine.models.clip_keys import (
     is_open_clip_layout,
     open_clip_text_to_hf,
 )
-from engine.models.prompt_weights import Chunk
+from engine.models.prompt_weights import Chunk, empty_chunk
 from engine.models.tokenizer import END_TOKEN, START_TOKEN
 
 HEAD_WIDTH = 64
@@ -224,8 +224,7 @@ class TextEncoder:
         weighted = any(w != 1.0 for c in chunks for _, w in c)
         batch = list(chunks)
         if weighted:
-            length = len(chunks[0])
-            batch.append([(START_TOKEN, 1.0), (END_TOKEN, 1.0)] + [(self.pad_token, 1.0)] * (length - 2))
+            batch.append(empty_chunk(self.pad_token, len(chunks[0])))
         hidden, pooled = self.forward_chunks(batch, layer_idx)
         hidden, pooled = hidden.to("cpu", torch.float32), pooled.to("cpu", torch.float32)
         if weighted:
