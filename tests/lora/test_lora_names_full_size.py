@@ -48,3 +48,16 @@ def test_every_kohya_module_maps_to_a_weight_of_its_shape(checkpoint, lora, fami
         for module, shape in modules[group].items():
             assert module in names, module
             assert clip_shapes[names[module]] == tuple(shape), module
+
+
+@pytest.mark.parametrize(("checkpoint", "diffusers"), [("sd15.json", "diffusers_unet_sd15.json"),
+                                                        ("sdxl_base.json", "diffusers_unet_sdxl.json")])
+def test_every_diffusers_unet_module_maps_to_the_ldm_weight_of_its_shape(checkpoint, diffusers):
+    ldm = {k[len(UNET):]: tuple(v) for k, v in _manifest(checkpoint)["tensors"].items() if k.startswith(UNET)}
+    names = unet_names(infer_unet_config(ldm), ldm)
+    weights = {k: tuple(v) for k, v in _manifest(diffusers)["tensors"].items() if k.endswith(".weight")}
+    assert len(set(weights)) == len({names[f"unet.{k.removesuffix('.weight')}"] for k in weights})
+    for key, shape in weights.items():
+        module = key.removesuffix(".weight")
+        assert ldm[names[f"unet.{module}"]] == shape, key
+        assert names[module] == names[f"unet.{module}"] == names["lora_unet_" + module.replace(".", "_")]

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from engine.models.diffusers_names import block_map, ldm_to_diffusers
 from engine.models.unet import UNetConfig
 
-TEXT_PREFIXES = ("lora_te", "text_encoder", "lora_prior_te", "te_")
+TEXT_PREFIXES = ("lora_te", "text_encoder", "lora_prior_te")
 # Text tower name in the CLIP module -> the prefixes trainers use for it, by how many towers there are.
 _TOWER_NAMES = {1: {"l": ("lora_te", "text_encoder"), "h": ("lora_te", "text_encoder"),
                     "g": ("lora_te", "text_encoder")},
