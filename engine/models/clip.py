@@ -54,8 +54,8 @@ def find_text_towers(keys: Sequence[str]) -> dict[str, str]:
 def normalize_family(name: str) -> str:
     """Map detector names ("sd15", "sd21v", "sdxl_base", "sdxl_refiner", ...) to a FAMILIES key."""
     name = name.lower()
-    for family, start in (("sdxl_refiner", "sdxl_refiner"), ("sdxl", "sdxl"), ("sd2", "sd2"), ("sd1", "sd1")):
-        if name.startswith(start):
+    for family in ("sdxl_refiner", "sdxl", "sd2", "sd1"):  # longest first: "sdxl" prefixes "sdxl_refiner"
+        if name.startswith(family):
             return family
     raise UnsupportedTextEncoder(f"no text-encoder conventions for model family {name!r}")
 
@@ -108,21 +108,24 @@ class CLIP:
 
     def tokenize(self, text: str) -> Tokens:
         """Prompt -> {tower name: 77-token windows of (token, weight)}."""
-        return {
-            name: tokenize_prompt(text, self.tokenizer, enc.pad_token, self._lookup(enc))
-            for name, enc in self.encoders.items()
-        }
+        return {name: self._windows(name, text) for name in self.encoders}
 
     def tokenize_pair(self, text_g: str, text_l: str) -> Tokens:
         """SDXL's separate prompts for bigG and CLIP-L, padded with empty windows to equal counts."""
-        tokens = {"g": self.tokenize(text_g)["g"], "l": self.tokenize(text_l)["l"]}
+        tokens = {"g": self._windows("g", text_g), "l": self._windows("l", text_l)}
         count = max(len(chunks) for chunks in tokens.values())
         for name, chunks in tokens.items():
             chunks.extend(empty_chunk(self.encoders[name].pad_token) for _ in range(count - len(chunks)))
         return tokens
 
-    def _lookup(self, encoder: TextEncoder):
-        return lambda name: self.embeddings.vectors(name, encoder.embedding_key, encoder.width)
+    def _windows(self, name: str, text: str) -> list[Chunk]:
+        """One tower's windows for `text`, with that tower's padding and embedding vectors."""
+        encoder = self.encoders[name]
+
+        def lookup(embedding: str):
+            return self.embeddings.vectors(embedding, encoder.embedding_key, encoder.width)
+
+        return tokenize_prompt(text, self.tokenizer, encoder.pad_token, lookup)
 
     def encode(self, tokens: Tokens) -> tuple[torch.Tensor, torch.Tensor]:
         """Tokens -> (cond [1, 77*k, sum of widths], pooled [1, P]); float32 on CPU."""
