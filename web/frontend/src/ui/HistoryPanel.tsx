@@ -7,6 +7,7 @@ import { replaceWorkflow } from "../state/document";
 import { outputFiles } from "../state/execution";
 import { notify, runtime } from "../state/runtime";
 import { useStore } from "../state/store";
+import { Media } from "./Media";
 
 function load(entry: HistoryEntry): void {
   const extra = entry.prompt[3] as { extra_pnginfo?: { workflow?: unknown } } | undefined;
@@ -45,7 +46,7 @@ export function HistoryPanel() {
               <div className="history-images">
                 {files.slice(0, 8).map((f) => (
                   <a key={`${f.subfolder}/${f.filename}`} href={viewUrl(f)} target="_blank" rel="noreferrer">
-                    <img src={viewUrl(f)} alt={f.filename} loading="lazy" />
+                    <Media file={f} className="history-thumb" />
                   </a>
                 ))}
               </div>

@@ -1,7 +1,6 @@
 /** How one workflow node looks on the canvas: header, sockets, widgets, progress, previews, outputs and errors. */
 import { Handle, NodeResizeControl, Position, ResizeControlVariant, type NodeProps } from "@xyflow/react";
 import { memo, useState } from "react";
-import { viewUrl } from "../api/client";
 import { updateNode } from "../graph/edit";
 import { nodeTitle, VIRTUAL_TYPES, widgetSlots } from "../graph/spec";
 import { convertInputToWidget, isConverted } from "../graph/widgets";
@@ -10,12 +9,11 @@ import { commit, doc } from "../state/document";
 import { runtime } from "../state/runtime";
 import { useStore } from "../state/store";
 import { toggleCollapse } from "../state/commands";
+import { Media } from "./Media";
 import { NodeMenu } from "./NodeMenu";
 import { typeColor } from "./theme";
 import { VirtualBody } from "./VirtualBody";
 import { WidgetRow } from "./WidgetRow";
-
-const VIDEO = /\.(mp4|webm|mov|mkv)$/i;
 
 function Title({ id, text, editNow }: { id: number; text: string; editNow: boolean }) {
   const [editing, setEditing] = useState(editNow);
@@ -97,14 +95,7 @@ function LoomNodeView({ id, selected }: NodeProps) {
             </div>
           )}
           {state?.preview && <img className="node-image preview" src={state.preview} alt="preview" draggable={false} />}
-          {!state?.preview &&
-            state?.outputs?.map((f) =>
-              VIDEO.test(f.filename) ? (
-                <video key={f.filename} className="node-image output" src={viewUrl(f)} controls loop muted />
-              ) : (
-                <img key={f.filename} className="node-image output" src={viewUrl(f)} alt={f.filename} draggable={false} />
-              ),
-            )}
+          {!state?.preview && state?.outputs?.map((f) => <Media key={`${f.subfolder}/${f.filename}`} file={f} className="node-image output" />)}
           {socketErrors.length > 0 && <div className="node-error">{socketErrors.map(([name, text]) => `${name}: ${text}`).join("\n")}</div>}
           {state?.error && <div className="node-error">{state.error}</div>}
         </>
