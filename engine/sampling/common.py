@@ -36,10 +36,12 @@ def lam(sigma: torch.Tensor) -> torch.Tensor:
 
 
 def sigma_at(t: torch.Tensor) -> torch.Tensor:
+    """The inverse of `lam`: sigma = exp(-t)."""
     return (-t).exp()
 
 
 def report(callback, i: int, x: torch.Tensor, sigma: torch.Tensor, denoised: torch.Tensor) -> None:
+    """Hand step i's state to the sampler callback, if there is one."""
     if callback is not None:
         callback({"i": i, "x": x, "sigma": sigma, "denoised": denoised})
 
