@@ -117,9 +117,7 @@ def _diffusers_names(shapes: Mapping[str, tuple]) -> dict[str, str]:
             names[f"input_hint_block.{2 * hint_convs}.{key.split('.')[-1]}"] = key
         elif (hint := _hint_path(key)) is not None:
             names[hint] = key
-    # The encoder's sizes need LDM names first: infer them from the resnet/attention layout.
-    config = _diffusers_unet_config(shapes)
-    blocks = block_map(config, encoder_only=True)
+    blocks = block_map(_diffusers_layout(shapes), encoder_only=True)
     for key in shapes:
         if not key.startswith("controlnet_") and (ldm := diffusers_to_ldm(key, blocks)) is not None:
             names[ldm] = key
@@ -129,28 +127,22 @@ def _diffusers_names(shapes: Mapping[str, tuple]) -> dict[str, str]:
     return names
 
 
-def _diffusers_unet_config(shapes: Mapping[str, tuple]) -> UNetConfig:
-    """The encoder's UNetConfig from diffusers names (levels, blocks per level, attention depths)."""
+def _diffusers_layout(shapes: Mapping[str, tuple]) -> UNetConfig:
+    """A config with the encoder's block layout read from diffusers names (levels, blocks per level,
+    attention depths), enough for `block_map`; the real sizes are inferred later from cldm names."""
     levels = 1 + max(int(k.split(".")[1]) for k in shapes if k.startswith("down_blocks."))
     counts = [len({k.split(".")[3] for k in shapes if k.startswith(f"down_blocks.{lv}.resnets.")})
               for lv in range(levels)]
-    mc = shapes["conv_in.weight"][0]
 
     def depth(prefix: str) -> int:
-        return len({k.split(".")[len(prefix.split("."))] for k in shapes
-                    if k.startswith(prefix + ".transformer_blocks.")}) if prefix else 0
+        return len({k.split(".")[len(prefix.split("."))] for k in shapes if k.startswith(prefix + ".transformer_blocks.")})
 
-    depths = tuple(depth(f"down_blocks.{lv}.attentions.{j}") for lv in range(levels) for j in range(counts[lv]))
-    blocks = block_map(UNetConfig(
-        in_channels=shapes["conv_in.weight"][1], out_channels=shapes["conv_in.weight"][1], model_channels=mc,
-        channel_mult=tuple(shapes[f"down_blocks.{lv}.resnets.0.conv1.weight"][0] // mc for lv in range(levels)),
-        num_res_blocks=tuple(counts), transformer_depth=depths,
+    return UNetConfig(
+        in_channels=4, out_channels=4, model_channels=1, channel_mult=(1,) * levels, num_res_blocks=tuple(counts),
+        transformer_depth=tuple(depth(f"down_blocks.{lv}.attentions.{j}") for lv in range(levels)
+                                for j in range(counts[lv])),
         transformer_depth_middle=depth("mid_block.attentions.0"),
-        transformer_depth_output=(0,) * sum(c + 1 for c in counts), context_dim=None, num_heads=8,
-    ), encoder_only=True)
-    ldm = {converted: shape for key, shape in shapes.items()
-           if (converted := diffusers_to_ldm(key, blocks)) is not None}
-    return infer_unet_config(ldm, encoder_only=True)
+        transformer_depth_output=(0,) * sum(c + 1 for c in counts), context_dim=None, num_heads=1)
 
 
 def controlnet_weights(source: Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:

@@ -68,7 +68,8 @@ def block_map(config: UNetConfig, encoder_only: bool = False) -> dict[str, str]:
 
 
 def _rename(path: str, blocks: dict[str, str], parts: dict[str, str]) -> str | None:
-    """Rename `path` by its longest block prefix, then its first part by `parts`; None if uncovered."""
+    """Rename `path` by its longest block prefix, then its first part by `parts` (only ResBlock parts
+    match: attention and sampler blocks keep their inner names); None if no block covers it."""
     for prefix in sorted(blocks, key=len, reverse=True):
         if path == prefix or path.startswith(prefix + "."):
             rest = path[len(prefix) + 1:]
@@ -82,20 +83,10 @@ def _rename(path: str, blocks: dict[str, str], parts: dict[str, str]) -> str | N
 
 def diffusers_to_ldm(path: str, blocks: dict[str, str]) -> str | None:
     """A diffusers module or tensor path in LDM naming (None if `blocks` does not cover it)."""
-    return _convert(path, blocks, RESNET_PARTS)
+    return _rename(path, blocks, RESNET_PARTS)
 
 
 def ldm_to_diffusers(path: str, blocks: dict[str, str]) -> str | None:
     """An LDM module or tensor path in diffusers naming (None if `blocks` does not cover it)."""
     inverse = {ldm: diffusers for diffusers, ldm in blocks.items()}
-    resnets = {ldm for diffusers, ldm in blocks.items() if ".resnets." in diffusers}
-    return _convert(path, inverse, {v: k for k, v in RESNET_PARTS.items()}, resnets)
-
-
-def _convert(path: str, blocks: dict[str, str], parts: dict[str, str], resnets: set[str] | None = None) -> str | None:
-    if resnets is None:
-        resnets = {k for k in blocks if ".resnets." in k}
-    resnet_blocks = {k: v for k, v in blocks.items() if k in resnets}
-    if any(path.startswith(k + ".") for k in resnet_blocks):
-        return _rename(path, resnet_blocks, parts)
-    return _rename(path, {k: v for k, v in blocks.items() if k not in resnets}, {})
+    return _rename(path, inverse, {ldm: diffusers for diffusers, ldm in RESNET_PARTS.items()})
