@@ -133,6 +133,9 @@ def start_pool(args: argparse.Namespace, base_dir: Path, address: str | None = N
     resources = ray.cluster_resources()
     gpus = 0 if getattr(args, "cpu", False) else int(resources.get("GPU", 0))
     count = workers or gpus or max(1, int(resources.get("CPU", 1)))
+    if gpus and count > gpus:
+        raise ValueError(f"--ray-workers {count}: the Ray cluster has {gpus} GPUs and a worker takes one; "
+                         "start fewer workers, or pass --cpu for CPU workers")
     options: dict[str, Any] = {"num_cpus": 1, "max_concurrency": 4, "max_restarts": -1, "max_task_retries": 0}
     if gpus:
         options["num_gpus"] = 1
