@@ -1,7 +1,14 @@
-"""Placement rules, without Ray: model keys read from prompts, affinity first, then the least busy."""
+"""Without Ray: placement rules (model keys read from prompts, affinity first, then the least busy),
+the command-line flags, and Ray staying out of the default server."""
+
+import subprocess
+import sys
+from pathlib import Path
 
 from engine.cli import build_parser
 from engine.scaleout.affinity import WorkerState, choose_worker, model_keys
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_model_keys_are_the_model_files_a_prompt_loads():
@@ -41,3 +48,10 @@ def test_ray_flags_parse_on_the_server_command_line():
     args = build_parser().parse_args(["--executor", "ray", "--ray-address", "10.0.0.5:6379", "--ray-workers", "3"])
     assert (args.executor, args.ray_address, args.ray_workers) == ("ray", "10.0.0.5:6379", 3)
     assert build_parser().parse_args([]).executor == "local"
+
+
+def test_the_default_server_never_imports_ray():
+    code = ("import sys; from engine.cli import build_parser; import engine.scaleout.setup, engine.scaleout.affinity; "
+            "args = build_parser().parse_args([]); print(args.executor, 'ray' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.split() == ["local", "False"]
