@@ -1,13 +1,16 @@
-"""Shared pieces of the server tests: the test node pack, small prompts, websocket helpers."""
+"""Shared pieces of the server tests: the test node pack, small prompts and images, request and
+websocket helpers."""
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
+import io
 import json
 from pathlib import Path
 
 from aiohttp import WSMsgType
+from PIL import Image, PngImagePlugin
 
 PACKS_DIR = Path(__file__).parent / "packs"
 
@@ -37,6 +40,41 @@ def chain_prompt(length: int) -> dict:
         prompt[str(i)] = {"class_type": "LoomTestAdd", "inputs": {"a": [str(i - 1), 0], "b": 1}}
     prompt["show"] = {"class_type": "LoomTestShow", "inputs": {"value": [str(length - 1), 0]}}
     return prompt
+
+
+def slow_prompt(value: int = 1, steps: int = 2000, delay: float = 0.01) -> dict:
+    """Slow(value) -> Show: `steps` progress steps of `delay` seconds each, then shows `value`."""
+    return {"1": {"class_type": "LoomTestSlow", "inputs": {"value": value, "steps": steps, "delay": delay}},
+            "2": {"class_type": "LoomTestShow", "inputs": {"value": ["1", 0]}}}
+
+
+def png_bytes(color: tuple = (0, 128, 255, 255), size: tuple[int, int] = (4, 4), text: dict | None = None) -> bytes:
+    """A one-colour PNG (RGBA for a 4-tuple colour, else RGB), with optional tEXt chunks."""
+    info = PngImagePlugin.PngInfo()
+    for key, value in (text or {}).items():
+        info.add_text(key, value)
+    buffer = io.BytesIO()
+    Image.new("RGBA" if len(color) == 4 else "RGB", size, color).save(buffer, format="PNG", pnginfo=info)
+    return buffer.getvalue()
+
+
+async def submit(client, prompt: dict, client_id: str = "c1", **fields) -> dict:
+    """POST /prompt (asserting it was queued); the answer's body."""
+    response = await client.post("/prompt", json={"prompt": prompt, "client_id": client_id, **fields})
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+async def run_and_wait(client, prompt: dict) -> dict:
+    """POST /prompt?wait=true; the answer's body (its `history` is the finished entry)."""
+    return await (await client.post("/prompt?wait=true", json={"prompt": prompt})).json()
+
+
+async def until_progress(ws) -> None:
+    """Read the websocket until the first `progress` message: a node is running."""
+    async for msg in ws:
+        if msg.json()["type"] == "progress":
+            return
 
 
 async def until_done(ws, prompt_id: str, timeout: float = 60) -> list[dict]:

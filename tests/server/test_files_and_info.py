@@ -7,19 +7,10 @@ import json
 
 import numpy as np
 from aiohttp import FormData
-from PIL import Image, PngImagePlugin
+from PIL import Image
 from safetensors.numpy import save_file
 
-from tests.server.helpers import raw_get
-
-
-def _png(color=(0, 128, 255, 255), size=(4, 4), text: dict | None = None) -> bytes:
-    info = PngImagePlugin.PngInfo()
-    for key, value in (text or {}).items():
-        info.add_text(key, value)
-    buffer = io.BytesIO()
-    Image.new("RGBA", size, color).save(buffer, format="PNG", pnginfo=info)
-    return buffer.getvalue()
+from tests.server.helpers import png_bytes, raw_get
 
 
 async def _upload(client, data: bytes, name: str, route: str = "/upload/image", **fields) -> dict:
@@ -33,7 +24,7 @@ async def _upload(client, data: bytes, name: str, route: str = "/upload/image", 
 
 
 async def test_upload_then_view_round_trip(client):
-    data = _png()
+    data = png_bytes()
     ref = await _upload(client, data, "pic.png", subfolder="mine")
     assert ref == {"name": "pic.png", "subfolder": "mine", "type": "input"}
     response = await client.get("/view", params={"filename": "pic.png", "subfolder": "mine", "type": "input"})
@@ -44,18 +35,18 @@ async def test_upload_then_view_round_trip(client):
 
 
 async def test_same_name_gets_a_unique_name_but_identical_content_is_reused(client, tmp_path):
-    first = await _upload(client, _png((1, 2, 3, 255)), "a.png")
-    same = await _upload(client, _png((1, 2, 3, 255)), "a.png")
-    other = await _upload(client, _png((9, 9, 9, 255)), "a.png")
-    replaced = await _upload(client, _png((7, 7, 7, 255)), "a.png", overwrite="true")
+    first = await _upload(client, png_bytes((1, 2, 3, 255)), "a.png")
+    same = await _upload(client, png_bytes((1, 2, 3, 255)), "a.png")
+    other = await _upload(client, png_bytes((9, 9, 9, 255)), "a.png")
+    replaced = await _upload(client, png_bytes((7, 7, 7, 255)), "a.png", overwrite="true")
     assert [first["name"], same["name"], other["name"], replaced["name"]] == ["a.png", "a.png", "a (1).png",
                                                                              "a.png"]
     assert sorted(p.name for p in (tmp_path / "input").iterdir()) == ["a (1).png", "a.png"]
 
 
 async def test_mask_alpha_is_composited_into_the_original_keeping_its_metadata(client):
-    await _upload(client, _png((200, 10, 10, 255), text={"workflow": "{}"}), "photo.png")
-    mask = _png((0, 0, 0, 0))
+    await _upload(client, png_bytes((200, 10, 10, 255), text={"workflow": "{}"}), "photo.png")
+    mask = png_bytes((0, 0, 0, 0))
     ref = await _upload(client, mask, "photo-mask.png", route="/upload/mask",
                         original_ref=json.dumps({"filename": "photo.png", "type": "input", "subfolder": ""}))
     result = Image.open(io.BytesIO(await (await client.get(
@@ -64,7 +55,7 @@ async def test_mask_alpha_is_composited_into_the_original_keeping_its_metadata(c
 
 
 async def test_view_converts_previews_and_channels(client):
-    await _upload(client, _png((10, 20, 30, 128)), "c.png")
+    await _upload(client, png_bytes((10, 20, 30, 128)), "c.png")
     webp = await client.get("/view", params={"filename": "c.png", "type": "input", "preview": "webp;80"})
     assert webp.content_type == "image/webp" and Image.open(io.BytesIO(await webp.read())).format == "WEBP"
     alpha = await client.get("/view", params={"filename": "c.png", "type": "input", "channel": "a"})
@@ -82,7 +73,7 @@ async def test_html_and_scripts_are_served_as_downloads(client, tmp_path):
 
 
 async def test_delete_removes_outputs_and_uploads(client, tmp_path):
-    await _upload(client, _png(), "gone.png")
+    await _upload(client, png_bytes(), "gone.png")
     response = await client.delete("/view", params={"filename": "gone.png", "type": "input"})
     assert (await response.json()) == {"deleted": {"name": "gone.png", "subfolder": "", "type": "input"}}
     assert not (tmp_path / "input" / "gone.png").exists()

@@ -13,11 +13,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.server.helpers import PACKS_DIR, show_prompt
+from tests.server.helpers import PACKS_DIR, show_prompt, slow_prompt
 
 ROOT = Path(__file__).resolve().parents[2]
-SLOW = {"1": {"class_type": "LoomTestSlow", "inputs": {"value": 9, "steps": 80, "delay": 0.05}},
-        "2": {"class_type": "LoomTestShow", "inputs": {"value": ["1", 0]}}}
 
 
 def _start(base: Path) -> tuple[subprocess.Popen, str]:
@@ -56,7 +54,7 @@ def _poll(predicate, what: str, timeout: float = 60):
 def test_sigkill_while_running_loses_nothing(tmp_path):
     proc, url = _start(tmp_path)
     try:
-        running = _call(f"{url}/prompt", {"prompt": SLOW, "prompt_id": "slow"})["prompt_id"]
+        running = _call(f"{url}/prompt", {"prompt": slow_prompt(9, steps=80, delay=0.05), "prompt_id": "slow"})["prompt_id"]
         pending = [_call(f"{url}/prompt", {"prompt": show_prompt(i), "prompt_id": f"after-{i}"})["prompt_id"]
                    for i in range(3)]
         state = _poll(lambda: {"pending": None}.get(s := _call(f"{url}/prompt/slow")["state"], s),
@@ -74,9 +72,7 @@ def test_sigkill_while_running_loses_nothing(tmp_path):
             assert entry[prompt_id]["status"]["status_str"] == "success", entry
         assert _call(f"{url}/history/slow")["slow"]["outputs"] == {"2": {"value": [9]}}
         assert _call(f"{url}/history/after-2")["after-2"]["outputs"] == {"4": {"value": [4]}}
-        graceful = {"1": {"class_type": "LoomTestSlow", "inputs": {"value": 5, "steps": 60, "delay": 0.05}},
-                    "2": {"class_type": "LoomTestShow", "inputs": {"value": ["1", 0]}}}
-        _call(f"{url}/prompt", {"prompt": graceful, "prompt_id": "graceful"})
+        _call(f"{url}/prompt", {"prompt": slow_prompt(5, steps=60, delay=0.05), "prompt_id": "graceful"})
         _poll(lambda: _call(f"{url}/prompt/graceful")["state"] == "running", "the second slow prompt to start")
     finally:
         proc.send_signal(signal.SIGINT)  # a clean stop while "graceful" runs

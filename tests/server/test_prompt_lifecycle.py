@@ -7,21 +7,24 @@ import json
 import struct
 
 from engine.queue import QueueItem
-from tests.server.helpers import chain_prompt, show_prompt, until_done, wait_history
+from tests.server.helpers import (
+    chain_prompt,
+    run_and_wait,
+    show_prompt,
+    slow_prompt,
+    submit,
+    until_done,
+    until_progress,
+    wait_history,
+)
 from web.state import QUEUE, WORKER
-
-
-async def _submit(client, prompt: dict, client_id: str = "c1", **extra) -> dict:
-    response = await client.post("/prompt", json={"prompt": prompt, "client_id": client_id, **extra})
-    assert response.status == 200, await response.text()
-    return await response.json()
 
 
 async def test_prompt_lifecycle_sends_expected_messages_and_lands_in_history(client):
     ws = await client.ws_connect("/ws?clientId=c1")
     first = await ws.receive_json()
     assert first["type"] == "status" and first["data"]["sid"] == "c1"
-    answer = await _submit(client, show_prompt(1, 2))
+    answer = await submit(client, show_prompt(1, 2))
     assert answer["node_errors"] == {} and isinstance(answer["number"], (int, float))
     messages = await until_done(ws, answer["prompt_id"])
     types = [m["type"] for m in messages if m["type"] not in ("status", "progress_state")]
@@ -46,8 +49,8 @@ async def test_prompt_lifecycle_sends_expected_messages_and_lands_in_history(cli
 
 async def test_changed_widget_reruns_only_what_depends_on_it(client):
     ws = await client.ws_connect("/ws?clientId=c1")
-    await until_done(ws, (await _submit(client, show_prompt(1, 2)))["prompt_id"])
-    messages = await until_done(ws, (await _submit(client, show_prompt(1, 5)))["prompt_id"])
+    await until_done(ws, (await submit(client, show_prompt(1, 2)))["prompt_id"])
+    messages = await until_done(ws, (await submit(client, show_prompt(1, 5)))["prompt_id"])
     cached = next(m["data"]["nodes"] for m in messages if m["type"] == "execution_cached")
     ran = [m["data"]["node"] for m in messages if m["type"] == "executing" and m["data"]["node"]]
     assert cached == ["1"] and sorted(ran) == ["2", "3", "4"]
@@ -59,10 +62,10 @@ async def test_changed_widget_reruns_only_what_depends_on_it(client):
 async def test_messages_go_only_to_the_submitting_client(client):
     mine = await client.ws_connect("/ws?clientId=mine")
     other = await client.ws_connect("/ws?clientId=other")
-    first = await _submit(client, show_prompt(), client_id="mine")
+    first = await submit(client, show_prompt(), client_id="mine")
     await until_done(mine, first["prompt_id"])
     # every event of the first prompt is queued before this second prompt is even submitted
-    second = await _submit(client, show_prompt(8), client_id="other")
+    second = await submit(client, show_prompt(8), client_id="other")
     seen = await until_done(other, second["prompt_id"])
     assert {m["data"].get("prompt_id") for m in seen} == {None, second["prompt_id"]}
     await mine.close()
@@ -82,25 +85,20 @@ async def test_crashing_node_reports_error_and_the_next_prompt_runs(client):
     boom = {"1": {"class_type": "LoomTestConst", "inputs": {"value": 7}},
             "2": {"class_type": "LoomTestBoom", "inputs": {"value": ["1", 0]}},
             "3": {"class_type": "LoomTestShow", "inputs": {"value": ["2", 0]}}}
-    failed = await _submit(client, boom)
+    failed = await submit(client, boom)
     messages = await until_done(ws, failed["prompt_id"])
     error = next(m["data"] for m in messages if m["type"] == "execution_error")
     assert error["node_id"] == "2" and "boom on purpose (7)" in error["exception_message"]
     entry = await wait_history(client, failed["prompt_id"])
     assert entry["status"]["status_str"] == "error" and entry["status"]["completed"] is False
-    after = await client.post("/prompt?wait=true", json={"prompt": show_prompt()})
-    assert (await after.json())["history"]["status"]["status_str"] == "success"
+    assert (await run_and_wait(client, show_prompt()))["history"]["status"]["status_str"] == "success"
     await ws.close()
 
 
 async def test_interrupt_stops_the_running_prompt_and_the_worker_goes_on(client):
     ws = await client.ws_connect("/ws?clientId=c1")
-    slow = {"1": {"class_type": "LoomTestSlow", "inputs": {"value": 1, "steps": 2000, "delay": 0.01}},
-            "2": {"class_type": "LoomTestShow", "inputs": {"value": ["1", 0]}}}
-    answer = await _submit(client, slow)
-    async for msg in ws:
-        if msg.json()["type"] == "progress":
-            break
+    answer = await submit(client, slow_prompt())
+    await until_progress(ws)
     assert (await (await client.post("/interrupt", json={"prompt_id": "someone-else"})).json()) == {
         "result": "not_found"}
     assert (await (await client.post("/interrupt")).json()) == {"result": "interrupted"}
@@ -108,19 +106,14 @@ async def test_interrupt_stops_the_running_prompt_and_the_worker_goes_on(client)
     assert any(m["type"] == "execution_interrupted" for m in messages)
     entry = await wait_history(client, answer["prompt_id"])
     assert entry["status"]["status_str"] == "error"
-    after = await client.post("/prompt?wait=true", json={"prompt": show_prompt()})
-    assert (await after.json())["history"]["status"]["status_str"] == "success"
+    assert (await run_and_wait(client, show_prompt()))["history"]["status"]["status_str"] == "success"
     await ws.close()
 
 
 async def test_reconnecting_client_learns_which_node_is_running(client):
     ws = await client.ws_connect("/ws?clientId=back")
-    slow = {"1": {"class_type": "LoomTestSlow", "inputs": {"value": 1, "steps": 2000, "delay": 0.01}},
-            "2": {"class_type": "LoomTestShow", "inputs": {"value": ["1", 0]}}}
-    answer = await _submit(client, slow, client_id="back")
-    async for msg in ws:
-        if msg.json()["type"] == "progress":
-            break
+    answer = await submit(client, slow_prompt(), client_id="back")
+    await until_progress(ws)
     await ws.close()
     again = await client.ws_connect("/ws?clientId=back")
     status, executing, progress = [await again.receive_json() for _ in range(3)]
@@ -136,7 +129,7 @@ async def test_preview_arrives_as_binary_frame(client):
     ws = await client.ws_connect("/ws?clientId=c1")
     prompt = {"1": {"class_type": "LoomTestPreview", "inputs": {"value": 1}},
               "2": {"class_type": "LoomTestShow", "inputs": {"value": ["1", 0]}}}
-    messages = await until_done(ws, (await _submit(client, prompt))["prompt_id"])
+    messages = await until_done(ws, (await submit(client, prompt))["prompt_id"])
     frames = [m for m in messages if isinstance(m, bytes)]
     assert len(frames) == 1
     event, fmt = struct.unpack(">II", frames[0][:8])
@@ -151,7 +144,7 @@ async def test_preview_with_metadata_for_clients_that_ask(client):
     assert (await ws.receive_json())["data"]["supports_preview_metadata"] is True
     prompt = {"1": {"class_type": "LoomTestPreview", "inputs": {"value": 2}},
               "2": {"class_type": "LoomTestShow", "inputs": {"value": ["1", 0]}}}
-    answer = await _submit(client, prompt, client_id="rich")
+    answer = await submit(client, prompt, client_id="rich")
     (frame,) = [m for m in await until_done(ws, answer["prompt_id"]) if isinstance(m, bytes)]
     event, length = struct.unpack(">II", frame[:8])
     meta = json.loads(frame[8:8 + length])
@@ -171,7 +164,7 @@ async def test_websocket_traffic_grows_linearly_with_nodes(client):
     ws = await client.ws_connect("/ws?clientId=c1")
     sizes = {}
     for length in (100, 1000):
-        answer = await _submit(client, chain_prompt(length) | {"0": {"class_type": "LoomTestConst",
+        answer = await submit(client, chain_prompt(length) | {"0": {"class_type": "LoomTestConst",
                                                                       "inputs": {"value": length}}})
         messages = await until_done(ws, answer["prompt_id"])
         sizes[length] = (len(messages), sum(len(json.dumps(m)) for m in messages))
@@ -184,9 +177,9 @@ async def test_websocket_traffic_grows_linearly_with_nodes(client):
 
 async def test_free_memory_drops_cached_outputs(client):
     ws = await client.ws_connect("/ws?clientId=c1")
-    await until_done(ws, (await _submit(client, show_prompt(1, 2)))["prompt_id"])
+    await until_done(ws, (await submit(client, show_prompt(1, 2)))["prompt_id"])
     assert (await client.post("/free", json={"free_memory": True})).status == 200
-    messages = await until_done(ws, (await _submit(client, show_prompt(1, 2)))["prompt_id"])
+    messages = await until_done(ws, (await submit(client, show_prompt(1, 2)))["prompt_id"])
     assert next(m["data"]["nodes"] for m in messages if m["type"] == "execution_cached") == []
     await ws.close()
 
@@ -200,10 +193,10 @@ async def test_worker_survives_a_failing_executor(client, monkeypatch):
         raise MemoryError("executor blew up")
 
     monkeypatch.setattr(worker.executor, "execute", broken)
-    failed = await (await client.post("/prompt?wait=true", json={"prompt": show_prompt()})).json()
+    failed = await run_and_wait(client, show_prompt())
     error = dict(failed["history"]["status"]["messages"])["execution_error"]
     assert error["exception_type"] == "MemoryError" and "blew up" in error["exception_message"]
-    after = await (await client.post("/prompt?wait=true", json={"prompt": show_prompt(5)})).json()
+    after = await run_and_wait(client, show_prompt(5))
     assert after["history"]["outputs"] == {"4": {"value": [7]}}
 
 
@@ -217,9 +210,7 @@ async def test_feature_flags_handshake(client):
 
 
 async def test_client_hanging_up_on_a_waiting_request_does_not_stop_the_prompt(client):
-    slow = {"1": {"class_type": "LoomTestSlow", "inputs": {"value": 3, "steps": 20, "delay": 0.01}},
-            "2": {"class_type": "LoomTestShow", "inputs": {"value": ["1", 0]}}}
-    body = {"prompt": slow, "prompt_id": "abandoned"}
+    body = {"prompt": slow_prompt(3, steps=20), "prompt_id": "abandoned"}
     request = asyncio.ensure_future(client.post("/prompt?wait=true", json=body))
     while (await (await client.get("/prompt/abandoned")).json())["state"] == "unknown":
         await asyncio.sleep(0.01)
@@ -237,5 +228,5 @@ async def test_malformed_prompt_that_skipped_validation_cannot_stop_the_worker(c
         queue.put(QueueItem(queue.next_number(), pid, prompt, {}, ["1"]))
     for pid in ("bad-inputs", "bad-node", "bad-links"):
         assert (await wait_history(client, pid))["status"]["status_str"] == "error"
-    after = await (await client.post("/prompt?wait=true", json={"prompt": show_prompt(5)})).json()
+    after = await run_and_wait(client, show_prompt(5))
     assert after["history"]["outputs"] == {"4": {"value": [7]}}

@@ -7,18 +7,21 @@ import asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.server.helpers import show_prompt, until_done, wait_history
-
-SLOW = {"1": {"class_type": "LoomTestSlow", "inputs": {"value": 1, "steps": 3000, "delay": 0.01}},
-        "2": {"class_type": "LoomTestShow", "inputs": {"value": ["1", 0]}}}
+from tests.server.helpers import (
+    run_and_wait,
+    show_prompt,
+    slow_prompt,
+    submit,
+    until_done,
+    until_progress,
+    wait_history,
+)
 
 
 async def test_front_jumps_the_queue_and_pending_prompts_can_be_deleted(client):
     ws = await client.ws_connect("/ws?clientId=q")
-    running = (await (await client.post("/prompt", json={"prompt": SLOW, "client_id": "q"})).json())["prompt_id"]
-    async for msg in ws:
-        if msg.json()["type"] == "progress":
-            break
+    running = (await submit(client, slow_prompt(steps=3000), client_id="q"))["prompt_id"]
+    await until_progress(ws)
     ids = {}
     for name, front in (("a", False), ("b", False), ("urgent", True)):
         body = {"prompt": show_prompt(), "prompt_id": f"id-{name}", "front": front,
@@ -45,8 +48,7 @@ async def test_front_jumps_the_queue_and_pending_prompts_can_be_deleted(client):
 async def test_history_pagination_and_deletion(client):
     ids = []
     for value in range(4):
-        body = await (await client.post("/prompt?wait=true", json={"prompt": show_prompt(value)})).json()
-        ids.append(body["prompt_id"])
+        ids.append((await run_and_wait(client, show_prompt(value)))["prompt_id"])
     assert list(await (await client.get("/history")).json()) == ids
     assert list(await (await client.get("/history?max_items=2")).json()) == ids[2:]
     assert list(await (await client.get("/history?max_items=2&offset=1")).json()) == ids[1:3]
@@ -126,8 +128,7 @@ async def test_deleting_history_can_delete_its_output_files(client, tmp_path):
     def writer(name: str) -> dict:
         return {"1": {"class_type": "LoomTestWriteText", "inputs": {"value": 1, "name": name, "subfolder": "run"}}}
 
-    keep, drop = [(await (await client.post("/prompt?wait=true", json={"prompt": writer(n)})).json())["prompt_id"]
-                  for n in ("keep", "drop")]
+    keep, drop = [(await run_and_wait(client, writer(n)))["prompt_id"] for n in ("keep", "drop")]
     out = tmp_path / "output" / "run"
     assert sorted(p.name for p in out.iterdir()) == ["drop.txt", "keep.txt"]
     answer = await client.post("/history", json={"delete": [drop], "delete_files": True})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 
 import pytest
@@ -10,15 +9,8 @@ from aiohttp import FormData, WSServerHandshakeError
 from PIL import Image
 
 from engine.paths import Folders
-from tests.server.helpers import raw_get, show_prompt
+from tests.server.helpers import png_bytes, raw_get, show_prompt
 from web.files import delete_output_files
-
-
-def _png(color=(0, 128, 255), size=(4, 4)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, color).save(buffer, format="PNG")
-    return buffer.getvalue()
-
 
 TRAVERSAL_QUERIES = [
     "filename=../secret.txt&type=output",
@@ -66,7 +58,7 @@ async def test_view_and_delete_refuse_traversal(client, outside, query):
 async def test_upload_refuses_traversal_and_writes_nothing(client, outside, tmp_path, subfolder):
     before = sorted(p for p in tmp_path.rglob("*"))
     form = FormData()
-    form.add_field("image", _png(), filename="evil.png", content_type="image/png")
+    form.add_field("image", png_bytes(), filename="evil.png", content_type="image/png")
     form.add_field("subfolder", subfolder)
     form.add_field("type", "output")  # where the symlink out lives
     response = await client.post("/upload/image", data=form)
@@ -77,7 +69,7 @@ async def test_upload_refuses_traversal_and_writes_nothing(client, outside, tmp_
 async def test_upload_filename_with_path_cannot_escape(client, tmp_path):
     boundary = "loomtestboundary"
     body = (f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="../../evil.png"\r\n'
-            f"Content-Type: image/png\r\n\r\n").encode() + _png() + f"\r\n--{boundary}--\r\n".encode()
+            f"Content-Type: image/png\r\n\r\n").encode() + png_bytes() + f"\r\n--{boundary}--\r\n".encode()
     response = await client.post("/upload/image", data=body,
                                  headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
     assert response.status == 403
@@ -86,7 +78,7 @@ async def test_upload_filename_with_path_cannot_escape(client, tmp_path):
 
 async def test_mask_original_ref_is_checked_too(client, outside):
     form = FormData()
-    form.add_field("image", _png(), filename="mask.png", content_type="image/png")
+    form.add_field("image", png_bytes(), filename="mask.png", content_type="image/png")
     form.add_field("original_ref", '{"filename": "secret.txt", "subfolder": "../elsewhere"}')
     assert (await client.post("/upload/mask", data=form)).status == 403
 
@@ -156,7 +148,7 @@ async def test_uploads_over_the_size_limit_are_refused(make_client, tmp_path):
 async def test_decompression_bombs_and_non_images_are_refused(client, tmp_path, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
     form = FormData()
-    form.add_field("image", _png(size=(100, 100)), filename="bomb.png", content_type="image/png")
+    form.add_field("image", png_bytes(size=(100, 100)), filename="bomb.png", content_type="image/png")
     response = await client.post("/upload/image", data=form)
     assert response.status == 400 and (await response.json())["error"]["type"] == "image_too_large"
     form = FormData()
