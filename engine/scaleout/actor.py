@@ -31,6 +31,7 @@ class PromptActor:
         self.folders, self.registry, _, self.executor = build_engine(argparse.Namespace(**flags), Path(base_dir))
         self._interrupts: dict[str, Interrupt] = {}
         self._lock = threading.Lock()
+        self._one_at_a_time = threading.Lock()  # the executor and its cache serve one prompt at a time
         self._free_request: bool | None = None
 
     def info(self) -> dict:
@@ -38,12 +39,10 @@ class PromptActor:
         return {"name": self.name, "pid": os.getpid(), "host": socket.gethostname()}
 
     def run_prompt(self, prompt_id: str, prompt: dict, extra_data: dict, targets: list[str] | None) -> Iterator[dict]:
-        """Run one prompt, yielding its events in batches and then its result."""
+        """Run one prompt (after any earlier one has stopped), yielding its events in batches, then its result."""
         events: queue.Queue = queue.Queue()
         interrupt = Interrupt()
         outcome: dict = {}
-        with self._lock:
-            self._interrupts[prompt_id] = interrupt
 
         def work() -> None:
             try:
@@ -52,25 +51,25 @@ class PromptActor:
             except BaseException as exc:  # noqa: BLE001 - re-raised on the streaming side
                 outcome["error"] = exc
             finally:
+                with self._lock:
+                    self._interrupts.pop(prompt_id, None)
+                self._apply_free()
+                self._one_at_a_time.release()
                 events.put(None)
 
-        thread = threading.Thread(target=work, name=f"loom-{self.name}-prompt", daemon=True)
-        thread.start()
-        try:
-            done = False
-            while not done:
-                batch = [events.get()]
-                while len(batch) < BATCH and not events.empty():
-                    batch.append(events.get_nowait())
-                done = batch[-1] is None
-                messages = [(e.type, e.data) for e in batch if e is not None]
-                if messages:
-                    yield {"events": messages}
-            thread.join()
-        finally:
-            with self._lock:
-                self._interrupts.pop(prompt_id, None)
-            self._apply_free()
+        self._one_at_a_time.acquire()
+        with self._lock:
+            self._interrupts[prompt_id] = interrupt
+        threading.Thread(target=work, name=f"loom-{self.name}-prompt", daemon=True).start()
+        done = False
+        while not done:
+            batch = [events.get()]
+            while len(batch) < BATCH and not events.empty():
+                batch.append(events.get_nowait())
+            done = batch[-1] is None
+            messages = [(e.type, e.data) for e in batch if e is not None]
+            if messages:
+                yield {"events": messages}
         if "error" in outcome:
             raise outcome["error"]
         yield {"result": outcome["result"].to_dict()}

@@ -27,7 +27,8 @@ def init_ray(address: str | None = None, **options: Any) -> None:
     """Join the cluster at `address` (or start one on this machine) unless Ray is already up."""
     if ray.is_initialized():
         return
-    if address is None:
+    if address is None:  # a private instance, even when `ray start` left a cluster address behind
+        address = "local"
         options.setdefault("include_dashboard", False)
     ray.init(address=address, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}}, **options)
 
@@ -85,7 +86,8 @@ class WorkerPool:
             self._running.pop(prompt_id, None)
             worker.state.busy, worker.state.alive = False, False
             worker.state.forget_models()
-        log.warning("Ray worker %s (pid %s) died running prompt %s", worker.state.name, worker.pid, prompt_id)
+        log.warning("Ray worker %s (pid %s) lost running prompt %s", worker.state.name, worker.pid, prompt_id)
+        worker.actor.interrupt.remote(prompt_id)  # if it was only unreachable, it must not finish the prompt too
         threading.Thread(target=self._await_restart, args=(worker,), daemon=True,
                          name=f"loom-{worker.state.name}-restart").start()
 
