@@ -1,4 +1,4 @@
-"""The CONTROL_NET socket value and how a ControlNet runs inside a sampler.
+"""The CONTROL_NET socket value and how a ControlNet (or T2I-Adapter) runs inside a sampler.
 
 A ControlNet application is an engine.sampling.cfg `Control` on conditioning entries whose `fn` is a
 `ControlNetStep`: its hint image and strength. While a KSampler runs, `controls_bound` places every
@@ -24,6 +24,16 @@ from engine.models.controlnet import (
     controlnet_weights,
     infer_controlnet_config,
 )
+from engine.models.t2i_adapter import (
+    T2IAdapter,
+    T2IAdapterConfig,
+    adapter_weights,
+    check_adapter_fits,
+    infer_adapter_config,
+    input_residuals,
+    is_t2i_adapter,
+)
+from engine.models.unet import UNetConfig
 from engine.sampling.cfg import Control, repeat_to_batch
 from nodes.image_tensors import resize_channels_first
 from nodes.model_values import DiffusionModel
@@ -34,11 +44,21 @@ DIFF_MARK = "difference"  # key present in "diff" ControlNets (weights relative 
 
 @dataclass(frozen=True)
 class ControlNetValue:
-    """CONTROL_NET: the managed ControlNet weights and their sizes."""
+    """CONTROL_NET: the managed ControlNet (or T2I-Adapter) weights and their sizes."""
 
     handle: ModelHandle
-    config: ControlNetConfig
+    config: ControlNetConfig | T2IAdapterConfig
     name: str
+
+    def check_fits(self, base: UNetConfig) -> None:
+        """Raise ValueError naming the file when this net cannot steer a UNet of `base`'s family."""
+        try:
+            if isinstance(self.config, T2IAdapterConfig):
+                check_adapter_fits(self.config, base)
+            else:
+                check_compatible(self.config.unet, base)
+        except ValueError as exc:
+            raise ValueError(f"ControlNet {self.name}: {exc}") from None
 
 
 class _PlusBase(Mapping):
@@ -69,6 +89,12 @@ def load_controlnet(manager: ModelManager, path: Path, base: DiffusionModel | No
     """A ControlNet file as a managed handle (nothing but shapes is read here). A diff ControlNet needs
     the `base` model it was made from; its weights are base + difference."""
     source = open_checkpoint(path)
+    if is_t2i_adapter(source.shapes()):
+        config = infer_adapter_config(adapter_weights(source).shapes())
+        handle = manager.handle(file_key(path, "t2i_adapter"), name=f"{path.name} (t2i adapter)", kind="controlnet",
+                                build=lambda: T2IAdapter(config),
+                                state_dict=lambda: adapter_weights(open_checkpoint(path)))
+        return ControlNetValue(handle, config, path.name)
     config = infer_controlnet_config(controlnet_weights(source))
     diff = DIFF_MARK in source
     if diff and base is None:
@@ -93,10 +119,12 @@ class ControlNetStep:
         self.apply_to_uncond = apply_to_uncond  # ControlNetApply (legacy): negative prompts get it too
         self._bound = None
         self._fitted: tuple[tuple, torch.Tensor] | None = None
+        self._adapter_input: tuple[torch.Tensor, list] | None = None
 
-    def bind(self, module: ControlNetModel | None, model_sampling=None, latent_batch: int = 1) -> None:
-        self._bound = None if module is None else (module, model_sampling, latent_batch)
-        self._fitted = None
+    def bind(self, module: ControlNetModel | T2IAdapter | None, model_sampling=None, latent_batch: int = 1,
+             base: UNetConfig | None = None) -> None:
+        self._bound = None if module is None else (module, model_sampling, latent_batch, base)
+        self._fitted = self._adapter_input = None
 
     def _hint_for(self, x: torch.Tensor, latent_batch: int, device, dtype) -> torch.Tensor:
         """The hint at latent size x 8, one per sample of the batch (cond and uncond halves alike)."""
@@ -113,14 +141,23 @@ class ControlNetStep:
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor, cond: dict) -> dict:
         if self._bound is None:
             raise RuntimeError(f"ControlNet {self.net.name} ran outside a sampler run (not placed)")
-        module, ms, latent_batch = self._bound
+        module, ms, latent_batch, base = self._bound
         weight = next(module.parameters())
         device, dtype = weight.device, weight.dtype
+        hint = self._hint_for(x, latent_batch, device, dtype)
+        if isinstance(module, T2IAdapter):
+            return {"input": self._adapter(module, hint, base)}
         y = cond.get("y")
-        out = module(ms.calculate_input(sigma, x).to(device, dtype), self._hint_for(x, latent_batch, device, dtype),
-                     ms.timestep(sigma).float().to(device), cond["context"].to(device, dtype),
-                     None if y is None else y.to(device, dtype))
+        out = module(ms.calculate_input(sigma, x).to(device, dtype), hint, ms.timestep(sigma).float().to(device),
+                     cond["context"].to(device, dtype), None if y is None else y.to(device, dtype))
         return {name: [r * self.strength for r in residuals] for name, residuals in out.items()}
+
+    def _adapter(self, module: T2IAdapter, hint: torch.Tensor, base: UNetConfig) -> list:
+        """A T2I-Adapter's residuals: its features do not depend on the step, so they are made once."""
+        if self._adapter_input is None or self._adapter_input[0] is not hint:
+            features = [f * self.strength for f in module(hint)]
+            self._adapter_input = (hint, input_residuals(features, base))
+        return self._adapter_input[1]
 
 
 def control_steps(conditionings: list[list]) -> list[ControlNetStep]:
@@ -154,13 +191,11 @@ def controls_bound(manager: ModelManager, model: DiffusionModel, sampling_model,
     negative = _with_uncond_controls(positive, negative)
     steps = control_steps([positive, negative])
     for step in steps:
-        try:
-            check_compatible(step.net.config.unet, model.config.unet)
-        except ValueError as exc:
-            raise ValueError(f"ControlNet {step.net.name}: {exc}") from None
+        step.net.check_fits(model.config.unet)
     batch = latent["samples"].shape[0]
     with ExitStack() as stack:
         for step in steps:
-            step.bind(stack.enter_context(manager.use(step.net.handle)), sampling_model.model_sampling, batch)
+            step.bind(stack.enter_context(manager.use(step.net.handle)), sampling_model.model_sampling, batch,
+                      model.config.unet)
             stack.callback(step.bind, None)
         yield positive, negative

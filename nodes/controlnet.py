@@ -6,7 +6,7 @@ from typing import Annotated
 from pydantic import Field
 
 from engine.graph.native import Node, Out, Socket, Widget, node
-from engine.models.controlnet import describe_family
+from engine.models.controlnet import ControlNetConfig, describe_family
 from engine.models.detect import UnsupportedCheckpoint
 from engine.sampling.cfg import Control
 from nodes.control_values import ControlNetStep, ControlNetValue, load_controlnet
@@ -31,13 +31,13 @@ def attach_control(node_name: str, net: ControlNetValue, image, strength: float,
 
     Entries that shared a previous ControlNet share the new one, so positive and negative keep batching.
     """
-    width = net.config.unet.context_dim
-    for conditioning in conditionings:
-        for cond, _ in conditioning:
-            if cond.shape[-1] != width:
-                raise ValueError(
-                    f"{node_name}: control_net {net.name} is for {describe_family(net.config.unet)} but the "
-                    f"conditioning is {cond.shape[-1]} wide: it was encoded for another model family")
+    if isinstance(net.config, ControlNetConfig):  # T2I-Adapters do not read the prompt
+        for conditioning in conditionings:
+            for cond, _ in conditioning:
+                if cond.shape[-1] != net.config.unet.context_dim:
+                    raise ValueError(
+                        f"{node_name}: control_net {net.name} is for {describe_family(net.config.unet)} but the "
+                        f"conditioning is {cond.shape[-1]} wide: it was encoded for another model family")
     hint = image.movedim(-1, 1)
     made: dict[int, Control] = {}
     result = []
@@ -55,7 +55,8 @@ def attach_control(node_name: str, net: ControlNetValue, image, strength: float,
 
 @node(category="loaders", display_name="Load ControlNet Model", outputs=[Out("CONTROL_NET")])
 class ControlNetLoader(Node):
-    """Load a ControlNet (cldm .pth/.safetensors, with or without control_model., or diffusers layout)."""
+    """Load a ControlNet (cldm .pth/.safetensors, with or without control_model., or diffusers layout) or
+    an SD1.x/SD2.x T2I-Adapter (original or diffusers layout)."""
 
     control_net_name: Annotated[str, model_files("controlnet", "A file in models/controlnet.")]
 

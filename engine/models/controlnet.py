@@ -67,7 +67,7 @@ class ControlNetModel(UNetEncoder):
         return {"middle": [self.middle_block_out(h)], "output": outs}
 
 
-class _RenamedView(Mapping):
+class RenamedView(Mapping):
     """Tensors of a state dict under new names (new -> old), read on access."""
 
     def __init__(self, source: Mapping[str, torch.Tensor], names: dict[str, str]):
@@ -149,11 +149,11 @@ def controlnet_weights(source: Mapping[str, torch.Tensor]) -> Mapping[str, torch
     """The ControlNet's tensors under cldm names, from any of the three layouts (lazy where `source` is)."""
     shapes = _shapes(source)
     if CLDM_PREFIX + CLDM_MARK in shapes:
-        return _RenamedView(source, {k[len(CLDM_PREFIX):]: k for k in shapes if k.startswith(CLDM_PREFIX)})
+        return RenamedView(source, {k[len(CLDM_PREFIX):]: k for k in shapes if k.startswith(CLDM_PREFIX)})
     if CLDM_MARK in shapes:
         return source
     if DIFFUSERS_MARK in shapes:
-        return _RenamedView(source, _diffusers_names(shapes))
+        return RenamedView(source, _diffusers_names(shapes))
     raise UnsupportedCheckpoint(
         f"not a ControlNet: none of {CLDM_PREFIX + CLDM_MARK}, {CLDM_MARK} or {DIFFUSERS_MARK} is present"
         " (T2I-Adapter and Control-LoRA files are not supported)")

@@ -115,10 +115,18 @@ def _control_residuals(control: Control | None, ms, x, sigma, kwargs) -> dict | 
         low, high = ms.percent_to_sigma(control.end_percent), ms.percent_to_sigma(control.start_percent)
         out = control.fn(x, sigma, kwargs) if low <= float(sigma[0]) <= high else None
         if out is not None:
-            merged = out if merged is None else {
-                k: [a if b is None else b if a is None else a + b for a, b in zip(merged[k], out[k])]
-                for k in merged}
+            merged = out if merged is None else _merge_residuals(merged, out)
         control = control.previous
+    return merged
+
+
+def _merge_residuals(a: dict, b: dict) -> dict:
+    """Sum two residual dicts entry by entry (lists aligned at their start; None or missing adds nothing)."""
+    merged = {}
+    for key in a.keys() | b.keys():
+        x, y = a.get(key, []), b.get(key, [])
+        merged[key] = [p if q is None else q if p is None else p + q
+                       for p, q in zip(x + [None] * (len(y) - len(x)), y + [None] * (len(x) - len(y)))]
     return merged
 
 
