@@ -6,8 +6,9 @@ phase by phase through the model manager: image encoder, conditioning-frame enco
 steps of the video UNet, chunked temporal decode. Prints per phase the wall time, the peak resident
 memory (CPU: sampled anonymous RSS; CUDA: peak allocated) and where each model lives afterwards.
 
-Run: `python benchmarks/svd_memory.py --steps 1 --ram-budget 8GB` (slow on a small CPU: one UNet step
-over 14 frames is tens of TFLOPs; --cfg 1 keeps it to one 14-frame batch instead of 28).
+Run: `python benchmarks/svd_memory.py --steps 1 --ram-budget 6GiB` (slow on a small CPU: one UNet step
+over 14 frames at 576x1024 is about 45 TFLOPs and decoding is about 7 TFLOPs per frame; --cfg 1 keeps the
+UNet to one 14-frame batch instead of 28; `--phases decode --decode-frames 2` measures one decode chunk).
 """
 
 from __future__ import annotations
@@ -125,20 +126,28 @@ def run(args: argparse.Namespace, path: Path) -> None:
                                      {"samples": empty}, device=manager.device)["samples"]
 
     def decode():
+        latent = state.get("latent")
+        if latent is None:  # the UNet phase was skipped: decode a random latent of the same size
+            latent = torch.randn(args.frames, 4, args.height // 8, args.width // 8)
         with manager.use(vae.handle) as module:
             module.decode_chunk_size = args.decode_chunk
-        frames = vae_decode(manager, vae, state["latent"][: args.decode_frames or None])
-        state["frames"] = frames.shape
+        state["frames"] = vae_decode(manager, vae, latent[: args.decode_frames or None]).shape
 
     print(f"SVD {args.frames} frames at {args.width}x{args.height}, {args.steps} step(s), cfg {args.cfg}, "
           f"device {manager.device}, model budget {manager.ram_budget / MIB:.0f} MiB RAM"
           + (f" / {manager.vram_budget / MIB:.0f} MiB VRAM" if manager.device.type == "cuda" else "")
           + f", threads {torch.get_num_threads()}")
-    phase("image encoder (CLIP ViT-H)", encode_image)
-    phase("conditioning-frame encode", encode_frame)
-    phase(f"video UNet x{args.steps} step(s)", denoise)
-    phase(f"temporal decode (chunk {args.decode_chunk})", decode)
-    print(f"decoded frames: {tuple(state['frames'])}")
+    phases = {"encode": [("image encoder (CLIP ViT-H)", encode_image), ("conditioning-frame encode", encode_frame)],
+              "unet": [(f"video UNet x{args.steps} step(s)", denoise)],
+              "decode": [(f"temporal decode (chunk {args.decode_chunk})", decode)]}
+    if "unet" in args.phases and "encode" not in args.phases:
+        raise SystemExit("--phases unet needs encode (the conditioning comes from it)")
+    for name in ("encode", "unet", "decode"):
+        if name in args.phases:
+            for title, fn in phases[name]:
+                phase(title, fn)
+    if "frames" in state:
+        print(f"decoded frames: {tuple(state['frames'])}")
 
 
 def main() -> None:
@@ -154,6 +163,8 @@ def main() -> None:
     parser.add_argument("--decode-chunk", type=int, default=2, help="frames per temporal-decoder chunk")
     parser.add_argument("--decode-frames", type=int, default=0, help="decode only the first N frames (0 = all)")
     parser.add_argument("--temporal-chunk-mb", type=int, default=256)
+    parser.add_argument("--phases", nargs="+", choices=("encode", "unet", "decode"),
+                        default=["encode", "unet", "decode"], help="decode alone decodes a random latent")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--checkpoint", type=Path, help="reuse (or create) the random checkpoint here")
     args = parser.parse_args()
