@@ -105,7 +105,7 @@ def load_controlnet(manager: ModelManager, path: Path, base: DiffusionModel | No
         control = controlnet_weights(open_checkpoint(path))
         return _PlusBase(control, base.handle.slot.state_dict()) if diff else control
 
-    key = file_key(path, f"controlnet+{base.handle.key}" if diff else "controlnet")
+    key = file_key(path, "controlnet+" + base.handle.key.replace("|", ":") if diff else "controlnet")
     handle = manager.handle(key, name=f"{path.name} (controlnet)", kind="controlnet",
                             build=lambda: ControlNetModel(config), state_dict=weights)
     return ControlNetValue(handle, config, path.name)
