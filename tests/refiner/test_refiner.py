@@ -67,7 +67,7 @@ def test_handoff_equals_one_continuous_run_of_the_same_schedule(loom, schedules)
     torch.testing.assert_close(handed_over, continuous, rtol=1e-5, atol=1e-5)
 
 
-def test_refiner_node_expands_into_the_two_samplers_and_matches_them(loom):
+def test_refiner_node_expands_into_the_two_samplers_matches_them_and_caches(loom):
     manual = _base_refiner()
     for node in ("10", "11"):
         manual[node]["inputs"].update(noise_seed=77, sampler_name="euler", scheduler="normal", cfg=6.0)
@@ -87,6 +87,8 @@ def test_refiner_node_expands_into_the_two_samplers_and_matches_them(loom):
     assert torch.equal(_captured(result), expected)
     expanded = [node for node in result.executed if node.startswith("30.")]
     assert len(expanded) == 2
+    again = loom.run(one_node, fresh=False)  # the cache sees the expanded samplers as the real work
+    assert not [node for node in again.executed if node.startswith("30.")]
 
 
 def _component_bytes(family):
