@@ -33,7 +33,7 @@ def _expected(fmt: str, t: dict, name: str, weight: torch.Tensor, strength: floa
     elif fmt == "locon_tucker":
         up, mid, down = (t[f"{name}.lora_{p}.weight"] for p in ("up", "mid", "down"))
         delta = torch.einsum("oa,abkl,bi->oikl", up.flatten(1), mid, down.flatten(1))
-    elif fmt == "peft":
+    elif fmt in ("peft", "peft_dora"):
         delta = t[f"{name}.lora_B.weight"].flatten(1) @ t[f"{name}.lora_A.weight"].flatten(1)
     elif fmt == "old_diffusers":
         delta = t[f"{name}_lora.up.weight"] @ t[f"{name}_lora.down.weight"]
@@ -54,6 +54,11 @@ def _expected(fmt: str, t: dict, name: str, weight: torch.Tensor, strength: floa
         norm = changed.transpose(0, 1).reshape(shape[1], -1).norm(dim=1).reshape(1, shape[1], *[1] * (len(shape) - 2))
         magnitude = t[f"{name}.dora_scale"].reshape(norm.shape)
         return strength * (changed * magnitude / (norm + torch.finfo(torch.float32).eps) - weight)
+    if fmt == "peft_dora":
+        changed = weight + delta
+        norm = changed.reshape(shape[0], -1).norm(dim=1).reshape(shape[0], *[1] * (len(shape) - 1))
+        magnitude = t[f"{name}.lora_magnitude_vector"].reshape(norm.shape)
+        return strength * (changed * magnitude / (norm + torch.finfo(torch.float32).eps) - weight)
     return strength * delta
 
 
@@ -69,6 +74,7 @@ CASES = {
     "peft": ("sd15", SD15_PEFT, "peft"),
     "old_diffusers": ("sd15", SD15_OLD_DIFFUSERS, "old_diffusers"),
     "dora": ("sd15", SD15_KOHYA, "dora"),
+    "peft_dora": ("sd15", SD15_PEFT, "peft_dora"),
 }
 
 
