@@ -49,17 +49,19 @@ def _expected(fmt: str, t: dict, name: str, weight: torch.Tensor, strength: floa
         w1, w2 = t[f"{name}.lokr_w1_a"] @ t[f"{name}.lokr_w1_b"], t[f"{name}.lokr_w2"]
         delta = torch.kron(w1[:, :, None, None] if w2.ndim == 4 else w1, w2)
     delta = scale * delta.reshape(shape)
-    if fmt == "dora":
-        changed = weight + delta
-        norm = changed.transpose(0, 1).reshape(shape[1], -1).norm(dim=1).reshape(1, shape[1], *[1] * (len(shape) - 2))
-        magnitude = t[f"{name}.dora_scale"].reshape(norm.shape)
-        return strength * (changed * magnitude / (norm + torch.finfo(torch.float32).eps) - weight)
-    if fmt == "peft_dora":
-        changed = weight + delta
-        norm = changed.reshape(shape[0], -1).norm(dim=1).reshape(shape[0], *[1] * (len(shape) - 1))
-        magnitude = t[f"{name}.lora_magnitude_vector"].reshape(norm.shape)
-        return strength * (changed * magnitude / (norm + torch.finfo(torch.float32).eps) - weight)
+    if fmt == "dora":  # kohya: magnitude per input column
+        return strength * (_renormalised(weight + delta, t[f"{name}.dora_scale"], rows=False) - weight)
+    if fmt == "peft_dora":  # PEFT: magnitude per output row
+        return strength * (_renormalised(weight + delta, t[f"{name}.lora_magnitude_vector"], rows=True) - weight)
     return strength * delta
+
+
+def _renormalised(changed: torch.Tensor, magnitude: torch.Tensor, rows: bool) -> torch.Tensor:
+    """DoRA: `changed` scaled so each row's (or column's) norm equals the magnitude."""
+    flat = changed.reshape(changed.shape[0], -1) if rows else changed.transpose(0, 1).reshape(changed.shape[1], -1)
+    norm = flat.norm(dim=1)
+    shape = (-1,) + (1,) * (changed.ndim - 1) if rows else (1, -1) + (1,) * (changed.ndim - 2)
+    return changed * magnitude.reshape(shape) / (norm.reshape(shape) + torch.finfo(torch.float32).eps)
 
 
 CASES = {
