@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from nodes.lora import LoraLoader
+from nodes.lora import LoraLoader, LoraLoaderModelOnly
 from tests.fixtures.lora_files import (
     SD15_KOHYA,
     SD15_LOCON,
@@ -111,3 +111,19 @@ def test_model_and_clip_strengths_are_separate(env):
     assert patched_model is model
     after = env.weights(patched_clip.handle)
     assert any(not torch.equal(before[k], after[k]) for k in after)
+
+
+def test_full_difference_adds_weight_and_bias_deltas_times_strength(env):
+    model, _, _ = env.checkpoint("sd15")
+    before = env.weights(model.handle)
+    modules = {"lora_unet_down_blocks_0_attentions_0_proj_in": "input_blocks.1.1.proj_in",
+               "lora_unet_mid_block_attentions_0_transformer_blocks_0_ff_net_2":
+                   "middle_block.1.transformer_blocks.0.ff.net.2"}
+    tensors = lora_tensors({n: tuple(before[f"{p}.weight"].shape) for n, p in modules.items()}, "full")
+    name = env.save("full_diff.safetensors", tensors)
+    (patched,) = LoraLoaderModelOnly(model=model, lora_name=name, strength_model=0.6).run(env.ctx)
+    after = env.weights(patched.handle)
+    for module, path in modules.items():
+        for suffix, part in (("weight", "diff"), ("bias", "diff_b")):
+            torch.testing.assert_close(after[f"{path}.{suffix}"] - before[f"{path}.{suffix}"],
+                                       0.6 * tensors[f"{module}.{part}"], rtol=1e-5, atol=1e-6)

@@ -87,6 +87,9 @@ def lora_patches(lora: LoRAFile, names: Mapping[str, str], shapes: Mapping[str, 
             report.wrong_shape.append(module)
         else:
             patches.append(Patch(key, _patch_fn(adapter), strength))
+            bias = adapter.parts.get("diff_b")
+            if bias is not None and key.removesuffix(".weight") + ".bias" in shapes:
+                patches.append(Patch(key.removesuffix(".weight") + ".bias", bias, strength))
             report.matched += 1
     return patches, report
 

@@ -2,7 +2,8 @@
 
 LoRA / LoCon (kohya, PEFT, old diffusers): scale * up @ down, with an optional tucker `mid` for convs;
 LoHa (LyCORIS hada_*): scale * (w1a @ w1b) * (w2a @ w2b), tucker cores optional; LoKr (lokr_*):
-scale * kron(w1, w2), either factor given whole or as a product; scale = alpha / rank (1 without alpha).
+scale * kron(w1, w2), either factor given whole or as a product; scale = alpha / rank (1 without alpha);
+full differences (LyCORIS "full": `diff`, optional bias `diff_b`) are added as they are.
 DoRA (`dora_scale`, PEFT's `lora_magnitude_vector`) renormalises the changed weight to a learned magnitude.
 """
 
@@ -178,6 +179,22 @@ class LoKr(Adapter):
         return o1 * o2, i1 * i2
 
 
+class Full(Adapter):
+    """The whole change stored as is: `diff` for the weight, optional `diff_b` for the bias."""
+
+    kind = "full"
+
+    @property
+    def rank(self) -> None:
+        return None
+
+    def matrix(self, device: torch.device) -> torch.Tensor:
+        return _f32(self.parts["diff"], device)
+
+    def delta_numel(self) -> tuple[int, int]:
+        return self.parts["diff"].shape[0], self.parts["diff"][0].numel()
+
+
 # File suffix -> (adapter class, role). Longer suffixes are tried first.
 SUFFIXES: dict[str, tuple[type[Adapter] | None, str]] = {
     ".lora_up.weight": (LoRA, "up"), ".lora_down.weight": (LoRA, "down"), ".lora_mid.weight": (LoRA, "mid"),
@@ -188,6 +205,7 @@ SUFFIXES: dict[str, tuple[type[Adapter] | None, str]] = {
     ".lora_B.default.weight": (LoRA, "up"), ".lora_A.default.weight": (LoRA, "down"),
     **{f".hada_{name}": (LoHa, name) for name in ("w1_a", "w1_b", "w2_a", "w2_b", "t1", "t2")},
     **{f".lokr_{name}": (LoKr, name) for name in ("w1", "w1_a", "w1_b", "w2", "w2_a", "w2_b", "t2")},
+    ".diff": (Full, "diff"), ".diff_b": (Full, "diff_b"),
     ".alpha": (None, "alpha"), ".dora_scale": (None, "dora"), ".lora_magnitude_vector": (None, "dora"),
     ".lora_magnitude_vector.weight": (None, "dora"), ".lora_magnitude_vector.default.weight": (None, "dora"),
 }
@@ -204,6 +222,7 @@ def split_key(key: str) -> tuple[str, type[Adapter] | None, str] | None:
 
 
 _REQUIRED = {LoRA: ({"up", "down"},), LoHa: ({"w1_a", "w1_b", "w2_a", "w2_b"},),
+             Full: ({"diff"},),
              LoKr: ({"w1", "w2"}, {"w1_a", "w1_b", "w2"}, {"w1", "w2_a", "w2_b"}, {"w1_a", "w1_b", "w2_a", "w2_b"})}
 
 
