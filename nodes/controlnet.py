@@ -10,17 +10,15 @@ from engine.models.controlnet import ControlNetConfig, describe_family
 from engine.models.detect import UnsupportedCheckpoint
 from engine.sampling.cfg import Control
 from nodes.control_values import ControlNetStep, ControlNetValue, load_controlnet
-from nodes.loaders import model_files, model_manager
+from nodes.loaders import _folders, file_version, model_files, model_manager
 
 STRENGTH = Field(1.0, ge=0.0, le=10.0)
 
 
 def _load(ctx, node_name: str, name: str, base=None) -> ControlNetValue:
-    folders = ctx.services.folders
-    if folders is None:
-        raise RuntimeError("no model folders: the host must pass Services(folders=engine.paths.Folders(...))")
+    path = _folders(ctx).find("controlnet", name)
     try:
-        return load_controlnet(model_manager(ctx), folders.find("controlnet", name), base)
+        return load_controlnet(model_manager(ctx), path, base)
     except (UnsupportedCheckpoint, ValueError) as exc:
         raise ValueError(f"{node_name}: control_net_name {name!r}: {exc}") from exc
 
@@ -63,6 +61,10 @@ class ControlNetLoader(Node):
     def run(self, ctx):
         return (_load(ctx, "ControlNetLoader", self.control_net_name),)
 
+    @classmethod
+    def is_changed(cls, control_net_name: str) -> str:
+        return file_version("controlnet", control_net_name)
+
 
 @node(category="loaders", display_name="Load ControlNet Model (diff)", outputs=[Out("CONTROL_NET")])
 class DiffControlNetLoader(Node):
@@ -73,6 +75,10 @@ class DiffControlNetLoader(Node):
 
     def run(self, ctx):
         return (_load(ctx, "DiffControlNetLoader", self.control_net_name, self.model),)
+
+    @classmethod
+    def is_changed(cls, control_net_name: str) -> str:
+        return file_version("controlnet", control_net_name)
 
 
 @node(category="conditioning/controlnet", display_name="Apply ControlNet (old)", outputs=[Out("CONDITIONING")])

@@ -71,13 +71,6 @@ class Canny(Node):
     low_threshold: Annotated[float, Widget(step=0.01)] = Field(0.4, ge=0.01, le=0.99)
     high_threshold: Annotated[float, Widget(step=0.01)] = Field(0.8, ge=0.01, le=0.99)
 
-    @classmethod
-    def validate_inputs(cls, **inputs):
-        low, high = inputs.get("low_threshold"), inputs.get("high_threshold")
-        if isinstance(low, float) and isinstance(high, float) and low > high:
-            return f"low_threshold ({low}) must not exceed high_threshold ({high})"
-        return True
-
     def run(self, ctx):
         edges = canny(self.image.movedim(-1, 1).float(), self.low_threshold, self.high_threshold)
         return (edges.expand(-1, 3, -1, -1).movedim(1, -1).contiguous(),)

@@ -7,17 +7,14 @@ from pydantic import Field
 from engine.graph.native import Node, Out, Socket, Widget, node
 from engine.models.lora.apply import lora_patches, read_lora, warn_partial
 from engine.models.lora.keys import clip_names, unet_names
-from nodes.loaders import model_files
+from nodes.loaders import _folders, file_version, model_files
 
 STRENGTH = Field(1.0, ge=-100.0, le=100.0)
 
 
 def apply_lora(ctx, node_name: str, lora_name: str, model, clip, strength_model: float, strength_clip: float):
     """(model, clip) with the LoRA's patches; an error naming the node when nothing in the file matched."""
-    folders = ctx.services.folders
-    if folders is None:
-        raise RuntimeError("no model folders: the host must pass Services(folders=engine.paths.Folders(...))")
-    lora = read_lora(folders.find("loras", lora_name))
+    lora = read_lora(_folders(ctx).find("loras", lora_name))
     if not lora.adapters:
         raise ValueError(f"{node_name}: lora_name {lora_name!r} holds no LoRA/LoCon/LoHa/LoKr tensors "
                          f"(keys like {', '.join(lora.unknown_keys[:5]) or 'none'})")
@@ -63,6 +60,10 @@ class LoraLoader(Node):
         return apply_lora(ctx, "LoraLoader", self.lora_name, self.model, self.clip, self.strength_model,
                           self.strength_clip)
 
+    @classmethod
+    def is_changed(cls, lora_name: str) -> str:
+        return file_version("loras", lora_name)
+
 
 @node(category="loaders", display_name="LoraLoaderModelOnly", outputs=[Out("MODEL")])
 class LoraLoaderModelOnly(Node):
@@ -78,3 +79,7 @@ class LoraLoaderModelOnly(Node):
         model, _ = apply_lora(ctx, "LoraLoaderModelOnly", self.lora_name, self.model, None,
                               self.strength_model, 0.0)
         return (model,)
+
+    @classmethod
+    def is_changed(cls, lora_name: str) -> str:
+        return file_version("loras", lora_name)
