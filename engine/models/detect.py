@@ -166,6 +166,8 @@ def describe_non_checkpoint(shapes: Mapping[str, tuple]) -> str | None:
         return "this is a ControlNet: load it with ControlNetLoader"
     if "controlnet_cond_embedding.conv_in.weight" in shapes:
         return "this is a diffusers-layout ControlNet: load it with ControlNetLoader"
+    if "body.0.block1.weight" in shapes or "adapter.conv_in.weight" in shapes:
+        return "this is a T2I-Adapter: load it with ControlNetLoader"
     if _has(shapes, "down_blocks.0.resnets.0.") and "conv_in.weight" in shapes:
         return "a diffusers-layout UNet: load it with UNETLoader (single-file LDM layout expected here)"
     bare_unet = "input_blocks.0.0.weight" in shapes

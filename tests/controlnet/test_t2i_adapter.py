@@ -65,3 +65,10 @@ def test_adapter_chained_after_a_controlnet_adds_both(loom):
     prompt["15"]["inputs"]["strength"] = 0.0
     assert torch.equal(_latent(loom, prompt), controlnet_only)
     assert not torch.allclose(both, controlnet_only, atol=1e-4)
+
+
+def test_adapter_given_to_the_checkpoint_loader_is_named(tmp_path):
+    from engine.models.detect import UnsupportedCheckpoint, detect_file
+
+    with pytest.raises(UnsupportedCheckpoint, match="T2I-Adapter: load it with ControlNetLoader"):
+        detect_file(save_t2i_original(tmp_path / SD15_T2I))
