@@ -32,9 +32,9 @@ def apply_lora(ctx, node_name: str, lora_name: str, model, clip, strength_model:
         if strength_clip:
             clip = clip.with_patches(patches)
     if not any(r.matched for r in reports):
+        details = "; ".join(r.summary() for r in reports if r.total) or "it holds text-encoder modules only"
         raise ValueError(f"{node_name}: lora_name {lora_name!r} matches nothing in the given model"
-                         f"{' and CLIP' if clip is not None else ''}: "
-                         + "; ".join(r.summary() for r in reports if r.total))
+                         f"{' and CLIP' if clip is not None else ''}: {details}")
     warn_partial(lora, reports)
     return model, clip
 

@@ -93,3 +93,11 @@ def test_model_only_loader_leaves_text_encoder_modules_out_silently(env, caplog)
         (patched,) = LoraLoaderModelOnly(model=model, lora_name=name, strength_model=1.0).run(env.ctx)
     assert len(patched.handle.patches) == 5
     assert not caplog.records
+
+
+def test_text_encoder_only_lora_on_the_model_only_loader_says_so(env):
+    model, clip, _ = env.checkpoint("sd15")
+    text_only = {k: v for k, v in SD15_KOHYA.items() if k.startswith("lora_te")}
+    name = env.save("te_only.safetensors", lora_tensors(_shapes(env, model, clip, text_only)))
+    with pytest.raises(ValueError, match="matches nothing in the given model: it holds text-encoder modules only"):
+        LoraLoaderModelOnly(model=model, lora_name=name, strength_model=1.0).run(env.ctx)
