@@ -98,8 +98,10 @@ def loom_server_with_token(tmp_path_factory: pytest.TempPathFactory):
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium per test module: Playwright's sync API keeps an event loop running in this thread until it
+    stops, and tests outside tests/e2e call asyncio.run, which refuses to start inside a running loop."""
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
