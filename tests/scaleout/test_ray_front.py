@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import signal
 
@@ -105,6 +106,10 @@ async def test_a_global_interrupt_stops_the_prompts_on_every_worker(front):
            for m in ("f", "g")]
     for prompt_id in ids:
         await next_message(ws, "progress", prompt_id)
+    again = await front.ws_connect("/ws?clientId=erin")  # a reconnecting client learns where both prompts are
+    first = [json.loads((await again.receive()).data) for _ in range(5)]
+    assert {m["data"]["prompt_id"] for m in first if m["type"] == "executing"} == set(ids)
+    await again.close()
     assert (await (await front.post("/interrupt", json={})).json())["result"] == "interrupted"
     await messages_until_done(ws, set(ids))
     entries = [await history(front, p) for p in ids]
