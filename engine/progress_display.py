@@ -1,13 +1,15 @@
 """The headless runner's progress display: an event sink that writes to stderr.
 
 On a terminal it redraws one line (overall count, node, step bar); otherwise (CI logs, pipes)
-it prints plain lines, a few per node at most.
+it prints plain lines, a few per node at most. `upstream_nodes` (what a run executes, the total
+to count against) is shared with the server's progress messages.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterable
 from typing import TextIO
 
 from engine.graph.events import (
@@ -17,8 +19,27 @@ from engine.graph.events import (
     PROGRESS,
     Event,
 )
+from engine.graph.types import is_link
 
 BAR_WIDTH = 24
+
+
+def upstream_nodes(prompt: dict, outputs: Iterable[str]) -> set[str]:
+    """Ids of `outputs` and every node they depend on through links (any depth; malformed nodes
+    and links to missing nodes are skipped, so an unvalidated prompt cannot break the count)."""
+    seen: set[str] = set()
+    stack = [str(o) for o in outputs if str(o) in prompt]
+    while stack:
+        node_id = stack.pop()
+        if node_id in seen:
+            continue
+        seen.add(node_id)
+        node = prompt[node_id]
+        inputs = node.get("inputs") if isinstance(node, dict) else None
+        for value in inputs.values() if isinstance(inputs, dict) else ():
+            if is_link(value) and value[0] in prompt:
+                stack.append(value[0])
+    return seen
 
 
 class ProgressDisplay:
@@ -56,7 +77,6 @@ class ProgressDisplay:
             self._line(self._label(), final=not self.tty)
         elif event.type == PROGRESS:
             self._progress(float(data.get("value", 0)), float(data.get("max", 0) or 0))
-
 
     def _label(self) -> str:
         node = self.prompt.get(self.current or "", {})

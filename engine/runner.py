@@ -26,7 +26,7 @@ from engine.graph.validation import validate_prompt
 from engine.graph.workflow_io import WorkflowFormatError, load_workflow
 from engine.memory import manager_from_args
 from engine.paths import Folders, UnsafePath
-from engine.progress_display import ProgressDisplay
+from engine.progress_display import ProgressDisplay, upstream_nodes
 
 EXIT_OK, EXIT_INVALID, EXIT_FAILED, EXIT_INTERRUPTED = 0, 2, 3, 130
 
@@ -99,18 +99,6 @@ def resolve_targets(prompt: dict, targets: list[str] | None) -> list[str] | None
     return ids
 
 
-def needed_nodes(prompt: dict, outputs: list[str]) -> set[str]:
-    """The outputs and every node they link to, transitively (what a run is expected to execute)."""
-    needed, stack = set(), list(outputs)
-    while stack:
-        node_id = stack.pop()
-        if node_id in needed or node_id not in prompt:
-            continue
-        needed.add(node_id)
-        stack.extend(v[0] for v in (prompt[node_id].get("inputs") or {}).values() if is_link(v))
-    return needed
-
-
 def describe_validation(prompt: dict, validation) -> list[str]:
     """Readable lines: one per problem, naming node id, class, input, reason and the error type."""
     lines = []
@@ -173,7 +161,7 @@ def execute(args: argparse.Namespace, folders: Folders, registry, prompt: dict, 
         return EXIT_INVALID
     classes = {n.get("class_type") for n in prompt.values()}
     titles = {c: registry.get(c).spec.display_name for c in classes if c in registry}
-    display = ProgressDisplay(prompt, len(needed_nodes(prompt, list(validation.good_outputs))),
+    display = ProgressDisplay(prompt, len(upstream_nodes(prompt, validation.good_outputs)),
                               quiet=args.quiet, display_names=titles)
     interrupt = Interrupt()
     previous = _install_interrupt(interrupt)

@@ -9,22 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-
-def upstream_nodes(prompt: dict, outputs: Iterable[str]) -> set[str]:
-    """Ids of `outputs` and every node they depend on through links (iterative: any depth)."""
-    seen: set[str] = set()
-    stack = [str(o) for o in outputs if str(o) in prompt]
-    while stack:
-        node_id = stack.pop()
-        if node_id in seen:
-            continue
-        seen.add(node_id)
-        node = prompt[node_id]
-        inputs = node.get("inputs") if isinstance(node, dict) else None
-        for value in inputs.values() if isinstance(inputs, dict) else ():
-            if isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and value[0] in prompt:
-                stack.append(value[0])
-    return seen
+from engine.progress_display import upstream_nodes
 
 
 class ProgressTracker:
