@@ -13,7 +13,7 @@ import time
 from ray.exceptions import RayActorError
 
 from engine.graph.context import Interrupt
-from engine.graph.events import Event, EventSink, null_sink
+from engine.graph.events import Event, EventSink, null_sink, timestamp_ms
 from engine.graph.executor import ExecutionResult
 from engine.scaleout.affinity import model_keys
 from engine.scaleout.pool import Worker, WorkerPool
@@ -56,6 +56,10 @@ class RayExecutor:
                 result = await self._stream(worker, prompt, prompt_id, sink, extra_data or {}, targets)
             except RayActorError as exc:
                 self.pool.lost(prompt_id, worker)
+                if interrupt.is_set():  # it was being stopped anyway: do not start it again
+                    sink(Event("execution_interrupted", {"prompt_id": prompt_id, "node_id": None, "node_type": None,
+                                                         "executed": [], "timestamp": timestamp_ms()}))
+                    return ExecutionResult(prompt_id, "interrupted")
                 sink(Event("execution_requeued", {"prompt_id": prompt_id, "worker": worker.state.name,
                                                   "attempt": attempt, "reason": str(exc).splitlines()[0]}))
                 continue
