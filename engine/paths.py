@@ -204,6 +204,23 @@ class Folders:
                 return path
         raise ModelNotFound(kind, name, folders)
 
+    def files_in_ui(self, outputs: dict) -> list[tuple[str, Path]]:
+        """(root kind, path) of each file that nodes' UI outputs name, e.g.
+        `{"9": {"images": [{"filename", "subfolder", "type"}]}}` (no type means output); names that
+        would leave their folder are skipped."""
+        found = []
+        for ui in outputs.values():
+            for items in (ui or {}).values() if isinstance(ui, dict) else ():
+                for item in items if isinstance(items, list) else ():
+                    if not isinstance(item, dict) or not isinstance(item.get("filename"), str):
+                        continue
+                    kind = item.get("type") or "output"
+                    try:
+                        found.append((kind, self.safe_join(kind, str(item.get("subfolder") or ""), item["filename"])))
+                    except UnsafePath:
+                        continue
+        return found
+
     def list_input_files(self) -> list[str]:
         """Files in the input folder (recursively), relative names with forward slashes."""
         return sorted(self._listings.files(self.input_dir, None))

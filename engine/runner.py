@@ -25,7 +25,7 @@ from engine.graph.types import is_link
 from engine.graph.validation import validate_prompt
 from engine.graph.workflow_io import WorkflowFormatError, load_workflow
 from engine.memory import manager_from_args
-from engine.paths import Folders, UnsafePath
+from engine.paths import Folders
 from engine.progress_display import ProgressDisplay, upstream_nodes
 
 EXIT_OK, EXIT_INVALID, EXIT_FAILED, EXIT_INTERRUPTED = 0, 2, 3, 130
@@ -121,22 +121,6 @@ def _reason(error: dict) -> str:
     return f"{message}" + (f": {details}" if details else "") + f" [{error.get('type', 'error')}]"
 
 
-def files_written(outputs: dict, folders: Folders) -> list[str]:
-    """Paths of the files UI outputs point to (`{filename, subfolder, type}` entries)."""
-    files = []
-    for ui in outputs.values():
-        for items in (ui or {}).values():
-            for item in items if isinstance(items, list) else []:
-                if isinstance(item, dict) and "filename" in item:
-                    try:
-                        path = folders.safe_join(item.get("type", "output"), item.get("subfolder", ""),
-                                                 item["filename"])
-                    except UnsafePath:
-                        continue
-                    files.append(str(path))
-    return files
-
-
 def _install_interrupt(interrupt: Interrupt):
     def on_sigint(signum, frame):
         if interrupt.is_set():
@@ -179,7 +163,7 @@ def execute(args: argparse.Namespace, folders: Folders, registry, prompt: dict, 
     display.finish({EXIT_OK: "done", EXIT_INTERRUPTED: "interrupted"}.get(code, "failed"))
     if result.error and code == EXIT_FAILED:
         _print_execution_error(prompt, result.error)
-    files = files_written(result.outputs, folders)
+    files = [str(path) for _, path in folders.files_in_ui(result.outputs)]
     if args.as_json:
         print(json.dumps({
             "status": result.status, "outputs": result.outputs, "files": files,

@@ -149,29 +149,13 @@ def composite_mask(original: Path, mask_data: bytes) -> bytes:
     return buffer.getvalue()
 
 
-def files_in_outputs(outputs: dict) -> list[tuple[str, str, str]]:
-    """(type, subfolder, filename) of every file a history entry's UI outputs name, e.g.
-    {"images": [{"filename", "subfolder", "type"}]}; input files are never included."""
-    found = []
-    for ui in outputs.values():
-        for items in (ui or {}).values() if isinstance(ui, dict) else ():
-            for item in items if isinstance(items, list) else ():
-                if isinstance(item, dict) and isinstance(item.get("filename"), str) \
-                        and item.get("type") in ("output", "temp"):
-                    found.append((item["type"], str(item.get("subfolder") or ""), item["filename"]))
-    return found
-
-
 def delete_output_files(folders: Folders, entries: list[dict]) -> int:
-    """Delete the output/temp files of history `entries` (path-checked; missing files skipped)."""
+    """Delete the output/temp files of history `entries` (path-checked; input files and missing
+    files skipped)."""
     deleted = 0
     for entry in entries:
-        for type_, subfolder, filename in files_in_outputs(entry.get("outputs") or {}):
-            try:
-                path = folders.safe_join(type_, subfolder, filename)
-            except UnsafePath:
-                continue
-            if path.is_file():
+        for kind, path in folders.files_in_ui(entry.get("outputs") or {}):
+            if kind in ("output", "temp") and path.is_file():
                 path.unlink()
                 deleted += 1
     return deleted

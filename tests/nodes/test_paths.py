@@ -85,3 +85,14 @@ def test_listing_notices_added_and_removed_files(tmp_path):
     folders.ensure()
     touch(folders.input_dir / "x.png")
     assert folders.list_input_files() == ["x.png"]
+
+
+def test_files_named_by_ui_outputs_resolve_in_their_folder_and_escapes_are_skipped(tmp_path):
+    folders = Folders(tmp_path)
+    outputs = {"9": {"images": [{"filename": "a.png", "subfolder": "run", "type": "temp"},
+                                {"filename": "b.png"},
+                                {"filename": "../../etc/passwd", "subfolder": "", "type": "output"}],
+                     "text": ["not a file"]},
+               "10": None}
+    assert folders.files_in_ui(outputs) == [("temp", folders.temp_dir / "run" / "a.png"),
+                                            ("output", folders.output_dir / "b.png")]
