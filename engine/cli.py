@@ -1,4 +1,5 @@
-"""Command-line parsing for `python main.py [run WORKFLOW | ...]`.
+"""Command-line parsing for `python main.py [run WORKFLOW | ...]`, and the folders and node
+registry the shared flags describe.
 
 Flags shared by every subcommand (folders, model paths, node packs) are declared once in
 `add_shared_flags`; each subcommand adds its own. The server plugs in as another subcommand
@@ -8,8 +9,9 @@ Flags shared by every subcommand (folders, model paths, node packs) are declared
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from engine.paths import Folders
 
@@ -17,11 +19,17 @@ from engine.paths import Folders
 Command = tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace, Path], int]]
 
 
+def flag_default(value: Any, suppress: bool) -> Any:
+    """`value`, or argparse.SUPPRESS for a flag repeated on a subcommand, so that parsing the
+    subcommand does not reset what the same flag set before the subcommand's name."""
+    return argparse.SUPPRESS if suppress else value
+
+
 def add_shared_flags(parser: argparse.ArgumentParser, suppress_defaults: bool = False) -> None:
     """Folder and pack flags, with the same names as ComfyUI's where one exists."""
 
     def default(value):
-        return argparse.SUPPRESS if suppress_defaults else value
+        return flag_default(value, suppress_defaults)
 
     group = parser.add_argument_group("folders")
     group.add_argument("--base-directory", type=Path, default=default(None),
@@ -55,11 +63,37 @@ def folders_from_args(args: argparse.Namespace, base_dir: Path) -> Folders:
     )
 
 
-def custom_node_dirs(args: argparse.Namespace, folders: Folders) -> list[Path]:
+def _pack_dirs(args: argparse.Namespace, folders: Folders) -> list[Path]:
     """Pack folders to load: <base>/custom_nodes plus those named in extra-model-paths configs."""
     if args.disable_all_custom_nodes:
         return []
     return [folders.base_dir / "custom_nodes", *folders.custom_node_dirs]
+
+
+def registry_from_args(args: argparse.Namespace, base_dir: Path,
+                       extra_pack_dirs: Iterable[Path] = ()) -> tuple[Folders, Any, Any]:
+    """The folders (created), the model manager and the node registry (core nodes, then packs)
+    the shared and memory flags describe -> (folders, registry, PackReport)."""
+    from engine.graph.context import Services
+    from engine.graph.registry import build_default_registry
+    from engine.memory import manager_from_args
+
+    folders = folders_from_args(args, base_dir)
+    folders.ensure()
+    services = Services(folders=folders, models=manager_from_args(args),
+                        settings={"disable_metadata": args.disable_metadata})
+    pack_dirs = [*_pack_dirs(args, folders), *extra_pack_dirs]
+    registry, report = build_default_registry(services, custom_node_dirs=pack_dirs)
+    return folders, registry, report
+
+
+def pack_problems(report: Any) -> list[str]:
+    """One line per pack that failed to import, name clash and broken core module (startup goes on)."""
+    lines = [f"node pack {p.name} failed to import ({p.path}): {p.error.strip().splitlines()[-1]}"
+             for p in report.failed]
+    lines += [f"node name clash: {c}" for c in report.clashes]
+    lines += [f"core node module error: {e.strip().splitlines()[-1]}" for e in report.core_errors]
+    return lines
 
 
 def _add_run(parser: argparse.ArgumentParser) -> None:

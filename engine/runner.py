@@ -16,15 +16,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from engine.cli import custom_node_dirs, folders_from_args
-from engine.graph.context import Interrupt, Services
+from engine.cli import pack_problems, registry_from_args
+from engine.graph.context import Interrupt
 from engine.graph.executor import Executor
-from engine.graph.packs import PackReport
-from engine.graph.registry import build_default_registry
 from engine.graph.types import is_link
 from engine.graph.validation import validate_prompt
 from engine.graph.workflow_io import WorkflowFormatError, load_workflow
-from engine.memory import manager_from_args
 from engine.paths import Folders
 from engine.progress_display import ProgressDisplay, upstream_nodes
 
@@ -188,12 +185,8 @@ def _print_execution_error(prompt: dict, error: dict) -> None:
 
 def run_command(args: argparse.Namespace, base_dir: Path) -> int:
     """The `run` subcommand."""
-    folders = folders_from_args(args, base_dir)
-    folders.ensure()
-    services = Services(folders=folders, models=manager_from_args(args),
-                        settings={"disable_metadata": args.disable_metadata})
-    registry, report = build_default_registry(services, custom_node_dirs=custom_node_dirs(args, folders))
-    for line in _pack_problems(report):
+    folders, registry, report = registry_from_args(args, base_dir)
+    for line in pack_problems(report):
         print(line, file=sys.stderr)
     try:
         source = sys.stdin.buffer.read() if str(args.workflow) == "-" else args.workflow
@@ -207,11 +200,3 @@ def run_command(args: argparse.Namespace, base_dir: Path) -> int:
             print(json.dumps({"status": "invalid", "error": {"type": type(exc).__name__, "message": str(exc)}}))
         return EXIT_INVALID
 
-
-def _pack_problems(report: PackReport) -> list[str]:
-    """One line per pack that failed to import, clash and broken core module (startup goes on)."""
-    lines = [f"node pack {p.name} failed to import ({p.path}): {p.error.strip().splitlines()[-1]}"
-             for p in report.failed]
-    lines += [f"node name clash: {c}" for c in report.clashes]
-    lines += [f"core node module error: {e.strip().splitlines()[-1]}" for e in report.core_errors]
-    return lines

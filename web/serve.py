@@ -15,6 +15,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from engine.cli import flag_default, pack_problems, registry_from_args
 from web.security import is_loopback
 
 log = logging.getLogger("loom.server")
@@ -25,7 +26,7 @@ def add_serve_flags(parser: argparse.ArgumentParser, suppress_defaults: bool = F
     """Network, security, cache and pack flags of the server (ComfyUI's names where one exists)."""
 
     def default(value):
-        return argparse.SUPPRESS if suppress_defaults else value
+        return flag_default(value, suppress_defaults)
 
     group = parser.add_argument_group("server")
     group.add_argument("--listen", nargs="?", const="0.0.0.0", default=default("127.0.0.1"), metavar="HOSTS",
@@ -76,18 +77,9 @@ def _cache_policy(args: argparse.Namespace):
 def build_engine(args: argparse.Namespace, base_dir: Path):
     """Folders, node registry (core nodes and packs) and executor from the flags -> (folders, registry,
     pack report, executor); also what each Ray worker builds for itself."""
-    from engine.cli import custom_node_dirs, folders_from_args
-    from engine.graph.context import Services
     from engine.graph.executor import Executor
-    from engine.graph.registry import build_default_registry
-    from engine.memory import manager_from_args
 
-    folders = folders_from_args(args, base_dir)
-    folders.ensure()
-    services = Services(folders=folders, models=manager_from_args(args),
-                        settings={"disable_metadata": args.disable_metadata})
-    pack_dirs = [*custom_node_dirs(args, folders), *args.custom_nodes_dir]
-    registry, packs = build_default_registry(services, custom_node_dirs=pack_dirs)
+    folders, registry, packs = registry_from_args(args, base_dir, args.custom_nodes_dir)
     return folders, registry, packs, Executor(registry, cache=_cache_policy(args))
 
 
@@ -98,6 +90,8 @@ def build_app(args: argparse.Namespace, base_dir: Path, hosts: list[str]) -> web
     from web.state import ServerConfig
 
     folders, registry, packs, executor = build_engine(args, base_dir)
+    for line in pack_problems(packs):
+        log.warning(line)
     worker_factory = None
     if args.executor == "ray":
         from engine.scaleout.setup import ray_executor_from_args

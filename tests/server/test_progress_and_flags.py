@@ -1,11 +1,15 @@
-"""Overall progress figures, and the server's network/security defaults from its flags."""
+"""Overall progress figures, the server's network/security defaults from its flags, and startup
+problems it reports."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 
+from engine.cli import build_parser
 from web.progress import ProgressTracker
-from web.serve import add_serve_flags, resolve_token
+from web.serve import add_serve_flags, build_app, resolve_token
+from web.state import QUEUE
 
 
 def test_overall_progress_counts_nodes_steps_and_estimates_time_left():
@@ -50,3 +54,15 @@ def test_listening_beyond_loopback_requires_a_token_unless_no_auth(monkeypatch, 
     assert resolve_token(_args("--auth-token", "mine"), ["0.0.0.0"]) == "mine"
     monkeypatch.setenv("LOOM_AUTH_TOKEN", "from-env")
     assert resolve_token(_args(), ["127.0.0.1"]) == "from-env"
+
+
+def test_a_pack_that_fails_to_import_is_logged_and_the_server_still_starts(tmp_path, caplog):
+    broken = tmp_path / "packs" / "broken_pack"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('needs the missing_dependency module')\n")
+    args = build_parser().parse_args(["--base-directory", str(tmp_path), "--custom-nodes-dir", str(tmp_path / "packs")])
+    with caplog.at_level(logging.WARNING, logger="loom.server"):
+        app = build_app(args, tmp_path, ["127.0.0.1"])
+    app[QUEUE].close()
+    assert "node pack broken_pack failed to import" in caplog.text
+    assert "needs the missing_dependency module" in caplog.text
