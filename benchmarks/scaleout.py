@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -96,6 +97,7 @@ async def main(opts: argparse.Namespace) -> None:
     from engine.scaleout.lanes import PromptLanes
     from engine.scaleout.pool import WorkerPool, start_pool
 
+    load_before = os.getloadavg()[0]
     base = Path(tempfile.mkdtemp(prefix="loom-scaleout-"))
     args = build_parser().parse_args(["--base-directory", str(base), "--custom-nodes-dir", str(PACKS), "--cpu"])
     figures = {"in-process": await measure(args, base, None, None, opts)}
@@ -106,6 +108,8 @@ async def main(opts: argparse.Namespace) -> None:
             figures[f"ray x{count}"] = await measure(args, base, RayExecutor(sub), PromptLanes, opts)
     finally:
         pool.shutdown()
+    print(f"machine: {os.cpu_count()} cores, load average {load_before:.1f} before / {os.getloadavg()[0]:.1f} after"
+          " (other processes compete with the workers for the cores)")
     print(f"{opts.prompts} prompts burning {opts.burn:.2f} s CPU each; {opts.trivial} trivial prompts one at a time")
     for name, (rate, overhead) in figures.items():
         print(f"  {name:<11} {rate:6.2f} prompts/s   trivial prompt round trip {overhead * 1000:7.1f} ms")
