@@ -24,9 +24,11 @@ def test_workflow_writes_png(loom, name):
     assert image.std() > 0
 
 
-def test_sd2_v_prediction_checkpoint_runs_txt2img(loom):
-    prompt = workflow("sd15_txt2img")
-    prompt["4"]["inputs"]["ckpt_name"] = "v2-1_768-ema-pruned.safetensors"
+@pytest.mark.parametrize("ckpt", ["v2-1_768-ema-pruned.safetensors", "sd_xl_base_1.0.safetensors"])
+@pytest.mark.parametrize("name", ["sd15_txt2img", "sd15_img2img", "sd15_inpaint"])
+def test_sd2_v_and_sdxl_checkpoints_run_the_sd15_workflows(loom, name, ckpt):
+    prompt = _with_inputs(loom, name)
+    prompt["4"]["inputs"]["ckpt_name"] = ckpt
     assert loom.image(loom.run(prompt)).shape == (SIZE, SIZE, 3)
 
 
