@@ -148,13 +148,17 @@ def parse_model(model: type[M], data: Any) -> M:
         raise validation_error(exc) from None
 
 
-async def parse_body(request: web.Request, model: type[M], empty_ok: bool = True) -> M:
-    """Read the JSON body as `model`; an empty body is `{}` when `empty_ok`."""
+async def read_json(request: web.Request) -> Any:
+    """The JSON body (an empty body is `{}`); 400 when it does not parse."""
     raw = await request.read()
-    if not raw.strip() and empty_ok:
-        return parse_model(model, {})
+    if not raw.strip():
+        return {}
     try:
-        data = json.loads(raw)
+        return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise bad_request("invalid_json", "Request body is not valid JSON", str(exc)) from None
-    return parse_model(model, data)
+
+
+async def parse_body(request: web.Request, model: type[M]) -> M:
+    """Read the JSON body (empty = `{}`) as `model`."""
+    return parse_model(model, await read_json(request))

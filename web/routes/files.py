@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 from aiohttp import web
 
@@ -18,10 +19,13 @@ FILE_QUERY = {"filename": "file name, may end in ' [input]' / ' [output]' / ' [t
               "type": "input, output (default) or temp", "subfolder": "folder under the root"}
 
 
-def _target(request: web.Request):
+def _existing_file(request: web.Request) -> tuple[Path, FileRef]:
+    """The checked path the query names and its reference; 404 when no such file exists."""
     filename, type_ = files.split_annotated(request.query.get("filename", ""), request.query.get("type"))
     subfolder = request.query.get("subfolder", "")
     path = files.resolve(request.app[FOLDERS], type_, subfolder, filename)
+    if not path.is_file():
+        raise web.HTTPNotFound(text=f"{type_} file {filename!r} not found")
     return path, FileRef(name=filename, subfolder=subfolder, type=type_)
 
 
@@ -30,9 +34,7 @@ def _target(request: web.Request):
                    "channel": "rgba (default), rgb or a"})
 async def view(request: web.Request) -> web.StreamResponse:
     """A file's bytes; media types inline, anything else as an opaque download."""
-    path, ref = _target(request)
-    if not path.is_file():
-        raise web.HTTPNotFound(text=f"{ref.type} file {ref.name!r} not found")
+    path, _ = _existing_file(request)
     converted = await asyncio.to_thread(files.preview_bytes, path, request.query.get("preview"),
                                         request.query.get("channel", "rgba"))
     headers = {"Content-Disposition": f'filename="{path.name}"', "X-Content-Type-Options": "nosniff"}
@@ -46,9 +48,7 @@ async def view(request: web.Request) -> web.StreamResponse:
 @documented(response=DeletedResponse, query=FILE_QUERY)
 async def delete_file(request: web.Request) -> web.Response:
     """Delete an output, temp file or upload (same path checks as viewing)."""
-    path, ref = _target(request)
-    if not path.is_file():
-        raise web.HTTPNotFound(text=f"{ref.type} file {ref.name!r} not found")
+    path, ref = _existing_file(request)
     path.unlink()
     return web.json_response(DeletedResponse(deleted=ref).model_dump())
 

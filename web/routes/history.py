@@ -48,12 +48,19 @@ async def edit_history(request: web.Request) -> web.Response:
     """Clear the history and/or delete entries by id (with delete_files: their output files too)."""
     body = await parse_body(request, HistoryEdit)
     queue = request.app[QUEUE]
-    if body.delete_files:
-        ids = list(queue.history()) if body.clear else body.delete
-        entries = [e for e in map(queue.history_entry, ids) if e is not None]
-        deleted = await asyncio.to_thread(files.delete_output_files, request.app[FOLDERS], entries)
+    answer = {"deleted_files": await _delete_files(request.app, body)} if body.delete_files else {}
     if body.clear:
         queue.clear_history()
     if body.delete:
         queue.delete_history(body.delete)
-    return web.json_response({"deleted_files": deleted} if body.delete_files else {})
+    return web.json_response(answer)
+
+
+async def _delete_files(app: web.Application, body: HistoryEdit) -> int:
+    """Delete the output/temp files of the entries `body` removes; how many were deleted."""
+    queue = app[QUEUE]
+    if body.clear:
+        entries = list(queue.history().values())
+    else:
+        entries = [e for e in map(queue.history_entry, body.delete) if e is not None]
+    return await asyncio.to_thread(files.delete_output_files, app[FOLDERS], entries)

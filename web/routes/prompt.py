@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 
 from aiohttp import web
 
 from engine.graph.ui_format import is_ui_workflow, ui_to_api
-from engine.graph.validation import validate_prompt
-from engine.queue import QueueItem
+from engine.graph.validation import ValidationResult, validate_prompt
+from engine.queue import PromptQueue, QueueItem
 from web.openapi import documented
 from web.schemas import (
     HistoryEntry,
@@ -20,6 +19,7 @@ from web.schemas import (
     PromptState,
     bad_request,
     parse_model,
+    read_json,
 )
 from web.state import QUEUE, REGISTRY, WORKER
 from web.webhook import WEBHOOK_KEY, webhook_problem
@@ -28,10 +28,7 @@ routes = web.RouteTableDef()
 
 
 async def _read_request(request: web.Request) -> PromptRequest:
-    try:
-        data = json.loads(await request.read() or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise bad_request("invalid_json", "Request body is not valid JSON", str(exc)) from None
+    data = await read_json(request)
     if not isinstance(data, dict) or "prompt" not in data:
         raise bad_request("no_prompt", "No prompt provided", "the body needs a 'prompt' object")
     return parse_model(PromptRequest, data)
@@ -49,45 +46,62 @@ def _to_api(body: PromptRequest, registry) -> tuple[dict, str | None]:
     return prompt, "ui"
 
 
+def _checked(body: PromptRequest, registry) -> tuple[dict, str | None, ValidationResult]:
+    """(API prompt, "ui" when converted, validation); run in a thread: both walk the whole graph."""
+    prompt, converted = _to_api(body, registry)
+    if body.partial_execution_targets is not None and not body.partial_execution_targets:
+        raise bad_request("prompt_no_outputs", "Prompt has no outputs", "partial_execution_targets is empty")
+    return prompt, converted, validate_prompt(prompt, registry, body.partial_execution_targets)
+
+
+def _queue_item(body: PromptRequest, prompt: dict, outputs: list[str], queue: PromptQueue) -> QueueItem:
+    """The item to queue: the client's id and priority or fresh ones; a webhook must be allowed."""
+    if WEBHOOK_KEY in body.extra_data and (problem := webhook_problem(body.extra_data[WEBHOOK_KEY])):
+        raise bad_request("invalid_webhook", "Webhook not allowed", problem)
+    number = body.number if body.number is not None else queue.next_number(body.front)
+    extra_data = dict(body.extra_data)
+    if body.client_id:
+        extra_data["client_id"] = body.client_id
+    return QueueItem(number, body.prompt_id or str(uuid.uuid4()), prompt, extra_data, outputs)
+
+
+def _put(request: web.Request, item: QueueItem) -> None:
+    try:
+        request.app[QUEUE].put(item)
+    except ValueError as exc:
+        raise bad_request("duplicate_prompt_id", "This prompt_id is already used", str(exc)) from None
+    request.app[WORKER].broadcast_status()
+
+
+async def _put_and_wait(request: web.Request, item: QueueItem) -> HistoryEntry:
+    """Queue `item` and answer its history entry once it has finished."""
+    worker = request.app[WORKER]
+    finished = worker.wait_for(item.prompt_id)  # before queueing: a quick prompt cannot finish unseen
+    try:
+        _put(request, item)
+        return HistoryEntry.model_validate(await finished)
+    finally:
+        worker.forget_waiter(item.prompt_id, finished)
+
+
 @routes.post("/prompt")
 @documented(request=PromptRequest, response=PromptResponse,
             query={"wait": "true: answer once the prompt has finished, with its history entry"})
 async def post_prompt(request: web.Request) -> web.Response:
     """Queue a prompt; 400 with node_errors when no output can run."""
     body = await _read_request(request)
-    registry, queue, worker = request.app[REGISTRY], request.app[QUEUE], request.app[WORKER]
-    prompt, converted = await asyncio.to_thread(_to_api, body, registry)
-    if body.partial_execution_targets is not None and not body.partial_execution_targets:
-        raise bad_request("prompt_no_outputs", "Prompt has no outputs", "partial_execution_targets is empty")
-    checked = await asyncio.to_thread(validate_prompt, prompt, registry, body.partial_execution_targets)
+    prompt, converted, checked = await asyncio.to_thread(_checked, body, request.app[REGISTRY])
     if not checked.ok:
         error = checked.error or {"type": "invalid_prompt", "message": "Prompt is invalid", "details": "",
                                   "extra_info": {}}
         return web.json_response({"error": error, "node_errors": checked.node_errors}, status=400)
-
-    if WEBHOOK_KEY in body.extra_data and (problem := webhook_problem(body.extra_data[WEBHOOK_KEY])):
-        raise bad_request("invalid_webhook", "Webhook not allowed", problem)
-    prompt_id = body.prompt_id or str(uuid.uuid4())
-    number = body.number if body.number is not None else queue.next_number(body.front)
-    extra_data = dict(body.extra_data)
-    if body.client_id:
-        extra_data["client_id"] = body.client_id
-    wait = request.query.get("wait", "").lower() in ("1", "true", "yes")
-    future = worker.wait_for(prompt_id) if wait else None
-    try:
-        queue.put(QueueItem(number, prompt_id, prompt, extra_data, list(checked.good_outputs)))
-    except ValueError as exc:
-        if future is not None:
-            worker.forget_waiter(prompt_id, future)
-        raise bad_request("duplicate_prompt_id", "This prompt_id is already used", str(exc)) from None
-    worker.broadcast_status()
-    answer = PromptResponse(prompt_id=prompt_id, number=number, node_errors=checked.node_errors,
+    item = _queue_item(body, prompt, list(checked.good_outputs), request.app[QUEUE])
+    answer = PromptResponse(prompt_id=item.prompt_id, number=item.number, node_errors=checked.node_errors,
                             converted_from=converted)
-    if future is not None:
-        try:
-            answer.history = HistoryEntry.model_validate(await future)
-        finally:
-            worker.forget_waiter(prompt_id, future)
+    if request.query.get("wait", "").lower() in ("1", "true", "yes"):
+        answer.history = await _put_and_wait(request, item)
+    else:
+        _put(request, item)
     return web.json_response(answer.model_dump(exclude_none=True))
 
 
