@@ -3,13 +3,12 @@
 Weights stay on disk (memory-mapped) until a node needs them, move to the compute device when a node runs
 them, and are offloaded least-recently-used first (device -> CPU -> dropped, re-read on demand) when a
 memory budget would be exceeded. Patches (LoRA and friends) ride on handles and are applied on placement.
-Hosts add the flags with `add_memory_arguments(parser)` and pass `Services(models=manager_from_args(args))`.
+Hosts build it from flags with engine.compute_flags and put it in `Services.models`.
 Placement is per model; `_place` is where per-block (partial) placement would go.
 """
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import os
 import re
@@ -371,30 +370,3 @@ def _materialize(slot: _Slot, state_dict: Mapping[str, torch.Tensor], device: to
         weights = {k: v.to(device, dtype if v.is_floating_point() else v.dtype) for k, v in state_dict.items()}
         module.load_state_dict(weights, strict=True, assign=True)
     return module.to(device, dtype).requires_grad_(False).eval()
-
-
-def add_memory_arguments(parser: argparse.ArgumentParser, suppress_defaults: bool = False) -> None:
-    """The model-manager flags shared by `python main.py` and `python main.py run` (suppress_defaults for
-    subcommand parsers, so a flag given before the subcommand is not reset by it)."""
-
-    def default(value):
-        return argparse.SUPPRESS if suppress_defaults else value
-
-    group = parser.add_argument_group("memory")
-    group.add_argument("--vram-budget", type=parse_size, default=default(None),
-                       help="bytes of model weights kept on the GPU, e.g. 6GB (default: free memory - reserve)")
-    group.add_argument("--ram-budget", type=parse_size, default=default(None),
-                       help="bytes of model weights kept in RAM, e.g. 16GB (default: 80%% of available RAM)")
-    group.add_argument("--cpu", action="store_true", default=default(False),
-                       help="run models on the CPU even when a GPU is present")
-    precision = group.add_mutually_exclusive_group()
-    for name in ("fp32", "fp16", "bf16"):
-        precision.add_argument(f"--force-{name}", dest="precision", action="store_const", const=name,
-                               default=default("auto"), help=f"hold every model in {name}")
-
-
-def manager_from_args(args: argparse.Namespace) -> ModelManager:
-    """The manager a host puts in Services.models, from the flags added by add_memory_arguments."""
-    return ModelManager(device="cpu" if getattr(args, "cpu", False) else None,
-                        vram_budget=getattr(args, "vram_budget", None), ram_budget=getattr(args, "ram_budget", None),
-                        precision=getattr(args, "precision", "auto"))

@@ -46,10 +46,10 @@ def add_serve_flags(parser: argparse.ArgumentParser, suppress_defaults: bool = F
                        help="cache nothing between prompts (lowest memory)")
     group.add_argument("--custom-nodes-dir", type=Path, action="append", default=default([]), metavar="DIR",
                        help="also load node packs from DIR (repeatable)")
-    from engine.memory import add_memory_arguments  # --cpu and the model memory budgets
+    from engine.compute_flags import add_compute_arguments  # --cpu, budgets, precision, attention
     from engine.scaleout.setup import add_ray_arguments  # --executor ray and its options
 
-    add_memory_arguments(parser, suppress_defaults=suppress_defaults)
+    add_compute_arguments(parser, suppress_defaults=suppress_defaults)
     add_ray_arguments(parser, suppress_defaults=suppress_defaults)
 
 

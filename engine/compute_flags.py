@@ -1,0 +1,40 @@
+"""The flags that choose where and how models run (device, memory budgets, precision, attention), shared by
+`python main.py` (serve) and `python main.py run`, and the model manager they describe."""
+
+from __future__ import annotations
+
+import argparse
+
+from engine.memory import ModelManager, parse_size
+from engine.models.attention import BACKENDS, set_attention_backend
+
+
+def add_compute_arguments(parser: argparse.ArgumentParser, suppress_defaults: bool = False) -> None:
+    """Add the flags (suppress_defaults for subcommand parsers, so a flag given before the subcommand is
+    not reset by it)."""
+
+    def default(value):
+        return argparse.SUPPRESS if suppress_defaults else value
+
+    group = parser.add_argument_group("compute")
+    group.add_argument("--vram-budget", type=parse_size, default=default(None),
+                       help="bytes of model weights kept on the GPU, e.g. 6GB (default: free memory - reserve)")
+    group.add_argument("--ram-budget", type=parse_size, default=default(None),
+                       help="bytes of model weights kept in RAM, e.g. 16GB (default: 80%% of available RAM)")
+    group.add_argument("--cpu", action="store_true", default=default(False),
+                       help="run models on the CPU even when a GPU is present")
+    group.add_argument("--attention", choices=BACKENDS, default=default("auto"),
+                       help="attention backend: torch SDPA, xformers (CUDA), or sliced for low memory "
+                            "(default: auto = xformers when usable, else SDPA)")
+    precision = group.add_mutually_exclusive_group()
+    for name in ("fp32", "fp16", "bf16"):
+        precision.add_argument(f"--force-{name}", dest="precision", action="store_const", const=name,
+                               default=default("auto"), help=f"hold every model in {name}")
+
+
+def manager_from_args(args: argparse.Namespace) -> ModelManager:
+    """Apply the attention choice and build the manager a host puts in Services.models."""
+    set_attention_backend(getattr(args, "attention", "auto"))
+    return ModelManager(device="cpu" if getattr(args, "cpu", False) else None,
+                        vram_budget=getattr(args, "vram_budget", None), ram_budget=getattr(args, "ram_budget", None),
+                        precision=getattr(args, "precision", "auto"))
