@@ -128,22 +128,12 @@ def _install_interrupt(interrupt: Interrupt):
     return signal.signal(signal.SIGINT, on_sigint)
 
 
-def execute(args: argparse.Namespace, folders: Folders, registry, prompt: dict, workflow: dict | None) -> int:
-    targets = resolve_targets(prompt, args.targets)
-    validation = validate_prompt(prompt, registry, targets)
-    problems = describe_validation(prompt, validation)
-    if problems or not validation.ok:
-        print(f"Workflow failed validation ({len(problems)} problem(s)):", file=sys.stderr)
-        for line in problems:
-            print("  " + line, file=sys.stderr)
-        if args.as_json:
-            print(json.dumps({"status": "invalid", "error": validation.error,
-                              "node_errors": validation.node_errors}, default=str))
-        return EXIT_INVALID
+def execute(args: argparse.Namespace, folders: Folders, registry, prompt: dict, workflow: dict | None,
+            targets: list[str] | None, outputs: list[str]) -> int:
+    """Run a validated prompt with a progress display and Ctrl-C handling; report what it wrote."""
     classes = {n.get("class_type") for n in prompt.values()}
     titles = {c: registry.get(c).spec.display_name for c in classes if c in registry}
-    display = ProgressDisplay(prompt, len(upstream_nodes(prompt, validation.good_outputs)),
-                              quiet=args.quiet, display_names=titles)
+    display = ProgressDisplay(prompt, len(upstream_nodes(prompt, outputs)), quiet=args.quiet, display_names=titles)
     interrupt = Interrupt()
     previous = _install_interrupt(interrupt)
     extra_data = {"extra_pnginfo": {"workflow": workflow}} if workflow is not None else {}
@@ -173,6 +163,36 @@ def execute(args: argparse.Namespace, folders: Folders, registry, prompt: dict, 
     return code
 
 
+def _report_invalid(args: argparse.Namespace, problems: list[str], validation) -> int:
+    print(f"Workflow failed validation ({len(problems)} problem(s)):", file=sys.stderr)
+    for line in problems:
+        print("  " + line, file=sys.stderr)
+    if args.as_json:
+        print(json.dumps({"status": "invalid", "error": validation.error, "node_errors": validation.node_errors},
+                         default=str))
+    return EXIT_INVALID
+
+
+def _report_unreadable(args: argparse.Namespace, exc: Exception) -> int:
+    """A workflow that cannot be read, or a --set/--target it cannot satisfy."""
+    message = str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        message = f"cannot read {exc.filename or args.workflow}: {exc.strerror}"
+    print(f"error: {message}", file=sys.stderr)
+    if args.as_json:
+        print(json.dumps({"status": "invalid", "error": {"type": type(exc).__name__, "message": message}}))
+    return EXIT_INVALID
+
+
+def _prepared(args: argparse.Namespace, registry) -> tuple[dict, dict | None, list[str] | None]:
+    """(prompt with --set applied, canvas workflow or None, --target node ids or None)."""
+    source = sys.stdin.buffer.read() if str(args.workflow) == "-" else args.workflow
+    prompt, workflow = load_workflow(source, registry)
+    for line in apply_overrides(prompt, args.overrides, registry):
+        print(line, file=sys.stderr)
+    return prompt, workflow, resolve_targets(prompt, args.targets)
+
+
 def _print_execution_error(prompt: dict, error: dict) -> None:
     node_id = error.get("node_id")
     class_type = error.get("node_type") or prompt.get(str(node_id), {}).get("class_type", "?")
@@ -189,14 +209,11 @@ def run_command(args: argparse.Namespace, base_dir: Path) -> int:
     for line in pack_problems(report):
         print(line, file=sys.stderr)
     try:
-        source = sys.stdin.buffer.read() if str(args.workflow) == "-" else args.workflow
-        prompt, workflow = load_workflow(source, registry)
-        for line in apply_overrides(prompt, args.overrides, registry):
-            print(line, file=sys.stderr)
-        return execute(args, folders, registry, prompt, workflow)
+        prompt, workflow, targets = _prepared(args, registry)
     except (OSError, WorkflowFormatError, WorkflowInputError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        if args.as_json:
-            print(json.dumps({"status": "invalid", "error": {"type": type(exc).__name__, "message": str(exc)}}))
-        return EXIT_INVALID
-
+        return _report_unreadable(args, exc)
+    validation = validate_prompt(prompt, registry, targets)
+    problems = describe_validation(prompt, validation)
+    if problems or not validation.ok:
+        return _report_invalid(args, problems, validation)
+    return execute(args, folders, registry, prompt, workflow, targets, list(validation.good_outputs))

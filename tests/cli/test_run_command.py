@@ -113,7 +113,6 @@ def test_unreadable_workflow_exits_2(cli, cli_json, tmp_path):
     assert code == 2 and result["status"] == "invalid" and "missing.json" in result["error"]["message"]
 
 
-
 def test_workflow_from_stdin(cli, dirs, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(INVERT.read_bytes())))
     code, out, err = cli("-", "--set", "4.filename_prefix=piped")
