@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from engine.paths import Folders
 
-# Subcommands: name -> (add its flags to a subparser, run it with the parsed args and base dir).
-Command = tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace, Path], int]]
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: its one-line help, how it adds its own flags, how it runs (parsed args, base
+    dir -> exit code), and the examples shown under its --help."""
+
+    help: str
+    add_flags: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, Path], int]
+    examples: str = ""
 
 
 def flag_default(value: Any, suppress: bool) -> Any:
@@ -32,20 +41,24 @@ def add_shared_flags(parser: argparse.ArgumentParser, suppress_defaults: bool = 
         return flag_default(value, suppress_defaults)
 
     group = parser.add_argument_group("folders")
-    group.add_argument("--base-directory", type=Path, default=default(None),
+    group.add_argument("--base-directory", type=Path, default=default(None), metavar="DIR",
                        help="root for input/, output/, temp/, user/, models/, custom_nodes/ (default: Loom's folder)")
-    group.add_argument("--input-directory", type=Path, default=default(None), help="where LoadImage reads")
-    group.add_argument("--output-directory", type=Path, default=default(None), help="where SaveImage writes")
-    group.add_argument("--temp-directory", type=Path, default=default(None), help="where previews go")
-    group.add_argument("--user-directory", type=Path, default=default(None), help="per-user settings/workflows")
-    group.add_argument("--models-dir", type=Path, default=default(None),
+    group.add_argument("--input-directory", type=Path, default=default(None), metavar="DIR",
+                       help="where LoadImage reads (default: <base>/input)")
+    group.add_argument("--output-directory", type=Path, default=default(None), metavar="DIR",
+                       help="where SaveImage writes (default: <base>/output)")
+    group.add_argument("--temp-directory", type=Path, default=default(None), metavar="DIR",
+                       help="where previews go (default: <base>/temp)")
+    group.add_argument("--user-directory", type=Path, default=default(None), metavar="DIR",
+                       help="settings, saved workflows and the queue database (default: <base>/user)")
+    group.add_argument("--models-dir", type=Path, default=default(None), metavar="DIR",
                        help="models root (checkpoints/, vae/, loras/, ...) (default: <base>/models)")
     group.add_argument("--extra-model-paths-config", type=Path, action="append", default=default([]),
                        metavar="YAML", help="extra model folders, ComfyUI's extra_model_paths.yaml format (repeatable)")
-    packs = parser.add_argument_group("node packs")
-    packs.add_argument("--disable-all-custom-nodes", action="store_true", default=default(False),
+    nodes = parser.add_argument_group("nodes")
+    nodes.add_argument("--disable-all-custom-nodes", action="store_true", default=default(False),
                        help="load no node packs from custom_nodes/")
-    packs.add_argument("--disable-metadata", action="store_true", default=default(False),
+    nodes.add_argument("--disable-metadata", action="store_true", default=default(False),
                        help="do not embed the workflow in saved images")
 
 
@@ -74,9 +87,9 @@ def registry_from_args(args: argparse.Namespace, base_dir: Path,
                        extra_pack_dirs: Iterable[Path] = ()) -> tuple[Folders, Any, Any]:
     """The folders (created), the model manager and the node registry (core nodes, then packs)
     the shared and memory flags describe -> (folders, registry, PackReport)."""
+    from engine.compute_flags import manager_from_args
     from engine.graph.context import Services
     from engine.graph.registry import build_default_registry
-    from engine.memory import manager_from_args
 
     folders = folders_from_args(args, base_dir)
     folders.ensure()
@@ -107,9 +120,9 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", dest="as_json", action="store_true",
                         help="print a machine-readable result (outputs, files, timings, cache hits) on stdout")
     parser.add_argument("--quiet", action="store_true", help="no progress display on stderr (errors still show)")
-    from engine.memory import add_memory_arguments  # --cpu, --vram-budget, --ram-budget, --force-fp16...
+    from engine.compute_flags import add_compute_arguments  # --cpu, budgets, precision, attention
 
-    add_memory_arguments(parser, suppress_defaults=True)
+    add_compute_arguments(parser, suppress_defaults=True)
 
 
 def _run(args: argparse.Namespace, base_dir: Path) -> int:
@@ -130,24 +143,40 @@ def _serve(args: argparse.Namespace, base_dir: Path) -> int:
     return serve(args, base_dir)
 
 
-COMMANDS: dict[str, Command] = {"run": (_add_run, _run), "serve": (_add_serve, _serve)}
-HELP = {"run": "run a workflow headless and exit", "serve": "serve the canvas and the HTTP API (the default)"}
+COMMANDS: dict[str, Command] = {
+    "run": Command("run a workflow headless and exit", _add_run, _run, examples="""\
+examples:
+  python main.py run workflows/image_invert_and_scale.json --output-directory out
+  python main.py run workflows/sd15_txt2img.json --set KSampler.seed=7 --set 6.text="a red fox"
+  python main.py run out/Loom_00001_.png --json     (a saved image runs its embedded workflow)
 
-
-DEFAULT_COMMAND: Callable[[argparse.Namespace, Path], int] = _serve
+Progress goes to stderr; the files written are listed on stdout.
+exit codes: 0 done, 2 unreadable or invalid workflow, 3 a node failed, 130 interrupted (Ctrl-C)"""),
+    "serve": Command("serve the canvas and the HTTP API (the default)", _add_serve, _serve, examples="""\
+examples:
+  python main.py                       serve on http://127.0.0.1:8188
+  python main.py --listen --port 8000  serve on every address (a token is printed and required)"""),
+}
+DEFAULT_COMMAND = "serve"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="main.py", description="Loom: node-graph workflows for diffusion models")
+    """`main.py`'s parser: shared and server flags at the top (serving is the default), one subparser
+    per command."""
+    epilog = COMMANDS[DEFAULT_COMMAND].examples + "\n  python main.py run WORKFLOW          run a workflow " \
+        "headless (see `main.py run --help`)"
+    parser = argparse.ArgumentParser(prog="main.py", description="Loom: node-graph workflows for diffusion models",
+                                     epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_shared_flags(parser)
     from web.serve import add_serve_flags
 
     add_serve_flags(parser)  # `python main.py --port N` serves without naming the subcommand
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (add_flags, _) in COMMANDS.items():
-        command = sub.add_parser(name, help=HELP.get(name), description=HELP.get(name))
-        add_shared_flags(command, suppress_defaults=True)
-        add_flags(command)
+    for name, command in COMMANDS.items():
+        subparser = sub.add_parser(name, help=command.help, description=command.help, epilog=command.examples,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+        add_shared_flags(subparser, suppress_defaults=True)
+        command.add_flags(subparser)
     return parser
 
 
@@ -155,6 +184,4 @@ def main(argv: list[str] | None = None, base_dir: Path | None = None) -> int:
     """Parse `argv` and run the chosen subcommand; returns the process exit code."""
     args = build_parser().parse_args(argv)
     base = (base_dir or Path.cwd()).absolute()
-    if args.command is None:
-        return DEFAULT_COMMAND(args, base)
-    return COMMANDS[args.command][1](args, base)
+    return COMMANDS[args.command or DEFAULT_COMMAND].run(args, base)
