@@ -1,15 +1,14 @@
 """Image nodes that compute pixels: make, invert, scale and batch IMAGE tensors ([B,H,W,C], 0..1)."""
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import torch
 from pydantic import Field
 
 from engine.graph.native import Node, Out, Socket, Widget, node
-from nodes.image_tensors import resize_image, target_size
+from nodes.image_tensors import CropMethod, UpscaleMethod, resize_image, target_size
 
 MAX_SIZE = 16384
-UpscaleMethod = Literal["nearest-exact", "bilinear", "area", "bicubic", "lanczos"]
 
 
 @node(category="image", display_name="Empty Image", outputs=[Out("IMAGE")])
@@ -45,7 +44,7 @@ class ImageScale(Node):
     upscale_method: UpscaleMethod = "nearest-exact"
     width: int = Field(512, ge=0, le=MAX_SIZE)
     height: int = Field(512, ge=0, le=MAX_SIZE)
-    crop: Literal["disabled", "center"] = "disabled"
+    crop: CropMethod = "disabled"
 
     def run(self, ctx):
         _, h, w, _ = self.image.shape

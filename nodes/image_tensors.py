@@ -6,13 +6,16 @@ No nodes live here.
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
-UPSCALE_METHODS = ("nearest-exact", "bilinear", "area", "bicubic", "lanczos")
-CROP_METHODS = ("disabled", "center")
+UpscaleMethod = Literal["nearest-exact", "bilinear", "area", "bicubic", "lanczos"]
+CropMethod = Literal["disabled", "center"]
+UPSCALE_METHODS: tuple[str, ...] = get_args(UpscaleMethod)
 
 
 def pil_to_tensor(image: Image.Image) -> torch.Tensor:
