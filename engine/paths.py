@@ -120,12 +120,8 @@ class Folders:
     ):
         base = Path(base_dir).absolute()
         self.base_dir = base
-        self.roots: dict[str, Path] = {
-            "input": Path(input_dir or base / "input").absolute(),
-            "output": Path(output_dir or base / "output").absolute(),
-            "temp": Path(temp_dir or base / "temp").absolute(),
-            "user": Path(user_dir or base / "user").absolute(),
-        }
+        given = {"input": input_dir, "output": output_dir, "temp": temp_dir, "user": user_dir}
+        self.roots = {kind: Path(given[kind] or base / kind).absolute() for kind in ROOT_KINDS}
         self.models_dir = Path(models_dir or base / "models").absolute()
         self.model_folders: dict[str, list[Path]] = {
             kind: [self.models_dir / name for name in names] for kind, names in MODEL_KINDS.items()

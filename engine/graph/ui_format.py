@@ -235,8 +235,9 @@ def ui_to_api(ui: dict, registry: NodeInfoSource | None) -> dict:
 
     Notes and reroutes vanish, primitives' values flow into their targets, muted nodes (mode 2)
     are dropped with the inputs they fed, bypassed nodes (mode 4) pass a matching-type input
-    through, subgraphs are flattened (inner nodes get ids `host:inner`). Positional widget values are named from the registry's input order; nodes unknown
-    to the registry keep only their links (validation then reports the unknown type).
+    through, subgraphs are flattened (inner nodes get ids `host:inner`). Positional widget values
+    are named from the registry's input order; nodes unknown to the registry keep only their links
+    (validation then reports the unknown type).
     """
     if not is_ui_workflow(ui):
         raise ValueError("not a canvas workflow: expected an object with a 'nodes' list")
