@@ -101,7 +101,6 @@ class PromptQueue:
 
     def put(self, item: QueueItem) -> None:
         """Queue `item` (its credentials are kept in memory only). Raises ValueError on a reused id."""
-        secrets = {k: item.extra_data[k] for k in SECRET_KEYS if k in item.extra_data}
         with self._cond:
             if self._has(item.prompt_id):
                 raise ValueError(f"prompt_id {item.prompt_id!r} is already queued or in history")
@@ -110,8 +109,7 @@ class PromptQueue:
                     "INSERT INTO queue (prompt_id, number, item) VALUES (?, ?, ?)",
                     (item.prompt_id, item.number, json.dumps(item.as_list())),
                 )
-            if secrets:
-                self._secrets[item.prompt_id] = secrets
+            self._keep_secrets(item)
             self._cond.notify_all()
 
     def set_paused(self, paused: bool) -> None:
@@ -155,14 +153,12 @@ class PromptQueue:
 
     def release(self, item: QueueItem) -> None:
         """Put a running prompt back in front of the queue, not counting the try (a clean shutdown)."""
-        secrets = {k: item.extra_data[k] for k in SECRET_KEYS if k in item.extra_data}
         with self._cond, self._db:
             self._db.execute(
                 "UPDATE queue SET state = 'pending', attempts = MAX(0, attempts - 1) WHERE prompt_id = ?",
                 (item.prompt_id,),
             )
-            if secrets:
-                self._secrets[item.prompt_id] = secrets
+            self._keep_secrets(item)
             self._cond.notify_all()
 
     def pending(self) -> list[QueueItem]:
@@ -231,6 +227,12 @@ class PromptQueue:
             self._db.close()
 
     # ---- internals ---------------------------------------------------------------------------
+    def _keep_secrets(self, item: QueueItem) -> None:
+        """Hold `item`'s credentials in memory until it is claimed (they never reach the database)."""
+        secrets = {k: item.extra_data[k] for k in SECRET_KEYS if k in item.extra_data}
+        if secrets:
+            self._secrets[item.prompt_id] = secrets
+
     def _has(self, prompt_id: str) -> bool:
         query = "SELECT 1 FROM queue WHERE prompt_id = ? UNION ALL SELECT 1 FROM history WHERE prompt_id = ?"
         return self._db.execute(query, (prompt_id, prompt_id)).fetchone() is not None

@@ -29,6 +29,14 @@ HISTORY_EVENTS = {"execution_start", "execution_cached", "execution_success", "e
                   "execution_interrupted"}
 
 
+def _failure_message(prompt_id: str, exc: Exception, node_id: str | None) -> dict:
+    """An execution_error message for a failure outside any node (the executor or the worker itself)."""
+    return {"prompt_id": prompt_id, "node_id": node_id, "node_type": None, "executed": [],
+            "exception_message": str(exc), "exception_type": type(exc).__qualname__,
+            "traceback": traceback.format_exception(exc), "current_inputs": {}, "current_outputs": [],
+            "timestamp": int(time.time() * 1000)}
+
+
 class _Run:
     """What the worker knows about the prompt it is running."""
 
@@ -183,8 +191,7 @@ class PromptWorker:
         except Exception as exc:
             log.exception("worker failed on prompt %s", item.prompt_id)
             self.current = None
-            message = {"prompt_id": item.prompt_id, "exception_message": str(exc),
-                       "exception_type": type(exc).__qualname__, "traceback": traceback.format_exception(exc)}
+            message = _failure_message(item.prompt_id, exc, node_id=None)
             with contextlib.suppress(Exception):
                 entry = self.queue.finish(item, {}, make_status("error", False, [["execution_error", message]]))
                 client_id = item.extra_data.get("client_id")
@@ -208,11 +215,7 @@ class PromptWorker:
         except Exception as exc:  # the executor itself failed: record it and carry on
             log.exception("prompt %s failed outside any node", item.prompt_id)
             outputs, status_str, meta = dict(run.ui_outputs), "error", {}
-            self._record(run, "execution_error", {
-                "prompt_id": item.prompt_id, "node_id": run.last_node, "node_type": None,
-                "executed": [], "exception_message": str(exc), "exception_type": type(exc).__qualname__,
-                "traceback": traceback.format_exception(exc), "current_inputs": {}, "current_outputs": [],
-                "timestamp": int(time.time() * 1000)})
+            self._record(run, "execution_error", _failure_message(item.prompt_id, exc, node_id=run.last_node))
         self._end(run, outputs, status_str, meta, started)
 
     def _end(self, run: _Run, outputs: dict, status_str: str, meta: dict, started: float) -> None:
