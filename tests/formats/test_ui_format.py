@@ -110,13 +110,17 @@ def test_reroutes_are_followed():
     assert api["2"]["inputs"]["image"] == ["1", 0]
 
 
-def test_primitive_node_value_flows_into_converted_widget():
+def chain_with_width_from(source_type: str) -> dict:
+    """chain() with EmptyImage's width widget converted to a socket, fed by node 7 of `source_type` holding 96."""
     ui = chain()
-    # EmptyImage's width widget converted to a socket fed by a PrimitiveNode holding 96.
     ui["nodes"][0]["inputs"] = [inp("width", "INT", 9, widget=True)]
-    ui["nodes"].append(node(7, "PrimitiveNode", outputs=[out("INT")], widgets=[96, "fixed"]))
+    ui["nodes"].append(node(7, source_type, outputs=[out("INT")], widgets=[96, "fixed"]))
     ui["links"].append([9, 7, 0, 1, 0, "INT"])
-    api = ui_to_api(ui, FakeRegistry())
+    return ui
+
+
+def test_primitive_node_value_flows_into_converted_widget():
+    api = ui_to_api(chain_with_width_from("PrimitiveNode"), FakeRegistry())
     assert "7" not in api
     assert api["1"]["inputs"]["width"] == 96
     assert api["1"]["inputs"]["height"] == 32
@@ -146,11 +150,7 @@ def test_api_format_is_refused():
 
 
 def test_converted_widget_linked_to_a_node_takes_the_link():
-    ui = chain()
-    ui["nodes"][0]["inputs"] = [inp("width", "INT", 9, widget=True)]
-    ui["nodes"].append(node(7, "PrimitiveInt", outputs=[out("INT")], widgets=[96, "fixed"]))
-    ui["links"].append([9, 7, 0, 1, 0, "INT"])
-    api = ui_to_api(ui, FakeRegistry())
+    api = ui_to_api(chain_with_width_from("PrimitiveInt"), FakeRegistry())
     assert api["1"]["inputs"]["width"] == ["7", 0]
     assert api["7"]["inputs"] == {"value": 96}
 
