@@ -136,7 +136,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=100, help="websocket clients, each queueing --prompts prompts")
     parser.add_argument("--prompts", type=int, default=1, help="prompts per client")
     parser.add_argument("--size", type=int, default=64, help="image side of the workflow, pixels")
     parser.add_argument("--timeout", type=float, default=600, help="give up after this many seconds")
