@@ -1,41 +1,13 @@
 """ControlNets inside sampling: the Canny workflow end to end, strength 0 and an unreached window change
 nothing, chains run every net each step, hints follow the latent size, families are checked."""
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from engine.models.controlnet import ControlNetModel
+from tests.controlnet.canny_prompts import STEPS, canny_prompt, house, latent, without_control
 from tests.fixtures.steering_models import SD15_CANNY, SDXL_CANNY
 from tests.sd.conftest import SIZE, workflow
-
-STEPS = 3
-
-
-def _house(loom, size=(SIZE, SIZE)):
-    pixels = np.zeros((size[1], size[0], 3), dtype=np.uint8)
-    pixels[size[1] // 4:, size[0] // 5: 4 * size[0] // 5] = 220
-    pixels[size[1] // 2:, 2 * size[0] // 5: 3 * size[0] // 5] = 60
-    Image.fromarray(pixels).save(loom.folders.input_dir / "house.png")
-
-
-def _canny_prompt(loom, **apply):
-    _house(loom)
-    prompt = workflow("sd15_controlnet_canny", steps=STEPS)
-    prompt["14"]["inputs"].update(apply)
-    prompt["20"] = {"class_type": "CaptureLatent", "inputs": {"samples": ["3", 0]}}
-    return prompt
-
-
-def _latent(loom, prompt):
-    return loom.run(prompt).outputs["20"]["latent"][0]["samples"]
-
-
-def _without_control(prompt):
-    prompt = {k: v for k, v in prompt.items() if k not in ("11", "12", "13", "14")}
-    prompt["3"]["inputs"].update(positive=["6", 0], negative=["7", 0])
-    return prompt
 
 
 @pytest.fixture
@@ -52,44 +24,44 @@ def forwards(monkeypatch):
     return calls
 
 
-def test_canny_controlnet_workflow_writes_png_and_steers_the_latent(loom, forwards):
-    prompt = _canny_prompt(loom)
+def test_canny_controlnet_workflow_writes_png_and_steers_thelatent(loom, forwards):
+    prompt = canny_prompt(loom)
     image = loom.image(loom.run(prompt))
     assert image.shape == (SIZE, SIZE, 3)
-    controlled = _latent(loom, prompt)
-    plain = _latent(loom, _without_control(_canny_prompt(loom)))
+    controlled = latent(loom, prompt)
+    plain = latent(loom, without_control(canny_prompt(loom)))
     assert not torch.allclose(controlled, plain, atol=1e-3)
     assert forwards and all(hint == (2, 3, SIZE, SIZE) for _, hint in forwards)  # cond + uncond, latent x 8
 
 
 @pytest.mark.parametrize("apply", [{"strength": 0.0}, {"start_percent": 1.0}], ids=["strength_0", "never_active"])
 def test_controlnet_that_adds_nothing_gives_the_same_latent_as_none(loom, apply):
-    controlled = _latent(loom, _canny_prompt(loom, **apply))
-    plain = _latent(loom, _without_control(_canny_prompt(loom)))
+    controlled = latent(loom, canny_prompt(loom, **apply))
+    plain = latent(loom, without_control(canny_prompt(loom)))
     assert torch.equal(controlled, plain)
 
 
 def test_hint_of_another_size_is_centre_cropped_and_resized_to_latent_times_8(loom, forwards):
-    prompt = _canny_prompt(loom)
-    _house(loom, size=(150, 90))
+    prompt = canny_prompt(loom)
+    house(loom, size=(150, 90))
     loom.run(prompt)
     assert {hint for _, hint in forwards} == {(2, 3, SIZE, SIZE)}
 
 
 def test_chained_controlnets_all_run_each_step_and_add_up(loom, forwards):
-    prompt = _canny_prompt(loom)
+    prompt = canny_prompt(loom)
     prompt["15"] = {"class_type": "ControlNetApplyAdvanced", "inputs": {
         "positive": ["14", 0], "negative": ["14", 1], "control_net": ["13", 0], "image": ["12", 0],
         "strength": 0.5, "start_percent": 0.0, "end_percent": 1.0}}
     prompt["3"]["inputs"].update(positive=["15", 0], negative=["15", 1])
-    chained = _latent(loom, prompt)
+    chained = latent(loom, prompt)
     assert len(forwards) == 2 * STEPS  # euler: one model evaluation per step, both nets each time
-    single = _latent(loom, _canny_prompt(loom))
+    single = latent(loom, canny_prompt(loom))
     assert not torch.allclose(chained, single, atol=1e-4)
 
 
 def test_legacy_apply_node_steers_the_negative_prompt_too(loom, forwards):
-    prompt = _canny_prompt(loom)
+    prompt = canny_prompt(loom)
     del prompt["14"]
     prompt["14"] = {"class_type": "ControlNetApply", "inputs": {
         "conditioning": ["6", 0], "control_net": ["13", 0], "image": ["12", 0], "strength": 1.0}}
@@ -99,7 +71,7 @@ def test_legacy_apply_node_steers_the_negative_prompt_too(loom, forwards):
 
 
 def test_sd15_controlnet_on_sdxl_conditioning_is_an_error_naming_both_families(loom):
-    prompt = _canny_prompt(loom)
+    prompt = canny_prompt(loom)
     sdxl = workflow("sdxl_txt2img", steps=STEPS)
     prompt.update({"4": sdxl["4"], "6": sdxl["6"], "7": sdxl["7"]})
     result = loom.executor.run(prompt)
@@ -110,7 +82,7 @@ def test_sd15_controlnet_on_sdxl_conditioning_is_an_error_naming_both_families(l
 
 
 def test_diffusers_layout_sdxl_controlnet_runs_with_the_sdxl_base(loom, forwards):
-    _house(loom)
+    house(loom)
     prompt = workflow("sdxl_txt2img", steps=STEPS)
     prompt.update({
         "11": {"class_type": "LoadImage", "inputs": {"image": "house.png"}},
@@ -124,7 +96,7 @@ def test_diffusers_layout_sdxl_controlnet_runs_with_the_sdxl_base(loom, forwards
 
 
 def test_controlnet_of_another_family_with_the_same_prompt_width_fails_when_sampling(loom):
-    prompt = _canny_prompt(loom)
+    prompt = canny_prompt(loom)
     prompt["4"]["inputs"]["ckpt_name"] = "v2-1_768-ema-pruned.safetensors"  # tiny SD2: same width, linear proj
     result = loom.executor.run(prompt)
     assert result.status == "error"

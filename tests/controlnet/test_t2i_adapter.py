@@ -7,7 +7,7 @@ from safetensors.torch import save_file
 
 from engine.models.checkpoint import open_checkpoint
 from engine.models.t2i_adapter import T2IAdapter, adapter_weights, check_adapter_fits, infer_adapter_config
-from tests.controlnet.test_controlnet_sampling import _canny_prompt, _latent, _without_control
+from tests.controlnet.canny_prompts import canny_prompt, latent, without_control
 from tests.fixtures.checkpoints import TINY_UNETS
 from tests.fixtures.controlnet_files import save_t2i_original, tiny_t2i_adapter
 from tests.fixtures.steering_models import SD15_T2I
@@ -36,14 +36,14 @@ def test_adapter_steers_sampling_and_strength_0_changes_nothing(loom, monkeypatc
     calls = []
     real = T2IAdapter.forward
     monkeypatch.setattr(T2IAdapter, "forward", lambda self, hint: calls.append(hint.shape) or real(self, hint))
-    prompt = _canny_prompt(loom)
+    prompt = canny_prompt(loom)
     prompt["13"]["inputs"]["control_net_name"] = SD15_T2I
-    adapted = _latent(loom, prompt)
+    adapted = latent(loom, prompt)
     assert len(calls) == 1  # the hint's features do not depend on the step
-    plain = _latent(loom, _without_control(_canny_prompt(loom)))
+    plain = latent(loom, without_control(canny_prompt(loom)))
     assert not torch.allclose(adapted, plain, atol=1e-4)
     prompt["14"]["inputs"]["strength"] = 0.0
-    assert torch.equal(_latent(loom, prompt), plain)
+    assert torch.equal(latent(loom, prompt), plain)
 
 
 def test_adapter_for_other_level_widths_is_refused():
@@ -54,16 +54,16 @@ def test_adapter_for_other_level_widths_is_refused():
 
 
 def test_adapter_chained_after_a_controlnet_adds_both(loom):
-    prompt = _canny_prompt(loom)
-    controlnet_only = _latent(loom, prompt)
+    prompt = canny_prompt(loom)
+    controlnet_only = latent(loom, prompt)
     prompt["16"] = {"class_type": "ControlNetLoader", "inputs": {"control_net_name": SD15_T2I}}
     prompt["15"] = {"class_type": "ControlNetApplyAdvanced", "inputs": {
         "positive": ["14", 0], "negative": ["14", 1], "control_net": ["16", 0], "image": ["12", 0],
         "strength": 1.0, "start_percent": 0.0, "end_percent": 1.0}}
     prompt["3"]["inputs"].update(positive=["15", 0], negative=["15", 1])
-    both = _latent(loom, prompt)
+    both = latent(loom, prompt)
     prompt["15"]["inputs"]["strength"] = 0.0
-    assert torch.equal(_latent(loom, prompt), controlnet_only)
+    assert torch.equal(latent(loom, prompt), controlnet_only)
     assert not torch.allclose(both, controlnet_only, atol=1e-4)
 
 
