@@ -17,7 +17,7 @@ from engine.graph.native import Node, Out, Socket, node
 from engine.memory import ModelHandle, ModelManager, file_key
 from engine.models.checkpoint import open_checkpoint
 from engine.models.clip_vision import ClipVision, ClipVisionOutput, find_visual_tower, load_clip_vision
-from nodes.loaders import _folders, file_version, model_files, model_manager
+from nodes.model_files import file_version, folders_of, model_files, model_manager
 
 
 class VisionTower(nn.Module):
@@ -62,7 +62,7 @@ class CLIPVisionLoader(Node):
     clip_name: Annotated[str, model_files("clip_vision", "A file in models/clip_vision.")]
 
     def run(self, ctx):
-        return (clip_vision_model(model_manager(ctx), _folders(ctx).find("clip_vision", self.clip_name)),)
+        return (clip_vision_model(model_manager(ctx), folders_of(ctx).find("clip_vision", self.clip_name)),)
 
     @classmethod
     def is_changed(cls, clip_name: str) -> str:

@@ -10,13 +10,13 @@ from engine.models.controlnet import ControlNetConfig, describe_family
 from engine.models.detect import UnsupportedCheckpoint
 from engine.sampling.cfg import Control
 from nodes.control_values import ControlNetStep, ControlNetValue, load_controlnet
-from nodes.loaders import _folders, file_version, model_files, model_manager
+from nodes.model_files import file_version, folders_of, model_files, model_manager
 
 STRENGTH = Field(1.0, ge=0.0, le=10.0)
 
 
 def _load(ctx, node_name: str, name: str, base=None) -> ControlNetValue:
-    path = _folders(ctx).find("controlnet", name)
+    path = folders_of(ctx).find("controlnet", name)
     try:
         return load_controlnet(model_manager(ctx), path, base)
     except (UnsupportedCheckpoint, ValueError) as exc:

@@ -7,14 +7,14 @@ from pydantic import Field
 from engine.graph.native import Node, Out, Socket, Widget, node
 from engine.models.lora.apply import lora_patches, read_lora, warn_partial
 from engine.models.lora.keys import clip_names, unet_names
-from nodes.loaders import _folders, file_version, model_files
+from nodes.model_files import file_version, folders_of, model_files
 
 STRENGTH = Field(1.0, ge=-100.0, le=100.0)
 
 
 def apply_lora(ctx, node_name: str, lora_name: str, model, clip, strength_model: float, strength_clip: float):
     """(model, clip) with the LoRA's patches; an error naming the node when nothing in the file matched."""
-    lora = read_lora(_folders(ctx).find("loras", lora_name))
+    lora = read_lora(folders_of(ctx).find("loras", lora_name))
     if not lora.adapters:
         raise ValueError(f"{node_name}: lora_name {lora_name!r} holds no LoRA/LoCon/LoHa/LoKr tensors "
                          f"(keys like {', '.join(lora.unknown_keys[:5]) or 'none'})")

@@ -13,7 +13,7 @@ from engine.sampling import SAMPLERS, SCHEDULERS, sample
 from engine.sampling.previews import latent_preview
 from nodes.control_values import controls_bound
 from nodes.denoiser import sampling_model
-from nodes.loaders import model_manager
+from nodes.model_files import model_manager
 from nodes.model_values import DiffusionModel
 
 MAX_SEED = 0xFFFFFFFFFFFFFFFF

@@ -26,7 +26,7 @@ from engine.models.video_vae import VideoAutoencoder
 from engine.sampling import SAMPLERS, SCHEDULERS
 from engine.sampling.cfg import video_linear_cfg
 from nodes.clip_vision_nodes import clip_vision_model, encode_images
-from nodes.loaders import _folders, file_version, model_files, model_manager
+from nodes.model_files import file_version, folders_of, model_files, model_manager
 from nodes.model_values import DiffusionModel, VAEModel, detect_checkpoint_file
 from nodes.vae_nodes import vae_encode
 
@@ -76,7 +76,7 @@ class ImageOnlyCheckpointLoader(Node):
     ckpt_name: Annotated[str, model_files("checkpoints", "A file in models/checkpoints.")]
 
     def run(self, ctx):
-        path = _folders(ctx).find("checkpoints", self.ckpt_name)
+        path = folders_of(ctx).find("checkpoints", self.ckpt_name)
         config = detect_checkpoint_file(path)
         if config.family != "svd":
             raise ValueError(f"ImageOnlyCheckpointLoader: ckpt_name {self.ckpt_name!r} is a {config.family} "

@@ -5,7 +5,7 @@ from typing import Annotated
 from pydantic import Field
 
 from engine.graph.native import Node, Out, Socket, Widget, node
-from nodes.loaders import model_manager
+from nodes.model_files import model_manager
 from nodes.model_values import placed_clip
 
 MAX_SIZE = 16384
