@@ -9,7 +9,7 @@ Flags shared by every subcommand (folders, model paths, node packs) are declared
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,8 +56,10 @@ def add_shared_flags(parser: argparse.ArgumentParser, suppress_defaults: bool = 
     group.add_argument("--extra-model-paths-config", type=Path, action="append", default=default([]),
                        metavar="YAML", help="extra model folders, ComfyUI's extra_model_paths.yaml format (repeatable)")
     nodes = parser.add_argument_group("nodes")
+    nodes.add_argument("--custom-nodes-dir", type=Path, action="append", default=default([]), metavar="DIR",
+                       help="also load node packs from DIR (repeatable)")
     nodes.add_argument("--disable-all-custom-nodes", action="store_true", default=default(False),
-                       help="load no node packs from custom_nodes/")
+                       help="load no node packs from custom_nodes/ (--custom-nodes-dir still loads)")
     nodes.add_argument("--disable-metadata", action="store_true", default=default(False),
                        help="do not embed the workflow in saved images")
 
@@ -83,8 +85,7 @@ def _pack_dirs(args: argparse.Namespace, folders: Folders) -> list[Path]:
     return [folders.base_dir / "custom_nodes", *folders.custom_node_dirs]
 
 
-def registry_from_args(args: argparse.Namespace, base_dir: Path,
-                       extra_pack_dirs: Iterable[Path] = ()) -> tuple[Folders, Any, Any]:
+def registry_from_args(args: argparse.Namespace, base_dir: Path) -> tuple[Folders, Any, Any]:
     """The folders (created), the model manager and the node registry (core nodes, then packs)
     the shared and memory flags describe -> (folders, registry, PackReport)."""
     from engine.compute_flags import manager_from_args
@@ -95,7 +96,7 @@ def registry_from_args(args: argparse.Namespace, base_dir: Path,
     folders.ensure()
     services = Services(folders=folders, models=manager_from_args(args),
                         settings={"disable_metadata": args.disable_metadata})
-    pack_dirs = [*_pack_dirs(args, folders), *extra_pack_dirs]
+    pack_dirs = [*_pack_dirs(args, folders), *args.custom_nodes_dir]
     registry, report = build_default_registry(services, custom_node_dirs=pack_dirs)
     return folders, registry, report
 

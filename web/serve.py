@@ -44,8 +44,6 @@ def add_serve_flags(parser: argparse.ArgumentParser, suppress_defaults: bool = F
                        help="keep the outputs of up to N nodes across prompts (default: the last prompt's)")
     group.add_argument("--cache-none", action="store_true", default=default(False),
                        help="cache nothing between prompts (lowest memory)")
-    group.add_argument("--custom-nodes-dir", type=Path, action="append", default=default([]), metavar="DIR",
-                       help="also load node packs from DIR (repeatable)")
     from engine.compute_flags import add_compute_arguments  # --cpu, budgets, precision, attention
     from engine.scaleout.setup import add_ray_arguments  # --executor ray and its options
 
@@ -79,7 +77,7 @@ def build_engine(args: argparse.Namespace, base_dir: Path):
     pack report, executor); also what each Ray worker builds for itself."""
     from engine.graph.executor import Executor
 
-    folders, registry, packs = registry_from_args(args, base_dir, args.custom_nodes_dir)
+    folders, registry, packs = registry_from_args(args, base_dir)
     return folders, registry, packs, Executor(registry, cache=_cache_policy(args))
 
 

@@ -1,4 +1,5 @@
-"""Ctrl-C stops a running workflow with exit code 130; packs come from extra-model-paths configs."""
+"""Ctrl-C stops a running workflow with exit code 130; packs come from extra-model-paths configs
+or --custom-nodes-dir."""
 
 import json
 import signal
@@ -31,3 +32,11 @@ def test_ctrl_c_interrupts_at_the_next_progress_step(tmp_path):
     rest = proc.stderr.read()
     assert proc.wait(timeout=60) == 130, "".join(seen) + rest
     assert "interrupted" in rest
+
+
+def test_custom_nodes_dir_loads_packs_for_a_headless_run(cli_json, tmp_path):
+    workflow = tmp_path / "count.json"
+    workflow.write_text(json.dumps({"1": {"class_type": "SlowCount", "inputs": {"steps": 2}}}))
+    code, result, err = cli_json(workflow, "--custom-nodes-dir", SLOW_PACK)
+    assert code == 0, err
+    assert result["outputs"] == {"1": {"counted": [2]}}
