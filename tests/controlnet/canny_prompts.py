@@ -4,7 +4,7 @@ the sampler's latent captured, and the same prompt without any ControlNet."""
 import numpy as np
 from PIL import Image
 
-from tests.sd.conftest import SIZE, workflow
+from tests.fixtures.workflow_runner import SIZE, workflow
 
 STEPS = 3
 

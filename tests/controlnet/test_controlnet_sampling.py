@@ -7,7 +7,7 @@ import torch
 from engine.models.controlnet import ControlNetModel
 from tests.controlnet.canny_prompts import STEPS, canny_prompt, house, latent, without_control
 from tests.fixtures.steering_models import SD15_CANNY, SDXL_CANNY
-from tests.sd.conftest import SIZE, workflow
+from tests.fixtures.workflow_runner import SIZE, workflow
 
 
 @pytest.fixture

@@ -9,27 +9,21 @@ from engine.graph.context import ExecutionContext, Services
 from engine.memory import ModelManager
 from engine.paths import Folders
 from nodes.loaders import CheckpointLoaderSimple
-from tests.fixtures.checkpoints import make_tiny_checkpoint
 from tests.fixtures.lora_files import save_lora
 from tests.fixtures.steering_models import loom, models_dir
+from tests.fixtures.workflow_runner import CHECKPOINTS, write_checkpoints
 
 __all__ = ["loom", "models_dir"]  # the workflow tests' installation
 
-CHECKPOINTS = {"sd15": "v1-5-pruned-emaonly.safetensors", "sdxl": "sd_xl_base_1.0.safetensors"}
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _one_thread():
-    torch.set_num_threads(1)
+FAMILIES = ("sd15", "sdxl")
+CHECKPOINT_OF = {family: name for name, family in CHECKPOINTS.items() if family in FAMILIES}
 
 
 @pytest.fixture(scope="session")
 def lora_models_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("models")
-    (root / "checkpoints").mkdir()
+    write_checkpoints(root, FAMILIES)
     (root / "loras").mkdir()
-    for family, name in CHECKPOINTS.items():
-        make_tiny_checkpoint(family, root / "checkpoints" / name)
     return root
 
 
@@ -44,7 +38,7 @@ class Env:
         self.ctx = ExecutionContext("1", "p", {}, Services(folders=self.folders, models=self.manager))
 
     def checkpoint(self, family: str):
-        return CheckpointLoaderSimple(ckpt_name=CHECKPOINTS[family]).run(self.ctx)
+        return CheckpointLoaderSimple(ckpt_name=CHECKPOINT_OF[family]).run(self.ctx)
 
     def save(self, name: str, tensors) -> str:
         save_lora(tensors, self.folders.models_dir / "loras" / name)

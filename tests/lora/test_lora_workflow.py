@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tests.sd.conftest import SIZE, workflow
+from tests.fixtures.workflow_runner import SIZE, workflow
 
 
 def test_lora_workflow_writes_png_and_changes_the_picture(loom):

@@ -6,7 +6,7 @@ import torch
 
 from engine.sampling.samplers import SAMPLERS
 from tests.fixtures.checkpoints import tiny_checkpoint_state_dict
-from tests.sd.conftest import SIZE, Loom, workflow
+from tests.fixtures.workflow_runner import SIZE, Loom, workflow
 
 STEPS, SWITCH = 4, 3
 BASE, REFINER = "sd_xl_base_1.0.safetensors", "sd_xl_refiner_1.0.safetensors"

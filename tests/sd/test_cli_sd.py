@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.sd.conftest import WORKFLOWS
+from tests.fixtures.workflow_runner import WORKFLOWS
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ from engine.models.vae import AutoencoderKL
 from nodes.loaders import CheckpointLoaderSimple
 from nodes.vae_nodes import vae_decode
 from tests.fixtures.checkpoints import make_tiny_checkpoint
-from tests.sd.conftest import Loom, workflow
+from tests.fixtures.workflow_runner import Loom, workflow
 
 SD15 = "v1-5-pruned-emaonly.safetensors"
 SDXL = "sd_xl_base_1.0.safetensors"

@@ -14,7 +14,7 @@ from nodes.loaders import CheckpointLoaderSimple, VAELoader
 from nodes.sampling import KSampler, KSamplerAdvanced
 from nodes.text_encode import CLIPSetLastLayer, CLIPTextEncode, CLIPTextEncodeSDXLRefiner
 from nodes.vae_nodes import VAEDecode, VAEEncodeForInpaint
-from tests.sd.conftest import VAE_FILE
+from tests.fixtures.workflow_runner import VAE_FILE
 
 
 @pytest.fixture

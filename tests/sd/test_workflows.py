@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tests.sd.conftest import SIZE, workflow
+from tests.fixtures.workflow_runner import SIZE, workflow
 
 
 def _with_inputs(loom, name):

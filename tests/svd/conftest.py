@@ -9,7 +9,7 @@ import torch
 
 import tests.fixtures.svd_checkpoint  # noqa: F401  (registers make_tiny_checkpoint("svd"))
 from tests.fixtures.checkpoints import make_tiny_checkpoint
-from tests.sd.conftest import Loom
+from tests.fixtures.workflow_runner import Loom
 
 torch.set_num_threads(1)
 

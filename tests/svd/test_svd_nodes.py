@@ -10,7 +10,7 @@ from PIL import Image, ImageSequence
 from engine.models.blocks import timestep_embedding
 from nodes.svd import svd_extra_conds
 from tests.fixtures.checkpoints import make_tiny_checkpoint
-from tests.sd.conftest import Loom
+from tests.fixtures.workflow_runner import Loom
 from tests.svd.test_svd_workflows import FPS, FRAMES, HEIGHT, WIDTH, saved, shrunk
 
 
