@@ -27,7 +27,8 @@ from safetensors.torch import save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.memory import ModelManager, parse_size
+from engine.compute_flags import parse_size
+from engine.memory import ModelManager
 from engine.models.detect import detect_file
 from engine.sampling import sample
 from nodes.clip_vision_nodes import encode_images

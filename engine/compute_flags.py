@@ -4,9 +4,22 @@
 from __future__ import annotations
 
 import argparse
+import re
+from typing import TYPE_CHECKING
 
-from engine.memory import ModelManager, parse_size
-from engine.models.attention import BACKENDS, set_attention_backend
+from engine.cli import flag_default
+
+if TYPE_CHECKING:
+    from engine.memory import ModelManager
+
+
+def parse_size(text: str) -> int:
+    """'6GB', '512MiB', '1.5g' or a plain number of GiB -> bytes."""
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([kmgt]?)(i?b)?\s*", text.lower())
+    if not match:
+        raise ValueError(f"not a memory size: {text!r} (expected e.g. 6GB, 512MB, or a number of GiB)")
+    number, unit = float(match.group(1)), match.group(2) or ("b" if match.group(3) else "g")
+    return int(number * 1024 ** "bkmgt".index(unit))
 
 
 def add_compute_arguments(parser: argparse.ArgumentParser, suppress_defaults: bool = False) -> None:
@@ -14,7 +27,7 @@ def add_compute_arguments(parser: argparse.ArgumentParser, suppress_defaults: bo
     not reset by it)."""
 
     def default(value):
-        return argparse.SUPPRESS if suppress_defaults else value
+        return flag_default(value, suppress_defaults)
 
     group = parser.add_argument_group("compute")
     group.add_argument("--vram-budget", type=parse_size, default=default(None),
@@ -23,7 +36,7 @@ def add_compute_arguments(parser: argparse.ArgumentParser, suppress_defaults: bo
                        help="bytes of model weights kept in RAM, e.g. 16GB (default: 80%% of available RAM)")
     group.add_argument("--cpu", action="store_true", default=default(False),
                        help="run models on the CPU even when a GPU is present")
-    group.add_argument("--attention", choices=BACKENDS, default=default("auto"),
+    group.add_argument("--attention", default=default("auto"), choices=("auto", "sdpa", "xformers", "sliced"),
                        help="attention backend: torch SDPA, xformers (CUDA), or sliced for low memory "
                             "(default: auto = xformers when usable, else SDPA)")
     precision = group.add_mutually_exclusive_group()
@@ -33,7 +46,11 @@ def add_compute_arguments(parser: argparse.ArgumentParser, suppress_defaults: bo
 
 
 def manager_from_args(args: argparse.Namespace) -> ModelManager:
-    """Apply the attention choice and build the manager a host puts in Services.models."""
+    """Apply the attention choice and build the manager a host puts in Services.models (torch is imported
+    here, not at module level, so `--help` stays instant)."""
+    from engine.memory import ModelManager
+    from engine.models.attention import set_attention_backend
+
     set_attention_backend(getattr(args, "attention", "auto"))
     return ModelManager(device="cpu" if getattr(args, "cpu", False) else None,
                         vram_budget=getattr(args, "vram_budget", None), ram_budget=getattr(args, "ram_budget", None),

@@ -121,13 +121,6 @@ def measured_vram_budget(device: torch.device) -> int:
     return max(0, free - max(GIB, total // 10))
 
 
-def parse_size(text: str) -> int:
-    """'6GB', '512MiB', '1.5g' or a plain number of GiB -> bytes."""
-    match = re.fullmatch(r"\s*([0-9.]+)\s*([kmgt]?)(i?b)?\s*", text.lower())
-    if not match:
-        raise ValueError(f"not a memory size: {text!r} (expected e.g. 6GB, 512MB, or a number of GiB)")
-    number, unit = float(match.group(1)), match.group(2) or ("b" if match.group(3) else "g")
-    return int(number * 1024 ** "bkmgt".index(unit))
 
 
 class ModelManager:

@@ -7,7 +7,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from engine.memory import ModelManager, file_key, parse_size
+from engine.compute_flags import parse_size
+from engine.memory import ModelManager, file_key
 from engine.weight_patches import Patch
 
 
