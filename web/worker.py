@@ -73,6 +73,7 @@ class PromptWorker:
         self._free_request: bool | None = None
         self._status_due = False
         self._status_sent = float("-inf")
+        self._status_timer: asyncio.TimerHandle | None = None
         self.on_finished: list[Callable[[str, dict], None]] = []  # (prompt_id, history entry), on the loop
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -86,6 +87,8 @@ class PromptWorker:
 
     async def stop(self) -> None:
         self._stop.set()
+        if self._status_timer is not None:  # a late broadcast would read the queue after it is closed
+            self._status_timer.cancel()
         self.interrupt_flag.set()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 30)
@@ -128,7 +131,7 @@ class PromptWorker:
             return
         self._status_due = True
         loop = asyncio.get_running_loop()
-        loop.call_at(max(loop.time(), self._status_sent + STATUS_INTERVAL), self._send_status)
+        self._status_timer = loop.call_at(max(loop.time(), self._status_sent + STATUS_INTERVAL), self._send_status)
 
     def _send_status(self) -> None:
         self._status_due = False
