@@ -6,9 +6,8 @@ from typing import Annotated
 from pydantic import Field
 
 from engine.graph.expansion import GraphBuilder
-from engine.graph.native import Combo, Node, NodeOutput, Out, Socket, Widget, node
-from engine.sampling import SAMPLERS, SCHEDULERS
-from nodes.sampling import MAX_SEED, MAX_STEPS
+from engine.graph.native import Node, NodeOutput, Out, Socket, Widget, node
+from nodes.sampling import MAX_STEPS, Cfg, SamplerName, SchedulerName, Seed, Steps
 
 
 def _link(type_: str, tooltip: str):
@@ -32,13 +31,13 @@ class Refiner(Node):
     refiner_positive: _link("CONDITIONING", "Positive prompt encoded with the refiner CLIP.")
     refiner_negative: _link("CONDITIONING", "Negative prompt encoded with the refiner CLIP.")
     latent_image: _link("LATENT", "The starting latent (e.g. Empty Latent Image).")
-    seed: Annotated[int, Widget(control_after_generate=True)] = Field(0, ge=0, le=MAX_SEED)
-    steps: int = Field(25, ge=1, le=MAX_STEPS)
+    seed: Seed = 0
+    steps: Steps = 25
     switch: Annotated[float, Widget(step=0.01, tooltip="Fraction of the steps run by the base model.")] = \
         Field(0.8, ge=0.0, le=1.0)
-    cfg: Annotated[float, Widget(step=0.1, round=0.01)] = Field(8.0, ge=0.0, le=100.0)
-    sampler_name: Annotated[str, Combo(list(SAMPLERS))] = "euler"
-    scheduler: Annotated[str, Combo(list(SCHEDULERS))] = "normal"
+    cfg: Cfg = 8.0
+    sampler_name: SamplerName = "euler"
+    scheduler: SchedulerName = "normal"
 
     def run(self, ctx):
         at = switch_step(self.steps, self.switch)

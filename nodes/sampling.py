@@ -19,6 +19,13 @@ from nodes.model_values import DiffusionModel
 MAX_SEED = 0xFFFFFFFFFFFFFFFF
 MAX_STEPS = 10000
 
+# The sampling widgets every sampler node declares alike (defaults are given where they are used).
+Seed = Annotated[int, Widget(control_after_generate=True), Field(ge=0, le=MAX_SEED)]
+Steps = Annotated[int, Field(ge=1, le=MAX_STEPS)]
+Cfg = Annotated[float, Widget(step=0.1, round=0.01), Field(ge=0.0, le=100.0)]
+SamplerName = Annotated[str, Combo(list(SAMPLERS))]
+SchedulerName = Annotated[str, Combo(list(SCHEDULERS))]
+
 
 def _progress(ctx, model: DiffusionModel):
     family = model.config.family
@@ -29,17 +36,16 @@ def _progress(ctx, model: DiffusionModel):
     return report
 
 
-def run_sampler(ctx, model: DiffusionModel, latent: dict, **settings) -> dict:
+def run_sampler(ctx, model: DiffusionModel, latent: dict, *, positive: list, negative: list, **settings) -> dict:
     """engine.sampling.sample with the UNet (and any ControlNets of the conditioning) placed on the compute
     device for the whole run."""
     manager = model_manager(ctx)
     ctx.check_interrupt()
     with manager.use(model.handle) as unet:
         sampler_model = sampling_model(model, unet)
-        with controls_bound(manager, model, sampler_model, latent, settings.pop("positive"),
-                            settings.pop("negative")) as (positive, negative):
+        with controls_bound(manager, model, sampler_model, latent, positive, negative) as conditioning:
             return sample(sampler_model, latent=latent, callback=_progress(ctx, model), device=manager.device,
-                          positive=positive, negative=negative, **settings)
+                          positive=conditioning[0], negative=conditioning[1], **settings)
 
 
 @node(category="sampling", display_name="KSampler", outputs=[Out("LATENT", tooltip="The denoised latent.")])
@@ -47,11 +53,11 @@ class KSampler(Node):
     """Denoise the latent: text-to-image from an empty latent, image-to-image with denoise below 1."""
 
     model: Annotated[object, Socket("MODEL")]
-    seed: Annotated[int, Widget(control_after_generate=True)] = Field(0, ge=0, le=MAX_SEED)
-    steps: int = Field(20, ge=1, le=MAX_STEPS)
-    cfg: Annotated[float, Widget(step=0.1, round=0.01)] = Field(8.0, ge=0.0, le=100.0)
-    sampler_name: Annotated[str, Combo(list(SAMPLERS))]
-    scheduler: Annotated[str, Combo(list(SCHEDULERS))]
+    seed: Seed = 0
+    steps: Steps = 20
+    cfg: Cfg = 8.0
+    sampler_name: SamplerName
+    scheduler: SchedulerName
     positive: Annotated[object, Socket("CONDITIONING")]
     negative: Annotated[object, Socket("CONDITIONING")]
     latent_image: Annotated[object, Socket("LATENT")]
@@ -69,11 +75,11 @@ class KSamplerAdvanced(Node):
 
     model: Annotated[object, Socket("MODEL")]
     add_noise: Literal["enable", "disable"] = "enable"
-    noise_seed: Annotated[int, Widget(control_after_generate=True)] = Field(0, ge=0, le=MAX_SEED)
-    steps: int = Field(20, ge=1, le=MAX_STEPS)
-    cfg: Annotated[float, Widget(step=0.1, round=0.01)] = Field(8.0, ge=0.0, le=100.0)
-    sampler_name: Annotated[str, Combo(list(SAMPLERS))]
-    scheduler: Annotated[str, Combo(list(SCHEDULERS))]
+    noise_seed: Seed = 0
+    steps: Steps = 20
+    cfg: Cfg = 8.0
+    sampler_name: SamplerName
+    scheduler: SchedulerName
     positive: Annotated[object, Socket("CONDITIONING")]
     negative: Annotated[object, Socket("CONDITIONING")]
     latent_image: Annotated[object, Socket("LATENT")]
