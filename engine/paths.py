@@ -182,11 +182,11 @@ class Folders:
             raise KeyError(f"unknown model kind {kind!r}; known: {', '.join(sorted(self.model_folders))}")
         return list(self.model_folders[kind])
 
-    def list(self, kind: str) -> list[str]:
+    def list(self, kind: str, extensions: Sequence[str] = MODEL_EXTENSIONS) -> list[str]:
         """Model file names of `kind`, relative to their folder, with forward slashes, sorted."""
         names: set[str] = set()
         for folder in self.folders_for(kind):
-            names.update(self._listings.files(folder, MODEL_EXTENSIONS))
+            names.update(self._listings.files(folder, extensions))
         return sorted(names)
 
     def find(self, kind: str, name: str) -> Path:

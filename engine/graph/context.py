@@ -86,6 +86,11 @@ class ExecutionContext:
         self._builders = 0
 
     @property
+    def interrupt(self) -> Interrupt | None:
+        """The host's interrupt flag for this prompt (None when nothing can interrupt it)."""
+        return self._interrupt
+
+    @property
     def extra_pnginfo(self) -> Any:
         """`extra_data["extra_pnginfo"]`, normally `{"workflow": <canvas graph>}`."""
         return self.extra_data.get("extra_pnginfo")
