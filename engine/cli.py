@@ -105,6 +105,8 @@ def pack_problems(report: Any) -> list[str]:
     """One line per pack that failed to import, name clash and broken core module (startup goes on)."""
     lines = [f"node pack {p.name} failed to import ({p.path}): {p.error.strip().splitlines()[-1]}"
              for p in report.failed]
+    lines += [f"node pack {p.name} prestartup script failed ({p.path}): {p.error.strip().splitlines()[-1]}"
+              for p in getattr(report, "prestartup_failed", [])]
     lines += [f"node name clash: {c}" for c in report.clashes]
     lines += [f"core node module error: {e.strip().splitlines()[-1]}" for e in report.core_errors]
     return lines

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import runpy
 import sys
 import time
 import traceback
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from engine.graph.registry import NodeRegistry
+
+PRESTARTUP = "prestartup_script.py"
 
 
 @dataclass
@@ -42,6 +45,7 @@ class PackReport:
     """All packs, plus problems with the core node modules and name clashes."""
 
     packs: list[PackResult] = field(default_factory=list)
+    prestartup: list[PackResult] = field(default_factory=list)  # prestartup_script.py runs
     core_errors: list[str] = field(default_factory=list)
     clashes: list[str] = field(default_factory=list)
 
@@ -49,13 +53,20 @@ class PackReport:
     def failed(self) -> list[PackResult]:
         return [p for p in self.packs if not p.ok]
 
+    @property
+    def prestartup_failed(self) -> list[PackResult]:
+        return [p for p in self.prestartup if not p.ok]
+
     def web_directories(self) -> dict[str, Path]:
         """module name -> folder of JS extensions, for the server's /extensions."""
         return {p.module: p.web_directory for p in self.packs if p.ok and p.web_directory is not None}
 
     def summary(self) -> str:
         """Import times, slowest first, with IMPORT FAILED markers, then clashes."""
-        lines = ["Import times for custom nodes:"] if self.packs else []
+        lines = ["Prestartup times for custom nodes:"] if self.prestartup else []
+        for run in sorted(self.prestartup, key=lambda p: -p.seconds):
+            lines.append(f"{run.seconds:8.3f} s{' (PRESTARTUP FAILED)' if not run.ok else ''}: {run.path}")
+        lines += ["Import times for custom nodes:"] if self.packs else []
         for pack in sorted(self.packs, key=lambda p: -p.seconds):
             failed = " (IMPORT FAILED)" if not pack.ok else ""
             lines.append(f"{pack.seconds:8.3f} s{failed}: {pack.path}")
@@ -106,6 +117,25 @@ def _import(path: Path, module_name: str):
     return module
 
 
+def _compat_hint(exc: BaseException) -> str | None:
+    from engine.comfy_compat import missing_module_hint
+
+    return missing_module_hint(exc)
+
+
+def run_prestartup(path: Path) -> PackResult:
+    """Run a pack's prestartup_script.py (as ComfyUI does, before any pack imports), timed; failures reported."""
+    script = path / PRESTARTUP
+    result = PackResult(name=path.name, path=script, module=f"{path.name}.prestartup", seconds=0.0)
+    start = time.perf_counter()
+    try:
+        runpy.run_path(str(script), run_name=f"custom_nodes.{path.name}.prestartup_script")
+    except Exception:  # noqa: BLE001 - reported, never fatal
+        result.error = traceback.format_exc()
+    result.seconds = time.perf_counter() - start
+    return result
+
+
 def load_pack(registry: NodeRegistry, path: Path) -> PackResult:
     """Import one pack and register its nodes under source "custom_nodes.<pack>"."""
     module_name = _module_name(path)
@@ -114,12 +144,17 @@ def load_pack(registry: NodeRegistry, path: Path) -> PackResult:
     try:
         module = _import(path, module_name)
         registration = registry.register_module(module, source=module_name)
-    except Exception:  # noqa: BLE001 - a broken pack is reported, never fatal
+    except Exception as exc:  # noqa: BLE001 - a broken pack is reported, never fatal
         result.error = traceback.format_exc()
+        hint = _compat_hint(exc)
+        if hint:
+            result.error += hint + "\n"
     else:
         result.nodes, result.clashes = registration.nodes, registration.clashes
         if registration.errors:
             result.error = "\n".join(registration.errors)
+        elif not registration.nodes and hasattr(module, "comfy_entrypoint"):
+            result.error = "ComfyUI V3 packs (comfy_entrypoint) are not supported by Loom; use NODE_CLASS_MAPPINGS"
         web = getattr(module, "WEB_DIRECTORY", None)
         if web and path.is_dir() and (path / web).is_dir():
             result.web_directory = (path / web).resolve()
@@ -129,11 +164,19 @@ def load_pack(registry: NodeRegistry, path: Path) -> PackResult:
 
 def load_packs(registry: NodeRegistry, directories: Iterable[str | Path],
                report: PackReport | None = None) -> PackReport:
-    """Load every pack found in `directories`, each in its own try block."""
+    """Load every pack found in `directories`, each in its own try block, after installing the ComfyUI
+    compatibility modules (engine/comfy_compat) and running every pack's prestartup_script.py."""
     report = report if report is not None else PackReport()
-    for directory in directories:
-        for path in pack_entries(Path(directory)):
-            result = load_pack(registry, path)
-            report.packs.append(result)
-            report.clashes += result.clashes
+    entries = [path for directory in directories for path in pack_entries(Path(directory))]
+    if entries:
+        from engine.comfy_compat import install  # ComfyUI's folder_paths, server, comfy.utils, ... for packs
+
+        install(registry)
+    for path in entries:
+        if path.is_dir() and (path / PRESTARTUP).is_file():
+            report.prestartup.append(run_prestartup(path))
+    for path in entries:
+        result = load_pack(registry, path)
+        report.packs.append(result)
+        report.clashes += result.clashes
     return report
