@@ -6,12 +6,15 @@ so tests build a real app around their own nodes and folders.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from engine import comfy_compat
+from engine.comfy_compat.server import mount_routes
 from engine.queue import PromptQueue
 from web import routes as route_modules
 from web.routes.info import server_features
@@ -102,6 +105,7 @@ def create_app(config: ServerConfig, registry: Any, executor: Any, queue: Prompt
         app.router.add_get(prefix + "/ws", hub.handle)
     for table in route_modules.ALL:
         _add_twice(app, table)
+    mount_routes(app)  # routes node packs added to PromptServer.instance.routes, after (never over) the core's
     _add_pages(app, config, canvas)
     app.cleanup_ctx.append(webhooks)  # before the worker: its session outlives the last prompt
     app.cleanup_ctx.append(_run_worker)
@@ -110,7 +114,9 @@ def create_app(config: ServerConfig, registry: Any, executor: Any, queue: Prompt
 
 async def _run_worker(app: web.Application) -> AsyncIterator[None]:
     app[WORKER].start()
+    comfy_compat.set_server(app, app[HUB], asyncio.get_running_loop(), app[WORKER])  # PromptServer.instance
     yield
+    comfy_compat.clear_server(app[HUB])
     await app[HUB].close_all()
     await app[WORKER].stop()
     app[QUEUE].close()
