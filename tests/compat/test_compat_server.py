@@ -1,0 +1,66 @@
+"""The test pack on a real Loom server: its routes answer, send_sync reaches websocket clients, interrupts land."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from engine.graph.cache import CachePolicy
+from engine.graph.executor import Executor
+from engine.queue import PromptQueue
+from tests.server.helpers import submit, until_done, until_progress
+from web.app import create_app
+from web.state import ServerConfig
+
+
+@pytest.fixture
+async def client(loaded):
+    executor = Executor(loaded.registry, cache=CachePolicy.classic())
+    queue = PromptQueue(loaded.folders.user_dir / "queue.sqlite3")
+    app = create_app(ServerConfig(folders=loaded.folders), loaded.registry, executor, queue)
+    client = TestClient(TestServer(app, host="127.0.0.1"))
+    await client.start_server()
+    yield client
+    await client.close()
+
+
+async def test_pack_route_answers_with_loom_model_files(client):
+    for path in ("/compat_pack/models", "/api/compat_pack/models"):
+        response = await client.get(path)
+        assert response.status == 200
+        assert await response.json() == {"checkpoints": ["sub/other.ckpt", "tiny.safetensors"]}
+
+
+async def test_send_sync_from_a_route_reaches_every_websocket_client(client):
+    ws = await client.ws_connect("/ws?clientId=someone")
+    assert (await ws.receive_json())["type"] == "status"
+    response = await client.post("/compat_pack/ping", json={"text": "hello"})
+    assert response.status == 200
+    assert await ws.receive_json(timeout=10) == {"type": "compat_pack.pong", "data": {"echo": "hello"}}
+    await ws.close()
+
+
+async def test_send_sync_from_a_node_reaches_the_prompts_client(client):
+    ws = await client.ws_connect("/ws?clientId=c1")
+    prompt = {"1": {"class_type": "CompatCount", "inputs": {"steps": 2, "stop_at": 0}},
+              "2": {"class_type": "CompatShow", "inputs": {"value": ["1", 0]}}}
+    prompt_id = (await submit(client, prompt, client_id="c1"))["prompt_id"]
+    messages = await until_done(ws, prompt_id)
+    steps = [m["data"] for m in messages if isinstance(m, dict) and m["type"] == "compat_pack.step"]
+    assert steps == [{"step": 1, "node": "1"}, {"step": 2, "node": "1"}]
+    progress = [m["data"]["value"] for m in messages if isinstance(m, dict) and m["type"] == "progress"]
+    assert progress == [1, 2]
+    await ws.close()
+
+
+async def test_server_interrupt_stops_a_node_polling_processing_interrupted(client):
+    ws = await client.ws_connect("/ws?clientId=c1")
+    prompt = {"1": {"class_type": "CompatWaitForInterrupt", "inputs": {"seconds": 60.0}},
+              "2": {"class_type": "CompatShow", "inputs": {"value": ["1", 0]}}}
+    prompt_id = (await submit(client, prompt, client_id="c1"))["prompt_id"]
+    await until_progress(ws)
+    assert (await client.post("/interrupt", json={})).status == 200
+    messages = await until_done(ws, prompt_id)
+    kinds = [m["type"] for m in messages if isinstance(m, dict)]
+    assert "execution_interrupted" in kinds and "execution_success" not in kinds
+    await ws.close()
