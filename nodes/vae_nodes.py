@@ -7,7 +7,6 @@ models and retries in tiles, so a large image degrades to slower rather than fai
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Annotated
 
 import torch
@@ -16,33 +15,37 @@ from pydantic import Field
 
 from engine.graph.native import Node, Out, Socket, Widget, node
 from engine.memory import ModelManager
+from nodes.model_files import model_manager
 from nodes.model_values import VAEModel, weight_dtype
 
 MAX_TILE = 4096
+# Widgets both tiled nodes take; the temporal sizes are ComfyUI's for video VAEs, accepted and unused here.
+Overlap = Annotated[int, Widget(step=32), Field(ge=0, le=MAX_TILE)]
+TemporalSize = Annotated[int, Widget(step=4), Field(ge=8, le=MAX_TILE)]
+TemporalOverlap = Annotated[int, Widget(step=4), Field(ge=4, le=MAX_TILE)]
 
 
-def _with_tiled_fallback(manager: ModelManager, vae: VAEModel, x: torch.Tensor,
-                         plain: Callable, tiled: Callable) -> torch.Tensor:
+def _run_vae(manager: ModelManager, vae: VAEModel, x: torch.Tensor, method: str, tile: int, overlap: int,
+             force_tiles: bool) -> torch.Tensor:
+    """The placed VAE's `method` ("decode" / "encode") on x, in tiles when forced or when the whole call
+    runs out of memory (then other models are offloaded first)."""
     with manager.use(vae.handle) as model:
         device, dtype = weight_dtype(model)
         x = x.to(device, dtype)
+        plain, tiled = getattr(model, method), getattr(model, f"{method}_tiled")
         with torch.inference_mode():
             try:
-                return plain(model, x).float()
+                return (tiled(x, tile, overlap) if force_tiles else plain(x)).float()
             except torch.OutOfMemoryError:
                 pass  # leave the except block first so the failed attempt's tensors are freed
             manager.free_device_memory(keep=[vae.handle])
-            return tiled(model, x).float()
+            return tiled(x, tile, overlap).float()
 
 
 def vae_decode(manager: ModelManager, vae: VAEModel, samples: torch.Tensor, tile: int = 64,
                overlap: int = 16, force_tiles: bool = False) -> torch.Tensor:
     """Latents [B,C,h,w] -> IMAGE [B,H,W,3] in 0..1; tile/overlap in latent cells."""
-    def tiled(model, z):
-        return model.decode_tiled(z, tile, overlap)
-
-    plain = tiled if force_tiles else (lambda model, z: model.decode(z))
-    images = _with_tiled_fallback(manager, vae, samples, plain, tiled)
+    images = _run_vae(manager, vae, samples, "decode", tile, overlap, force_tiles)
     return ((images + 1.0) / 2.0).clamp(0, 1).movedim(1, -1).cpu()
 
 
@@ -57,12 +60,7 @@ def vae_encode(manager: ModelManager, vae: VAEModel, pixels: torch.Tensor, tile:
                overlap: int = 64, force_tiles: bool = False) -> torch.Tensor:
     """IMAGE [B,H,W,C] in 0..1 -> latents [B,C,H/f,W/f] (float32, CPU); tile/overlap in pixels."""
     x = crop_to_grid(pixels, vae.downscale)[..., :3].movedim(-1, 1) * 2.0 - 1.0
-
-    def tiled(model, images):
-        return model.encode_tiled(images, tile, overlap)
-
-    plain = tiled if force_tiles else (lambda model, images: model.encode(images))
-    return _with_tiled_fallback(manager, vae, x, plain, tiled).cpu()
+    return _run_vae(manager, vae, x, "encode", tile, overlap, force_tiles).cpu()
 
 
 @node(category="latent", display_name="VAE Decode", outputs=[Out("IMAGE")])
@@ -73,7 +71,7 @@ class VAEDecode(Node):
     vae: Annotated[object, Socket("VAE")]
 
     def run(self, ctx):
-        return (vae_decode(ctx.services.models, self.vae, self.samples["samples"]),)
+        return (vae_decode(model_manager(ctx), self.vae, self.samples["samples"]),)
 
 
 @node(category="latent", display_name="VAE Encode", outputs=[Out("LATENT")])
@@ -84,7 +82,12 @@ class VAEEncode(Node):
     vae: Annotated[object, Socket("VAE")]
 
     def run(self, ctx):
-        return ({"samples": vae_encode(ctx.services.models, self.vae, self.pixels)},)
+        return ({"samples": vae_encode(model_manager(ctx), self.vae, self.pixels)},)
+
+
+def _tile_overlap(tile_size: int, overlap: int) -> int:
+    """The overlap the tiled nodes use: at most a quarter of the tile."""
+    return min(overlap, tile_size // 4)
 
 
 @node(category="_for_testing", display_name="VAE Decode (Tiled)", outputs=[Out("IMAGE")])
@@ -94,15 +97,14 @@ class VAEDecodeTiled(Node):
     samples: Annotated[object, Socket("LATENT")]
     vae: Annotated[object, Socket("VAE")]
     tile_size: Annotated[int, Widget(step=32)] = Field(512, ge=64, le=MAX_TILE)
-    overlap: Annotated[int, Widget(step=32)] = Field(64, ge=0, le=MAX_TILE)
-    temporal_size: Annotated[int, Widget(step=4)] = Field(64, ge=8, le=MAX_TILE)
-    temporal_overlap: Annotated[int, Widget(step=4)] = Field(8, ge=4, le=MAX_TILE)
+    overlap: Overlap = 64
+    temporal_size: TemporalSize = 64
+    temporal_overlap: TemporalOverlap = 8
 
     def run(self, ctx):
         f = self.vae.downscale
-        overlap = min(self.overlap, self.tile_size // 4)
-        images = vae_decode(ctx.services.models, self.vae, self.samples["samples"],
-                            tile=self.tile_size // f, overlap=overlap // f, force_tiles=True)
+        images = vae_decode(model_manager(ctx), self.vae, self.samples["samples"], tile=self.tile_size // f,
+                            overlap=_tile_overlap(self.tile_size, self.overlap) // f, force_tiles=True)
         return (images,)
 
 
@@ -113,14 +115,13 @@ class VAEEncodeTiled(Node):
     pixels: Annotated[object, Socket("IMAGE")]
     vae: Annotated[object, Socket("VAE")]
     tile_size: Annotated[int, Widget(step=64)] = Field(512, ge=64, le=MAX_TILE)
-    overlap: Annotated[int, Widget(step=32)] = Field(64, ge=0, le=MAX_TILE)
-    temporal_size: Annotated[int, Widget(step=4)] = Field(64, ge=8, le=MAX_TILE)
-    temporal_overlap: Annotated[int, Widget(step=4)] = Field(8, ge=4, le=MAX_TILE)
+    overlap: Overlap = 64
+    temporal_size: TemporalSize = 64
+    temporal_overlap: TemporalOverlap = 8
 
     def run(self, ctx):
-        overlap = min(self.overlap, self.tile_size // 4)
-        samples = vae_encode(ctx.services.models, self.vae, self.pixels, tile=self.tile_size, overlap=overlap,
-                             force_tiles=True)
+        samples = vae_encode(model_manager(ctx), self.vae, self.pixels, tile=self.tile_size,
+                             overlap=_tile_overlap(self.tile_size, self.overlap), force_tiles=True)
         return ({"samples": samples},)
 
 
@@ -148,5 +149,5 @@ class VAEEncodeForInpaint(Node):
         pixels = crop_to_grid(self.pixels, self.vae.downscale)[..., :3]
         mask = crop_to_grid(mask.movedim(1, -1), self.vae.downscale).movedim(-1, 1)
         greyed = (pixels - 0.5) * (1.0 - mask).movedim(1, -1) + 0.5
-        samples = vae_encode(ctx.services.models, self.vae, greyed)
+        samples = vae_encode(model_manager(ctx), self.vae, greyed)
         return ({"samples": samples, "noise_mask": grow_mask(mask, self.grow_mask_by)},)
