@@ -23,6 +23,7 @@ from engine.models.controlnet import (
     check_compatible,
     controlnet_weights,
     infer_controlnet_config,
+    tensor_shapes,
 )
 from engine.models.t2i_adapter import (
     T2IAdapter,
@@ -36,7 +37,7 @@ from engine.models.t2i_adapter import (
 from engine.models.unet import UNetConfig
 from engine.sampling.cfg import Control, repeat_to_batch
 from nodes.image_tensors import resize_channels_first
-from nodes.model_values import DiffusionModel
+from nodes.model_values import DiffusionModel, weight_dtype
 
 LATENT_SCALE = 8  # hint pixels per latent pixel
 DIFF_MARK = "difference"  # key present in "diff" ControlNets (weights relative to their base UNet)
@@ -81,8 +82,7 @@ class _PlusBase(Mapping):
         return len(self.control)
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
-        return self.control.shapes() if hasattr(self.control, "shapes") else {
-            k: tuple(v.shape) for k, v in self.control.items()}
+        return tensor_shapes(self.control)
 
 
 def load_controlnet(manager: ModelManager, path: Path, base: DiffusionModel | None = None) -> ControlNetValue:
@@ -142,8 +142,7 @@ class ControlNetStep:
         if self._bound is None:
             raise RuntimeError(f"ControlNet {self.net.name} ran outside a sampler run (not placed)")
         module, ms, latent_batch, base = self._bound
-        weight = next(module.parameters())
-        device, dtype = weight.device, weight.dtype
+        device, dtype = weight_dtype(module)
         hint = self._hint_for(x, latent_batch, device, dtype)
         if isinstance(module, T2IAdapter):
             return {"input": self._adapter(module, hint, base)}

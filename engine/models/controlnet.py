@@ -83,11 +83,12 @@ class RenamedView(Mapping):
         return len(self.names)
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
-        shapes = _shapes(self.source)
+        shapes = tensor_shapes(self.source)
         return {new: shapes[old] for new, old in self.names.items()}
 
 
-def _shapes(source: Mapping[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
+def tensor_shapes(source: Mapping[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
+    """Shapes of a state dict's tensors, without reading their data where the source can list them."""
     if hasattr(source, "shapes"):
         return source.shapes()
     return {k: tuple(v.shape) for k, v in source.items()}
@@ -147,7 +148,7 @@ def _diffusers_layout(shapes: Mapping[str, tuple]) -> UNetConfig:
 
 def controlnet_weights(source: Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
     """The ControlNet's tensors under cldm names, from any of the three layouts (lazy where `source` is)."""
-    shapes = _shapes(source)
+    shapes = tensor_shapes(source)
     if CLDM_PREFIX + CLDM_MARK in shapes:
         return RenamedView(source, {k[len(CLDM_PREFIX):]: k for k in shapes if k.startswith(CLDM_PREFIX)})
     if CLDM_MARK in shapes:
@@ -161,7 +162,7 @@ def controlnet_weights(source: Mapping[str, torch.Tensor]) -> Mapping[str, torch
 
 def infer_controlnet_config(weights: Mapping[str, torch.Tensor]) -> ControlNetConfig:
     """ControlNetConfig from cldm-named shapes."""
-    shapes = _shapes(weights)
+    shapes = tensor_shapes(weights)
     hint = sorted((int(k.split(".")[1]), shape) for k, shape in shapes.items()
                   if k.startswith("input_hint_block.") and k.endswith(".weight"))
     if len(hint) != 2 * HINT_STRIDES + 2:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.models.controlnet import RenamedView, describe_family
+from engine.models.controlnet import RenamedView, describe_family, tensor_shapes
 from engine.models.detect import UnsupportedCheckpoint
 from engine.models.unet import UNetConfig
 
@@ -92,8 +92,7 @@ def is_t2i_adapter(shapes: Mapping[str, tuple]) -> bool:
 
 def adapter_weights(source: Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
     """The adapter's tensors under original-layout names (lazy where `source` is)."""
-    shapes = source.shapes() if hasattr(source, "shapes") else {k: tuple(v.shape) for k, v in source.items()}
-    return RenamedView(source, adapter_names(shapes))
+    return RenamedView(source, adapter_names(tensor_shapes(source)))
 
 
 def adapter_names(shapes: Mapping[str, tuple]) -> dict[str, str]:
