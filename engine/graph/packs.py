@@ -62,7 +62,7 @@ class PackReport:
         return {p.module: p.web_directory for p in self.packs if p.ok and p.web_directory is not None}
 
     def summary(self) -> str:
-        """Import times, slowest first, with IMPORT FAILED markers, then clashes."""
+        """Prestartup and import times, slowest first, with FAILED markers, then clashes."""
         lines = ["Prestartup times for custom nodes:"] if self.prestartup else []
         for run in sorted(self.prestartup, key=lambda p: -p.seconds):
             lines.append(f"{run.seconds:8.3f} s{' (PRESTARTUP FAILED)' if not run.ok else ''}: {run.path}")

@@ -86,13 +86,14 @@ def test_graph_builder_expansion_runs_the_built_node(loaded):
     assert result.outputs["2"]["value"] == [42]
 
 
-def test_missing_comfy_module_fails_the_pack_naming_the_module(tmp_path):
+def test_unsupported_packs_fail_with_a_clear_reason(tmp_path):
     loaded = loaded_registry(tmp_path, BROKEN_PACKS)
     broken = {p.name: p for p in loaded.report.packs}
     failed = broken["needs_comfy_sd"]
     assert not failed.ok
     assert "No module named 'comfy.sd'" in failed.error
     assert failed.error.strip().splitlines()[-1].startswith("ComfyUI module 'comfy.sd' is not provided by Loom")
+    assert "V3 packs (comfy_entrypoint) are not supported" in broken["v3_only"].error
     assert broken["bad_prestartup"].ok  # a failed prestartup script does not stop the pack
     [prestartup] = loaded.report.prestartup_failed
     assert "prestartup exploded" in prestartup.error
