@@ -109,7 +109,8 @@ class ControlNetApplyAdvanced(Node):
     strength: Annotated[float, Widget(step=0.01)] = STRENGTH
     start_percent: Annotated[float, Widget(step=0.001)] = Field(0.0, ge=0.0, le=1.0)
     end_percent: Annotated[float, Widget(step=0.001)] = Field(1.0, ge=0.0, le=1.0)
-    vae: Annotated[object, Socket("VAE", tooltip="Accepted for ComfyUI workflows; cldm ControlNets work on pixels.")] = None
+    vae: Annotated[object, Socket("VAE", tooltip="Accepted for ComfyUI workflows; cldm ControlNets work on "
+                                                 "pixels.")] = None
 
     def run(self, ctx):
         positive, negative = attach_control("ControlNetApplyAdvanced", self.control_net, self.image,

@@ -9,6 +9,7 @@ DoRA (`dora_scale`, PEFT's `lora_magnitude_vector`) renormalises the changed wei
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -54,10 +55,7 @@ class Adapter:
 
     def fits(self, shape: torch.Size | tuple[int, ...]) -> bool:
         out, rest = self.delta_numel()
-        numel = 1
-        for d in shape[1:]:
-            numel *= d
-        return len(shape) >= 1 and out == shape[0] and rest == numel
+        return len(shape) >= 1 and out == shape[0] and rest == math.prod(shape[1:])
 
     def patched(self, weight: torch.Tensor, strength: float) -> torch.Tensor:
         """The new weight (a new tensor; `weight` is left alone) at `strength`."""
