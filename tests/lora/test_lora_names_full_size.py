@@ -1,9 +1,6 @@
 """Every kohya module name of a real SD1.5 / SDXL LoRA (reference manifests) reaches a weight of the right
 shape in the full-size models, built on the meta device."""
 
-import json
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -12,15 +9,7 @@ from engine.models.detect import infer_unet_config
 from engine.models.lora.keys import clip_names, unet_names
 from nodes.model_values import TextTowers
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "checkpoints"
 UNET = "model.diffusion_model."
-
-
-def _manifest(name):
-    path = REFERENCE / name
-    if not path.exists():
-        pytest.skip(f"reference manifest {path} not available")
-    return json.loads(path.read_text())
 
 
 def _meta(tensors: dict, prefixes) -> dict:
@@ -28,12 +17,12 @@ def _meta(tensors: dict, prefixes) -> dict:
 
 
 @pytest.mark.parametrize(("checkpoint", "lora", "family", "text"), [
-    ("sd15.json", "lora_kohya_sd15.json", "sd1", ("te",)),
-    ("sdxl_base.json", "lora_kohya_sdxl.json", "sdxl", ("te1", "te2")),
+    ("sd15", "lora_kohya_sd15", "sd1", ("te",)),
+    ("sdxl_base", "lora_kohya_sdxl", "sdxl", ("te1", "te2")),
 ])
-def test_every_kohya_module_maps_to_a_weight_of_its_shape(checkpoint, lora, family, text):
-    tensors = _manifest(checkpoint)["tensors"]
-    modules = _manifest(lora)
+def test_every_kohya_module_maps_to_a_weight_of_its_shape(manifest, checkpoint, lora, family, text):
+    tensors = manifest(checkpoint)["tensors"]
+    modules = manifest(lora)
     unet_shapes = {k[len(UNET):]: tuple(v) for k, v in tensors.items() if k.startswith(UNET)}
     names = unet_names(infer_unet_config(unet_shapes), unet_shapes)
     for group in ("unet_attn", "unet_conv_extra"):
@@ -50,12 +39,12 @@ def test_every_kohya_module_maps_to_a_weight_of_its_shape(checkpoint, lora, fami
             assert clip_shapes[names[module]] == tuple(shape), module
 
 
-@pytest.mark.parametrize(("checkpoint", "diffusers"), [("sd15.json", "diffusers_unet_sd15.json"),
-                                                        ("sdxl_base.json", "diffusers_unet_sdxl.json")])
-def test_every_diffusers_unet_module_maps_to_the_ldm_weight_of_its_shape(checkpoint, diffusers):
-    ldm = {k[len(UNET):]: tuple(v) for k, v in _manifest(checkpoint)["tensors"].items() if k.startswith(UNET)}
+@pytest.mark.parametrize(("checkpoint", "diffusers"), [("sd15", "diffusers_unet_sd15"),
+                                                        ("sdxl_base", "diffusers_unet_sdxl")])
+def test_every_diffusers_unet_module_maps_to_the_ldm_weight_of_its_shape(manifest, checkpoint, diffusers):
+    ldm = {k[len(UNET):]: tuple(v) for k, v in manifest(checkpoint)["tensors"].items() if k.startswith(UNET)}
     names = unet_names(infer_unet_config(ldm), ldm)
-    weights = {k: tuple(v) for k, v in _manifest(diffusers)["tensors"].items() if k.endswith(".weight")}
+    weights = {k: tuple(v) for k, v in manifest(diffusers)["tensors"].items() if k.endswith(".weight")}
     assert len(set(weights)) == len({names[f"unet.{k.removesuffix('.weight')}"] for k in weights})
     for key, shape in weights.items():
         module = key.removesuffix(".weight")
