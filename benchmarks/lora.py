@@ -79,7 +79,6 @@ def main() -> None:
     parser.add_argument("--dtype", choices=("fp32", "fp16"), default="fp32")
     parser.add_argument("--rank", type=int, default=32)
     args = parser.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     dtype = torch.float32 if args.dtype == "fp32" else torch.float16
 
     unet, built = timed(lambda: random_unet(dtype))
