@@ -9,8 +9,7 @@ import torch
 from pydantic import Field
 
 from engine.graph.native import Node, Out, Socket, Widget, node
-
-MAX_SIZE = 16384
+from nodes.latents import LATENT_SCALE, MAX_SIZE
 
 
 def _map_options(conditioning: list, **options) -> list:
@@ -57,5 +56,5 @@ class ConditioningSetArea(Node):
     strength: Annotated[float, Widget(step=0.01)] = Field(1.0, ge=0.0, le=10.0)
 
     def run(self, ctx):
-        area = (self.height // 8, self.width // 8, self.y // 8, self.x // 8)
+        area = tuple(size // LATENT_SCALE for size in (self.height, self.width, self.y, self.x))
         return (_map_options(self.conditioning, area=area, strength=self.strength, set_area_to_bounds=False),)

@@ -37,9 +37,9 @@ from engine.models.t2i_adapter import (
 from engine.models.unet import UNetConfig
 from engine.sampling.cfg import Control, repeat_to_batch
 from nodes.image_tensors import resize_channels_first
+from nodes.latents import LATENT_SCALE
 from nodes.model_values import DiffusionModel, weight_dtype
 
-LATENT_SCALE = 8  # hint pixels per latent pixel
 DIFF_MARK = "difference"  # key present in "diff" ControlNets (weights relative to their base UNet)
 
 

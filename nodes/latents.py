@@ -12,9 +12,9 @@ from pydantic import Field
 from engine.graph.native import Node, Out, Socket, Widget, node
 from nodes.image_tensors import center_crop_to_aspect, target_size
 
-MAX_SIZE = 16384
+MAX_SIZE = 16384  # the largest image side a size widget accepts
 LATENT_CHANNELS = 4
-LATENT_SCALE = 8
+LATENT_SCALE = 8  # image pixels per latent pixel (the SD VAEs' downscale)
 LatentUpscaleMethod = Literal["nearest-exact", "bilinear", "area", "bicubic", "bislerp"]
 
 

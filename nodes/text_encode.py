@@ -5,10 +5,9 @@ from typing import Annotated
 from pydantic import Field
 
 from engine.graph.native import Node, Out, Socket, Widget, node
+from nodes.latents import MAX_SIZE
 from nodes.model_files import model_manager
 from nodes.model_values import placed_clip
-
-MAX_SIZE = 16384
 
 
 def encode(ctx, clip, tokenize, **options) -> list:
