@@ -6,6 +6,7 @@ import torch
 
 from engine.graph.context import ExecutionContext, ExecutionInterrupted, Interrupt, Services
 from engine.graph.events import EventLog
+from engine.models.vae import AutoencoderKL
 from engine.weight_patches import Patch
 from nodes.conditioning import ConditioningCombine, ConditioningSetArea, ConditioningZeroOut
 from nodes.denoiser import sdxl_numbers, sdxl_vector
@@ -13,7 +14,7 @@ from nodes.latents import EmptyLatentImage, LatentUpscale, LatentUpscaleBy, SetL
 from nodes.loaders import CheckpointLoaderSimple, VAELoader
 from nodes.sampling import KSampler, KSamplerAdvanced
 from nodes.text_encode import CLIPSetLastLayer, CLIPTextEncode, CLIPTextEncodeSDXLRefiner
-from nodes.vae_nodes import VAEDecode, VAEEncodeForInpaint
+from nodes.vae_nodes import VAEDecode, VAEDecodeTiled, VAEEncodeForInpaint, VAEEncodeTiled
 from tests.fixtures.workflow_runner import VAE_FILE
 
 
@@ -154,3 +155,21 @@ def test_inpaint_encode_crops_mask_and_image_together(ctx_for):
     (latent,) = VAEEncodeForInpaint(pixels=torch.rand(1, 70, 60, 3), vae=vae, mask=mask, grow_mask_by=0).run(ctx)
     assert latent["samples"].shape == (1, 4, 8, 7)
     assert torch.equal(latent["noise_mask"][0, 0], mask[0, 3:67, 2:58])
+
+
+def test_tiled_vae_nodes_work_in_tiles_no_larger_than_tile_size(ctx_for, monkeypatch):
+    ctx = ctx_for()
+    _, _, vae = CheckpointLoaderSimple(ckpt_name="v1-5-pruned-emaonly.safetensors").run(ctx)
+    pieces = []
+    for method in ("decode", "encode"):
+        real = getattr(AutoencoderKL, method)
+        monkeypatch.setattr(AutoencoderKL, method,
+                            lambda self, x, real=real: pieces.append(x.shape[-2:]) or real(self, x))
+
+    (image,) = VAEDecodeTiled(samples={"samples": torch.randn(1, 4, 16, 16)}, vae=vae, tile_size=64).run(ctx)
+    assert image.shape == (1, 128, 128, 3)
+    assert len(pieces) > 1 and all(h <= 64 // 8 and w <= 64 // 8 for h, w in pieces)
+    pieces.clear()
+    (latent,) = VAEEncodeTiled(pixels=torch.rand(1, 128, 128, 3), vae=vae, tile_size=64).run(ctx)
+    assert latent["samples"].shape == (1, 4, 16, 16)
+    assert len(pieces) > 1 and all(h <= 64 and w <= 64 for h, w in pieces)
