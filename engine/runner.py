@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pydoc
 import signal
 import sys
 import time
@@ -199,8 +200,15 @@ def _print_execution_error(prompt: dict, error: dict) -> None:
     print(f"node {node_id} ({class_type}) failed: {error.get('exception_type', 'Error')}: "
           f"{error.get('exception_message', '')}", file=sys.stderr)
     tb = error.get("traceback") or []
-    if tb:
+    if tb and not _is_user_mistake(error.get("exception_type", "")):
         print("".join(tb).rstrip(), file=sys.stderr)
+
+
+def _is_user_mistake(exception_type: str) -> bool:
+    """Nodes report bad values and missing or wrong files as ValueError / FileNotFoundError (and subclasses):
+    their message says it all, a traceback is only noise. Anything else may be a bug: keep the traceback."""
+    cls = pydoc.locate(exception_type)
+    return isinstance(cls, type) and issubclass(cls, (ValueError, FileNotFoundError))
 
 
 def run_command(args: argparse.Namespace, base_dir: Path) -> int:

@@ -102,6 +102,7 @@ def test_node_failure_exits_3_and_names_the_node(cli, dirs):
     code, _, err = cli(INVERT, "--set", "4.filename_prefix=../../escape")
     assert code == 3
     assert "node 4 (SaveImage) failed" in err and "filename_prefix" in err
+    assert "Traceback" not in err, "a user mistake is explained in one line, without a Python traceback"
 
 
 def test_unreadable_workflow_exits_2(cli, cli_json, tmp_path):
