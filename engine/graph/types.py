@@ -4,6 +4,12 @@ from typing import Any
 
 WIDGET_TYPES = frozenset({"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"})
 ANY = "*"
+# Core socket types whose values are tensors or loaded models: only a link can provide one, never a JSON literal.
+# (Custom types stay open: ComfyUI passes a pack's literal through to its node.)
+LINK_ONLY_TYPES = frozenset({
+    "IMAGE", "MASK", "LATENT", "MODEL", "CLIP", "VAE", "CONDITIONING", "CONTROL_NET", "CLIP_VISION",
+    "CLIP_VISION_OUTPUT", "SIGMAS", "NOISE", "SAMPLER", "GUIDER", "UPSCALE_MODEL", "STYLE_MODEL",
+})
 
 
 def _type_set(type_name: str) -> frozenset[str]:

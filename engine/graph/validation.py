@@ -18,7 +18,7 @@ from typing import Any
 import networkx as nx
 
 from engine.graph.spec import InputSpec, NodeDefinition, input_options
-from engine.graph.types import WIDGET_TYPES, is_link, types_compatible, unwrap_literal
+from engine.graph.types import LINK_ONLY_TYPES, WIDGET_TYPES, is_link, types_compatible, unwrap_literal
 
 
 def _to_bool(value: Any) -> bool:
@@ -138,6 +138,12 @@ class _Validator:
                       claims: frozenset[str]) -> Any:
         """The coerced literal; records type/range/option errors."""
         value = unwrap_literal(value)
+        if isinstance(item.type, str) and item.type in LINK_ONLY_TYPES:
+            if value is not None or item.section == "required":
+                self.fail(node_id, _input_error("bad_linked_input", f"Expected a link from a {item.type} output",
+                                                item, value, f"{item.name}: got the value {value!r}, but a "
+                                                f"{item.type} comes only from a connected node"))
+            return value
         coerce = _COERCE.get(item.type)
         if coerce is not None:
             try:

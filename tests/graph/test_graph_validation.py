@@ -1,8 +1,11 @@
 """Validation: every problem reported at once, in ComfyUI's error shape, and partial execution of the rest."""
 
+from typing import Annotated
+
 import pytest
 from graph_nodes import CALLS, Harness, chain, make_registry
 
+from engine.graph.native import Node, Out, Socket, node
 from engine.graph.validation import validate_prompt
 
 
@@ -322,3 +325,36 @@ def test_five_thousand_node_chain_validates_and_runs():
     assert result.status == "success"
     assert result.outputs == {"5000": {"value": [4999]}}
     assert len(CALLS) == 5001
+
+
+@node(category="test", outputs=[Out("IMAGE")], output_node=True)
+class ShowImage(Node):
+    """Test-only: a required IMAGE socket and an optional MASK socket."""
+
+    image: Annotated[object, Socket("IMAGE")]
+    mask: Annotated[object, Socket("MASK")] = None
+
+    def run(self, ctx):
+        return (self.image,)
+
+
+@pytest.mark.parametrize("value", ["x", 3, None])
+def test_plain_value_for_a_tensor_socket_is_refused_naming_the_input(value):
+    registry = make_registry()
+    registry.register(ShowImage)
+    error = only_error(validate_prompt({"s": {"class_type": "ShowImage", "inputs": {"image": value}}}, registry), "s")
+    assert error["type"] == "bad_linked_input"
+    assert error["extra_info"]["input_name"] == "image"
+    assert "IMAGE" in error["message"] and "connected node" in error["details"]
+
+
+def test_null_for_an_optional_tensor_socket_means_not_connected():
+    registry = make_registry()
+    registry.register(ShowImage)
+
+    def refused_inputs(mask):
+        result = validate_prompt({"s": {"class_type": "ShowImage", "inputs": {"image": "x", "mask": mask}}}, registry)
+        return [e["extra_info"]["input_name"] for e in result.node_errors["s"]["errors"]]
+
+    assert refused_inputs(None) == ["image"]
+    assert refused_inputs("m") == ["image", "mask"]
