@@ -14,8 +14,9 @@ from torch import nn
 from engine.memory import measured_ram_budget
 from engine.models.vae import AutoencoderKL, Decoder, ResnetBlock, VAEConfig
 
-# Rough activation bytes per output pixel per frame of the decoder at its widest stages (fp32).
-DECODE_BYTES_PER_PIXEL = 4 * 128 * 6
+# Activation bytes per output pixel per frame of the decoder in fp32 (measured about 3.5 KB on the CPU at
+# 576x1024 by benchmarks/svd_memory.py; rounded up).
+DECODE_BYTES_PER_PIXEL = 4096
 
 
 class _TemporalStack(nn.Module):
