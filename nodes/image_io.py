@@ -20,6 +20,7 @@ from engine.graph.native import Combo, Node, NodeOutput, Out, Socket, Widget, no
 from engine.graph.workflow_io import png_info
 from engine.paths import Folders, UnsafePath
 from nodes.image_tensors import tensor_to_pil
+from nodes.model_files import folders_of
 from nodes.save_names import expand_prefix, next_counter, split_prefix
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -72,13 +73,6 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _services_folders(ctx) -> Folders:
-    folders = getattr(ctx.services, "folders", None)
-    if folders is None:
-        raise RuntimeError("no folders configured: the host must pass Services(folders=...)")
-    return folders
-
-
 @node(category="image", display_name="Load Image", outputs=[Out("IMAGE"), Out("MASK")])
 class LoadImage(Node):
     """Load an image from the input folder; MASK is 1 where the image is transparent."""
@@ -86,7 +80,7 @@ class LoadImage(Node):
     image: Annotated[str, Combo(input_images, image_upload=True)]
 
     def run(self, ctx):
-        return load_image_file(_services_folders(ctx).safe_join("input", "", self.image))
+        return load_image_file(folders_of(ctx).safe_join("input", "", self.image))
 
     @classmethod
     def is_changed(cls, image: str) -> str:
@@ -94,7 +88,7 @@ class LoadImage(Node):
         ctx = current()
         if ctx is None:
             raise RuntimeError("LoadImage.is_changed needs the execution context for the input folder")
-        return file_sha256(_services_folders(ctx).safe_join("input", "", image))
+        return file_sha256(folders_of(ctx).safe_join("input", "", image))
 
 
 @node(category="mask", display_name="Load Image (as Mask)", outputs=[Out("MASK")])
@@ -105,7 +99,7 @@ class LoadImageMask(Node):
     channel: Literal["alpha", "red", "green", "blue"] = "alpha"
 
     def run(self, ctx):
-        path = _services_folders(ctx).safe_join("input", "", self.image)
+        path = folders_of(ctx).safe_join("input", "", self.image)
         with Image.open(path) as opened:
             frame = ImageOps.exif_transpose(opened)
             band = {"alpha": "A", "red": "R", "green": "G", "blue": "B"}[self.channel]
@@ -156,7 +150,7 @@ class SaveImage(Node):
     filename_prefix: Annotated[str, Widget(tooltip="File name prefix; may include subfolders.")] = "Loom"
 
     def run(self, ctx):
-        saved = save_png_batch(self.images, _services_folders(ctx), "output", self.filename_prefix,
+        saved = save_png_batch(self.images, folders_of(ctx), "output", self.filename_prefix,
                                _metadata(ctx), prompt=ctx.prompt)
         return NodeOutput(result=(), ui={"images": saved})
 
@@ -169,6 +163,6 @@ class PreviewImage(Node):
 
     def run(self, ctx):
         suffix = "".join(secrets.choice(string.ascii_lowercase) for _ in range(5))
-        saved = save_png_batch(self.images, _services_folders(ctx), "temp", f"LoomPreview_temp_{suffix}",
+        saved = save_png_batch(self.images, folders_of(ctx), "temp", f"LoomPreview_temp_{suffix}",
                                _metadata(ctx), compress_level=1)
         return NodeOutput(result=(), ui={"images": saved})

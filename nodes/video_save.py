@@ -18,8 +18,9 @@ from pydantic import Field
 from engine.graph.native import Node, NodeOutput, Socket, Widget, node
 from engine.graph.workflow_io import exif_metadata, png_info
 from engine.paths import UnsafePath
-from nodes.image_io import _services_folders, next_counter, split_prefix
+from nodes.image_io import next_counter, split_prefix
 from nodes.image_tensors import tensor_to_pil
+from nodes.model_files import folders_of
 
 WEBP_METHODS = {"default": 4, "fastest": 0, "slowest": 6}
 
@@ -27,7 +28,7 @@ WEBP_METHODS = {"default": 4, "fastest": 0, "slowest": 6}
 def output_file(ctx, prefix: str, extension: str) -> tuple[Path, dict]:
     """The next free `<prefix>_NNNNN_.<extension>` in the output folder and its ui entry."""
     subfolder, name = split_prefix(prefix)
-    folders = _services_folders(ctx)
+    folders = folders_of(ctx)
     try:
         folder = folders.safe_join("output", subfolder, name).parent
     except UnsafePath as exc:

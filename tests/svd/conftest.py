@@ -1,17 +1,13 @@
-"""SVD tests: one thread (the machine is shared), the tiny SVD checkpoint builder registered, and a Loom
-installation with tiny SVD / SDXL checkpoints under their real file names."""
+"""SVD tests: the tiny SVD checkpoint builder registered, and a Loom installation with tiny SVD / SDXL checkpoints under their real file names."""
 
 import shutil
 from pathlib import Path
 
 import pytest
-import torch
 
 import tests.fixtures.svd_checkpoint  # noqa: F401  (registers make_tiny_checkpoint("svd"))
 from tests.fixtures.checkpoints import make_tiny_checkpoint
 from tests.fixtures.workflow_runner import Loom
-
-torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
