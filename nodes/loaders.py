@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from engine.graph.native import Node, Out, node
+from engine.models.detect import UnsupportedCheckpoint
 from nodes.model_files import file_version, folders_of, model_files, model_manager
 from nodes.model_values import (
     DiffusionModel,
@@ -26,6 +27,9 @@ class CheckpointLoaderSimple(Node):
         folders, manager = folders_of(ctx), model_manager(ctx)
         path = folders.find("checkpoints", self.ckpt_name)
         config = detect_checkpoint_file(path)
+        if config.family == "svd":
+            raise UnsupportedCheckpoint(f"{self.ckpt_name} is a Stable Video Diffusion checkpoint: load it with "
+                                        "ImageOnlyCheckpointLoader (MODEL, CLIP_VISION, VAE)")
         model = DiffusionModel(unet_handle(manager, path, config), config)
         clip = text_encoder_model(manager, path, config, folders.folders_for("embeddings"))
         vae = vae_model(manager, path, config.vae_prefix, config.vae) if config.vae is not None else None

@@ -93,6 +93,23 @@ def test_image_only_loader_names_the_file_when_given_an_image_model(loom):
     assert "SVD" in result.error["exception_message"]
 
 
+def test_checkpoint_loader_points_an_svd_file_to_the_video_loader(loom):
+    prompt = {"1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "svd.safetensors"}},
+              "2": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
+              "3": {"class_type": "KSampler", "inputs": {
+                  "model": ["1", 0], "positive": ["4", 0], "negative": ["4", 0], "latent_image": ["2", 0],
+                  "seed": 0, "steps": 1, "cfg": 1.0, "sampler_name": "euler", "scheduler": "normal",
+                  "denoise": 1.0}},
+              "4": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["1", 1], "text": "x"}},
+              "5": {"class_type": "PreviewImage", "inputs": {"images": ["6", 0]}},
+              "6": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["1", 2]}}}
+    result = loom.executor.run(prompt)
+    assert result.status == "error"
+    assert result.error["node_type"] == "CheckpointLoaderSimple"
+    assert "svd.safetensors" in result.error["exception_message"]
+    assert "ImageOnlyCheckpointLoader" in result.error["exception_message"]
+
+
 def test_image_encoder_and_vae_are_offloaded_while_the_unet_samples(tmp_path, svd_models_dir, loom):
     loom.put_input_image("example.png")
     loom.run(_primitive_prompt())
