@@ -27,6 +27,8 @@ STATUS_INTERVAL = 0.1  # seconds between queue-length broadcasts
 # Events kept in the history entry's status.messages (as ComfyUI does).
 HISTORY_EVENTS = {"execution_start", "execution_cached", "execution_success", "execution_error",
                   "execution_interrupted"}
+# The prompt's last word: sent only once its history entry is stored, so a client reacting to it finds the entry.
+ENDING_EVENTS = {"execution_success", "execution_error", "execution_interrupted"}
 
 
 def _failure_message(prompt_id: str, exc: Exception, node_id: str | None) -> dict:
@@ -48,6 +50,7 @@ class _Run:
         self.ui_outputs: dict[str, Any] = {}
         self.last_node: str | None = None
         self.ended = False
+        self.held: list[tuple[str, dict]] = []  # ENDING_EVENTS waiting for the history entry
 
     @property
     def failed(self) -> bool:
@@ -225,6 +228,7 @@ class PromptWorker:
         pid = run.item.prompt_id
         if status_str == "interrupted" and self._stop.is_set():  # server shutting down: run it next time
             self.queue.release(run.item)
+            self._send_held(run)
             self.current = None
             return
         status = make_status("success" if status_str == "success" else "error", status_str == "success",
@@ -237,6 +241,7 @@ class PromptWorker:
             entry = self.queue.finish(run.item, {}, status, {})
         # The end marker goes out only now, so a client that sees it finds the history entry.
         run.ended = True
+        self._send_held(run)
         self._send(run, "progress_state", run.tracker.end(run.final_state))
         self._send(run, "executing", {"node": None, "display_node": None, "prompt_id": pid})
         self.current = None
@@ -244,7 +249,15 @@ class PromptWorker:
 
     def _record(self, run: _Run, event: str, data: dict) -> None:
         run.messages.append([event, data])
-        self._send(run, event, data)
+        if event in ENDING_EVENTS:
+            run.held.append((event, data))
+        else:
+            self._send(run, event, data)
+
+    def _send_held(self, run: _Run) -> None:
+        for event, data in run.held:
+            self._send(run, event, data)
+        run.held.clear()
 
     def _on_event(self, run: _Run, event: Any) -> None:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
+import time
 
 from engine.queue import QueueItem
 from tests.server.helpers import (
@@ -44,6 +45,24 @@ async def test_prompt_lifecycle_sends_expected_messages_and_lands_in_history(cli
     assert [m[0] for m in entry["status"]["messages"]] == ["execution_start", "execution_cached",
                                                            "execution_success"]
     assert entry["prompt"][1] == answer["prompt_id"] and entry["prompt"][4] == ["4"]
+    await ws.close()
+
+
+async def test_history_is_there_as_soon_as_execution_success_arrives(client, monkeypatch):
+    queue = client.server.app[QUEUE]
+    finish = queue.finish
+
+    def slow_finish(*args, **kwargs):  # a slow disk: the entry lands well after the prompt ended
+        time.sleep(0.5)
+        return finish(*args, **kwargs)
+
+    monkeypatch.setattr(queue, "finish", slow_finish)
+    ws = await client.ws_connect("/ws?clientId=c1")
+    prompt_id = (await submit(client, show_prompt(4, 5)))["prompt_id"]
+    while (await ws.receive_json(timeout=60))["type"] != "execution_success":
+        pass
+    history = await (await client.get(f"/history/{prompt_id}")).json()
+    assert history[prompt_id]["outputs"] == {"4": {"value": [9]}}
     await ws.close()
 
 
