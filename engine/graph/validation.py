@@ -140,9 +140,9 @@ class _Validator:
         value = unwrap_literal(value)
         if isinstance(item.type, str) and item.type in LINK_ONLY_TYPES:
             if value is not None or item.section == "required":
-                self.fail(node_id, _input_error("bad_linked_input", f"Expected a link from a {item.type} output",
-                                                item, value, f"{item.name}: got the value {value!r}, but a "
-                                                f"{item.type} comes only from a connected node"))
+                self.fail(node_id, _input_error("bad_linked_input", f"Expected a link from an output of type "
+                                                f"{item.type}", item, value, f"{item.name}: got the value {value!r}, "
+                                                f"but {item.type} values come only from a connected node"))
             return value
         coerce = _COERCE.get(item.type)
         if coerce is not None:
