@@ -100,6 +100,11 @@ async def test_info_routes(client, tmp_path):
     assert (await client.post("/free", json={"unload_models": True})).status == 200
 
 
+async def test_canvas_page_carries_its_icon_so_the_browser_asks_for_no_favicon(client):
+    page = await (await client.get("/")).text()
+    assert '<link rel="icon" href="data:' in page  # else every load logs a 404 for /favicon.ico
+
+
 async def test_openapi_is_generated_from_the_request_models(client):
     doc = await (await client.get("/openapi.json")).json()
     post = doc["paths"]["/prompt"]["post"]
