@@ -5,6 +5,7 @@ import type { HistoryEntry } from "../api/types";
 import { workflowFromJson } from "../files/load";
 import { replaceWorkflow } from "../state/document";
 import { outputFiles } from "../state/execution";
+import { historyOutcome } from "../state/history";
 import { notify, runtime } from "../state/runtime";
 import { useStore } from "../state/store";
 import { Media } from "./Media";
@@ -33,7 +34,7 @@ export function HistoryPanel() {
       <ul>
         {items.map(([id, entry]) => {
           const files = Object.values(entry.outputs ?? {}).flatMap((o) => outputFiles(o));
-          const status = entry.status?.status_str ?? "done";
+          const { status, reason } = historyOutcome(entry);
           return (
             <li key={id} className={`history-item ${status}`}>
               <div className="history-head">
@@ -43,6 +44,7 @@ export function HistoryPanel() {
                   Load
                 </button>
               </div>
+              {reason && <div className="history-reason">{reason}</div>}
               <div className="history-images">
                 {files.slice(0, 8).map((f) => (
                   <a key={`${f.subfolder}/${f.filename}`} href={viewUrl(f)} target="_blank" rel="noreferrer">
