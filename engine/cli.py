@@ -9,12 +9,13 @@ Flags shared by every subcommand (folders, model paths, node packs) are declared
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.paths import Folders
+from engine.paths import Folders, ModelPathsConfigError
 
 
 @dataclass(frozen=True)
@@ -187,4 +188,8 @@ def main(argv: list[str] | None = None, base_dir: Path | None = None) -> int:
     """Parse `argv` and run the chosen subcommand; returns the process exit code."""
     args = build_parser().parse_args(argv)
     base = (base_dir or Path.cwd()).absolute()
-    return COMMANDS[args.command or DEFAULT_COMMAND].run(args, base)
+    try:
+        return COMMANDS[args.command or DEFAULT_COMMAND].run(args, base)
+    except ModelPathsConfigError as exc:
+        print(f"error: --extra-model-paths-config {exc}", file=sys.stderr)
+        return 2

@@ -74,6 +74,10 @@ def safe_path_under(root: Path, *parts: str) -> Path:
     return resolved
 
 
+class ModelPathsConfigError(ValueError):
+    """An extra-model-paths YAML that cannot be read or is not a mapping of named sections."""
+
+
 def read_extra_model_paths(config: str | Path) -> tuple[dict[str, list[Path]], list[Path]]:
     """Parse an extra-model-paths YAML (named sections, each with `base_path` and per-kind folders).
 
@@ -81,7 +85,14 @@ def read_extra_model_paths(config: str | Path) -> tuple[dict[str, list[Path]], l
     `base_path`, and a relative `base_path` relative to the YAML file's own folder.
     """
     config = Path(config)
-    data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    try:
+        data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ModelPathsConfigError(f"{config}: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ModelPathsConfigError(f"{config}: not valid YAML ({' '.join(str(exc).split())})") from exc
+    if not isinstance(data, dict):
+        raise ModelPathsConfigError(f"{config}: expected named sections (a YAML mapping), got a {type(data).__name__}")
     kinds: dict[str, list[Path]] = {}
     custom_nodes: list[Path] = []
     for section in data.values():

@@ -119,3 +119,15 @@ def test_workflow_from_stdin(cli, dirs, monkeypatch):
     code, out, err = cli("-", "--set", "4.filename_prefix=piped")
     assert code == 0, err
     assert out.split() == [str(dirs[0]["output"] / "piped_00001_.png")]
+
+
+def test_unreadable_extra_model_paths_config_exits_2_naming_the_flag_and_file(cli, tmp_path):
+    broken = tmp_path / "extra.yaml"
+    broken.write_text("mine: [1\n")
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- checkpoints\n")
+    for config, reason in ((tmp_path / "missing.yaml", "No such file"), (broken, "not valid YAML"),
+                           (listed, "expected named sections")):
+        code, _, err = cli(INVERT, "--extra-model-paths-config", config)
+        assert code == 2
+        assert f"--extra-model-paths-config {config}" in err and reason in err and "Traceback" not in err
