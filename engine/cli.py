@@ -65,6 +65,10 @@ def add_shared_flags(parser: argparse.ArgumentParser, suppress_defaults: bool = 
                        help="do not embed the workflow in saved images")
 
 
+class StartupError(Exception):
+    """What the command line asks for cannot be set up (a folder that cannot be created, a port in use)."""
+
+
 def folders_from_args(args: argparse.Namespace, base_dir: Path) -> Folders:
     """The Folders object the shared flags describe."""
     base = args.base_directory or base_dir
@@ -94,7 +98,10 @@ def registry_from_args(args: argparse.Namespace, base_dir: Path) -> tuple[Folder
     from engine.graph.registry import build_default_registry
 
     folders = folders_from_args(args, base_dir)
-    folders.ensure()
+    try:
+        folders.ensure()
+    except OSError as exc:
+        raise StartupError(f"cannot create the folder {exc.filename}: {exc.strerror or exc}") from exc
     services = Services(folders=folders, models=manager_from_args(args),
                         settings={"disable_metadata": args.disable_metadata})
     pack_dirs = [*_pack_dirs(args, folders), *args.custom_nodes_dir]
@@ -192,4 +199,7 @@ def main(argv: list[str] | None = None, base_dir: Path | None = None) -> int:
         return COMMANDS[args.command or DEFAULT_COMMAND].run(args, base)
     except ModelPathsConfigError as exc:
         print(f"error: --extra-model-paths-config {exc}", file=sys.stderr)
+        return 2
+    except StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2

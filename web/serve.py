@@ -15,7 +15,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from engine.cli import flag_default, pack_problems, registry_from_args
+from engine.cli import StartupError, flag_default, pack_problems, registry_from_args
 from web.security import is_loopback
 
 log = logging.getLogger("loom.server")
@@ -111,7 +111,10 @@ async def _serve_forever(app: web.Application, hosts: list[str], port: int) -> N
     try:
         sites = [web.TCPSite(runner, host, port) for host in hosts]
         for site in sites:
-            await site.start()
+            try:
+                await site.start()
+            except OSError as exc:
+                raise StartupError(f"cannot listen on {site.name}: {exc.strerror or exc}") from exc
         for address in runner.addresses:
             host, port = address[0], address[1]
             print(f"Loom is serving on http://{f'[{host}]' if ':' in host else host}:{port}", flush=True)
