@@ -57,7 +57,7 @@ def add_shared_flags(parser: argparse.ArgumentParser, suppress_defaults: bool = 
     group.add_argument("--extra-model-paths-config", type=Path, action="append", default=default([]),
                        metavar="YAML", help="extra model folders, ComfyUI's extra_model_paths.yaml format (repeatable)")
     nodes = parser.add_argument_group("nodes")
-    nodes.add_argument("--custom-nodes-dir", type=Path, action="append", default=default([]), metavar="DIR",
+    nodes.add_argument("--custom-nodes-dir", type=_existing_folder, action="append", default=default([]), metavar="DIR",
                        help="also load node packs from DIR (repeatable)")
     nodes.add_argument("--disable-all-custom-nodes", action="store_true", default=default(False),
                        help="load no node packs from custom_nodes/ (--custom-nodes-dir still loads)")
@@ -67,6 +67,13 @@ def add_shared_flags(parser: argparse.ArgumentParser, suppress_defaults: bool = 
 
 class StartupError(Exception):
     """What the command line asks for cannot be set up (a folder that cannot be created, a port in use)."""
+
+
+def _existing_folder(value: str) -> Path:
+    """argparse type for folders that must already exist (a typo would otherwise load nothing, silently)."""
+    if not Path(value).is_dir():
+        raise argparse.ArgumentTypeError(f"no such folder: {value}")
+    return Path(value)
 
 
 def folders_from_args(args: argparse.Namespace, base_dir: Path) -> Folders:

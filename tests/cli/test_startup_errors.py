@@ -2,6 +2,7 @@
 
 import socket
 
+import pytest
 from cli_helpers import WORKFLOWS, run_main_subprocess
 
 from engine.cli import main
@@ -26,3 +27,10 @@ def test_server_on_a_port_in_use_says_so(tmp_path):
                                    "--output-directory", tmp_path / "output", "--temp-directory", tmp_path / "temp")
     assert done.returncode == 2
     assert f"error: cannot listen on http://127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_custom_nodes_dir_that_does_not_exist_is_refused(tmp_path, capsys):
+    missing = tmp_path / "my_packs"
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", str(WORKFLOWS / "image_invert_and_scale.json"), "--custom-nodes-dir", str(missing)])
+    assert exit_.value.code == 2 and f"--custom-nodes-dir: no such folder: {missing}" in capsys.readouterr().err
