@@ -141,29 +141,18 @@ class SpatialVideoTransformer(SpatialTransformer):
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
                 transformer_options: dict | None = None) -> torch.Tensor:
-        b, _, h, w = x.shape
+        b = x.shape[0]
         frames, indicator = video_options(transformer_options, b)
         chunk = (transformer_options or {}).get(TEMPORAL_CHUNK, TEMPORAL_CHUNK_BYTES)
         time_context = None if context is None else context[::frames]
         positions = torch.arange(frames, device=x.device).repeat(b // frames)
         frame_emb = self.time_pos_embed(timestep_embedding(positions, x.shape[1]).to(x.dtype))[:, None]
-        residual = x
-        x = self.norm(x)
-        if not self.use_linear:
-            x = self.proj_in(x)
-        x = x.flatten(2).transpose(1, 2)
-        if self.use_linear:
-            x = self.proj_in(x)
+        tokens = self.to_tokens(x)
         for block, time_block in zip(self.transformer_blocks, self.time_stack):
-            x = block(x, context)
-            temporal = time_block(x + frame_emb, time_context, frames, chunk)
-            x = self.time_mixer(x, temporal, indicator, frames)
-        if self.use_linear:
-            x = self.proj_out(x)
-        x = x.transpose(1, 2).reshape(b, -1, h, w)
-        if not self.use_linear:
-            x = self.proj_out(x)
-        return x + residual
+            tokens = block(tokens, context)
+            temporal = time_block(tokens + frame_emb, time_context, frames, chunk)
+            tokens = self.time_mixer(tokens, temporal, indicator, frames)
+        return self.from_tokens(tokens, x)
 
 
 class VideoUNet(UNetModel):
