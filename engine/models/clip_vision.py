@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
-from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
 from engine.models.clip_keys import (
     VISION_HF,
@@ -22,6 +22,9 @@ from engine.models.clip_keys import (
     open_clip_visual_to_hf,
 )
 from engine.models.text_encoders import HEAD_WIDTH, attention_heads, count_layers, load_weights
+
+if TYPE_CHECKING:
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -46,6 +49,8 @@ def find_visual_tower(keys) -> tuple[str, str]:
 def infer_vision_config(sd: Mapping[str, torch.Tensor], open_clip: bool) -> CLIPVisionConfig:
     """CLIPVisionConfig from `vision_model.…` shapes; image size = patch x sqrt(positions - 1).
     Activation: gelu for OpenCLIP towers (and HF files of width >= 1280), quick_gelu for OpenAI's."""
+    from transformers import CLIPVisionConfig  # imported on first use: transformers takes seconds to import
+
     width, channels, patch, _ = sd[_HF_MARK].shape
     grid = math.isqrt(sd[VISION_HF + "embeddings.position_embedding.weight"].shape[0] - 1)
     fc1 = sd.get(VISION_HF + "encoder.layers.0.mlp.fc1.weight")
@@ -75,6 +80,8 @@ def build_vision_model(
     config: CLIPVisionConfig, device: str | torch.device = "meta"
 ) -> CLIPVisionModelWithProjection:
     """An uninitialised CLIPVisionModelWithProjection (meta by default, filled by `load_weights`)."""
+    from transformers import CLIPVisionModelWithProjection
+
     with torch.device(device):
         return CLIPVisionModelWithProjection(config)
 

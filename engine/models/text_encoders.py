@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
 from engine.models.clip_keys import (
     POSITION_IDS,
@@ -25,6 +25,9 @@ from engine.models.clip_keys import (
 )
 from engine.models.prompt_weights import Chunk, empty_chunk
 from engine.models.tokenizer import END_TOKEN, START_TOKEN
+
+if TYPE_CHECKING:
+    from transformers import CLIPTextConfig
 
 HEAD_WIDTH = 64
 PROJECTION = "text_projection.weight"
@@ -46,6 +49,8 @@ def count_layers(keys) -> int:
 def infer_text_config(sd: Mapping[str, torch.Tensor], open_clip: bool) -> CLIPTextConfig:
     """CLIPTextConfig from `text_model.…` shapes. Activation: OpenCLIP towers use gelu; HF-layout files
     are OpenAI CLIP (quick_gelu) below width 1024 and converted OpenCLIP H/bigG (gelu) from 1024 up."""
+    from transformers import CLIPTextConfig  # imported on first use: transformers takes seconds to import
+
     vocab, width = sd[TEXT_HF + "embeddings.token_embedding.weight"].shape
     layers = count_layers(sd)
     fc1 = sd.get(TEXT_HF + "encoder.layers.0.mlp.fc1.weight")
@@ -69,6 +74,8 @@ def build_text_model(
     config: CLIPTextConfig, projection: bool, device: str | torch.device = "meta"
 ) -> nn.Module:
     """An uninitialised transformers text model (on `device`; meta by default, filled by `load_weights`)."""
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
+
     with torch.device(device):
         return CLIPTextModelWithProjection(config) if projection else CLIPTextModel(config)
 
