@@ -79,8 +79,10 @@ class NodeRegistry:
         native = definition_of(cls)
         try:
             if native is not None:
-                for alias in [name or native.spec.name, *([] if name else native.aliases)]:
-                    self.add(native.bind(alias, module), source, report)
+                primary = name or native.spec.name
+                self.add(native.bind(primary, module), source, report)
+                for alias in [] if name else native.aliases:
+                    self.add(native.bind(alias, module, alias_of=primary), source, report)
             else:
                 self.add(V1Definition(cls, name or cls.__name__, module, display_name), source, report)
         except Exception as exc:  # noqa: BLE001 - a broken class must not stop its module's other nodes

@@ -61,6 +61,7 @@ class NodeSpec(BaseModel):
     deprecated: bool = False
     experimental: bool = False
     api_node: bool = False
+    alias_of: str | None = None  # a second name for another node (design-card names); palettes hide it
     inputs: list[InputSpec] = Field(default_factory=list)
     outputs: list[OutputSpec] = Field(default_factory=list)
 
@@ -134,10 +135,11 @@ class NodeDefinition:
         """Inputs that receive the link itself instead of its value."""
         return frozenset(i.name for i in self.spec.inputs if i.raw_link)
 
-    def bind(self, name: str, python_module: str) -> NodeDefinition:
+    def bind(self, name: str, python_module: str, alias_of: str | None = None) -> NodeDefinition:
         """A copy registered under `name` (aliases, mapping keys) from `python_module`."""
         clone = copy.copy(self)
-        clone.spec = self.spec.model_copy(update={"name": name, "python_module": python_module})
+        clone.spec = self.spec.model_copy(update={"name": name, "python_module": python_module,
+                                                  "alias_of": alias_of})
         return clone
 
     def new_instance(self) -> Any:
@@ -211,6 +213,8 @@ class NodeDefinition:
         for flag in ("deprecated", "experimental", "api_node"):
             if getattr(spec, flag):
                 info[flag] = True
+        if spec.alias_of:
+            info["alias_of"] = spec.alias_of
         return info
 
 

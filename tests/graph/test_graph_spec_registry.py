@@ -58,6 +58,8 @@ def test_native_literal_and_dynamic_combos(info):
 def test_alias_registers_the_same_node_under_another_name(info):
     assert info["ConstAlias"]["input"] == info["Const"]["input"]
     assert info["ConstAlias"]["name"] == "ConstAlias"
+    assert info["ConstAlias"]["alias_of"] == "Const"  # so palettes list the node once
+    assert "alias_of" not in info["Const"]
 
 
 def test_v1_node_object_info_keeps_its_declaration(info):

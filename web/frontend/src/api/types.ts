@@ -39,6 +39,8 @@ export type NodeInfo = {
   output_node?: boolean;
   deprecated?: boolean;
   experimental?: boolean;
+  /** Set on a second name for another node (e.g. CLIPEncode for CLIPTextEncode): listed once, under its main name. */
+  alias_of?: string;
 };
 
 export type ObjectInfo = Record<string, NodeInfo>;

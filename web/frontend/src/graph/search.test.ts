@@ -6,6 +6,7 @@ const INFO: ObjectInfo = {
   KSampler: { name: "KSampler", display_name: "KSampler", category: "sampling", description: "Denoise a latent", input: {}, output: [] },
   VAEDecode: { name: "VAEDecode", display_name: "VAE Decode", category: "latent", description: "Latent to image", input: {}, output: [] },
   EmptyLatentImage: { name: "EmptyLatentImage", display_name: "Empty Latent Image", category: "latent", input: {}, output: [] },
+  KSamplerAlias: { name: "KSamplerAlias", display_name: "KSampler", category: "sampling", input: {}, output: [], alias_of: "KSampler" },
 };
 
 describe("node palette", () => {
@@ -14,6 +15,10 @@ describe("node palette", () => {
       ["latent", ["EmptyLatentImage", "VAEDecode"]],
       ["sampling", ["KSampler"]],
     ]);
+  });
+
+  it("lists an aliased node once, under its main name", () => {
+    expect(searchNodes(INFO, "ksampler").map((n) => n.name)).toEqual(["KSampler"]);
   });
 
   it("finds nodes by name before description", () => {

@@ -4,7 +4,7 @@ import type { NodeInfo, ObjectInfo } from "../api/types";
 export function byCategory(objectInfo: ObjectInfo): [string, NodeInfo[]][] {
   const groups = new Map<string, NodeInfo[]>();
   for (const info of Object.values(objectInfo)) {
-    if (info.deprecated) continue;
+    if (info.deprecated || info.alias_of) continue;
     const cat = info.category || "uncategorized";
     groups.set(cat, [...(groups.get(cat) ?? []), info]);
   }
@@ -23,6 +23,7 @@ export function searchNodes(objectInfo: ObjectInfo, query: string, limit = 50): 
   if (!words.length) return [];
   const scored: [number, NodeInfo][] = [];
   for (const info of Object.values(objectInfo)) {
+    if (info.alias_of) continue;
     const name = `${label(info)} ${info.name}`.toLowerCase();
     const text = `${name} ${info.category ?? ""} ${info.description ?? ""}`.toLowerCase();
     if (!words.every((w) => text.includes(w))) continue;
