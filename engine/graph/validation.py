@@ -171,16 +171,21 @@ class _Validator:
             picked = value if item.extra.get("multi_select") and isinstance(value, list) else [value]
             unknown = [v for v in picked if v not in choices]
             if unknown:
-                details = f"{item.name}: '{unknown[0]}' not in {_choices_text(choices)}{self.searched(item)}"
-                self.fail(node_id, _input_error("value_not_in_list", "Value not in list", item, value, details))
+                self.fail(node_id, self.not_in_list(item, value, unknown[0], choices))
         return value
 
-    def searched(self, item: InputSpec) -> str:
-        """For a combo listing model files (`model_folder` option), the folders that were searched."""
+    def not_in_list(self, item: InputSpec, value: Any, unknown: Any, choices: list) -> dict:
+        """value_not_in_list; for a combo of model files (`model_folder` option) the message says a model
+        file is missing and names the folders searched and the files found there."""
         folders = getattr(self.registry.services, "folders", None)
-        if not item.extra.get("model_folder") or folders is None:
-            return ""
-        return "; searched: " + ", ".join(str(p) for p in folders.folders_for(item.extra["model_folder"]))
+        kind = item.extra.get("model_folder")
+        if not kind or folders is None:
+            details = f"{item.name}: '{unknown}' not in {_choices_text(choices)}"
+            return _input_error("value_not_in_list", "Value not in list", item, value, details)
+        searched = ", ".join(str(p) for p in folders.folders_for(kind))
+        found = _choices_text(choices) if choices else "no model files"
+        details = f"{item.name}: '{unknown}' is not in models/{kind} (searched: {searched}); found: {found}"
+        return _input_error("value_not_in_list", f"Model file not found in models/{kind}", item, value, details)
 
     def parse(self, node_id: str) -> ParsedNode:
         raw = self.prompt[node_id]

@@ -76,7 +76,9 @@ def test_missing_checkpoint_is_a_validation_error_naming_node_file_and_folders(l
     error = result.node_errors["4"]["errors"][0]
     assert result.node_errors["4"]["class_type"] == "CheckpointLoaderSimple"
     assert error["type"] == "value_not_in_list"
+    assert error["message"] == "Model file not found in models/checkpoints"
     assert "dreamshaper_8.safetensors" in error["details"]
+    assert "v1-5-pruned-emaonly.safetensors" in error["details"]  # what is there instead
     assert str(loom.folders.models_dir / "checkpoints") in error["details"]
 
 
