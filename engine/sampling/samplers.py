@@ -12,6 +12,7 @@ import torch
 
 from engine.sampling.common import bcast, euler_step, report, sample_with_step, to_d
 from engine.sampling.noise import default_noise_sampler
+from engine.sampling.samplers_dpm_solver import dpm_adaptive, dpm_fast
 from engine.sampling.samplers_dpmpp import (
     dpmpp_2m,
     dpmpp_2m_sde,
@@ -124,6 +125,8 @@ SAMPLERS = {
     "dpm_2": dpm_2,
     "dpm_2_ancestral": dpm_2_ancestral,
     "lms": lms,
+    "dpm_fast": dpm_fast,
+    "dpm_adaptive": dpm_adaptive,  # adaptive step sizes: the number of steps is ignored
     "dpmpp_2s_ancestral": dpmpp_2s_ancestral,
     "dpmpp_sde": dpmpp_sde,
     "dpmpp_2m": dpmpp_2m,

@@ -1,6 +1,7 @@
 """Every sampler on every schedule against k-diffusion / diffusers on a denoiser with a known answer."""
 
 import math
+from contextlib import contextmanager
 
 import pytest
 import torch
@@ -11,11 +12,24 @@ from engine.sampling.samplers import SAMPLERS
 from engine.sampling.schedules import SCHEDULERS, calculate_sigmas
 
 # diffusers (an oracle here) trips a numpy 2 deprecation on every scheduler setup
-pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),
+              # k-diffusion's DPM-Solver entry points copy the sigma tensors they are given with torch.tensor
+              pytest.mark.filterwarnings("ignore:To copy construct from a tensor:UserWarning")]
 
 K_DIFFUSION_NAMES = ["euler", "euler_ancestral", "heun", "dpm_2", "dpm_2_ancestral", "lms",
                      "dpmpp_2s_ancestral", "dpmpp_sde", "dpmpp_2m", "dpmpp_2m_sde", "dpmpp_3m_sde"]
 MS = DiscreteModelSampling()
+
+
+@contextmanager
+def float64_default():
+    """k-diffusion's DPM-Solver builds its times with the default dtype: float64 so both run in one precision."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
 
 
 def keyed_noise(shape):
@@ -161,3 +175,60 @@ def test_callback_reports_each_step(toy):
     assert [s["i"] for s in seen] == list(range(5))
     assert all(torch.equal(s["sigma"], sigmas[s["i"]]) for s in seen)
     assert {"x", "denoised"} <= seen[0].keys()
+
+
+@pytest.mark.parametrize("scheduler", sorted(SCHEDULERS))
+@pytest.mark.parametrize("steps", [2, 3, 4, 8, 10])  # one step spans no time (ComfyUI stops at sigmas[-2])
+@pytest.mark.parametrize("eta", [0.0, 1.0])
+def test_dpm_fast_equals_k_diffusion(kd, toy, scheduler, steps, eta):
+    sigmas = calculate_sigmas(MS, scheduler, steps, "dpm_fast").double()
+    x = start(toy, sigmas)
+    noise = keyed_noise(x.shape)
+    ours = SAMPLERS["dpm_fast"](toy, x.clone(), sigmas, noise_sampler=noise, eta=eta)
+    sigma_min = sigmas[-2] if sigmas[-1] == 0 else sigmas[-1]  # how ComfyUI calls it
+    with float64_default():
+        theirs = kd.sample_dpm_fast(toy, x.clone(), sigma_min, sigmas[0], len(sigmas) - 1, disable=True,
+                                    noise_sampler=noise, eta=eta)
+    torch.testing.assert_close(ours, theirs, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("scheduler", sorted(SCHEDULERS))
+@pytest.mark.parametrize("order", [2, 3])
+@pytest.mark.parametrize("eta", [0.0, 1.0])
+def test_dpm_adaptive_equals_k_diffusion(kd, toy, scheduler, order, eta):
+    sigmas = calculate_sigmas(MS, scheduler, 8, "dpm_adaptive").double()
+    x = start(toy, sigmas)
+    noise = keyed_noise(x.shape)
+    ours = SAMPLERS["dpm_adaptive"](toy, x.clone(), sigmas, noise_sampler=noise, order=order, eta=eta)
+    sigma_min = sigmas[-2] if sigmas[-1] == 0 else sigmas[-1]
+    with float64_default():
+        theirs = kd.sample_dpm_adaptive(toy, x.clone(), sigma_min, sigmas[0], disable=True, noise_sampler=noise,
+                                        order=order, eta=eta)
+    torch.testing.assert_close(ours, theirs, rtol=1e-9, atol=1e-9)
+
+
+def test_dpm_adaptive_ignores_the_number_of_steps(toy):
+    runs = []
+    for steps in (5, 30):
+        sigmas = SCHEDULERS["exponential"](MS, steps).double()  # same ends for any number of steps
+        runs.append(SAMPLERS["dpm_adaptive"](toy, start(toy, sigmas), sigmas))
+    torch.testing.assert_close(runs[0], runs[1], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["dpm_fast", "dpm_adaptive"])
+def test_dpm_solvers_reach_the_exact_ode_solution_at_the_last_positive_sigma(toy, name):
+    sigmas = calculate_sigmas(MS, "karras", 30, name).double()
+    x = start(toy, sigmas)
+    out = SAMPLERS[name](toy, x.clone(), sigmas, rtol=1e-4, atol=1e-5) if name == "dpm_adaptive" else \
+        SAMPLERS[name](toy, x.clone(), sigmas)
+    exact = flow(toy, x, float(sigmas[0]), float(sigmas[-2]))
+    assert (out - exact).abs().max() < 1e-3
+
+
+def test_ksampler_sampler_name_combo_lists_every_sampler():
+    from typing import get_args
+
+    from nodes.sampling import SamplerName
+
+    (combo,) = get_args(SamplerName)[1:]
+    assert list(combo.options) == list(SAMPLERS)
