@@ -20,6 +20,7 @@ from engine.sampling.samplers_dpmpp import (
     dpmpp_3m_sde,
     dpmpp_sde,
 )
+from engine.sampling.samplers_extra import ddpm, heunpp2, ipndm
 from engine.sampling.samplers_unipc import uni_pc, uni_pc_bh2
 
 
@@ -118,10 +119,11 @@ def lcm(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None):
     return x
 
 
-SAMPLERS = {
+SAMPLERS = {  # in ComfyUI's order, which the KSampler combo shows
     "euler": euler,
     "euler_ancestral": euler_ancestral,
     "heun": heun,
+    "heunpp2": heunpp2,
     "dpm_2": dpm_2,
     "dpm_2_ancestral": dpm_2_ancestral,
     "lms": lms,
@@ -132,7 +134,9 @@ SAMPLERS = {
     "dpmpp_2m": dpmpp_2m,
     "dpmpp_2m_sde": dpmpp_2m_sde,
     "dpmpp_3m_sde": dpmpp_3m_sde,
+    "ddpm": ddpm,
     "lcm": lcm,
+    "ipndm": ipndm,
     # DDIM with eta = 0 is exactly Euler in the sigma parametrisation (ComfyUI runs it as euler).
     "ddim": euler,
     "uni_pc": uni_pc,
