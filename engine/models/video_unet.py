@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from engine.models.blocks import ResBlock, group_norm, timestep_embedding
-from engine.models.transformer import CrossAttention, FeedForward, SpatialTransformer
+from engine.models.transformer import BasicTransformerBlock, FeedForward, SpatialTransformer
 from engine.models.unet import UNetModel
 
 FRAMES = "num_video_frames"
@@ -86,26 +86,17 @@ class VideoResBlock(ResBlock):
         return self.time_mixer(spatial, temporal, indicator, frames)
 
 
-class VideoTransformerBlock(nn.Module):
-    """Attention across frames at each position: ff_in, self-attention, cross-attention to the image
-    embedding, feed-forward (keys norm_in/ff_in/attn1/attn2/ff/norm1-3)."""
+class VideoTransformerBlock(BasicTransformerBlock):
+    """Attention across frames at each position: a pre-norm feed-forward (norm_in/ff_in) in front of the
+    usual self-attention, cross-attention to the image embedding and feed-forward."""
 
     def __init__(self, dim: int, heads: int, dim_head: int, context_dim: int | None):
-        super().__init__()
+        super().__init__(dim, heads, dim_head, context_dim)
         self.norm_in = nn.LayerNorm(dim)
         self.ff_in = FeedForward(dim)
-        self.attn1 = CrossAttention(dim, heads, dim_head)
-        self.ff = FeedForward(dim)
-        self.attn2 = CrossAttention(dim, heads, dim_head, context_dim)
-        self.norm1 = nn.LayerNorm(dim)
-        self.norm2 = nn.LayerNorm(dim)
-        self.norm3 = nn.LayerNorm(dim)
 
     def _run(self, x: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
-        x = x + self.ff_in(self.norm_in(x))
-        x = x + self.attn1(self.norm1(x))
-        x = x + self.attn2(self.norm2(x), context)
-        return x + self.ff(self.norm3(x))
+        return super().forward(x + self.ff_in(self.norm_in(x)), context)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None, frames: int,
                 chunk_bytes: int = TEMPORAL_CHUNK_BYTES) -> torch.Tensor:
