@@ -7,6 +7,8 @@ import json
 
 from aiohttp import WSMsgType
 
+from tests.server.helpers import wait_history as server_wait_history
+
 
 def work_prompt(model: str, tag: str, steps: int = 4, delay: float = 0.05) -> dict:
     """Load `model` -> Work (steps x delay, distinct per tag) -> Save ray_<tag>.png."""
@@ -70,10 +72,5 @@ def started_on(entry: dict) -> list[str]:
 
 
 async def wait_history(client, prompt_id: str, timeout: float = 60) -> dict:
-    """Poll /history/{id} until the prompt has finished; returns its entry."""
-    for _ in range(int(timeout * 10)):
-        entry = await (await client.get(f"/history/{prompt_id}")).json()
-        if entry:
-            return entry[prompt_id]
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{prompt_id} never reached history")
+    """The prompt's history entry once it finished (Ray workers start slowly: a longer default wait)."""
+    return await server_wait_history(client, prompt_id, timeout)
