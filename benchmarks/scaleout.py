@@ -37,8 +37,8 @@ def trivial_prompt(seed: int) -> dict:
 
 async def start_front(args, base: Path, executor, worker_factory) -> TestClient:
     from engine.queue import PromptQueue
+    from launch.serve import build_engine
     from web.app import create_app
-    from web.serve import build_engine
     from web.state import ServerConfig
 
     folders, registry, _, local = build_engine(args, base)
@@ -92,16 +92,17 @@ async def measure(args, base: Path, executor, worker_factory, opts) -> tuple[flo
 
 
 async def main(opts: argparse.Namespace) -> None:
-    from engine.cli import build_parser
     from engine.scaleout.executor import RayExecutor
-    from engine.scaleout.lanes import PromptLanes
     from engine.scaleout.pool import WorkerPool, start_pool
+    from launch.cli import build_parser
+    from launch.serve import build_engine
+    from web.lanes import PromptLanes
 
     load_before = os.getloadavg()[0]
     base = Path(tempfile.mkdtemp(prefix="loom-scaleout-"))
     args = build_parser().parse_args(["--base-directory", str(base), "--custom-nodes-dir", str(PACKS), "--cpu"])
     figures = {"in-process": await measure(args, base, None, None, opts)}
-    pool = await asyncio.to_thread(start_pool, args, base, workers=2, num_cpus=opts.cpus, log_to_driver=False)
+    pool = await asyncio.to_thread(start_pool, args, base, build_engine, workers=2, num_cpus=opts.cpus, log_to_driver=False)
     try:
         for count in (1, 2):
             sub = WorkerPool(pool.workers[:count])

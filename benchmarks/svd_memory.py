@@ -27,10 +27,10 @@ from safetensors.torch import save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.compute_flags import parse_size
 from engine.memory import ModelManager
 from engine.models.detect import detect_file
 from engine.sampling import sample
+from launch.compute_flags import parse_size
 from nodes.clip_vision_nodes import encode_images
 from nodes.denoiser import sampling_model
 from nodes.svd import svd_models

@@ -3,7 +3,7 @@
 Weights stay on disk (memory-mapped) until a node needs them, move to the compute device when a node runs
 them, and are offloaded least-recently-used first (device -> CPU -> dropped, re-read on demand) when a
 memory budget would be exceeded. Patches (LoRA and friends) ride on handles and are applied on placement.
-Hosts build it from flags with engine.compute_flags and put it in `Services.models`.
+Hosts build it from flags with launch.compute_flags and put it in `Services.models`.
 Placement is per model; `_place` is where per-block (partial) placement would go.
 """
 

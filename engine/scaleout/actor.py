@@ -13,7 +13,7 @@ import os
 import queue
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from engine.graph.context import Interrupt
@@ -22,11 +22,10 @@ BATCH = 256  # most events in one streamed item
 
 
 class PromptActor:
-    """Built from the server's own flags, so a worker sees the same folders, models and packs."""
+    """Built from the server's own flags by the server's own `build_engine` (flags, base dir -> folders,
+    registry, pack report, executor), so a worker sees the same folders, models and packs."""
 
-    def __init__(self, name: str, flags: dict, base_dir: str):
-        from web.serve import build_engine
-
+    def __init__(self, name: str, flags: dict, base_dir: str, build_engine: Callable[..., tuple]):
         self.name = name
         self.folders, self.registry, _, self.executor = build_engine(argparse.Namespace(**flags), Path(base_dir))
         self._interrupts: dict[str, Interrupt] = {}

@@ -8,6 +8,7 @@ import argparse
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,9 +129,10 @@ class WorkerPool:
             ray.kill(worker.actor, no_restart=True)
 
 
-def start_pool(args: argparse.Namespace, base_dir: Path, address: str | None = None, workers: int = 0,
-               **ray_options: Any) -> WorkerPool:
-    """One actor per GPU in the cluster (or `workers` of them; CPU workers where there is no GPU)."""
+def start_pool(args: argparse.Namespace, base_dir: Path, build_engine: Callable[..., tuple],
+               address: str | None = None, workers: int = 0, **ray_options: Any) -> WorkerPool:
+    """One actor per GPU in the cluster (or `workers` of them; CPU workers where there is no GPU), each
+    building its engine from `args` with `build_engine` (launch.serve.build_engine)."""
     init_ray(address, **ray_options)
     resources = ray.cluster_resources()
     gpus = 0 if getattr(args, "cpu", False) else int(resources.get("GPU", 0))
@@ -143,7 +145,7 @@ def start_pool(args: argparse.Namespace, base_dir: Path, address: str | None = N
         options["num_gpus"] = 1
     remote = ray.remote(PromptActor).options(**options)
     flags, base = dict(vars(args)), str(Path(base_dir).absolute())
-    actors = [remote.remote(f"ray-{i + 1}", flags, base) for i in range(count)]
+    actors = [remote.remote(f"ray-{i + 1}", flags, base, build_engine) for i in range(count)]
     infos = ray.get([actor.info.remote() for actor in actors])
     pool = WorkerPool([Worker(WorkerState(info["name"]), actor, info["pid"], info["host"])
                        for actor, info in zip(actors, infos, strict=True)])

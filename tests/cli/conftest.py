@@ -1,11 +1,11 @@
-"""Run `main.py` the way a user does: in a subprocess, or in-process through engine.cli.main for speed."""
+"""Run `main.py` the way a user does: in a subprocess, or in-process through launch.cli.main for speed."""
 
 import json
 
 import pytest
 from cli_helpers import REPO
 
-from engine.cli import main
+from launch.cli import main
 
 
 @pytest.fixture

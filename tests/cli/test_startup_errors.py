@@ -5,7 +5,7 @@ import socket
 import pytest
 from cli_helpers import WORKFLOWS, run_main_subprocess
 
-from engine.cli import main
+from launch.cli import main
 
 
 def test_output_folder_that_cannot_be_created_is_named(tmp_path, capsys):

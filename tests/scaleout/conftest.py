@@ -17,12 +17,13 @@ def ray_pool(tmp_path_factory):
     """(flags, base dir, WorkerPool): two CPU workers that load the test pack themselves."""
     import ray
 
-    from engine.cli import build_parser
     from engine.scaleout.pool import start_pool
+    from launch.cli import build_parser
+    from launch.serve import build_engine
 
     base = tmp_path_factory.mktemp("loom_base")
     args = build_parser().parse_args(["--base-directory", str(base), "--custom-nodes-dir", str(PACKS_DIR), "--cpu"])
-    pool = start_pool(args, base, workers=2, num_cpus=2, _node_ip_address="127.0.0.1", log_to_driver=False)
+    pool = start_pool(args, base, build_engine, workers=2, num_cpus=2, _node_ip_address="127.0.0.1", log_to_driver=False)
     yield args, base, pool
     pool.shutdown()
     ray.shutdown()
@@ -35,9 +36,9 @@ async def front(ray_pool, tmp_path):
 
     from engine.queue import PromptQueue
     from engine.scaleout.executor import RayExecutor
-    from engine.scaleout.lanes import PromptLanes
+    from launch.serve import build_engine
     from web.app import create_app
-    from web.serve import build_engine
+    from web.lanes import PromptLanes
     from web.state import ServerConfig
 
     args, base, pool = ray_pool

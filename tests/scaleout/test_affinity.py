@@ -5,8 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine.cli import build_parser
 from engine.scaleout.affinity import WorkerState, choose_worker, model_keys
+from launch.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,7 +51,7 @@ def test_ray_flags_parse_on_the_server_command_line():
 
 
 def test_the_default_server_never_imports_ray():
-    code = ("import sys; from engine.cli import build_parser; import engine.scaleout.setup, engine.scaleout.affinity; "
+    code = ("import sys; from launch.cli import build_parser; import launch.scaleout, engine.scaleout.affinity; "
             "args = build_parser().parse_args([]); print(args.executor, 'ray' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.split() == ["local", "False"]

@@ -7,9 +7,9 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from engine.compute_flags import parse_size
 from engine.memory import ModelManager, file_key
 from engine.weight_patches import Patch
+from launch.compute_flags import parse_size
 
 
 def _toy(width: int = 32) -> nn.Module:

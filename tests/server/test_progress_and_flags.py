@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 import logging
 
-from engine.cli import build_parser
+from launch.cli import build_parser
+from launch.serve import add_serve_flags, build_app, resolve_token
 from web.progress import ProgressTracker
-from web.serve import add_serve_flags, build_app, resolve_token
 from web.state import QUEUE
 
 

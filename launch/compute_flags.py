@@ -7,7 +7,7 @@ import argparse
 import re
 from typing import TYPE_CHECKING
 
-from engine.cli import flag_default
+from launch.cli import flag_default
 
 if TYPE_CHECKING:
     from engine.memory import ModelManager

@@ -100,9 +100,9 @@ def _pack_dirs(args: argparse.Namespace, folders: Folders) -> list[Path]:
 def registry_from_args(args: argparse.Namespace, base_dir: Path) -> tuple[Folders, Any, Any]:
     """The folders (created), the model manager and the node registry (core nodes, then packs)
     the shared and memory flags describe -> (folders, registry, PackReport)."""
-    from engine.compute_flags import manager_from_args
     from engine.graph.context import Services
     from engine.graph.registry import build_default_registry
+    from launch.compute_flags import manager_from_args
 
     folders = folders_from_args(args, base_dir)
     try:
@@ -138,25 +138,25 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", dest="as_json", action="store_true",
                         help="print a machine-readable result (outputs, files, timings, cache hits) on stdout")
     parser.add_argument("--quiet", action="store_true", help="no progress display on stderr (errors still show)")
-    from engine.compute_flags import add_compute_arguments  # --cpu, budgets, precision, attention
+    from launch.compute_flags import add_compute_arguments  # --cpu, budgets, precision, attention
 
     add_compute_arguments(parser, suppress_defaults=True)
 
 
 def _run(args: argparse.Namespace, base_dir: Path) -> int:
-    from engine.runner import run_command
+    from launch.run import run_command
 
     return run_command(args, base_dir)
 
 
 def _add_serve(parser: argparse.ArgumentParser) -> None:
-    from web.serve import add_serve_flags
+    from launch.serve import add_serve_flags
 
     add_serve_flags(parser, suppress_defaults=True)
 
 
 def _serve(args: argparse.Namespace, base_dir: Path) -> int:
-    from web.serve import serve
+    from launch.serve import serve
 
     return serve(args, base_dir)
 
@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="main.py", description="Loom: node-graph workflows for diffusion models",
                                      epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_shared_flags(parser)
-    from web.serve import add_serve_flags
+    from launch.serve import add_serve_flags
 
     add_serve_flags(parser)  # `python main.py --port N` serves without naming the subcommand
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

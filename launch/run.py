@@ -17,7 +17,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from engine.cli import pack_problems, registry_from_args
 from engine.graph.context import Interrupt
 from engine.graph.executor import Executor
 from engine.graph.types import is_link
@@ -25,6 +24,7 @@ from engine.graph.validation import validate_prompt
 from engine.graph.workflow_io import WorkflowFormatError, load_workflow
 from engine.paths import Folders
 from engine.progress_display import ProgressDisplay, upstream_nodes
+from launch.cli import pack_problems, registry_from_args
 
 EXIT_OK, EXIT_INVALID, EXIT_FAILED, EXIT_INTERRUPTED = 0, 2, 3, 130
 

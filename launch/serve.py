@@ -15,7 +15,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from engine.cli import StartupError, flag_default, pack_problems, registry_from_args
+from launch.cli import StartupError, flag_default, pack_problems, registry_from_args
 from web.security import is_loopback
 
 log = logging.getLogger("loom.server")
@@ -44,8 +44,8 @@ def add_serve_flags(parser: argparse.ArgumentParser, suppress_defaults: bool = F
                        help="keep the outputs of up to N nodes across prompts (default: the last prompt's)")
     group.add_argument("--cache-none", action="store_true", default=default(False),
                        help="cache nothing between prompts (lowest memory)")
-    from engine.compute_flags import add_compute_arguments  # --cpu, budgets, precision, attention
-    from engine.scaleout.setup import add_ray_arguments  # --executor ray and its options
+    from launch.compute_flags import add_compute_arguments  # --cpu, budgets, precision, attention
+    from launch.scaleout import add_ray_arguments  # --executor ray and its options
 
     add_compute_arguments(parser, suppress_defaults=suppress_defaults)
     add_ray_arguments(parser, suppress_defaults=suppress_defaults)
@@ -92,7 +92,7 @@ def build_app(args: argparse.Namespace, base_dir: Path, hosts: list[str]) -> web
         log.warning(line)
     worker_factory = None
     if args.executor == "ray":
-        from engine.scaleout.setup import ray_executor_from_args
+        from launch.scaleout import ray_executor_from_args
 
         executor, worker_factory = ray_executor_from_args(args, base_dir)
     queue = PromptQueue(folders.user_dir / "queue.sqlite3")

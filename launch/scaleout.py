@@ -33,8 +33,9 @@ def ray_executor_from_args(args: argparse.Namespace, base_dir: Path) -> tuple[An
     except ImportError:
         raise SystemExit("--executor ray needs Ray: pip install 'loom[ray]' (or: pip install ray)") from None
     from engine.scaleout.executor import RayExecutor
-    from engine.scaleout.lanes import PromptLanes
     from engine.scaleout.pool import start_pool
+    from launch.serve import build_engine
+    from web.lanes import PromptLanes
 
-    pool = start_pool(args, base_dir, address=args.ray_address, workers=args.ray_workers)
+    pool = start_pool(args, base_dir, build_engine, address=args.ray_address, workers=args.ray_workers)
     return RayExecutor(pool), PromptLanes
