@@ -15,7 +15,7 @@ from nodes.model_values import (
 )
 
 
-@node(category="loaders", display_name="Load Checkpoint", aliases=["CheckpointLoader"],
+@node(category="loaders", display_name="Load Checkpoint", aliases=["LoadCheckpoint"],
       outputs=[Out("MODEL", tooltip="The denoising UNet."), Out("CLIP", tooltip="The text encoder(s)."),
                Out("VAE", tooltip="The autoencoder between pixels and latents.")])
 class CheckpointLoaderSimple(Node):

@@ -85,7 +85,6 @@ def test_missing_checkpoint_is_a_validation_error_naming_node_file_and_folders(l
 def test_design_card_names_run_like_the_comfyui_ones(loom):
     prompt = workflow("sd15_txt2img")
     expected = loom.image(loom.run(prompt))
-    prompt["4"] = {"class_type": "CheckpointLoader",  # ComfyUI's variant also names a yaml config: ignored
-                   "inputs": {"config_name": "v1-inference.yaml", "ckpt_name": "v1-5-pruned-emaonly.safetensors"}}
+    prompt["4"]["class_type"] = "LoadCheckpoint"
     prompt["6"]["class_type"] = prompt["7"]["class_type"] = "CLIPEncode"
     assert np.array_equal(loom.image(loom.run(prompt)), expected)
