@@ -99,7 +99,9 @@ def _pack_dirs(args: argparse.Namespace, folders: Folders) -> list[Path]:
 
 def registry_from_args(args: argparse.Namespace, base_dir: Path) -> tuple[Folders, Any, Any]:
     """The folders (created), the model manager and the node registry (core nodes, then packs)
-    the shared and memory flags describe -> (folders, registry, PackReport)."""
+    the shared and memory flags describe -> (folders, registry, PackReport); packs import ComfyUI's
+    modules from comfy_compat."""
+    import comfy_compat
     from engine.graph.context import Services
     from engine.graph.registry import build_default_registry
     from launch.compute_flags import manager_from_args
@@ -112,7 +114,7 @@ def registry_from_args(args: argparse.Namespace, base_dir: Path) -> tuple[Folder
     services = Services(folders=folders, models=manager_from_args(args),
                         settings={"disable_metadata": args.disable_metadata})
     pack_dirs = [*_pack_dirs(args, folders), *args.custom_nodes_dir]
-    registry, report = build_default_registry(services, custom_node_dirs=pack_dirs)
+    registry, report = build_default_registry(services, custom_node_dirs=pack_dirs, pack_host=comfy_compat)
     return folders, registry, report
 
 

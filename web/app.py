@@ -13,8 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
-from engine import comfy_compat
-from engine.comfy_compat.server import mount_routes
+import comfy_compat
+from comfy_compat.server import mount_routes
 from engine.queue import PromptQueue
 from web import routes as route_modules
 from web.routes.info import server_features

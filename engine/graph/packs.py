@@ -1,6 +1,8 @@
 """Custom node pack loader: every package or .py in custom_nodes/ imported on its own, failures reported.
 
 A pack that fails to import is recorded with its traceback and never stops the others or the startup.
+The modules packs import (ComfyUI's folder_paths, comfy.*, server, ...) come from a PackHost that the
+start-up wiring hands in (the top-level comfy_compat package): engine/ never imports that layer.
 """
 
 from __future__ import annotations
@@ -14,12 +16,22 @@ import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from engine.graph.registry import NodeRegistry
 
 PRESTARTUP = "prestartup_script.py"
+
+
+class PackHost(Protocol):
+    """What the start-up wiring lends the loader: the environment packs import from."""
+
+    def install(self, registry: NodeRegistry) -> object:
+        """Make the modules packs import available, bound to `registry`."""
+
+    def missing_module_hint(self, exc: BaseException) -> str | None:
+        """A line explaining a failed import of a module the host does not provide, else None."""
 
 
 @dataclass
@@ -117,12 +129,6 @@ def _import(path: Path, module_name: str):
     return module
 
 
-def _compat_hint(exc: BaseException) -> str | None:
-    from engine.comfy_compat import missing_module_hint
-
-    return missing_module_hint(exc)
-
-
 def run_prestartup(path: Path) -> PackResult:
     """Run a pack's prestartup_script.py (as ComfyUI does, before any pack imports), timed; failures reported."""
     script = path / PRESTARTUP
@@ -136,7 +142,7 @@ def run_prestartup(path: Path) -> PackResult:
     return result
 
 
-def load_pack(registry: NodeRegistry, path: Path) -> PackResult:
+def load_pack(registry: NodeRegistry, path: Path, host: PackHost | None = None) -> PackResult:
     """Import one pack and register its nodes under source "custom_nodes.<pack>"."""
     module_name = _module_name(path)
     start = time.perf_counter()
@@ -146,7 +152,7 @@ def load_pack(registry: NodeRegistry, path: Path) -> PackResult:
         registration = registry.register_module(module, source=module_name)
     except Exception as exc:  # noqa: BLE001 - a broken pack is reported, never fatal
         result.error = traceback.format_exc()
-        hint = _compat_hint(exc)
+        hint = host.missing_module_hint(exc) if host is not None else None
         if hint:
             result.error += hint + "\n"
     else:
@@ -163,20 +169,18 @@ def load_pack(registry: NodeRegistry, path: Path) -> PackResult:
 
 
 def load_packs(registry: NodeRegistry, directories: Iterable[str | Path],
-               report: PackReport | None = None) -> PackReport:
-    """Load every pack found in `directories`, each in its own try block, after installing the ComfyUI
-    compatibility modules (engine/comfy_compat) and running every pack's prestartup_script.py."""
+               report: PackReport | None = None, host: PackHost | None = None) -> PackReport:
+    """Load every pack found in `directories`, each in its own try block, after `host` installed the
+    modules packs import and every pack's prestartup_script.py ran."""
     report = report if report is not None else PackReport()
     entries = [path for directory in directories for path in pack_entries(Path(directory))]
-    if entries:
-        from engine.comfy_compat import install  # ComfyUI's folder_paths, server, comfy.utils, ... for packs
-
-        install(registry)
+    if entries and host is not None:
+        host.install(registry)
     for path in entries:
         if path.is_dir() and (path / PRESTARTUP).is_file():
             report.prestartup.append(run_prestartup(path))
     for path in entries:
-        result = load_pack(registry, path)
+        result = load_pack(registry, path, host)
         report.packs.append(result)
         report.clashes += result.clashes
     return report

@@ -128,9 +128,10 @@ def core_modules(package: str = "nodes") -> Iterable[str]:
         yield info.name
 
 
-def build_default_registry(services: Services | None = None,
-                           custom_node_dirs: Iterable[str | Path] = ()) -> tuple[NodeRegistry, Any]:
-    """Registry with every core node module, then every pack in `custom_node_dirs`; returns (registry, PackReport)."""
+def build_default_registry(services: Services | None = None, custom_node_dirs: Iterable[str | Path] = (),
+                           pack_host: Any = None) -> tuple[NodeRegistry, Any]:
+    """Registry with every core node module, then every pack in `custom_node_dirs` (importing from
+    `pack_host`'s modules, see packs.PackHost); returns (registry, PackReport)."""
     from engine.graph.packs import PackReport, load_packs
 
     registry = NodeRegistry(services)
@@ -148,5 +149,5 @@ def build_default_registry(services: Services | None = None,
             continue
         report.core_errors += registration.errors
         report.clashes += registration.clashes
-    load_packs(registry, custom_node_dirs, report)
+    load_packs(registry, custom_node_dirs, report, pack_host)
     return registry, report

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import comfy_compat
 from engine.graph.context import Services
 from engine.graph.packs import PackReport, load_packs
 from engine.graph.registry import NodeRegistry
@@ -32,7 +33,7 @@ def loaded_registry(base: Path, packs_dir: Path) -> Loaded:
     (checkpoints / "sub" / "other.ckpt").write_bytes(b"x")
     (checkpoints / "notes.txt").write_text("not a model")
     registry = NodeRegistry(Services(folders=folders))
-    return Loaded(folders, registry, load_packs(registry, [packs_dir]))
+    return Loaded(folders, registry, load_packs(registry, [packs_dir], host=comfy_compat))
 
 
 @pytest.fixture

@@ -100,7 +100,7 @@ def test_unsupported_packs_fail_with_a_clear_reason(tmp_path):
 
 
 def test_shims_are_not_installed_over_a_real_module(tmp_path, monkeypatch):
-    from engine.comfy_compat import install
+    from comfy_compat import install
 
     (tmp_path / "node_helpers.py").write_text("REAL = True\n")
     monkeypatch.syspath_prepend(str(tmp_path))

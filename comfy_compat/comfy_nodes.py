@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from engine.comfy_compat import state
+from comfy_compat import state
 
 MAX_RESOLUTION = 16384
 

@@ -11,22 +11,22 @@ import importlib.util
 import sys
 from typing import Any
 
-from engine.comfy_compat import state
-from engine.comfy_compat.state import clear_server, set_server
+from comfy_compat import state
+from comfy_compat.state import clear_server, set_server
 
 __all__ = ["EMULATED", "clear_server", "install", "missing_module_hint", "set_server"]
 
 # ComfyUI module name -> the Loom module standing in for it.
 EMULATED: dict[str, str] = {
-    "folder_paths": "engine.comfy_compat.folder_paths",
-    "comfy": "engine.comfy_compat.comfy",
-    "comfy.utils": "engine.comfy_compat.comfy.utils",
-    "comfy.model_management": "engine.comfy_compat.comfy.model_management",
-    "server": "engine.comfy_compat.server",
-    "comfy_execution": "engine.comfy_compat.comfy_execution",
-    "comfy_execution.graph_utils": "engine.comfy_compat.comfy_execution.graph_utils",
-    "comfy_execution.graph": "engine.comfy_compat.comfy_execution.graph",
-    "node_helpers": "engine.comfy_compat.node_helpers",
+    "folder_paths": "comfy_compat.folder_paths",
+    "comfy": "comfy_compat.comfy",
+    "comfy.utils": "comfy_compat.comfy.utils",
+    "comfy.model_management": "comfy_compat.comfy.model_management",
+    "server": "comfy_compat.server",
+    "comfy_execution": "comfy_compat.comfy_execution",
+    "comfy_execution.graph_utils": "comfy_compat.comfy_execution.graph_utils",
+    "comfy_execution.graph": "comfy_compat.comfy_execution.graph",
+    "node_helpers": "comfy_compat.node_helpers",
 }
 
 
@@ -35,7 +35,7 @@ def _real_module_exists(top: str) -> bool:
     folder of that name on sys.path (a namespace package, e.g. tests/server) is not a module."""
     existing = sys.modules.get(top)
     if existing is not None:
-        return not getattr(existing, "__name__", "").startswith("engine.comfy_compat") and (
+        return not getattr(existing, "__name__", "").startswith("comfy_compat") and (
             getattr(existing, "__file__", None) is not None)
     spec = importlib.util.find_spec(top)
     return spec is not None and spec.origin is not None

@@ -11,7 +11,7 @@ from typing import Any
 
 from engine.graph import context
 
-LOOM_DIR = Path(__file__).resolve().parents[2]
+LOOM_DIR = Path(__file__).resolve().parents[1]
 
 _bound: dict[str, Any] = {"registry": None, "folders": None}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.comfy_compat import state
+from comfy_compat import state
 from engine.graph import context
 
 InterruptProcessingException = context.ExecutionInterrupted

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
-from engine.comfy_compat import state
+from comfy_compat import state
 from engine.paths import KIND_ALIASES, MODEL_EXTENSIONS, ModelNotFound, UnsafePath, safe_path_under
 
 supported_pt_extensions: set[str] = {*MODEL_EXTENSIONS, ".pt2", ".pkl"}

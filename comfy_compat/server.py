@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.comfy_compat import state
+from comfy_compat import state
 from engine.graph import context
 
 log = logging.getLogger("loom.comfy_compat")
