@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.memory import ModelManager
 from engine.models.detect import detect_file
 from engine.sampling import sample
+from engine.values.denoiser import sampling_model
 from launch.compute_flags import parse_size
 from nodes.clip_vision_nodes import encode_images
-from nodes.denoiser import sampling_model
 from nodes.svd import svd_models
 from nodes.vae_nodes import vae_decode, vae_encode
 

@@ -9,7 +9,7 @@ from engine.graph.native import Node, Out, Socket, Widget, node
 from engine.models.controlnet import ControlNetConfig, describe_family
 from engine.models.detect import UnsupportedCheckpoint
 from engine.sampling.cfg import Control
-from nodes.control_values import ControlNetStep, ControlNetValue, load_controlnet
+from engine.values.control import ControlNetStep, ControlNetValue, load_controlnet
 from nodes.model_files import file_version, folders_of, model_files, model_manager
 
 STRENGTH = Field(1.0, ge=0.0, le=10.0)

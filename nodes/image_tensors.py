@@ -10,8 +10,9 @@ from typing import Literal, get_args
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
+
+from engine.image_resize import center_crop_to_aspect, interpolate
 
 UpscaleMethod = Literal["nearest-exact", "bilinear", "area", "bicubic", "lanczos"]
 CropMethod = Literal["disabled", "center"]
@@ -32,21 +33,6 @@ def tensor_to_pil(image: torch.Tensor) -> Image.Image:
     return Image.fromarray(array)
 
 
-def center_crop_to_aspect(samples: torch.Tensor, width: int, height: int) -> torch.Tensor:
-    """Crop [B,C,H,W] around its centre to the aspect ratio of width x height."""
-    h, w = samples.shape[-2:]
-    source, target = w / h, width / height
-    if source > target:
-        new_w = round(h * target)
-        x = (w - new_w) // 2
-        return samples[..., :, x:x + new_w]
-    if source < target:
-        new_h = round(w / target)
-        y = (h - new_h) // 2
-        return samples[..., y:y + new_h, :]
-    return samples
-
-
 def resize_channels_first(samples: torch.Tensor, width: int, height: int, method: str,
                           crop: str = "disabled") -> torch.Tensor:
     """Resize [B,C,H,W] to width x height with one of UPSCALE_METHODS (optionally centre-cropping first)."""
@@ -61,9 +47,7 @@ def resize_channels_first(samples: torch.Tensor, width: int, height: int, method
             array = np.asarray(pil, dtype=np.float32) / 255.0
             frames.append(torch.from_numpy(array.copy()).reshape(height, width, -1))
         return torch.stack(frames).movedim(-1, 1).to(samples.device, samples.dtype)
-    kwargs = {"align_corners": False} if method in ("bilinear", "bicubic") else {}
-    resized = F.interpolate(samples, size=(height, width), mode=method, **kwargs)
-    return resized.clamp(0, 1) if method == "bicubic" else resized
+    return interpolate(samples, width, height, method)
 
 
 def resize_image(image: torch.Tensor, width: int, height: int, method: str, crop: str = "disabled") -> torch.Tensor:

@@ -4,8 +4,7 @@ from typing import Annotated
 
 from engine.graph.native import Node, Out, node
 from engine.models.detect import UnsupportedCheckpoint
-from nodes.model_files import file_version, folders_of, model_files, model_manager
-from nodes.model_values import (
+from engine.values.model import (
     DiffusionModel,
     detect_checkpoint_file,
     load_vae_file,
@@ -13,6 +12,7 @@ from nodes.model_values import (
     unet_handle,
     vae_model,
 )
+from nodes.model_files import file_version, folders_of, model_files, model_manager
 
 
 @node(category="loaders", display_name="Load Checkpoint", aliases=["LoadCheckpoint"],

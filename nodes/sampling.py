@@ -11,10 +11,10 @@ from pydantic import Field
 from engine.graph.native import Combo, Node, Out, Socket, Widget, node
 from engine.sampling import SAMPLERS, SCHEDULERS, sample
 from engine.sampling.previews import latent_preview
-from nodes.control_values import controls_bound
-from nodes.denoiser import sampling_model
+from engine.values.control import controls_bound
+from engine.values.denoiser import sampling_model
+from engine.values.model import DiffusionModel
 from nodes.model_files import model_manager
-from nodes.model_values import DiffusionModel
 
 MAX_SEED = 0xFFFFFFFFFFFFFFFF
 MAX_STEPS = 10000

@@ -25,9 +25,9 @@ from engine.models.video_unet import VideoUNet
 from engine.models.video_vae import VideoAutoencoder
 from engine.sampling import SAMPLERS, SCHEDULERS
 from engine.sampling.cfg import video_linear_cfg
+from engine.values.model import DiffusionModel, VAEModel, detect_checkpoint_file
 from nodes.clip_vision_nodes import clip_vision_model, encode_images
 from nodes.model_files import file_version, folders_of, model_files, model_manager
-from nodes.model_values import DiffusionModel, VAEModel, detect_checkpoint_file
 from nodes.vae_nodes import vae_encode
 
 MAX_SIZE = 16384

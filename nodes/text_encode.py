@@ -5,9 +5,9 @@ from typing import Annotated
 from pydantic import Field
 
 from engine.graph.native import Node, Out, Socket, Widget, node
+from engine.values.model import placed_clip
 from nodes.latents import MAX_SIZE
 from nodes.model_files import model_manager
-from nodes.model_values import placed_clip
 
 
 def encode(ctx, clip, tokenize, **options) -> list:

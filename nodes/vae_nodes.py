@@ -15,8 +15,8 @@ from pydantic import Field
 
 from engine.graph.native import Node, Out, Socket, Widget, node
 from engine.memory import ModelManager
+from engine.values.model import VAEModel, weight_dtype
 from nodes.model_files import model_manager
-from nodes.model_values import VAEModel, weight_dtype
 
 MAX_TILE = 4096
 # Widgets both tiled nodes take; the temporal sizes are ComfyUI's for video VAEs, accepted and unused here.

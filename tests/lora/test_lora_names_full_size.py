@@ -7,7 +7,7 @@ import torch
 from engine.models.clip import load_clip
 from engine.models.detect import infer_unet_config
 from engine.models.lora.keys import clip_names, unet_names
-from nodes.model_values import TextTowers
+from engine.values.model import TextTowers
 
 UNET = "model.diffusion_model."
 

@@ -6,7 +6,7 @@ import logging
 import pytest
 import torch
 
-import nodes.model_values
+import engine.values.model
 from nodes.lora import LoraLoader, LoraLoaderModelOnly
 from tests.fixtures.lora_files import SD15_KOHYA, lora_tensors
 
@@ -32,8 +32,8 @@ def test_apply_change_strength_stack_and_remove_restores_bit_identical_weights_w
     original = {k: v.clone() for k, v in unet.state_dict().items()}
 
     reads = []
-    real_open = nodes.model_values.open_checkpoint
-    monkeypatch.setattr(nodes.model_values, "open_checkpoint", lambda path: reads.append(path) or real_open(path))
+    real_open = engine.values.model.open_checkpoint
+    monkeypatch.setattr(engine.values.model, "open_checkpoint", lambda path: reads.append(path) or real_open(path))
 
     strong, _ = LoraLoader(model=model, clip=clip, lora_name=first, strength_model=1.0,
                            strength_clip=1.0).run(env.ctx)

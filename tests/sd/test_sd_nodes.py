@@ -7,9 +7,9 @@ import torch
 from engine.graph.context import ExecutionContext, ExecutionInterrupted, Interrupt, Services
 from engine.graph.events import EventLog
 from engine.models.vae import AutoencoderKL
+from engine.values.denoiser import sdxl_numbers, sdxl_vector
 from engine.weight_patches import Patch
 from nodes.conditioning import ConditioningCombine, ConditioningSetArea, ConditioningZeroOut
-from nodes.denoiser import sdxl_numbers, sdxl_vector
 from nodes.latents import EmptyLatentImage, LatentUpscale, LatentUpscaleBy, SetLatentNoiseMask
 from nodes.loaders import CheckpointLoaderSimple, VAELoader
 from nodes.sampling import KSampler, KSamplerAdvanced

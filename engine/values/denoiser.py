@@ -10,7 +10,7 @@ from torch import nn
 from engine.models.blocks import timestep_embedding
 from engine.sampling.model_sampling import model_sampling_for
 from engine.sampling.model_wrapper import SamplingModel
-from nodes.model_values import DiffusionModel, weight_dtype
+from engine.values.model import DiffusionModel, weight_dtype
 
 SIZE_EMBED = 256  # each SDXL size / crop / score number is a 256-wide sinusoidal embedding
 DEFAULT_SIZE = 768  # ComfyUI's size assumed when the conditioning does not say

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from engine.image_resize import interpolate
 from engine.memory import ModelHandle, ModelManager, file_key
 from engine.models.checkpoint import open_checkpoint
 from engine.models.controlnet import (
@@ -36,11 +37,10 @@ from engine.models.t2i_adapter import (
 )
 from engine.models.unet import UNetConfig
 from engine.sampling.cfg import Control, repeat_to_batch
-from nodes.image_tensors import resize_channels_first
-from nodes.latents import LATENT_SCALE
-from nodes.model_values import DiffusionModel, weight_dtype
+from engine.values.model import DiffusionModel, weight_dtype
 
 DIFF_MARK = "difference"  # key present in "diff" ControlNets (weights relative to their base UNet)
+HINT_SCALE = 8  # hint pixels per latent pixel (the SD VAEs' downscale)
 
 
 @dataclass(frozen=True)
@@ -130,8 +130,8 @@ class ControlNetStep:
         """The hint at latent size x 8, one per sample of the batch (cond and uncond halves alike)."""
         key = (tuple(x.shape), device, dtype)
         if self._fitted is None or self._fitted[0] != key:
-            height, width = x.shape[-2] * LATENT_SCALE, x.shape[-1] * LATENT_SCALE
-            hint = resize_channels_first(self.hint.float(), width, height, "nearest-exact", "center")
+            height, width = x.shape[-2] * HINT_SCALE, x.shape[-1] * HINT_SCALE
+            hint = interpolate(self.hint.float(), width, height, "nearest-exact", "center")
             if hint.shape[0] != 1:
                 hint = repeat_to_batch(hint, latent_batch)[:latent_batch]
             hint = hint.repeat(-(-x.shape[0] // hint.shape[0]), 1, 1, 1)[: x.shape[0]]
