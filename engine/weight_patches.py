@@ -6,7 +6,7 @@ bit-identical and costs no copy. The model manager applies a handle's patches wh
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 import torch
@@ -42,6 +42,13 @@ def _patched(weight: torch.Tensor, patch: Patch) -> torch.Tensor:
     return patch.value(weight, patch.strength).float()
 
 
+def patch_weight(weight: torch.Tensor, patches: Iterable[Patch]) -> torch.Tensor:
+    """`weight` (float32) with `patches` applied in order, as a new tensor."""
+    for patch in patches:
+        weight = _patched(weight, patch)
+    return weight
+
+
 def apply_patches(module: nn.Module, patches: tuple[Patch, ...], model_name: str) -> dict[str, torch.Tensor]:
     """Patch `module` in place; returns {key: original tensor} for `restore_weights`."""
     tensors = _tensors(module)
@@ -50,9 +57,7 @@ def apply_patches(module: nn.Module, patches: tuple[Patch, ...], model_name: str
         if key not in tensors:
             raise KeyError(f"patch targets {key!r}, which model {model_name!r} does not have")
         original = tensors[key].data
-        weight = original.float()
-        for patch in (p for p in patches if p.key == key):
-            weight = _patched(weight, patch)
+        weight = patch_weight(original.float(), (p for p in patches if p.key == key))
         backups[key] = original
         tensors[key].data = weight.to(original.dtype)
     return backups

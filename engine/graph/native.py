@@ -164,7 +164,7 @@ def node(cls: type[Node] | None = None, *, name: str | None = None, category: st
             description=description if description is not None else inspect.cleandoc(doc or ""),
             python_module=target.__module__, output_node=output_node, input_is_list=input_is_list,
             not_idempotent=not_idempotent, deprecated=deprecated, experimental=experimental,
-            inputs=[_field_input(target, n, f) for n, f in target.model_fields.items()],
+            inputs=[_field_input(target, f.alias or n, f) for n, f in target.model_fields.items()],
             outputs=[OutputSpec(type=o.type, name=o.name or o.type, is_list=o.is_list, tooltip=o.tooltip)
                      for o in outputs],
         )

@@ -208,7 +208,8 @@ def _family(shapes: Mapping[str, tuple], unet: UNetConfig) -> tuple[str, tuple[T
 def _prediction(
     family: str, shapes: Mapping[str, tuple], unet: UNetConfig, metadata: Mapping[str, str], tensors
 ) -> tuple[str, str]:
-    declared = (metadata.get("modelspec.prediction_type") or metadata.get("prediction_type") or "").lower()
+    declared = (metadata.get("modelspec.prediction_type") or metadata.get("prediction_type")
+                or metadata.get("modelspec.predict_key") or "").lower()
     if declared:
         return ("v" if declared.startswith("v") else "eps"), "metadata"
     if "v_pred" in shapes:
