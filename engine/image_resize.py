@@ -13,26 +13,20 @@ TORCH_METHODS: tuple[str, ...] = ("nearest-exact", "bilinear", "area", "bicubic"
 
 
 def center_crop_to_aspect(samples: torch.Tensor, width: int, height: int) -> torch.Tensor:
-    """Crop [B,C,H,W] around its centre to the aspect ratio of width x height."""
+    """Crop [..., H, W] around its centre to the aspect ratio of width x height, trimming the same whole
+    number of pixels from both sides (ComfyUI's rounding, so crops match it pixel for pixel)."""
     h, w = samples.shape[-2:]
     source, target = w / h, width / height
-    if source > target:
-        new_w = round(h * target)
-        x = (w - new_w) // 2
-        return samples[..., :, x:x + new_w]
-    if source < target:
-        new_h = round(w / target)
-        y = (h - new_h) // 2
-        return samples[..., y:y + new_h, :]
-    return samples
+    x = round((w - w * (target / source)) / 2) if source > target else 0
+    y = round((h - h * (source / target)) / 2) if source < target else 0
+    return samples.narrow(-2, y, h - 2 * y).narrow(-1, x, w - 2 * x)
 
 
 def interpolate(samples: torch.Tensor, width: int, height: int, method: str, crop: str = "disabled") -> torch.Tensor:
-    """Resize [B,C,H,W] to width x height with one of TORCH_METHODS (optionally centre-cropping first)."""
+    """Resize [B,C,H,W] to width x height with one of TORCH_METHODS (optionally centre-cropping first),
+    with ComfyUI's numbers: torch's defaults, bicubic's overshoot left unclamped."""
     if method not in TORCH_METHODS:
         raise ValueError(f"resize method must be one of {', '.join(TORCH_METHODS)}, got {method!r}")
     if crop == "center":
         samples = center_crop_to_aspect(samples, width, height)
-    kwargs = {"align_corners": False} if method in ("bilinear", "bicubic") else {}
-    resized = F.interpolate(samples, size=(height, width), mode=method, **kwargs)
-    return resized.clamp(0, 1) if method == "bicubic" else resized
+    return F.interpolate(samples, size=(height, width), mode=method)

@@ -31,6 +31,24 @@ def input_images(folders: Folders) -> list[str]:
     return [name for name in folders.list_input_files() if name.lower().endswith(IMAGE_EXTENSIONS)]
 
 
+def output_images(folders: Folders) -> list[str]:
+    """Image files in the output folder, for LoadImageOutput's combo."""
+    root = folders.root("output")
+    names = (p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) if root.is_dir() else ()
+    return sorted(name for name in names if name.lower().endswith(IMAGE_EXTENSIONS))
+
+
+def annotated_file(folders: Folders, name: str, default_root: str) -> Path:
+    """A combo value as the canvas sends it: `sub/name.png`, optionally tagged ` [output]`, ` [input]` or
+    ` [temp]` to say which folder it is in."""
+    root = default_root
+    for kind in ("input", "output", "temp"):
+        if name.endswith(f" [{kind}]"):
+            name, root = name[:-len(kind) - 3], kind
+    subfolder, _, filename = name.replace("\\", "/").rpartition("/")
+    return folders.safe_join(root, subfolder, filename)
+
+
 def _rgb_array(frame: Image.Image) -> np.ndarray:
     """float32 [H,W,3] in 0..1; 16/32-bit grayscale keeps its full range instead of clipping at 255."""
     if frame.mode.startswith("I"):
@@ -80,7 +98,7 @@ class LoadImage(Node):
     image: Annotated[str, Combo(input_images, image_upload=True)]
 
     def run(self, ctx):
-        return load_image_file(folders_of(ctx).safe_join("input", "", self.image))
+        return load_image_file(annotated_file(folders_of(ctx), self.image, "input"))
 
     @classmethod
     def is_changed(cls, image: str) -> str:
@@ -88,7 +106,7 @@ class LoadImage(Node):
         ctx = current()
         if ctx is None:
             raise RuntimeError("LoadImage.is_changed needs the execution context for the input folder")
-        return file_sha256(folders_of(ctx).safe_join("input", "", image))
+        return file_sha256(annotated_file(folders_of(ctx), image, "input"))
 
 
 @node(category="mask", display_name="Load Image (as Mask)", outputs=[Out("MASK")])
@@ -96,10 +114,10 @@ class LoadImageMask(Node):
     """Load one channel of an input image as a mask; for alpha, transparent areas are 1."""
 
     image: Annotated[str, Combo(input_images, image_upload=True)]
-    channel: Literal["alpha", "red", "green", "blue"] = "alpha"
+    channel: Literal["alpha", "red", "green", "blue"]
 
     def run(self, ctx):
-        path = folders_of(ctx).safe_join("input", "", self.image)
+        path = annotated_file(folders_of(ctx), self.image, "input")
         with Image.open(path) as opened:
             frame = ImageOps.exif_transpose(opened)
             band = {"alpha": "A", "red": "R", "green": "G", "blue": "B"}[self.channel]
@@ -142,12 +160,32 @@ def _metadata(ctx):
     return png_info(ctx.prompt, ctx.extra_pnginfo)
 
 
+@node(category="image", display_name="Load Image (from Outputs)", outputs=[Out("IMAGE"), Out("MASK")],
+      experimental=True)
+class LoadImageOutput(Node):
+    """Load an image from the output folder (to iterate on a result); like LoadImage otherwise."""
+
+    image: Annotated[str, Combo(output_images, image_upload=True, image_folder="output",
+                                remote={"route": "/internal/files/output", "refresh_button": True,
+                                        "control_after_refresh": "first"})]
+
+    def run(self, ctx):
+        return load_image_file(annotated_file(folders_of(ctx), self.image, "output"))
+
+
+def preview_images(ctx, images: torch.Tensor, compress_level: int = 1) -> list[dict]:
+    """Write images to the temp folder under a random prefix; the canvas' ui entries."""
+    suffix = "".join(secrets.choice(string.ascii_lowercase) for _ in range(5))
+    return save_png_batch(images, folders_of(ctx), "temp", f"ComfyUI_temp_{suffix}", _metadata(ctx),
+                          compress_level=compress_level)
+
+
 @node(category="image", display_name="Save Image", outputs=[], output_node=True)
 class SaveImage(Node):
     """Save PNGs in the output folder with the workflow embedded; the prefix may hold subfolders."""
 
     images: Annotated[object, Socket("IMAGE")]
-    filename_prefix: Annotated[str, Widget(tooltip="File name prefix; may include subfolders.")] = "Loom"
+    filename_prefix: Annotated[str, Widget(tooltip="File name prefix; may include subfolders.")] = "ComfyUI"
 
     def run(self, ctx):
         saved = save_png_batch(self.images, folders_of(ctx), "output", self.filename_prefix,
@@ -162,7 +200,4 @@ class PreviewImage(Node):
     images: Annotated[object, Socket("IMAGE")]
 
     def run(self, ctx):
-        suffix = "".join(secrets.choice(string.ascii_lowercase) for _ in range(5))
-        saved = save_png_batch(self.images, folders_of(ctx), "temp", f"LoomPreview_temp_{suffix}",
-                               _metadata(ctx), compress_level=1)
-        return NodeOutput(result=(), ui={"images": saved})
+        return NodeOutput(result=(), ui={"images": preview_images(ctx, self.images)})

@@ -25,9 +25,15 @@ def pil_to_tensor(image: Image.Image) -> torch.Tensor:
     return torch.from_numpy(array.copy())[None]
 
 
+def to_uint8(image: torch.Tensor) -> np.ndarray:
+    """0..1 floats -> 8-bit the way ComfyUI writes files: clip(255 x) then truncate (0.999/255 -> 0), so the
+    same workflow gives byte-identical PNGs."""
+    return np.clip(255.0 * image.detach().cpu().float().numpy(), 0, 255).astype(np.uint8)
+
+
 def tensor_to_pil(image: torch.Tensor) -> Image.Image:
-    """One [H,W,C] image (C = 1, 3 or 4) in 0..1 -> Pillow image (rounded to 8 bits)."""
-    array = (image.detach().cpu().float().clamp(0, 1).numpy() * 255.0).round().astype(np.uint8)
+    """One [H,W,C] image (C = 1, 3 or 4) in 0..1 -> Pillow image (8 bits, truncated like ComfyUI)."""
+    array = to_uint8(image)
     if array.shape[-1] == 1:
         array = array[..., 0]
     return Image.fromarray(array)

@@ -39,8 +39,9 @@ class Widget:
     def __init__(self, *, step: float | None = None, round: float | None = None, multiline: bool = False,
                  control_after_generate: bool = False, display: str | None = None, lazy: bool = False,
                  tooltip: str | None = None, force_input: bool = False, image_upload: bool = False,
-                 placeholder: str | None = None, **extra: Any):
+                 placeholder: str | None = None, optional: bool = False, **extra: Any):
         self.step, self.lazy, self.tooltip, self.force_input = step, lazy, tooltip, force_input
+        self.optional = optional  # listed under "optional" even with a default (ComfyUI's optional widgets)
         flags = {"round": round, "multiline": multiline, "control_after_generate": control_after_generate,
                  "display": display, "image_upload": image_upload, "placeholder": placeholder}
         self.extra = {k: v for k, v in flags.items() if v not in (None, False)} | extra
@@ -112,7 +113,8 @@ def _field_input(cls: type, name: str, field: Any) -> InputSpec:
         if kind is None:
             raise TypeError(f"{cls.__name__}.{name}: annotate it as int/float/str/bool/Literal, or with "
                             f"Socket(TYPE) / Combo(...), got {field.annotation!r}")
-        section = "optional" if not field.is_required() and default is None else "required"
+        optional = getattr(marker, "optional", False) or (not field.is_required() and default is None)
+        section = "optional" if optional else "required"
     bounds = {"min": None, "max": None}
     for m in field.metadata:
         if isinstance(m, (annotated_types.Ge, annotated_types.Gt)):

@@ -4,6 +4,7 @@ Used by test_object_info_parity.py, and by hand while porting nodes:
 
     PYTHONPATH=$PWD python -m tests.nodes.object_info_diff              # coverage + every differing node
     PYTHONPATH=$PWD python -m tests.nodes.object_info_diff KSampler VAEDecode   # just these nodes
+    PYTHONPATH=$PWD python -m tests.nodes.object_info_diff --prune      # drop now-matching nodes from the list
 
 Compared: category, output_node, outputs (types, names, is_list), the required and optional inputs (names,
 sections, input_order, types, combo options and their order, default/min/max/step/round and every other
@@ -166,5 +167,19 @@ def report(names: list[str]) -> int:
     return 1 if any(differences(n, ref_nodes[n], served.get(n), file_inputs.get(n, [])) for n in checked) else 0
 
 
+def prune() -> None:
+    """Rewrite not_yet_implemented.txt without the nodes that now match (comments kept)."""
+    reference, served = load_reference(), served_object_info()
+    ref_nodes, file_inputs = reference["nodes"], reference["file_name_inputs"]
+    matching = {n for n in ref_nodes if not differences(n, ref_nodes[n], served.get(n), file_inputs.get(n, []))}
+    lines = NOT_YET.read_text().splitlines()
+    kept = [line for line in lines if line.split("#", 1)[0].strip() not in matching]
+    NOT_YET.write_text("\n".join(kept) + "\n")
+    print(f"removed {len(lines) - len(kept)} now-matching nodes; {len(not_yet_implemented())} left")
+
+
 if __name__ == "__main__":
-    sys.exit(report(sys.argv[1:]))
+    if sys.argv[1:] == ["--prune"]:
+        prune()
+    else:
+        sys.exit(report(sys.argv[1:]))
