@@ -1,33 +1,76 @@
-"""A small ComfyUI compatibility layer: the ComfyUI modules most node packs import, backed by Loom's objects.
+"""Loom's ComfyUI compatibility layer: the modules ComfyUI node packs import, backed by Loom's objects.
 
-`install(registry)` (called by the pack loader before packs import) puts each shim into sys.modules
-under its ComfyUI name, unless a real module of that name is importable. Torch-free to install.
+`install(registry)` (the pack loader calls it through the start-up wiring, before packs import) binds
+the layer to the registry whose packs are loading and puts an import hook in front of sys.meta_path:
+`import comfy.samplers` then gives Loom's comfy_compat.comfy.samplers, one module object under both
+names, loaded only when a pack asks for it. A ComfyUI name with a real module of its own (Loom running
+beside ComfyUI's source) is left alone. Loom's own core node package is named `nodes` like ComfyUI's
+module; nodes/__init__.py forwards ComfyUI's names to comfy_compat.comfy_nodes.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import sys
+from types import ModuleType
 from typing import Any
 
 from comfy_compat import state
 from comfy_compat.state import clear_server, set_server
 
-__all__ = ["EMULATED", "clear_server", "install", "missing_module_hint", "set_server"]
+__all__ = ["EMULATED", "RENAMED", "clear_server", "install", "missing_module_hint", "set_server"]
 
-# ComfyUI module name -> the Loom module standing in for it.
+# ComfyUI's top-level module names -> the Loom package standing in for each (submodules follow).
 EMULATED: dict[str, str] = {
-    "folder_paths": "comfy_compat.folder_paths",
-    "comfy": "comfy_compat.comfy",
-    "comfy.utils": "comfy_compat.comfy.utils",
-    "comfy.model_management": "comfy_compat.comfy.model_management",
-    "server": "comfy_compat.server",
-    "comfy_execution": "comfy_compat.comfy_execution",
-    "comfy_execution.graph_utils": "comfy_compat.comfy_execution.graph_utils",
-    "comfy_execution.graph": "comfy_compat.comfy_execution.graph",
-    "node_helpers": "comfy_compat.node_helpers",
+    name: f"comfy_compat.{name}"
+    for name in ("comfy", "comfy_extras", "comfy_execution", "comfy_api", "comfy_config", "folder_paths",
+                 "server", "node_helpers", "latent_preview", "execution")
 }
+# ComfyUI module names whose Loom module has another name (a private-looking ComfyUI name, say).
+RENAMED: dict[str, str] = {
+    "comfy_api.latest._io": "comfy_compat.comfy_api.latest.io",
+    "comfy_api.latest._ui": "comfy_compat.comfy_api.latest.ui",
+}
+
+
+class _AliasLoader(importlib.abc.Loader):
+    """Loads a ComfyUI name as the Loom module standing in for it (the same object, never a copy)."""
+
+    def __init__(self, target: str):
+        self.target = target
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+        return importlib.import_module(self.target)
+
+    def exec_module(self, module: ModuleType) -> None:
+        """Nothing to run: the Loom module executed when it was first imported."""
+
+
+class _AliasFinder(importlib.abc.MetaPathFinder):
+    """Finds `comfy.*`, `folder_paths`, `server`, ... in comfy_compat; unknown submodules stay missing."""
+
+    def __init__(self, tops: set[str]):
+        self.tops = tops
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        top, _, rest = fullname.partition(".")
+        if top not in self.tops:
+            return None
+        loom_name = RENAMED.get(fullname) or EMULATED[top] + ("." + rest if rest else "")
+        try:
+            found = importlib.util.find_spec(loom_name)
+        except ModuleNotFoundError:
+            return None
+        if found is None:
+            return None
+        return importlib.machinery.ModuleSpec(fullname, _AliasLoader(loom_name),
+                                              is_package=found.submodule_search_locations is not None)
+
+
+_finder = _AliasFinder(set())
 
 
 def _real_module_exists(top: str) -> bool:
@@ -42,31 +85,23 @@ def _real_module_exists(top: str) -> bool:
 
 
 def install(registry: Any = None) -> list[str]:
-    """Bind the shims to `registry` and register them under their ComfyUI names; returns the names
-    provided by this layer (a name with a real module of its own is left alone, with its submodules)."""
+    """Bind the layer to `registry` and serve ComfyUI's module names from it; returns the top-level
+    names this layer provides (a name with a real module of its own is left alone, with its submodules)."""
     if registry is not None:
         state.bind_registry(registry)
-    provided = []
-    real = {top for top in {n.split(".")[0] for n in EMULATED} if _real_module_exists(top)}
-    for name, target in EMULATED.items():
-        if name.split(".")[0] in real:
-            continue
-        module = importlib.import_module(target)
-        sys.modules[name] = module
-        parent, _, child = name.rpartition(".")
-        if parent:
-            setattr(sys.modules[parent], child, module)
-        provided.append(name)
-    return provided
+    if _finder in sys.meta_path:
+        sys.meta_path.remove(_finder)
+    _finder.tops = {top for top in EMULATED if not _real_module_exists(top)}
+    sys.meta_path.insert(0, _finder)
+    return sorted(_finder.tops)
 
 
 def missing_module_hint(exc: BaseException) -> str | None:
-    """For a pack that failed on a ComfyUI module this layer does not emulate, a line saying so."""
+    """For a pack that failed on a ComfyUI module this layer does not provide, a line saying so."""
     name = getattr(exc, "name", None)
     if not isinstance(exc, ModuleNotFoundError) or not name:
         return None
-    tops = {n.split(".")[0] for n in EMULATED} | {"comfy_api", "comfy_extras", "nodes", "execution", "latent_preview"}
-    if name.split(".")[0] not in tops or name in EMULATED:
+    if name.split(".")[0] not in {*EMULATED, "nodes"}:
         return None
-    return (f"ComfyUI module {name!r} is not provided by Loom; its compatibility layer emulates only "
-            f"{', '.join(EMULATED)}")
+    return (f"ComfyUI module {name!r} is not provided by Loom (its compatibility layer, comfy_compat, "
+            f"has no such module); `python main.py packs check` lists every such name a pack uses")

@@ -110,3 +110,4 @@ def test_shims_are_not_installed_over_a_real_module(tmp_path, monkeypatch):
     import node_helpers
 
     assert node_helpers.REAL
+    del sys.modules["node_helpers"]  # the next install serves Loom's node_helpers again
