@@ -16,6 +16,7 @@ from pathlib import Path
 from aiohttp import web
 
 from launch.cli import StartupError, flag_default, pack_problems, registry_from_args
+from web.comfy_frontend import EDITORS, comfyui_static_dir
 from web.security import is_loopback
 
 log = logging.getLogger("loom.server")
@@ -40,6 +41,9 @@ def add_serve_flags(parser: argparse.ArgumentParser, suppress_defaults: bool = F
                        help="also accept requests from this Origin, e.g. http://localhost:5173 or * (repeatable)")
     group.add_argument("--max-upload-size", type=float, default=default(100.0), metavar="MB",
                        help="largest request body, in MB (default 100)")
+    group.add_argument("--front-end", choices=EDITORS, default=default("loom"),
+                       help="the editor served at /: Loom's canvas (default) or ComfyUI's frontend "
+                            "(pip install 'loom-diffusion[comfyui-frontend]')")
     group.add_argument("--cache-lru", type=int, default=default(0), metavar="N",
                        help="keep the outputs of up to N nodes across prompts (default: the last prompt's)")
     group.add_argument("--cache-none", action="store_true", default=default(False),
@@ -98,10 +102,16 @@ def build_app(args: argparse.Namespace, base_dir: Path, hosts: list[str]) -> web
     queue = PromptQueue(folders.user_dir / "queue.sqlite3")
     for prompt_id, action in queue.recovered:
         log.warning("prompt %s was running when the server stopped: %s", prompt_id, action)
+    loaded = [pack for pack in packs.packs if pack.ok]
     config = ServerConfig(folders=folders, auth_token=resolve_token(args, hosts),
                           allow_origins=tuple(args.allow_origin), max_upload_mb=args.max_upload_size,
-                          web_extensions={name.removeprefix("custom_nodes."): path
-                                          for name, path in packs.web_directories().items()})
+                          web_extensions={p.name: p.web_directory for p in loaded if p.web_directory},
+                          pack_folders={p.name: p.path for p in loaded})
+    if args.front_end == "comfyui":
+        try:
+            config.static_dir = comfyui_static_dir()
+        except FileNotFoundError as exc:
+            raise StartupError(str(exc)) from None
     return create_app(config, registry, executor, queue, worker_factory)
 
 

@@ -16,6 +16,7 @@ from aiohttp import web
 import comfy_compat
 from comfy_compat.server import mount_routes
 from engine.queue import PromptQueue
+from web import comfy_frontend
 from web import routes as route_modules
 from web.routes.info import server_features
 from web.security import error_guard, origin_guard, token_guard
@@ -100,6 +101,7 @@ def create_app(config: ServerConfig, registry: Any, executor: Any, queue: Prompt
     worker = (worker_factory or PromptWorker)(queue, executor, hub, free_memory)
     hub.on_connect = worker.connect_messages
     app[HUB], app[WORKER] = hub, worker
+    comfy_frontend.attach(app)  # settings, logs, templates and docs folders the editors read
 
     for prefix in ("", "/api"):
         app.router.add_get(prefix + "/ws", hub.handle)

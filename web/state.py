@@ -26,6 +26,7 @@ class ServerConfig:
     max_upload_mb: float = 100.0
     static_dir: Path = STATIC_DIR
     web_extensions: dict[str, Path] = field(default_factory=dict)  # pack name -> its WEB_DIRECTORY
+    pack_folders: dict[str, Path] = field(default_factory=dict)  # pack name -> its folder (loaded packs)
 
     @property
     def max_upload_bytes(self) -> int:

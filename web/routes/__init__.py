@@ -1,5 +1,17 @@
 """HTTP routes, one module per subject; `ALL` lists their tables in registration order."""
 
-from web.routes import files, history, info, prompt, queue
+from web.routes import (
+       files,
+       history,
+       info,
+       internal,
+       model_library,
+       pack_content,
+       prompt,
+       queue,
+       settings,
+       userdata,
+)
 
-ALL = (prompt.routes, queue.routes, history.routes, files.routes, info.routes)
+ALL = (prompt.routes, queue.routes, history.routes, files.routes, info.routes, userdata.routes, settings.routes,
+       internal.routes, model_library.routes, pack_content.routes)

@@ -106,8 +106,10 @@ async def view_metadata(request: web.Request) -> web.Response:
 
 @routes.get("/extensions")
 async def extensions(request: web.Request) -> web.Response:
-    """URLs of the JavaScript files node packs ship in their WEB_DIRECTORY."""
-    urls = []
+    """URLs of the editor's own extension scripts (ComfyUI's frontend ships extensions/core/*.js),
+    then of the JavaScript files node packs ship in their WEB_DIRECTORY."""
+    own = request.app[CONFIG].static_dir / "extensions"
+    urls = [f"/{path.relative_to(own.parent).as_posix()}" for path in sorted(own.rglob("*.js"))]
     for pack, folder in sorted(request.app[CONFIG].web_extensions.items()):
         for path in sorted(folder.rglob("*.js")):
             urls.append(f"/extensions/{pack}/{path.relative_to(folder).as_posix()}")
