@@ -10,7 +10,6 @@ the versions ComfyUI 0.3.64 pins.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from web.comfy_packages import EXTRA_HINT, package_folder
 from web.log_buffer import LogBuffer
 from web.routes.internal import LOGS
 from web.routes.pack_content import example_folders
@@ -28,7 +28,6 @@ from web.user_settings import UserSettings
 
 log = logging.getLogger("loom.server")
 EDITORS = ("loom", "comfyui")  # what --front-end chooses from
-EXTRA_HINT = "pip install 'loom-diffusion[comfyui-frontend]'"
 MAX_REPORTED_PATHS = 1000
 
 
@@ -62,6 +61,13 @@ async def _empty_stylesheet(request: web.Request) -> web.Response:
     return web.Response(text="", content_type="text/css")
 
 
+def _send(path: Path):
+    async def send_file(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(path)
+
+    return send_file
+
+
 def _add_static_folders(app: web.Application, config: ServerConfig) -> None:
     templates = package_folder("comfyui_workflow_templates", "templates")
     if templates is not None:
@@ -72,6 +78,9 @@ def _add_static_folders(app: web.Application, config: ServerConfig) -> None:
     for pack, folders in example_folders(config.pack_folders).items():
         app.router.add_static(f"/api/workflow_templates/{pack}", folders[0], follow_symlinks=False)
     app.router.add_get("/user.css", _empty_stylesheet)
+    icon = config.static_dir / "assets" / "favicon.ico"  # where ComfyUI's build keeps it
+    if icon.is_file() and not (config.static_dir / "favicon.ico").exists():
+        app.router.add_get("/favicon.ico", _send(icon))
 
 
 async def _log_buffer(app: web.Application) -> AsyncIterator[None]:

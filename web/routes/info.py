@@ -11,6 +11,7 @@ import sys
 from aiohttp import web
 
 from engine.paths import MODEL_KINDS, ModelNotFound, UnsafePath
+from web.comfy_packages import editor_versions
 from web.openapi import build_openapi, documented
 from web.schemas import Features
 from web.state import CONFIG, FOLDERS, REGISTRY
@@ -148,7 +149,7 @@ async def system_stats(request: web.Request) -> web.Response:
     torch_version, devices = await asyncio.to_thread(_devices)
     total, free = _memory()
     system = {"os": platform.system().lower(), "ram_total": total, "ram_free": free,
-              "comfyui_version": VERSION, "loom_version": VERSION, "python_version": sys.version,
+              **editor_versions(), "loom_version": VERSION, "python_version": sys.version,
               "pytorch_version": torch_version, "embedded_python": False, "argv": sys.argv}
     return web.json_response({"system": system, "devices": devices})
 
