@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from engine.graph.native import Node, Out, Socket, Widget, node
-from nodes.image_tensors import center_crop_to_aspect, target_size
+from nodes.image_tensors import center_crop_to_aspect
 
 MAX_SIZE = 16384  # the largest image side a size widget accepts
 LATENT_CHANNELS = 4
@@ -47,13 +47,7 @@ def resize_latent(samples: torch.Tensor, width: int, height: int, method: str, c
         samples = center_crop_to_aspect(samples, width, height)
     if method == "bislerp":
         return _bislerp_axis(_bislerp_axis(samples, height, 2), width, 3)
-    kwargs = {"align_corners": False} if method in ("bilinear", "bicubic") else {}
-    return F.interpolate(samples, size=(height, width), mode=method, **kwargs)
-
-
-def _with_samples(latent: dict, samples: torch.Tensor) -> dict:
-    """A copy of a LATENT with new samples; a noise mask no longer matching them is dropped."""
-    return {k: v for k, v in latent.items() if k not in ("samples", "noise_mask")} | {"samples": samples}
+    return F.interpolate(samples, size=(height, width), mode=method)
 
 
 @node(category="latent", display_name="Empty Latent Image", outputs=[Out("LATENT")])
@@ -71,20 +65,27 @@ class EmptyLatentImage(Node):
 
 @node(category="latent", display_name="Upscale Latent", outputs=[Out("LATENT")])
 class LatentUpscale(Node):
-    """Resize a latent to an image size (a 0 side keeps the aspect ratio)."""
+    """Resize a latent to an image size of at least 64 pixels a side (a 0 side keeps the aspect ratio;
+    both 0: unchanged)."""
 
     samples: Annotated[object, Socket("LATENT")]
-    upscale_method: LatentUpscaleMethod = "nearest-exact"
+    upscale_method: LatentUpscaleMethod
     width: Annotated[int, Widget(step=8)] = Field(512, ge=0, le=MAX_SIZE)
     height: Annotated[int, Widget(step=8)] = Field(512, ge=0, le=MAX_SIZE)
-    crop: Literal["disabled", "center"] = "disabled"
+    crop: Literal["disabled", "center"]
 
     def run(self, ctx):
+        if self.width == 0 and self.height == 0:
+            return (self.samples,)
         source = self.samples["samples"]
         h, w = source.shape[-2:]
-        width, height = target_size(self.width // LATENT_SCALE, self.height // LATENT_SCALE, w, h)
-        resized = resize_latent(source, max(1, width), max(1, height), self.upscale_method, self.crop)
-        return (_with_samples(self.samples, resized),)
+        width, height = max(64, self.width), max(64, self.height)
+        if self.width == 0:
+            width = max(64, round(w * height / h))
+        elif self.height == 0:
+            height = max(64, round(h * width / w))
+        resized = resize_latent(source, width // LATENT_SCALE, height // LATENT_SCALE, self.upscale_method, self.crop)
+        return (self.samples | {"samples": resized},)
 
 
 @node(category="latent", display_name="Upscale Latent By", outputs=[Out("LATENT")])
@@ -92,14 +93,14 @@ class LatentUpscaleBy(Node):
     """Resize a latent by a factor."""
 
     samples: Annotated[object, Socket("LATENT")]
-    upscale_method: LatentUpscaleMethod = "nearest-exact"
+    upscale_method: LatentUpscaleMethod
     scale_by: Annotated[float, Widget(step=0.01)] = Field(1.5, ge=0.01, le=8.0)
 
     def run(self, ctx):
         source = self.samples["samples"]
         h, w = source.shape[-2:]
-        width, height = max(1, round(w * self.scale_by)), max(1, round(h * self.scale_by))
-        return (_with_samples(self.samples, resize_latent(source, width, height, self.upscale_method)),)
+        width, height = round(w * self.scale_by), round(h * self.scale_by)
+        return (self.samples | {"samples": resize_latent(source, width, height, self.upscale_method)},)
 
 
 @node(category="latent/inpaint", display_name="Set Latent Noise Mask", outputs=[Out("LATENT")])

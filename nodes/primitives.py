@@ -17,7 +17,7 @@ BIG = sys.maxsize
 class PrimitiveInt(Node):
     """An integer, with the canvas' randomize/increment control."""
 
-    value: Annotated[int, Widget(control_after_generate=True)] = Field(0, ge=-BIG, le=BIG)
+    value: Annotated[int, Widget(control_after_generate=True), Field(ge=-BIG, le=BIG)]
 
     def run(self, ctx):
         return (self.value,)
@@ -27,7 +27,7 @@ class PrimitiveInt(Node):
 class PrimitiveFloat(Node):
     """A floating-point number."""
 
-    value: float = Field(0.0, ge=-BIG, le=BIG)
+    value: Annotated[float, Field(ge=-BIG, le=BIG)]
 
     def run(self, ctx):
         return (self.value,)
@@ -37,7 +37,7 @@ class PrimitiveFloat(Node):
 class PrimitiveString(Node):
     """A one-line string."""
 
-    value: str = ""
+    value: str
 
     def run(self, ctx):
         return (self.value,)
@@ -47,7 +47,7 @@ class PrimitiveString(Node):
 class PrimitiveStringMultiline(Node):
     """A multi-line string (a text box on the canvas)."""
 
-    value: Annotated[str, Widget(multiline=True)] = ""
+    value: Annotated[str, Widget(multiline=True)]
 
     def run(self, ctx):
         return (self.value,)
@@ -57,7 +57,7 @@ class PrimitiveStringMultiline(Node):
 class PrimitiveBoolean(Node):
     """True or false."""
 
-    value: bool = False
+    value: bool
 
     def run(self, ctx):
         return (self.value,)

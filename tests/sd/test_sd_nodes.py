@@ -31,7 +31,8 @@ def test_empty_latent_and_upscales_follow_image_sizes():
     assert latent["samples"].shape == (2, 4, 8, 16)
     masked = latent | {"noise_mask": torch.ones(2, 1, 64, 128)}
     (wide,) = LatentUpscale(samples=masked, upscale_method="bislerp", width=256, height=0, crop="disabled").run(None)
-    assert wide["samples"].shape == (2, 4, 16, 32) and "noise_mask" not in wide
+    # the mask stays as it is (ComfyUI keeps it; sampling fits a noise mask to the latent's size)
+    assert wide["samples"].shape == (2, 4, 16, 32) and wide["noise_mask"] is masked["noise_mask"]
     (by,) = LatentUpscaleBy(samples=latent, upscale_method="bilinear", scale_by=1.5).run(None)
     assert by["samples"].shape == (2, 4, 12, 24)
 
