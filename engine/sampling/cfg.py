@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from engine.sampling.model_options import model_options_of, run_model
+
 FEATHER = 8  # latent pixels over which an area's inner edges fade in (ConditioningSetArea)
 
 
@@ -155,8 +157,11 @@ def _batch_kwargs(group: list[_Entry]) -> dict:
     return out
 
 
-def calc_cond_batch(model, sides: list[list[_Entry]], x: torch.Tensor, sigma: torch.Tensor) -> list[torch.Tensor]:
-    """x0 per side: area-weighted average of its active entries, in as few batched network calls as fit."""
+def calc_cond_batch(model, sides: list[list[_Entry]], x: torch.Tensor, sigma: torch.Tensor,
+                    model_options: dict | None = None) -> list[torch.Tensor]:
+    """x0 per side: area-weighted average of its active entries, in as few batched network calls as fit.
+    `model_options` (default: the model's own) carries ComfyUI's patches and unet wrapper."""
+    options = model_options_of(model) if model_options is None else model_options
     level = float(sigma[0])
     todo = [e for entries in sides for e in entries if e.sigma_end <= level <= e.sigma_start]
     outs = [torch.zeros_like(x) for _ in sides]
@@ -168,7 +173,8 @@ def calc_cond_batch(model, sides: list[list[_Entry]], x: torch.Tensor, sigma: to
         sigmas = sigma.repeat(len(group))
         kwargs = _batch_kwargs(group)
         control = _control_residuals(group[0].control, model.model_sampling, xs, sigmas, kwargs)
-        denoised = model.apply_model(xs, sigmas, control=control, **kwargs).chunk(len(group))
+        denoised = run_model(model, options, xs, sigmas, {**kwargs, "control": control},
+                             [e.side for e in group]).chunk(len(group))
         for e, d in zip(group, denoised):
             h, w, top, left = e.area
             outs[e.side][:, :, top:top + h, left:left + w] += d * e.mult
@@ -192,26 +198,48 @@ class CFGDenoiser:
 
     A model's `sampler_cfg_function(args)` (ComfyUI's model option) replaces the formula: it receives
     {"cond", "uncond"} as noise predictions x - x0 plus "cond_scale", "input", "sigma", "cond_denoised",
-    "uncond_denoised", and returns the guided noise prediction.
+    "uncond_denoised", and returns the guided noise prediction. The model's model_options may also hold
+    ComfyUI's "sampler_pre_cfg_function" list (rewrites [cond, uncond] x0 before guidance) and
+    "sampler_post_cfg_function" list (rewrites the guided x0; PAG and SAG work there); their "conds" /
+    "cond" / "uncond" are this denoiser's prepared entries, which `calc_cond_batch` takes back.
     """
 
     def __init__(self, model, positive: list, negative: list, cfg, shape: torch.Size, device):
         self.model, self.cfg = model, cfg
+        self.model_options = model_options_of(model)
         self.cfg_function = getattr(model, "sampler_cfg_function", None)
-        skip_uncond = not torch.is_tensor(cfg) and math.isclose(cfg, 1.0) and self.cfg_function is None
+        skip_uncond = (not torch.is_tensor(cfg) and math.isclose(cfg, 1.0) and self.cfg_function is None
+                       and not self.model_options.get("disable_cfg1_optimization", False))
         self.sides = [prepare_conds(model, positive, 0, shape, device)]
         if not skip_uncond:
             self.sides.append(prepare_conds(model, negative, 1, shape, device))
 
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor, **extra) -> torch.Tensor:
         preds = calc_cond_batch(self.model, self.sides, x, sigma)
-        if len(preds) == 1:
+        post = self.model_options.get("sampler_post_cfg_function", [])
+        pre = self.model_options.get("sampler_pre_cfg_function", [])
+        if len(preds) == 1 and not (post or pre):
             return preds[0]
+        conds = [self.sides[0], self.sides[1] if len(self.sides) > 1 else None]
+        if len(preds) == 1:
+            preds = [preds[0], torch.zeros_like(x)]  # ComfyUI's uncond output when the cfg-1 shortcut skips it
+        common = {"cond_scale": self.cfg, "input": x, "sigma": sigma, "timestep": sigma, "model": self.model,
+                  "model_options": self.model_options}
+        for fn in pre:
+            preds = fn({**common, "conds": conds, "conds_out": preds})
         cond, uncond = preds
+        guided = self._guided(x, sigma, cond, uncond) if conds[1] is not None or self.cfg_function else cond
+        for fn in post:
+            guided = fn({**common, "denoised": guided, "cond": conds[0], "uncond": conds[1],
+                         "cond_denoised": cond, "uncond_denoised": uncond})
+        return guided
+
+    def _guided(self, x: torch.Tensor, sigma: torch.Tensor, cond: torch.Tensor, uncond: torch.Tensor):
         if self.cfg_function is not None:
             return x - self.cfg_function({
                 "cond": x - cond, "uncond": x - uncond, "cond_scale": self.cfg, "input": x, "sigma": sigma,
-                "timestep": sigma, "cond_denoised": cond, "uncond_denoised": uncond, "model": self.model})
+                "timestep": sigma, "cond_denoised": cond, "uncond_denoised": uncond, "model": self.model,
+                "model_options": self.model_options})
         cfg = self.cfg
         if torch.is_tensor(cfg):
             cfg = cfg.to(x).reshape(-1, *([1] * (x.ndim - 1)))

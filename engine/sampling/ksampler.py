@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.sampling.cfg import CFGDenoiser, repeat_to_batch
+from engine.sampling.model_options import model_options_of
 from engine.sampling.noise import noise_sampler_for
 from engine.sampling.samplers import SAMPLERS
 from engine.sampling.schedules import calculate_sigmas
@@ -68,13 +69,18 @@ def prepare_mask(mask: torch.Tensor, shape: torch.Size, device) -> torch.Tensor:
     return repeat_to_batch(mask.expand(-1, shape[1], -1, -1), shape[0]).to(device)
 
 
-def inpainting(denoiser, mask: torch.Tensor, latent: torch.Tensor, noise: torch.Tensor, model_sampling):
-    """Keep the unmasked region on the original latent's noising trajectory at every step."""
-    keep = 1.0 - mask
+def inpainting(denoiser, mask: torch.Tensor, latent: torch.Tensor, noise: torch.Tensor, model_sampling,
+               mask_function=None, mask_extra: dict | None = None):
+    """Keep the unmasked region on the original latent's noising trajectory at every step.
+
+    `mask_function` (ComfyUI's model option "denoise_mask_function", e.g. DifferentialDiffusion) maps
+    (sigma, mask, extra_options) to the mask used at that step."""
 
     def denoise(x, sigma, **extra):
-        x = x * mask + model_sampling.noise_scaling(sigma, noise, latent) * keep
-        return denoiser(x, sigma, **extra) * mask + latent * keep
+        step_mask = mask if mask_function is None else mask_function(sigma, mask, extra_options=mask_extra or {})
+        keep = 1.0 - step_mask
+        x = x * step_mask + model_sampling.noise_scaling(sigma, noise, latent) * keep
+        return denoiser(x, sigma, **extra) * step_mask + latent * keep
 
     return denoise
 
@@ -126,7 +132,8 @@ def sample(model, noise_seed: int, steps: int, cfg, sampler_name: str, scheduler
         if sampler_name == "ddim":  # ComfyUI re-noises the kept region with seed + 1 for ddim
             mask_noise = torch.randn(x0.shape, generator=torch.manual_seed(noise_seed + 1)).to(device)
         mask = prepare_mask(latent["noise_mask"], x0.shape, device)
-        denoiser = inpainting(denoiser, mask, x0, mask_noise, ms)
+        denoiser = inpainting(denoiser, mask, x0, mask_noise, ms,
+                              model_options_of(model).get("denoise_mask_function"), {"model": model, "sigmas": sigmas})
 
     x = ms.noise_scaling(sigmas[0], noise, x0, starts_at_full_noise(ms, sigmas[0]))
     total = len(sigmas) - 1

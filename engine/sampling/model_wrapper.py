@@ -13,7 +13,7 @@ concatenated to the scaled input along channels; every other key goes to `Diffus
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import torch
@@ -41,6 +41,7 @@ class SamplingModel:
 
     latent_scale/latent_shift map LATENT values (VAE space) to the model's space: (z - shift) * scale.
     `sampler_cfg_function` (ComfyUI's model option of that name) replaces the CFG formula; see cfg.py.
+    `model_options` are the MODEL's ComfyUI model options (patches, wrappers, cfg hooks).
     """
 
     diffusion_model: DiffusionModel
@@ -51,10 +52,12 @@ class SamplingModel:
     sampler_cfg_function: Callable[[dict], torch.Tensor] | None = None
     dtype: torch.dtype | None = None
     device: Any = None
+    model_options: dict = field(default_factory=dict)
 
     def apply_model(self, x: torch.Tensor, sigma: torch.Tensor, context: torch.Tensor, concat=None,
                     control=None, **kw) -> torch.Tensor:
-        """The denoised x0 for noisy x at per-sample sigma [B]."""
+        """The denoised x0 for noisy x at per-sample sigma [B]; `kw` may carry the call's
+        transformer_options (see engine.sampling.model_options)."""
         ms = self.model_sampling
         dtype = self.dtype or x.dtype
         xc = ms.calculate_input(sigma, x)
