@@ -46,6 +46,7 @@ class _Slot:
     backups: dict[str, torch.Tensor] = field(default_factory=dict)
     pins: int = 0
     last_used: int = 0
+    manager: ModelManager | None = None
 
     @property
     def resident_bytes(self) -> int:
@@ -75,6 +76,19 @@ class ModelHandle:
     @property
     def location(self) -> str:
         return self.slot.location
+
+    @property
+    def manager(self) -> ModelManager:
+        """The manager that places these weights (MODEL values ask it for the placed module)."""
+        return self.slot.manager
+
+    def source_tensors(self) -> Mapping[str, torch.Tensor]:
+        """The unpatched weights by module key: the placed module's (originals where patched), else the
+        weights' source, read on access."""
+        slot = self.slot
+        if slot.module is None:
+            return slot.state_dict()
+        return {k: slot.backups.get(k, t) for k, t in slot.module.state_dict().items()}
 
     def with_patches(self, patches: Iterable[Patch]) -> ModelHandle:
         """A new handle on the same weights with `patches` appended to this handle's patches."""
@@ -167,7 +181,7 @@ class ModelManager:
             slot = self._slots.get(key)
             if slot is None:
                 self._forget_stale(key)
-                slot = self._slots[key] = _Slot(key, name, kind, build, state_dict, load)
+                slot = self._slots[key] = _Slot(key, name, kind, build, state_dict, load, manager=self)
             return ModelHandle(slot)
 
     def dtype_for(self, kind: str) -> torch.dtype:
@@ -310,6 +324,11 @@ class ModelManager:
         slot.backups, slot.applied = apply_patches(slot.module, patches, slot.name), patches
         if patches:
             self._emit("model_patch", slot, patches=len(patches), weights=len(slot.backups))
+
+    def restore(self, handle: ModelHandle) -> None:
+        """Put the handle's weights back to their unpatched values (ComfyUI's unpatch_model)."""
+        with self._lock:
+            self._restore(handle.slot)
 
     def _restore(self, slot: _Slot) -> None:
         if slot.backups:

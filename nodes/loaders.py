@@ -5,13 +5,13 @@ from typing import Annotated
 from engine.graph.native import Node, Out, node
 from engine.models.detect import UnsupportedCheckpoint
 from engine.values.model import (
-    DiffusionModel,
     detect_checkpoint_file,
     load_vae_file,
     text_encoder_model,
     unet_handle,
     vae_model,
 )
+from engine.values.model_patcher import ModelPatcher
 from nodes.model_files import file_version, folders_of, model_files, model_manager
 
 
@@ -30,7 +30,7 @@ class CheckpointLoaderSimple(Node):
         if config.family == "svd":
             raise UnsupportedCheckpoint(f"{self.ckpt_name} is a Stable Video Diffusion checkpoint: load it with "
                                         "ImageOnlyCheckpointLoader (MODEL, CLIP_VISION, VAE)")
-        model = DiffusionModel(unet_handle(manager, path, config), config)
+        model = ModelPatcher(unet_handle(manager, path, config), config)
         clip = text_encoder_model(manager, path, config, folders.folders_for("embeddings"))
         vae = vae_model(manager, path, config.vae_prefix, config.vae) if config.vae is not None else None
         return (model, clip, vae)

@@ -13,7 +13,7 @@ from engine.sampling import SAMPLERS, SCHEDULERS, sample
 from engine.sampling.previews import latent_preview
 from engine.values.control import controls_bound
 from engine.values.denoiser import sampling_model
-from engine.values.model import DiffusionModel
+from engine.values.model_patcher import ModelPatcher
 from nodes.model_files import model_manager
 
 MAX_SEED = 0xFFFFFFFFFFFFFFFF
@@ -27,7 +27,7 @@ SamplerName = Annotated[str, Combo(list(SAMPLERS))]
 SchedulerName = Annotated[str, Combo(list(SCHEDULERS))]
 
 
-def _progress(ctx, model: DiffusionModel):
+def _progress(ctx, model: ModelPatcher):
     family = model.config.family
 
     def report(step: int, total: int, denoised: torch.Tensor, x: torch.Tensor) -> None:
@@ -36,7 +36,7 @@ def _progress(ctx, model: DiffusionModel):
     return report
 
 
-def run_sampler(ctx, model: DiffusionModel, latent: dict, *, positive: list, negative: list, **settings) -> dict:
+def run_sampler(ctx, model: ModelPatcher, latent: dict, *, positive: list, negative: list, **settings) -> dict:
     """engine.sampling.sample with the UNet (and any ControlNets of the conditioning) placed on the compute
     device for the whole run."""
     manager = model_manager(ctx)

@@ -25,7 +25,8 @@ from engine.models.video_unet import VideoUNet
 from engine.models.video_vae import VideoAutoencoder
 from engine.sampling import SAMPLERS, SCHEDULERS
 from engine.sampling.cfg import video_linear_cfg
-from engine.values.model import DiffusionModel, VAEModel, detect_checkpoint_file
+from engine.values.model import VAEModel, detect_checkpoint_file
+from engine.values.model_patcher import ModelPatcher
 from nodes.clip_vision_nodes import clip_vision_model, encode_images
 from nodes.model_files import file_version, folders_of, model_files, model_manager
 from nodes.vae_nodes import vae_encode
@@ -63,7 +64,7 @@ def svd_models(manager: ModelManager, path: Path, config: CheckpointConfig):
         build=lambda: VideoAutoencoder(config.vae),
         state_dict=lambda: open_checkpoint(path).with_prefix(config.vae_prefix))
     vision = clip_vision_model(manager, path, config.text_encoders[0].prefix + "visual.")
-    model = DiffusionModel(unet, config, {"extra_conds": svd_extra_conds})
+    model = ModelPatcher(unet, config, {"extra_conds": svd_extra_conds})
     return model, vision, VAEModel(vae, config.vae)
 
 

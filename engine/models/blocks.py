@@ -99,6 +99,8 @@ class TimestepSequential(nn.Sequential):
                 x = layer(x, emb, transformer_options)
             elif isinstance(layer, SpatialTransformer):
                 x = layer(x, context, transformer_options)
+                if transformer_options is not None and "transformer_index" in transformer_options:
+                    transformer_options["transformer_index"] += 1
             elif isinstance(layer, Upsample):
                 x = layer(x, output_size)
             else:

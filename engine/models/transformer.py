@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.models.attention import attention
+from engine.models.attention_patches import block_options, patched_block_forward
 
 
 class CrossAttention(nn.Module):
@@ -25,9 +26,11 @@ class CrossAttention(nn.Module):
         self.to_v = nn.Linear(context_dim or query_dim, inner, bias=False)
         self.to_out = nn.Sequential(nn.Linear(inner, query_dim), nn.Dropout(0.0))
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
+                value: torch.Tensor | None = None) -> torch.Tensor:
+        """Keys from `context` (default x), values from `value` (default the keys' source)."""
         source = x if context is None else context
-        out = attention(self.to_q(x), self.to_k(source), self.to_v(source), self.heads)
+        out = attention(self.to_q(x), self.to_k(source), self.to_v(source if value is None else value), self.heads)
         return self.to_out(out)
 
 
@@ -66,7 +69,12 @@ class BasicTransformerBlock(nn.Module):
         self.norm2 = nn.LayerNorm(dim)
         self.norm3 = nn.LayerNorm(dim)
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
+                transformer_options: dict | None = None) -> torch.Tensor:
+        """`transformer_options` with "patches" / "patches_replace" (ComfyUI model patches) routes through
+        engine.models.attention_patches; without them this is the plain block."""
+        if transformer_options and ("patches" in transformer_options or "patches_replace" in transformer_options):
+            return patched_block_forward(self, x, context, transformer_options)
         x = x + self.attn1(self.norm1(x))
         x = x + self.attn2(self.norm2(x), context)
         return x + self.ff(self.norm3(x))
@@ -75,7 +83,8 @@ class BasicTransformerBlock(nn.Module):
 class SpatialTransformer(nn.Module):
     """Group norm, projection to tokens (1x1 conv for SD1, linear for SD2/SDXL), transformer blocks, back.
 
-    `transformer_options` (the UNet's per-call options) reaches subclasses such as the video transformer.
+    `transformer_options` (the UNet's per-call options) reaches every block with its "block_index", and
+    subclasses such as the video transformer.
     """
 
     def __init__(
@@ -122,7 +131,9 @@ class SpatialTransformer(nn.Module):
     def forward(
         self, x: torch.Tensor, context: torch.Tensor | None = None, transformer_options: dict | None = None
     ) -> torch.Tensor:
+        if transformer_options is not None:
+            transformer_options["activations_shape"] = list(x.shape)
         tokens = self.to_tokens(x)
-        for block in self.transformer_blocks:
-            tokens = block(tokens, context)
+        for index, block in enumerate(self.transformer_blocks):
+            tokens = block(tokens, context, block_options(transformer_options, index))
         return self.from_tokens(tokens, x)

@@ -82,6 +82,13 @@ def _apply_control(h: torch.Tensor, control: dict[str, list], name: str) -> torc
     return h
 
 
+def _run_patches(patches: dict, point: str, h: torch.Tensor, transformer_options: dict) -> torch.Tensor:
+    """ComfyUI block patches at one point: each maps (h, transformer_options) -> h."""
+    for patch in patches.get(point, ()):
+        h = patch(h, transformer_options)
+    return h
+
+
 class UNetEncoder(nn.Module):
     """The UNet's first half: time (and label) embedding, input blocks and middle block.
 
@@ -130,10 +137,14 @@ class UNetEncoder(nn.Module):
         """[transformer] when `depth` > 0, else []."""
         return [self.make_transformer(channels, depth)] if depth else []
 
-    def embed(self, timesteps: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """The time embedding, plus the label embedding of `y` for SDXL-class models."""
+    def embed(self, timesteps: torch.Tensor, y: torch.Tensor | None = None, emb_patches=(),
+              transformer_options: dict | None = None) -> torch.Tensor:
+        """The time embedding (through any ComfyUI "emb_patch"), plus the label embedding of `y` for
+        SDXL-class models."""
         dtype = self.time_embed[0].weight.dtype
         emb = self.time_embed(timestep_embedding(timesteps, self.config.model_channels).to(dtype))
+        for patch in emb_patches:
+            emb = patch(emb, self.config.model_channels, transformer_options)
         if self.config.adm_in_channels:
             if y is None:
                 raise ValueError("this UNet has a label embedding (SDXL): pass its vector input y")
@@ -148,6 +159,14 @@ class UNetModel(UNetEncoder):
     each list is consumed from its end, "input" after each input block, "middle" after the middle block,
     "output" to each skip connection as the decoder takes it (so "output" is in input-block order).
     The caller's lists are left untouched.
+
+    `transformer_options` carries ComfyUI's model patches and per-call facts; ComfyUI's patch points are
+    honoured in the same places: "emb_patch" after the time embedding, "input_block_patch" after each input
+    block (and its control residual), "input_block_patch_after_skip" after the skip is saved,
+    "middle_block_patch" after the middle block, "output_block_patch" on (h, skip) before each output block,
+    and the attention points inside every transformer block (engine.models.attention_patches). The blocks
+    see "block" (("input"|"middle"|"output", id)), "transformer_index", "original_shape" and every key the
+    caller set (cond_or_uncond, sigmas, ...); the caller's dict itself is not changed.
     """
 
     def __init__(self, config: UNetConfig):
@@ -175,15 +194,25 @@ class UNetModel(UNetEncoder):
         control: dict[str, list] | None = None,
         transformer_options: dict | None = None,
     ) -> torch.Tensor:
-        emb = self.embed(timesteps, y)
+        opts = {**(transformer_options or {}), "original_shape": list(x.shape), "transformer_index": 0}
+        patches = opts.get("patches", {})
+        emb = self.embed(timesteps, y, patches.get("emb_patch", ()), opts)
         control = {name: list(values) for name, values in (control or {}).items()}
-        opts = transformer_options or {}
         h, skips = x, []
-        for block in self.input_blocks:
+        for index, block in enumerate(self.input_blocks):
+            opts["block"] = ("input", index)
             h = _apply_control(block(h, emb, context, opts), control, "input")
+            h = _run_patches(patches, "input_block_patch", h, opts)
             skips.append(h)
+            h = _run_patches(patches, "input_block_patch_after_skip", h, opts)
+        opts["block"] = ("middle", 0)
         h = _apply_control(self.middle_block(h, emb, context, opts), control, "middle")
-        for block in self.output_blocks:
-            h = torch.cat([h, _apply_control(skips.pop(), control, "output")], dim=1)
-            h = block(h, emb, context, opts, output_size=skips[-1].shape[-2:] if skips else None)
-        return self.out(h)
+        h = _run_patches(patches, "middle_block_patch", h, opts)
+        for index, block in enumerate(self.output_blocks):
+            opts["block"] = ("output", index)
+            skip = _apply_control(skips.pop(), control, "output")
+            for patch in patches.get("output_block_patch", ()):
+                h, skip = patch(h, skip, opts)
+            h = block(torch.cat([h, skip], dim=1), emb, context, opts,
+                      output_size=skips[-1].shape[-2:] if skips else None)
+        return self.out(h.to(x.dtype))

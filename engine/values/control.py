@@ -37,7 +37,8 @@ from engine.models.t2i_adapter import (
 )
 from engine.models.unet import UNetConfig
 from engine.sampling.cfg import Control, repeat_to_batch
-from engine.values.model import DiffusionModel, weight_dtype
+from engine.values.model import weight_dtype
+from engine.values.model_patcher import ModelPatcher
 
 DIFF_MARK = "difference"  # key present in "diff" ControlNets (weights relative to their base UNet)
 HINT_SCALE = 8  # hint pixels per latent pixel (the SD VAEs' downscale)
@@ -85,7 +86,7 @@ class _PlusBase(Mapping):
         return tensor_shapes(self.control)
 
 
-def load_controlnet(manager: ModelManager, path: Path, base: DiffusionModel | None = None) -> ControlNetValue:
+def load_controlnet(manager: ModelManager, path: Path, base: ModelPatcher | None = None) -> ControlNetValue:
     """A ControlNet file as a managed handle (nothing but shapes is read here). A diff ControlNet needs
     the `base` model it was made from; its weights are base + difference."""
     source = open_checkpoint(path)
@@ -183,7 +184,7 @@ def _with_uncond_controls(positive: list, negative: list) -> list:
 
 
 @contextmanager
-def controls_bound(manager: ModelManager, model: DiffusionModel, sampling_model, latent: dict,
+def controls_bound(manager: ModelManager, model: ModelPatcher, sampling_model, latent: dict,
                    positive: list, negative: list) -> Iterator[tuple[list, list]]:
     """Place the ControlNets the conditioning uses and bind them for one sampler run; yields the
     (positive, negative) to sample with. A ControlNet for another model family is an error naming both."""

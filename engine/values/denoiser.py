@@ -8,24 +8,24 @@ import torch
 from torch import nn
 
 from engine.models.blocks import timestep_embedding
-from engine.sampling.model_sampling import model_sampling_for
 from engine.sampling.model_wrapper import SamplingModel
-from engine.values.model import DiffusionModel, weight_dtype
+from engine.values.model import weight_dtype
+from engine.values.model_patcher import ModelPatcher
 
 SIZE_EMBED = 256  # each SDXL size / crop / score number is a 256-wide sinusoidal embedding
 DEFAULT_SIZE = 768  # ComfyUI's size assumed when the conditioning does not say
 
 
 class UNetCall:
-    """The `DiffusionModel.apply` protocol of engine.sampling over an engine.models UNetModel."""
+    """The `ModelPatcher.apply` protocol of engine.sampling over an engine.models UNetModel."""
 
-    def __init__(self, unet: nn.Module, transformer_options: dict | None = None):
-        self.unet, self.transformer_options = unet, transformer_options or {}
+    def __init__(self, unet: nn.Module):
+        self.unet = unet
 
-    def apply(self, x, timestep, context, y=None, control=None, **kw) -> torch.Tensor:
-        """`kw`: extra network inputs a model's extra_conds adds (SVD: num_video_frames, image_only_indicator)."""
-        return self.unet(x, timestep, context, y=y, control=control, transformer_options=self.transformer_options,
-                         **kw)
+    def apply(self, x, timestep, context, y=None, control=None, transformer_options=None, **kw) -> torch.Tensor:
+        """`kw`: extra network inputs a model's extra_conds adds (SVD: num_video_frames, image_only_indicator);
+        `transformer_options`: the call's ComfyUI options (patches, cond_or_uncond, sigmas)."""
+        return self.unet(x, timestep, context, y=y, control=control, transformer_options=transformer_options, **kw)
 
 
 def sdxl_numbers(options: dict, refiner: bool) -> list[float]:
@@ -53,7 +53,7 @@ def sdxl_vector(options: dict, adm_channels: int, refiner: bool, batch: int) -> 
     return vector.repeat((batch + vector.shape[0] - 1) // vector.shape[0], 1)[:batch]
 
 
-def _extra_conds(model: DiffusionModel):
+def _extra_conds(model: ModelPatcher):
     adm = model.config.unet.adm_in_channels
     if not adm:
         return None
@@ -65,17 +65,18 @@ def _extra_conds(model: DiffusionModel):
     return extra
 
 
-def sampling_model(model: DiffusionModel, unet: nn.Module) -> SamplingModel:
-    """The sampler's view of MODEL with its UNet placed (inside `manager.use(model.handle)`)."""
-    config = model.config
+def sampling_model(model: ModelPatcher, unet: nn.Module) -> SamplingModel:
+    """The sampler's view of MODEL with its UNet placed (inside `manager.use(model.handle)`): its
+    model_sampling (object patches first), conditioning wiring and ComfyUI model_options."""
+    options = model.model_options
     device, dtype = weight_dtype(unet)
-    parametrisation = "v_edm" if config.family == "svd" else config.prediction_type
     return SamplingModel(
-        diffusion_model=UNetCall(unet, model.options.get("transformer_options")),
-        model_sampling=model.options.get("model_sampling") or model_sampling_for(parametrisation),
-        extra_conds=model.options.get("extra_conds") or _extra_conds(model),
-        latent_scale=config.scaling_factor,
-        sampler_cfg_function=model.options.get("sampler_cfg_function"),
+        diffusion_model=UNetCall(unet),
+        model_sampling=model.get_model_object("model_sampling"),
+        extra_conds=options.get("extra_conds") or _extra_conds(model),
+        latent_scale=model.get_model_object("latent_format").scale_factor,
+        sampler_cfg_function=options.get("sampler_cfg_function"),
         dtype=dtype,
         device=device,
+        model_options=options,
     )

@@ -1,4 +1,4 @@
-"""The MODEL, CLIP and VAE socket values and how a checkpoint file becomes them.
+"""The CLIP and VAE socket values and how a checkpoint file becomes MODEL, CLIP and VAE values.
 
 Socket values are light: a handle on weights held by the model manager plus the detected config, so the
 graph cache never holds weights and a file used by consecutive prompts is loaded once.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -22,23 +22,6 @@ from engine.models.detect import CheckpointConfig, UnsupportedCheckpoint, detect
 from engine.models.unet import UNetModel
 from engine.models.vae import AutoencoderKL, VAEConfig
 from engine.weight_patches import Patch
-
-
-@dataclass(frozen=True)
-class DiffusionModel:
-    """MODEL: the denoising UNet's handle, its checkpoint config and options added by nodes."""
-
-    handle: ModelHandle
-    config: CheckpointConfig
-    options: dict = field(default_factory=dict)
-
-    def with_patches(self, patches: Iterable[Patch]) -> DiffusionModel:
-        """The same model with more weight patches (e.g. a LoRA); no weights are copied."""
-        return replace(self, handle=self.handle.with_patches(patches))
-
-    def with_options(self, **options) -> DiffusionModel:
-        """The same model with sampling options set (e.g. a custom CFG function)."""
-        return replace(self, options={**self.options, **options})
 
 
 @dataclass(frozen=True)

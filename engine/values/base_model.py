@@ -1,0 +1,125 @@
+"""`MODEL.model`: ComfyUI's BaseModel shape over a managed UNet, for code that reaches past the patcher
+(`model.model.diffusion_model.input_blocks`, `model.model.model_sampling`, `model.model.latent_format`,
+`model.model.model_config.unet_config["model_channels"]`, `model.model.model_type`).
+
+One BaseModel is shared by a MODEL and all its clones (ComfyUI's `is_clone` test). Its `diffusion_model`
+is the placed UNet, asked from the model manager on access (weights load then, not before).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from enum import Enum
+
+import torch
+from torch import nn
+
+from engine.memory import ModelHandle
+from engine.models.detect import CheckpointConfig
+from engine.sampling.model_sampling import ModelSampling, model_sampling_for
+from engine.sampling.previews import FAMILY_FACTORS, LATENT_RGB
+
+DIFFUSION_PREFIX = "diffusion_model."  # ComfyUI's state-dict prefix of the UNet inside a BaseModel
+
+
+class ModelType(Enum):
+    """ComfyUI's model_base.ModelType (same members and values; packs compare against them)."""
+
+    EPS = 1
+    V_PREDICTION = 2
+    V_PREDICTION_EDM = 3
+    STABLE_CASCADE = 4
+    EDM = 5
+    FLOW = 6
+    V_PREDICTION_CONTINUOUS = 7
+    FLUX = 8
+    IMG_TO_IMG = 9
+    FLOW_COSMOS = 10
+
+
+class LatentFormat:
+    """ComfyUI's latent_formats.SD15 / SDXL: how VAE latents map into the model's space, plus previews."""
+
+    latent_channels = 4
+    latent_dimensions = 2
+
+    def __init__(self, scale_factor: float, family: str):
+        self.scale_factor = scale_factor
+        factors, bias = LATENT_RGB[FAMILY_FACTORS.get(family, "sd1")]
+        self.latent_rgb_factors, self.latent_rgb_factors_bias = factors, bias
+        self.taesd_decoder_name = "taesdxl_decoder" if FAMILY_FACTORS.get(family) == "sdxl" else "taesd_decoder"
+
+    def process_in(self, latent: torch.Tensor) -> torch.Tensor:
+        return latent * self.scale_factor
+
+    def process_out(self, latent: torch.Tensor) -> torch.Tensor:
+        return latent / self.scale_factor
+
+
+class ModelConfig:
+    """ComfyUI's supported_models entry as packs read it: unet_config (LDM names), latent_format, family."""
+
+    def __init__(self, config: CheckpointConfig, latent_format: LatentFormat):
+        unet = config.unet
+        self.unet_config = {
+            **{f.name: getattr(unet, f.name) for f in dataclasses.fields(unet)},
+            "use_linear_in_transformer": unet.use_linear_in_transformer,
+            "adm_in_channels": unet.adm_in_channels,
+        }
+        self.latent_format = latent_format
+        self.family = config.family
+        self.sampling_settings = {}
+
+
+def model_type_of(config: CheckpointConfig) -> ModelType:
+    if config.family == "svd":
+        return ModelType.V_PREDICTION_EDM
+    return ModelType.V_PREDICTION if config.prediction_type == "v" else ModelType.EPS
+
+
+class BaseModel:
+    """ComfyUI's BaseModel view of one managed UNet (shared by a MODEL and its clones)."""
+
+    memory_usage_factor = 1.0
+
+    def __init__(self, handle: ModelHandle, config: CheckpointConfig):
+        self._handle = ModelHandle(handle.slot)  # the bare weights: placing through it applies no patches
+        self.config = config
+        self.model_type = model_type_of(config)
+        self.model_sampling: ModelSampling = model_sampling_for(
+            "v_edm" if config.family == "svd" else config.prediction_type)
+        self.latent_format = LatentFormat(config.scaling_factor, config.family)
+        self.model_config = ModelConfig(config, self.latent_format)
+        self.manual_cast_dtype = None
+
+    @property
+    def diffusion_model(self) -> nn.Module:
+        """The UNet on the compute device (loaded on first access; weights as the last placement left them)."""
+        slot = self._handle.slot
+        if slot.module is not None:
+            return slot.module
+        return self._handle.manager.load(self._handle)
+
+    @property
+    def device(self) -> torch.device:
+        return self._handle.manager.device
+
+    def get_dtype(self) -> torch.dtype:
+        return self._handle.manager.dtype_for("unet")
+
+    def memory_required(self, input_shape, cond_shapes=None) -> float:
+        """Bytes of activations a batch of `input_shape` needs (ComfyUI's estimate without xformers)."""
+        area = input_shape[0] * math.prod(input_shape[2:])
+        return area * 0.15 * self.memory_usage_factor * (1024 * 1024)
+
+    def process_latent_in(self, latent: torch.Tensor) -> torch.Tensor:
+        return self.latent_format.process_in(latent)
+
+    def process_latent_out(self, latent: torch.Tensor) -> torch.Tensor:
+        return self.latent_format.process_out(latent)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The unpatched UNet weights under ComfyUI's "diffusion_model." prefix (read lazily from source)."""
+        source = self._handle.source_tensors()
+        return {DIFFUSION_PREFIX + k: source[k] for k in source}
