@@ -19,26 +19,53 @@ LatentUpscaleMethod = Literal["nearest-exact", "bilinear", "area", "bicubic", "b
 
 
 def _slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation of the channel vectors (dim 1) of a and b, lerping their lengths."""
-    norm_a, norm_b = a.norm(dim=1, keepdim=True), b.norm(dim=1, keepdim=True)
-    unit_a, unit_b = a / norm_a.clamp_min(1e-8), b / norm_b.clamp_min(1e-8)
-    omega = (unit_a * unit_b).sum(1, keepdim=True).clamp(-1, 1).acos()
-    sin = omega.sin()
-    safe = sin > 1e-5
-    weight_a = torch.where(safe, ((1 - t) * omega).sin() / sin.where(safe, 1.0), 1 - t)
-    weight_b = torch.where(safe, (t * omega).sin() / sin.where(safe, 1.0), t)
-    return (weight_a * unit_a + weight_b * unit_b) * ((1 - t) * norm_a + t * norm_b)
+    """Spherical interpolation of the rows of [N,C] a and b by [N,1] t, lerping their lengths; rows almost
+    parallel keep a, rows almost opposite are lerped (ComfyUI's bislerp rules)."""
+    channels = a.shape[-1]
+    norm_a, norm_b = torch.norm(a, dim=-1, keepdim=True), torch.norm(b, dim=-1, keepdim=True)
+    unit_a, unit_b = a / norm_a, b / norm_b
+    unit_a[norm_a.expand(-1, channels) == 0.0] = 0.0
+    unit_b[norm_b.expand(-1, channels) == 0.0] = 0.0
+    dot = (unit_a * unit_b).sum(1)
+    omega = torch.acos(dot)
+    sin = torch.sin(omega)
+    out = ((torch.sin((1.0 - t.squeeze(1)) * omega) / sin).unsqueeze(1) * unit_a
+           + (torch.sin(t.squeeze(1) * omega) / sin).unsqueeze(1) * unit_b)
+    out *= (norm_a * (1.0 - t) + norm_b * t).expand(-1, channels)
+    out[dot > 1 - 1e-5] = a[dot > 1 - 1e-5]
+    out[dot < 1e-5 - 1] = (a * (1.0 - t) + b * t)[dot < 1e-5 - 1]
+    return out
+
+
+def _source_positions(count: int, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For `size` output pixels over `count` input pixels: (fraction, left index, right index), from
+    bilinearly resampled index ramps (so the positions are exactly those of a bilinear resize)."""
+    ramp = torch.arange(count, dtype=torch.float32).reshape(1, 1, 1, -1)
+    left = F.interpolate(ramp, size=(1, size), mode="bilinear")
+    fraction = left - left.floor()
+    right_ramp = ramp + 1
+    right_ramp[..., -1] -= 1
+    right = F.interpolate(right_ramp, size=(1, size), mode="bilinear")
+    return fraction.flatten(), left.to(torch.int64).flatten(), right.to(torch.int64).flatten()
 
 
 def _bislerp_axis(x: torch.Tensor, size: int, dim: int) -> torch.Tensor:
-    count = x.shape[dim]
-    position = ((torch.arange(size, dtype=torch.float32) + 0.5) * count / size - 0.5).clamp(0, count - 1)
-    low = position.floor().long()
-    high = (low + 1).clamp(max=count - 1)
-    shape = [1] * x.dim()
-    shape[dim] = size
-    t = (position - low).view(shape).to(x)
-    return _slerp(x.index_select(dim, low), x.index_select(dim, high), t)
+    """Slerp-resize [B,C,H,W] along dim 2 or 3 (channel vectors interpolated)."""
+    fraction, left, right = _source_positions(x.shape[dim], size)
+    first, second = x.index_select(dim, left).movedim(1, -1), x.index_select(dim, right).movedim(1, -1)
+    shape = list(first.shape[:-1])
+    view = [1, 1, 1]
+    view[dim - 1] = size
+    t = fraction.view(view).expand(shape).reshape(-1, 1)
+    channels = x.shape[1]
+    out = _slerp(first.reshape(-1, channels), second.reshape(-1, channels), t)
+    return out.reshape(*shape, channels).movedim(-1, 1)
+
+
+def bislerp(samples: torch.Tensor, width: int, height: int) -> torch.Tensor:
+    """ComfyUI's "bislerp" resize of [B,C,h,w]: slerp along the width, then along the height."""
+    dtype = samples.dtype
+    return _bislerp_axis(_bislerp_axis(samples.float(), width, 3), height, 2).to(dtype)
 
 
 def resize_latent(samples: torch.Tensor, width: int, height: int, method: str, crop: str = "disabled"):
@@ -46,7 +73,7 @@ def resize_latent(samples: torch.Tensor, width: int, height: int, method: str, c
     if crop == "center":
         samples = center_crop_to_aspect(samples, width, height)
     if method == "bislerp":
-        return _bislerp_axis(_bislerp_axis(samples, height, 2), width, 3)
+        return bislerp(samples, width, height)
     return F.interpolate(samples, size=(height, width), mode=method)
 
 

@@ -1,7 +1,8 @@
 """Grey-scale morphology with a flat square kernel (erode, dilate, open, close, gradient, top/bottom hat)
 and RGB <-> YCbCr conversion, computed in torch with the conventions ComfyUI gets from kornia: pixels
-outside the image are ignored, an even kernel reaches one pixel further up/left, and YCbCr uses the
-BT.601 coefficients with chroma centred on 0.5."""
+outside the image are ignored, an even kernel's window is anchored at its centre cell for erosion and
+at the reflected one for dilation (so an even dilation reaches one pixel further down/right), and YCbCr
+uses the BT.601 coefficients with chroma centred on 0.5 (back to RGB: their exact inverse, clipped)."""
 
 from typing import Annotated
 
@@ -14,19 +15,19 @@ from engine.graph.native import Combo, Node, Out, Socket, Widget, node
 OPERATIONS = ("erode", "dilate", "open", "close", "gradient", "bottom_hat", "top_hat")
 
 
-def _window_max(images: torch.Tensor, size: int) -> torch.Tensor:
-    """Max over a size x size window of [B,C,H,W] whose anchor is at (size // 2, size // 2)."""
-    before, after = size // 2, size - size // 2 - 1
+def _window_max(images: torch.Tensor, size: int, before: int) -> torch.Tensor:
+    """Max over the size x size window of [B,C,H,W] starting `before` pixels up and left of each pixel."""
+    after = size - 1 - before
     padded = F.pad(images, (before, after, before, after), value=float("-inf"))
     return F.max_pool2d(padded, size, stride=1)
 
 
 def dilate(images: torch.Tensor, size: int) -> torch.Tensor:
-    return _window_max(images, size)
+    return _window_max(images, size, size - size // 2 - 1)
 
 
 def erode(images: torch.Tensor, size: int) -> torch.Tensor:
-    return -_window_max(-images, size)
+    return -_window_max(-images, size, size // 2)
 
 
 def morphology(images: torch.Tensor, operation: str, size: int) -> torch.Tensor:
@@ -61,10 +62,11 @@ def rgb_to_ycbcr(rgb: torch.Tensor) -> torch.Tensor:
 
 
 def ycbcr_to_rgb(ycbcr: torch.Tensor) -> torch.Tensor:
-    """Inverse of rgb_to_ycbcr."""
+    """Inverse of rgb_to_ycbcr (1/0.713, 1/0.564 and the green terms they imply), clipped to 0..1."""
     y, cb, cr = ycbcr.unbind(-1)
     cb, cr = cb - 0.5, cr - 0.5
-    return torch.stack([y + 1.403 * cr, y - 0.714 * cr - 0.344 * cb, y + 1.773 * cb], dim=-1)
+    rgb = [y + 1.4025245442 * cr, y - 0.7144034731 * cr - 0.3443401356 * cb, y + 1.7730496454 * cb]
+    return torch.stack(rgb, dim=-1).clamp(0, 1)
 
 
 @node(category="image/batch", display_name="ImageRGBToYUV",
