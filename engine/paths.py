@@ -31,6 +31,7 @@ MODEL_KINDS: dict[str, tuple[str, ...]] = {
     "hypernetworks": ("hypernetworks",),
     "vae_approx": ("vae_approx",),
     "photomaker": ("photomaker",),
+    "configs": ("configs",),
 }
 
 # Keys of an extra-model-paths YAML that name a kind under another name.

@@ -205,9 +205,10 @@ def _family(shapes: Mapping[str, tuple], unet: UNetConfig) -> tuple[str, tuple[T
     return ("sd2" if layout == "sd2_sgm" else layout), specs
 
 
-def _prediction(
+def prediction_of(
     family: str, shapes: Mapping[str, tuple], unet: UNetConfig, metadata: Mapping[str, str], tensors
 ) -> tuple[str, str]:
+    """(prediction type, how it was decided) from metadata, ComfyUI's `v_pred` key or the SD2 heuristic."""
     declared = (metadata.get("modelspec.prediction_type") or metadata.get("prediction_type")
                 or metadata.get("modelspec.predict_key") or "").lower()
     if declared:
@@ -245,7 +246,7 @@ def detect_checkpoint(
     unet = infer_unet_config(shapes, UNET_PREFIX)
     family, text_encoders = _family(shapes, unet)
     vae = infer_vae_config(shapes, VAE_PREFIX)
-    prediction, source = _prediction(family, shapes, unet, metadata or {}, tensors)
+    prediction, source = prediction_of(family, shapes, unet, metadata or {}, tensors)
     return CheckpointConfig(
         family=family,
         unet=unet,
