@@ -43,7 +43,13 @@ class DynamicPrompt:
         return node_id
 
     def get_display_node_id(self, node_id: str) -> str:
-        return self._display.get(node_id, node_id)
+        """The node the UI shows for `node_id`: display links are followed (an override may name another
+        ephemeral node) until an original node or a node displayed as itself."""
+        seen = {node_id}
+        while (shown := self._display.get(node_id, node_id)) not in seen:
+            seen.add(shown)
+            node_id = shown
+        return node_id
 
     def all_node_ids(self) -> set[str]:
         return set(self.original) | set(self.ephemeral)

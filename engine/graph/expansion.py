@@ -12,18 +12,40 @@ from engine.graph import context
 
 
 class NodeHandle:
-    """A node being built; `.out(i)` is a link to its output i."""
+    """A node being built; `.out(i)` is a link to its output i.
+
+    `override_display_id` names the node the UI shows as running while this one runs (a loop body's
+    copies show as the original nodes); None shows the expanding node.
+    """
 
     def __init__(self, node_id: str, class_type: str, inputs: dict[str, Any]):
         self.id, self.class_type, self.inputs = node_id, class_type, inputs
+        self.override_display_id: str | None = None
 
     def out(self, index: int) -> list:
         return [self.id, index]
 
     def set_input(self, name: str, value: Any) -> None:
+        """Set an input to a literal or link; None removes it (an optional input left unconnected)."""
         if isinstance(value, NodeHandle):
             value = value.out(0)
-        self.inputs[name] = value
+        if value is None:
+            self.inputs.pop(name, None)
+        else:
+            self.inputs[name] = value
+
+    def get_input(self, name: str) -> Any:
+        return self.inputs.get(name)
+
+    def set_override_display_id(self, display_id: str | None) -> None:
+        self.override_display_id = display_id
+
+    def serialize(self) -> dict[str, Any]:
+        """This node in API format, with its display override when set."""
+        info: dict[str, Any] = {"class_type": self.class_type, "inputs": dict(self.inputs)}
+        if self.override_display_id is not None:
+            info["override_display_id"] = self.override_display_id
+        return info
 
 
 class GraphBuilder:
@@ -58,4 +80,4 @@ class GraphBuilder:
 
     def finalize(self) -> dict[str, dict]:
         """The subgraph in API format."""
-        return {i: {"class_type": h.class_type, "inputs": dict(h.inputs)} for i, h in self._nodes.items()}
+        return {node_id: handle.serialize() for node_id, handle in self._nodes.items()}

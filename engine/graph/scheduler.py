@@ -176,7 +176,7 @@ class PromptRun:
             if out is None and name not in definition.deferred_inputs:
                 raise RuntimeError(f"output of node {src} is not available to node {node.id} ({name})")
             inputs[name] = out[index] if out is not None else [None]
-        for name, kind in definition.hidden.items():
+        for name, kind in definition.host_hidden.items():
             inputs[name] = [self.hidden_value(kind, node.id)]
         return inputs
 
@@ -189,7 +189,7 @@ class PromptRun:
             return node_id
         if kind == "DYNPROMPT":
             return self.dyn
-        return self.extra_data.get(kind.lower())
+        return self.extra_data.get(kind.lower())  # auth_token_comfy_org, api_key_comfy_org
 
     def context(self, node_id: str, call_index: int) -> ExecutionContext:
         return ExecutionContext(node_id, self.prompt_id, self.dyn.original, self.services, self.sink,
@@ -354,11 +354,10 @@ class PromptRun:
     async def expand(self, node: ParsedNode, split: list) -> None:
         """Add the returned subgraphs as ephemeral nodes; the node resumes once its result links are ready."""
         new_ids: list[str] = []
-        display = self.dyn.get_display_node_id(node.id)
         try:
             for _, _, graph in split:
                 for new_id, info in (graph or {}).items():
-                    self.dyn.add_ephemeral_node(new_id, info, node.id, info.get("override_display_id") or display)
+                    self.dyn.add_ephemeral_node(new_id, info, node.id, info.get("override_display_id") or node.id)
                     new_ids.append(new_id)
             for new_id in new_ids:
                 self.node(new_id)

@@ -74,6 +74,11 @@ class NodeSpec(BaseModel):
 
 ALL_INPUTS = frozenset({"*"})
 
+#: hidden input kinds whose value the host supplies; a hidden input of any other type (e.g. "*") receives
+#: whatever the prompt gives it, like a normal input
+HOST_HIDDEN_KINDS = frozenset({"PROMPT", "DYNPROMPT", "EXTRA_PNGINFO", "UNIQUE_ID", "AUTH_TOKEN_COMFY_ORG",
+                               "API_KEY_COMFY_ORG"})
+
 
 @lru_cache(maxsize=4096)
 def accepted_parameters(fn: Callable) -> frozenset[str]:
@@ -125,6 +130,16 @@ class NodeDefinition:
     def deferred_inputs(self) -> frozenset[str]:
         """Inputs not evaluated before the node runs: lazy ones and raw links."""
         return frozenset(i.name for i in self.spec.inputs if i.lazy or i.raw_link)
+
+    @cached_property
+    def host_hidden(self) -> dict[str, str]:
+        """Hidden inputs the host fills in (name -> kind)."""
+        return {name: kind for name, kind in self.hidden.items() if kind in HOST_HIDDEN_KINDS}
+
+    @cached_property
+    def passthrough_hidden(self) -> frozenset[str]:
+        """Hidden inputs that take the prompt's value (a literal or a link) like normal inputs."""
+        return frozenset(name for name, kind in self.hidden.items() if kind not in HOST_HIDDEN_KINDS)
 
     @cached_property
     def declared_inputs(self) -> frozenset[str]:

@@ -196,7 +196,7 @@ class _Validator:
         input_types: dict[str, str] = {}
         claims = definition.validator_claims()
         for item in definition.spec.inputs:
-            if item.section == "hidden":
+            if item.section == "hidden" and item.name not in definition.passthrough_hidden:
                 continue
             if item.name not in inputs:
                 if item.section == "required" and item.type in WIDGET_TYPES and item.default is not None:

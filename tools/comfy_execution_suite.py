@@ -1,0 +1,99 @@
+"""Run ComfyUI's own execution test suite (tests/execution) unchanged against Loom's server.
+
+The suite starts its server as `python main.py --output-directory D --listen H --port P
+--extra-model-paths-config tests/execution/extra_model_paths.yaml --cpu [--cache-lru N]` from its current
+folder. This script assembles a run folder from a ComfyUI checkout (the suite, its testing_nodes pack and its
+conftest.py, copied, never committed) plus a `main.py` that starts Loom instead, then runs pytest there with
+timing checks on and prints the count and every failing test.
+
+    python tools/comfy_execution_suite.py /path/to/ComfyUI [--port 18200] [--run-dir DIR] [-- PYTEST ARGS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+LOOM_ROOT = Path(__file__).resolve().parent.parent
+
+LAUNCHER = '''"""Started by ComfyUI's execution suite as `python main.py ...`: serves Loom with those flags."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, {loom_root!r})
+from engine.cli import main  # noqa: E402
+
+sys.exit(main(base_dir=Path(__file__).resolve().parent))
+'''
+
+
+def assemble(comfy: Path, run_dir: Path) -> None:
+    """Copy the suite, its node pack and pytest config from `comfy`; write the Loom launcher."""
+    source = comfy / "tests"
+    if not (source / "execution" / "test_execution.py").is_file():
+        raise SystemExit(f"error: {comfy} is not a ComfyUI checkout (no tests/execution/test_execution.py)")
+    tests = run_dir / "tests"
+    if tests.exists():
+        shutil.rmtree(tests)
+    shutil.copytree(source / "execution", tests / "execution",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("conftest.py", "__init__.py"):
+        shutil.copy2(source / name, tests / name)
+    (run_dir / "main.py").write_text(LAUNCHER.format(loom_root=str(LOOM_ROOT)))
+    for folder in ("output", "user", "input", "temp", "models", "custom_nodes"):
+        (run_dir / folder).mkdir(exist_ok=True)
+
+
+def run_suite(run_dir: Path, port: int, pytest_args: list[str]) -> tuple[int, str]:
+    """pytest over tests/execution in `run_dir`; `python` on PATH is this interpreter (Loom's venv)."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["PYTHONPATH"] = str(LOOM_ROOT)
+    env.pop("PYTEST_ADDOPTS", None)
+    command = [sys.executable, "-m", "pytest", "tests/execution", "-p", "no:cacheprovider", "-rfE",
+               "--port", str(port), "--output_dir", str(run_dir / "output"), *pytest_args]
+    proc = subprocess.Popen(command, cwd=run_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    lines = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        lines.append(line)
+    return proc.wait(), "".join(lines)
+
+
+def summarize(output: str) -> str:
+    """The pass count and each failing test's one-line reason, from pytest's -rfE summary."""
+    failures = re.findall(r"^(?:FAILED|ERROR) (\S+)(?: - (.*))?$", output, flags=re.MULTILINE)
+    counts = {k: int(v) for v, k in re.findall(r"(\d+) (passed|failed|errors?|skipped)", output)}
+    passed = counts.get("passed", 0)
+    total = passed + counts.get("failed", 0) + counts.get("error", 0) + counts.get("errors", 0)
+    lines = [f"Loom passes {passed}/{total} of ComfyUI's execution suite"]
+    lines += [f"  failing: {name} - {reason or '(see log)'}" for name, reason in failures]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("comfy", type=Path, help="a ComfyUI checkout (its tests/execution is run)")
+    parser.add_argument("--port", type=int, default=18200, help="port the suite's servers listen on")
+    parser.add_argument("--run-dir", type=Path, default=None, help="run folder (default: a new temp folder)")
+    parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    args = parser.parse_args(argv)
+    run_dir = (args.run_dir or Path(tempfile.mkdtemp(prefix="loom-comfy-suite-"))).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    assemble(args.comfy.resolve(), run_dir)
+    print(f"run folder: {run_dir}", flush=True)
+    code, output = run_suite(run_dir, args.port, args.pytest_args)
+    print(summarize(output))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
