@@ -6,7 +6,8 @@ folder. This script assembles a run folder from a ComfyUI checkout (the suite, i
 conftest.py, copied, never committed) plus a `main.py` that starts Loom instead, then runs pytest there with
 timing checks on and prints the count and every failing test.
 
-    python tools/comfy_execution_suite.py /path/to/ComfyUI [--port 18200] [--run-dir DIR] [-- PYTEST ARGS]
+    python tools/comfy_execution_suite.py /path/to/ComfyUI [--port 18200] [--run-dir DIR]
+        [--client-python /path/to/comfy_venv/bin/python] [-- PYTEST ARGS]
 """
 
 from __future__ import annotations
@@ -22,19 +23,25 @@ from pathlib import Path
 
 LOOM_ROOT = Path(__file__).resolve().parent.parent
 
-LAUNCHER = '''"""Started by ComfyUI's execution suite as `python main.py ...`: serves Loom with those flags."""
+LAUNCHER = '''"""Started by ComfyUI's execution suite as `python main.py ...`: serves Loom with those flags.
+
+The run folder holds ComfyUI's comfy_execution helpers for the test client; the server must not see them.
+"""
 import sys
 from pathlib import Path
 
+here = str(Path(__file__).resolve().parent)
+sys.path[:] = [p for p in sys.path if p not in ("", ".", here)]
 sys.path.insert(0, {loom_root!r})
-from engine.cli import main  # noqa: E402
+from launch.cli import main  # noqa: E402
 
 sys.exit(main(base_dir=Path(__file__).resolve().parent))
 '''
 
 
 def assemble(comfy: Path, run_dir: Path) -> None:
-    """Copy the suite, its node pack and pytest config from `comfy`; write the Loom launcher."""
+    """Copy the suite, its node pack, its pytest config and the client-side graph helpers it imports
+    (comfy_execution/graph_utils.py) from `comfy`; write the Loom launcher."""
     source = comfy / "tests"
     if not (source / "execution" / "test_execution.py").is_file():
         raise SystemExit(f"error: {comfy} is not a ComfyUI checkout (no tests/execution/test_execution.py)")
@@ -45,18 +52,22 @@ def assemble(comfy: Path, run_dir: Path) -> None:
                     ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("conftest.py", "__init__.py"):
         shutil.copy2(source / name, tests / name)
+    helpers = run_dir / "comfy_execution"
+    helpers.mkdir(exist_ok=True)
+    shutil.copy2(comfy / "comfy_execution" / "graph_utils.py", helpers / "graph_utils.py")
     (run_dir / "main.py").write_text(LAUNCHER.format(loom_root=str(LOOM_ROOT)))
     for folder in ("output", "user", "input", "temp", "models", "custom_nodes"):
         (run_dir / folder).mkdir(exist_ok=True)
 
 
-def run_suite(run_dir: Path, port: int, pytest_args: list[str]) -> tuple[int, str]:
-    """pytest over tests/execution in `run_dir`; `python` on PATH is this interpreter (Loom's venv)."""
+def run_suite(run_dir: Path, port: int, client_python: str, pytest_args: list[str]) -> tuple[int, str]:
+    """pytest (run by `client_python`, which needs pytest and websocket-client) over tests/execution in
+    `run_dir`; the `python` the suite starts its servers with is this interpreter (Loom's environment)."""
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env["PYTHONPATH"] = str(LOOM_ROOT)
-    env.pop("PYTEST_ADDOPTS", None)
-    command = [sys.executable, "-m", "pytest", "tests/execution", "-p", "no:cacheprovider", "-rfE",
+    for name in ("PYTHONPATH", "PYTEST_ADDOPTS", "VIRTUAL_ENV"):
+        env.pop(name, None)
+    command = [client_python, "-m", "pytest", "tests/execution", "-p", "no:cacheprovider", "-rfE",
                "--port", str(port), "--output_dir", str(run_dir / "output"), *pytest_args]
     proc = subprocess.Popen(command, cwd=run_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
@@ -84,13 +95,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("comfy", type=Path, help="a ComfyUI checkout (its tests/execution is run)")
     parser.add_argument("--port", type=int, default=18200, help="port the suite's servers listen on")
     parser.add_argument("--run-dir", type=Path, default=None, help="run folder (default: a new temp folder)")
-    parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--client-python", default=sys.executable,
+                        help="interpreter running pytest and the suite's client (needs pytest, websocket-client, "
+                             "torch, numpy, Pillow; e.g. ComfyUI's venv); default: this one")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pytest_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
     run_dir = (args.run_dir or Path(tempfile.mkdtemp(prefix="loom-comfy-suite-"))).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     assemble(args.comfy.resolve(), run_dir)
     print(f"run folder: {run_dir}", flush=True)
-    code, output = run_suite(run_dir, args.port, args.pytest_args)
+    code, output = run_suite(run_dir, args.port, args.client_python, pytest_args)
     print(summarize(output))
     return code
 

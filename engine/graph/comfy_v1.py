@@ -19,7 +19,8 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _parse_input(name: str, decl: Any, section: str) -> InputSpec:
+def parse_input(name: str, decl: Any, section: str) -> InputSpec:
+    """One INPUT_TYPES() entry, `(type, options)` or `(choices, options)`, as an InputSpec."""
     if section == "hidden":
         kind = decl[0] if isinstance(decl, (list, tuple)) else decl
         return InputSpec(name=name, type=str(kind), section="hidden")
@@ -51,7 +52,7 @@ class V1Definition(NodeDefinition):
         self.cls = cls
         declared = cls.INPUT_TYPES()
         inputs = [
-            _parse_input(n, decl, section)
+            parse_input(n, decl, section)
             for section in ("required", "optional", "hidden")
             for n, decl in (declared.get(section) or {}).items()
         ]
@@ -97,7 +98,7 @@ class V1Definition(NodeDefinition):
         for section in ("required", "optional"):
             decl = (declared.get(section) or {}).get(name)
             if decl is not None:
-                return _parse_input(name, decl, section).choices or []
+                return parse_input(name, decl, section).choices or []
         return []
 
     def input_types(self, services: Any) -> dict[str, dict[str, list]]:

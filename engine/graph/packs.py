@@ -159,8 +159,6 @@ def load_pack(registry: NodeRegistry, path: Path, host: PackHost | None = None) 
         result.nodes, result.clashes = registration.nodes, registration.clashes
         if registration.errors:
             result.error = "\n".join(registration.errors)
-        elif not registration.nodes and hasattr(module, "comfy_entrypoint"):
-            result.error = "ComfyUI V3 packs (comfy_entrypoint) are not supported by Loom; use NODE_CLASS_MAPPINGS"
         web = getattr(module, "WEB_DIRECTORY", None)
         if web and path.is_dir() and (path / web).is_dir():
             result.web_directory = (path / web).resolve()

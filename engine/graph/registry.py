@@ -13,6 +13,7 @@ from typing import Any
 
 from engine.graph.comfy_v1 import V1Definition
 from engine.graph.context import Services
+from engine.graph.entrypoint import extension_nodes
 from engine.graph.native import definition_of
 from engine.graph.spec import NodeDefinition
 
@@ -83,6 +84,8 @@ class NodeRegistry:
                 self.add(native.bind(primary, module), source, report)
                 for alias in [] if name else native.aliases:
                     self.add(native.bind(alias, module, alias_of=primary), source, report)
+            elif callable(getattr(cls, "loom_definition", None)):  # another protocol's adapter (ComfyUI V3)
+                self.add(cls.loom_definition(name, module, display_name), source, report)
             else:
                 self.add(V1Definition(cls, name or cls.__name__, module, display_name), source, report)
         except Exception as exc:  # noqa: BLE001 - a broken class must not stop its module's other nodes
@@ -96,8 +99,17 @@ class NodeRegistry:
             if definition_of(value) is not None:
                 _merge(report, self.register(value, source=source))
         display = getattr(module, "NODE_DISPLAY_NAME_MAPPINGS", None) or {}
-        for name, cls in (getattr(module, "NODE_CLASS_MAPPINGS", None) or {}).items():
+        mappings = getattr(module, "NODE_CLASS_MAPPINGS", None)
+        for name, cls in (mappings or {}).items():
             _merge(report, self.register(cls, name=name, source=source, display_name=display.get(name)))
+        if mappings is None and hasattr(module, "comfy_entrypoint"):
+            try:
+                classes = extension_nodes(module.comfy_entrypoint)
+            except Exception as exc:  # noqa: BLE001 - reported like a broken class
+                report.errors.append(f"comfy_entrypoint: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+                classes = []
+            for cls in classes:
+                _merge(report, self.register(cls, source=source))
         return report
 
     def object_info(self) -> dict[str, dict[str, Any]]:

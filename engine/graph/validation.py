@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import inspect
 import math
 import traceback
@@ -68,7 +69,8 @@ def _input_error(kind: str, message: str, item: InputSpec, value: Any, details: 
 
 
 def resolve_sync(value: Any) -> Any:
-    """Await `value` if it is awaitable, from sync code, even when an event loop is already running."""
+    """Await `value` if it is awaitable, from sync code, even when an event loop is already running (then in
+    a thread that sees the caller's context variables, e.g. the running node)."""
     if not inspect.isawaitable(value):
         return value
 
@@ -80,7 +82,7 @@ def resolve_sync(value: Any) -> Any:
     except RuntimeError:
         return asyncio.run(wait())
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, wait()).result()
+        return pool.submit(contextvars.copy_context().run, asyncio.run, wait()).result()
 
 
 def _choices_text(choices: list) -> str:
