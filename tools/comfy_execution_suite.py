@@ -26,20 +26,26 @@ LOOM_ROOT = Path(__file__).resolve().parent.parent
 LAUNCHER = '''"""Started by ComfyUI's execution suite as `python main.py ...`: serves Loom with those flags.
 
 The run folder holds ComfyUI's comfy_execution helpers for the test client; the server must not see them.
+Each start gets a user folder of its own{fresh_note}.
 """
+import os
 import sys
+import time
 from pathlib import Path
 
-here = str(Path(__file__).resolve().parent)
-sys.path[:] = [p for p in sys.path if p not in ("", ".", here)]
+here = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if p not in ("", ".", str(here))]
 sys.path.insert(0, {loom_root!r})
 from launch.cli import main  # noqa: E402
 
-sys.exit(main(base_dir=Path(__file__).resolve().parent))
+user = here / "user"{user_suffix}
+sys.exit(main(["--user-directory", str(user), *sys.argv[1:]], base_dir=here))
 '''
+FRESH_NOTE = (": ComfyUI keeps history in memory, so every server the suite starts begins with an empty one; "
+              "Loom keeps it in the user folder")
 
 
-def assemble(comfy: Path, run_dir: Path) -> None:
+def assemble(comfy: Path, run_dir: Path, fresh_history: bool = True) -> None:
     """Copy the suite, its node pack, its pytest config and the client-side graph helpers it imports
     (comfy_execution/graph_utils.py) from `comfy`; write the Loom launcher."""
     source = comfy / "tests"
@@ -55,7 +61,10 @@ def assemble(comfy: Path, run_dir: Path) -> None:
     helpers = run_dir / "comfy_execution"
     helpers.mkdir(exist_ok=True)
     shutil.copy2(comfy / "comfy_execution" / "graph_utils.py", helpers / "graph_utils.py")
-    (run_dir / "main.py").write_text(LAUNCHER.format(loom_root=str(LOOM_ROOT)))
+    suffix = ' / f"server-{time.time_ns()}-{os.getpid()}"' if fresh_history else ""
+    launcher = LAUNCHER.format(loom_root=str(LOOM_ROOT), user_suffix=suffix,
+                               fresh_note=FRESH_NOTE if fresh_history else " shared by every start (history persists)")
+    (run_dir / "main.py").write_text(launcher)
     for folder in ("output", "user", "input", "temp", "models", "custom_nodes"):
         (run_dir / folder).mkdir(exist_ok=True)
 
@@ -95,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("comfy", type=Path, help="a ComfyUI checkout (its tests/execution is run)")
     parser.add_argument("--port", type=int, default=18200, help="port the suite's servers listen on")
     parser.add_argument("--run-dir", type=Path, default=None, help="run folder (default: a new temp folder)")
+    parser.add_argument("--keep-history", action="store_true",
+                        help="let every server start share one user folder, so history persists across the "
+                             "suite's restarts (ComfyUI keeps it in memory; three offset tests then fail)")
     parser.add_argument("--client-python", default=sys.executable,
                         help="interpreter running pytest and the suite's client (needs pytest, websocket-client, "
                              "torch, numpy, Pillow; e.g. ComfyUI's venv); default: this one")
@@ -103,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
     run_dir = (args.run_dir or Path(tempfile.mkdtemp(prefix="loom-comfy-suite-"))).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
-    assemble(args.comfy.resolve(), run_dir)
+    assemble(args.comfy.resolve(), run_dir, fresh_history=not args.keep_history)
     print(f"run folder: {run_dir}", flush=True)
     code, output = run_suite(run_dir, args.port, args.client_python, pytest_args)
     print(summarize(output))
