@@ -118,7 +118,7 @@ def merge_calls(spec: NodeSpec, per_call: list[list[list[Any]]]) -> list[list[An
 
 
 def merge_ui(uis: list[dict | None]) -> dict | None:
-    """UI dicts of several calls merged by concatenating per key."""
+    """UI dicts of several calls merged by concatenating per key (lists and tuples contribute their items)."""
     present = [u for u in uis if u]
     if not present:
         return None
@@ -128,5 +128,5 @@ def merge_ui(uis: list[dict | None]) -> dict | None:
     for ui in present:
         for key, value in ui.items():
             merged.setdefault(key, [])
-            merged[key] += value if isinstance(value, list) else [value]
+            merged[key] += list(value) if isinstance(value, (list, tuple)) else [value]
     return merged

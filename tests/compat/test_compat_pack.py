@@ -93,7 +93,7 @@ def test_unsupported_packs_fail_with_a_clear_reason(tmp_path):
     assert not failed.ok
     assert "No module named 'comfy.sd'" in failed.error
     assert failed.error.strip().splitlines()[-1].startswith("ComfyUI module 'comfy.sd' is not provided by Loom")
-    assert "V3 packs (comfy_entrypoint) are not supported" in broken["v3_only"].error
+    assert "comfy_entrypoint: RuntimeError: entrypoint exploded" in broken["v3_only"].error
     assert broken["bad_prestartup"].ok  # a failed prestartup script does not stop the pack
     [prestartup] = loaded.report.prestartup_failed
     assert "prestartup exploded" in prestartup.error

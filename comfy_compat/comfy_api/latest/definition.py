@@ -124,4 +124,4 @@ class V3Definition(NodeDefinition):
         return v1_inputs(self.cls.GET_SCHEMA())
 
     def object_info(self, services: Any) -> dict[str, Any]:
-        return v1_info(self.cls.GET_SCHEMA(), self.spec.python_module, self.spec.name)
+        return v1_info(self.cls.GET_SCHEMA(), self.spec.python_module)

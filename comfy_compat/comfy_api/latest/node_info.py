@@ -26,8 +26,9 @@ def v1_inputs(schema: Schema) -> dict[str, dict[str, Any]]:
     return sections
 
 
-def v1_info(schema: Schema, python_module: str, name: str | None = None) -> dict[str, Any]:
-    """The node's /object_info entry (`name` overrides the schema's node_id when registered under another)."""
+def v1_info(schema: Schema, python_module: str) -> dict[str, Any]:
+    """The node's /object_info entry. Like ComfyUI it names the schema's node_id and display_name (None when
+    unset), even for a class a pack lists in NODE_CLASS_MAPPINGS under another key."""
     inputs = v1_inputs(schema)
     outputs = schema.outputs or []
     return {
@@ -37,7 +38,7 @@ def v1_info(schema: Schema, python_module: str, name: str | None = None) -> dict
         "output_is_list": [o.is_output_list for o in outputs],
         "output_name": [o.display_name or o.io_type for o in outputs],
         "output_tooltips": [o.tooltip or None for o in outputs],
-        "name": name or schema.node_id,
+        "name": schema.node_id,
         "display_name": schema.display_name,
         "description": schema.description,
         "python_module": python_module,

@@ -1,5 +1,5 @@
-"""A ComfyUI V3 pack: nodes come only from comfy_entrypoint(), which Loom does not call."""
+"""A ComfyUI V3 pack whose comfy_entrypoint() fails: the pack is reported failed with that error."""
 
 
 async def comfy_entrypoint():
-    raise AssertionError("Loom must not call comfy_entrypoint")
+    raise RuntimeError("entrypoint exploded")
