@@ -1,0 +1,113 @@
+"""Reference outputs of ComfyUI's model merging and conditioning math nodes, for tests/merging.
+
+Runs ComfyUI itself (its nodes, its ModelPatcher) on small seeded inputs and writes inputs and outputs to
+tests/merging/data/comfy_model_nodes.safetensors (tensors) and .json (non-tensor conditioning options).
+Run with ComfyUI's own environment:
+
+    /work/ref/comfy_venv/bin/python tools/comfy_reference/model_nodes.py /path/to/ComfyUI
+"""
+
+import json
+import sys
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parents[2] / "tests" / "merging" / "data"
+# UNet-like keys: SD1's two-digit blocks share prefixes with one-digit ones ("input_blocks.1." vs ".10.").
+KEYS = ["time_embed.0.weight", "label_emb.0.0.weight", "input_blocks.0.0.weight", "input_blocks.1.0.in_layers.2.weight",
+        "input_blocks.10.0.skip_connection.weight", "input_blocks.11.0.out_layers.3.bias", "middle_block.1.proj_in.weight",
+        "output_blocks.2.1.conv.weight", "output_blocks.11.0.emb_layers.1.weight", "out.2.weight"]
+MERGES = {
+    "simple": ("ModelMergeSimple", {"ratio": 0.3}),
+    "blocks": ("ModelMergeBlocks", {"input": 0.2, "middle": 0.5, "out": 0.9}),
+    "subtract": ("ModelMergeSubtract", {"multiplier": 0.7}),
+    "add": ("ModelMergeAdd", {}),
+    "sd1": ("ModelMergeSD1", {"time_embed.": 0.1, "input_blocks.1.": 0.2, "input_blocks.10.": 0.8,
+                              "middle_block.1.": 0.4, "out.": 0.6}),
+    "sdxl": ("ModelMergeSDXL", {"time_embed.": 0.15, "input_blocks.1": 0.25, "output_blocks.2": 0.35, "out.": 0.45}),
+}
+
+
+def main(comfy: str) -> None:
+    sys.path.insert(0, comfy)
+    sys.argv = [sys.argv[0], "--cpu"]
+    import comfy.options
+
+    comfy.options.enable_args_parsing()
+    import comfy.model_patcher
+    import torch
+    from comfy_extras import nodes_model_merging, nodes_model_merging_model_specific
+    from safetensors.torch import save_file
+    from torch import nn
+
+    import nodes
+
+    class Tree(nn.Module):
+        """A module whose parameters are exactly the given state dict."""
+
+        def __init__(self, sd):
+            super().__init__()
+            for key, value in sd.items():
+                module, parts = self, key.split(".")
+                for part in parts[:-1]:
+                    if not hasattr(module, part):
+                        module.add_module(part, nn.Module())
+                    module = getattr(module, part)
+                module.register_parameter(parts[-1], nn.Parameter(value.clone(), requires_grad=False))
+
+    def patcher(sd):
+        tree = Tree({"diffusion_model." + k: v for k, v in sd.items()})
+        return comfy.model_patcher.ModelPatcher(tree, torch.device("cpu"), torch.device("cpu"))
+
+    def weights(m):
+        m.patch_model()
+        return {k.removeprefix("diffusion_model."): v.clone() for k, v in m.model.state_dict().items()}
+
+    gen = torch.Generator().manual_seed(1234)
+    model1 = {k: torch.randn(4, 3, generator=gen) for k in KEYS}
+    model2 = {k: torch.randn(4, 3, generator=gen) for k in KEYS}
+    tensors = {f"model1/{k}": v for k, v in model1.items()} | {f"model2/{k}": v for k, v in model2.items()}
+    mapping = nodes_model_merging.NODE_CLASS_MAPPINGS | nodes_model_merging_model_specific.NODE_CLASS_MAPPINGS
+    for case, (name, inputs) in MERGES.items():
+        node = mapping[name]()
+        # ComfyUI's executor passes every widget, defaults included (ModelMergeBlocks falls back to the first)
+        widgets = {k: spec[1]["default"] for k, spec in node.INPUT_TYPES()["required"].items() if len(spec) > 1}
+        merged = getattr(node, node.FUNCTION)(patcher(model1), patcher(model2), **(widgets | inputs))[0]
+        tensors |= {f"merge/{case}/{k}": v for k, v in weights(merged).items()}
+    doubled = nodes_model_merging.ModelAdd().merge(patcher(model2), patcher(model2))[0]
+    chained = nodes_model_merging.ModelMergeSimple().merge(patcher(model1), doubled, 0.5)[0]
+    tensors |= {f"merge/chained/{k}": v for k, v in weights(chained).items()}
+
+    to = [[torch.randn(1, 77, 8, generator=gen), {"pooled_output": torch.randn(1, 8, generator=gen)}],
+          [torch.randn(1, 154, 8, generator=gen), {"strength": 0.5}]]
+    source = [[torch.randn(1, 77, 8, generator=gen), {"pooled_output": torch.randn(1, 8, generator=gen)}]]
+    short = [[torch.randn(1, 20, 8, generator=gen), {}]]
+    cases = {
+        "average": nodes.ConditioningAverage().addWeighted(to, source, 0.3)[0],
+        "average_short_from": nodes.ConditioningAverage().addWeighted(to, short, 0.6)[0],
+        "concat": nodes.ConditioningConcat().concat(to, source)[0],
+        "area_percentage": nodes.ConditioningSetAreaPercentage().append(to, 0.5, 0.25, 0.1, 0.2, 0.8)[0],
+        "area_strength": nodes.ConditioningSetAreaStrength().append(to, 2.5)[0],
+        "timestep_range": nodes.ConditioningSetTimestepRange().set_range(to, 0.2, 0.7)[0],
+        "zero_out": nodes.ConditioningZeroOut().zero_out(to)[0],
+    }
+    for name, conditioning in (("to", to), ("from", source), ("short", short)):
+        for i, (embedding, options) in enumerate(conditioning):
+            tensors[f"input/{name}/{i}/embedding"] = embedding
+            tensors |= {f"input/{name}/{i}/{k}": v for k, v in options.items() if torch.is_tensor(v)}
+    options = {"inputs": {"to_strength": [opts.get("strength") for _, opts in to]}, "outputs": {}}
+    for case, conditioning in cases.items():
+        entries = []
+        for i, (embedding, extra) in enumerate(conditioning):
+            tensors[f"cond/{case}/{i}/embedding"] = embedding
+            tensors |= {f"cond/{case}/{i}/{k}": v for k, v in extra.items() if torch.is_tensor(v)}
+            entries.append({k: v for k, v in extra.items() if not torch.is_tensor(v)})
+        options["outputs"][case] = entries
+    OUT.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.clone().contiguous() for k, v in tensors.items()}, str(OUT / "comfy_model_nodes.safetensors"))
+    (OUT / "comfy_model_nodes.json").write_text(json.dumps(options, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(f"usage: {sys.argv[0]} /path/to/ComfyUI")
+    main(sys.argv[1])
