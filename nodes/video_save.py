@@ -21,13 +21,16 @@ from engine.paths import UnsafePath
 from nodes.image_io import next_counter, split_prefix
 from nodes.image_tensors import tensor_to_pil
 from nodes.model_files import folders_of
+from nodes.save_names import expand_prefix
+from nodes.video_values import frames_to_uint8
 
 WEBP_METHODS = {"default": 4, "fastest": 0, "slowest": 6}
 
 
-def output_file(ctx, prefix: str, extension: str) -> tuple[Path, dict]:
-    """The next free `<prefix>_NNNNN_.<extension>` in the output folder and its ui entry."""
-    subfolder, name = split_prefix(prefix)
+def output_file(ctx, prefix: str, extension: str, width: int = 0, height: int = 0) -> tuple[Path, dict]:
+    """The next free `<prefix>_NNNNN_.<extension>` in the output folder (prefix variables expanded) and its
+    ui entry."""
+    subfolder, name = split_prefix(expand_prefix(prefix, width, height, ctx.prompt))
     folders = folders_of(ctx)
     try:
         folder = folders.safe_join("output", subfolder, name).parent
@@ -47,7 +50,8 @@ def _frames(images: torch.Tensor) -> list:
 
 
 def _duration_ms(fps: float) -> int:
-    return max(1, round(1000.0 / fps))
+    """Frame duration as ComfyUI writes it (whole milliseconds, truncated)."""
+    return int(1000.0 / fps)
 
 
 @node(category="image/animation", display_name="Save Animated WEBP", outputs=[], output_node=True)
@@ -55,14 +59,14 @@ class SaveAnimatedWEBP(Node):
     """Save the frames as one animated WebP (workflow in its EXIF)."""
 
     images: Annotated[object, Socket("IMAGE")]
-    filename_prefix: str = "Loom"
+    filename_prefix: str = "ComfyUI"
     fps: Annotated[float, Widget(step=0.01)] = Field(6.0, ge=0.01, le=1000.0)
-    lossless: bool = False
+    lossless: bool = True
     quality: int = Field(80, ge=0, le=100)
-    method: Literal["default", "fastest", "slowest"] = "default"
+    method: Literal["default", "fastest", "slowest"]
 
     def run(self, ctx):
-        path, entry = output_file(ctx, self.filename_prefix, "webp")
+        path, entry = output_file(ctx, self.filename_prefix, "webp", self.images.shape[2], self.images.shape[1])
         frames = _frames(self.images)
         exif = exif_metadata(ctx.prompt, ctx.extra_pnginfo) if _with_metadata(ctx) else None
         frames[0].save(path, save_all=True, append_images=frames[1:], duration=_duration_ms(self.fps), loop=0,
@@ -76,12 +80,12 @@ class SaveAnimatedPNG(Node):
     """Save the frames as one animated PNG (workflow in its text chunks)."""
 
     images: Annotated[object, Socket("IMAGE")]
-    filename_prefix: str = "Loom"
+    filename_prefix: str = "ComfyUI"
     fps: Annotated[float, Widget(step=0.01)] = Field(6.0, ge=0.01, le=1000.0)
     compress_level: int = Field(4, ge=0, le=9)
 
     def run(self, ctx):
-        path, entry = output_file(ctx, self.filename_prefix, "png")
+        path, entry = output_file(ctx, self.filename_prefix, "png", self.images.shape[2], self.images.shape[1])
         frames = _frames(self.images)
         info = png_info(ctx.prompt, ctx.extra_pnginfo) if _with_metadata(ctx) else None
         frames[0].save(path, save_all=True, append_images=frames[1:], duration=_duration_ms(self.fps), loop=0,
@@ -92,7 +96,7 @@ class SaveAnimatedPNG(Node):
 def write_mp4(path: Path, images: torch.Tensor, fps: float, crf: int, metadata: dict[str, str]) -> None:
     """Encode IMAGE [N,H,W,3] as H.264 (yuv420p; odd sizes lose their last row/column) with `metadata`
     as container tags."""
-    pixels = (images[..., :3].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+    pixels = frames_to_uint8(images)
     height, width = pixels.shape[1] // 2 * 2, pixels.shape[2] // 2 * 2
     if height == 0 or width == 0:
         raise ValueError(f"SaveVideoMP4: images of {pixels.shape[2]}x{pixels.shape[1]} are too small for H.264")
