@@ -48,9 +48,9 @@ class UnsafePath(ValueError):
 class ModelNotFound(FileNotFoundError):
     """A model file was not found in any folder of its kind."""
 
-    def __init__(self, kind: str, name: str, searched: Sequence[Path]):
+    def __init__(self, kind: str, name: str, searched: Sequence[Path], shown: Sequence[str] | None = None):
         self.kind, self.name, self.searched = kind, name, list(searched)
-        where = ", ".join(str(p) for p in self.searched) or "(no folders configured)"
+        where = ", ".join(shown if shown is not None else map(str, self.searched)) or "(no folders configured)"
         super().__init__(f"{kind} file '{name}' not found; searched: {where}")
 
 
@@ -71,7 +71,7 @@ def safe_path_under(root: Path, *parts: str) -> Path:
     joined = real_root.joinpath(*[p.replace("\\", "/") for p in parts if p])
     resolved = Path(os.path.realpath(joined))
     if os.path.commonpath([real_root, resolved]) != str(real_root):
-        raise UnsafePath(f"{'/'.join(parts)!r} resolves outside {real_root}")
+        raise UnsafePath(f"{'/'.join(parts)!r} resolves outside the {root.name} folder")
     return resolved
 
 
@@ -170,6 +170,22 @@ class Folders:
         for root in self.roots.values():
             root.mkdir(parents=True, exist_ok=True)
 
+    def ensure_model_folders(self) -> None:
+        """Create the models folder and its usual sub-folders (checkpoints/, vae/, loras/, ...) if
+        missing, so that a new user finds where each file goes (done at start-up)."""
+        for kind, names in MODEL_KINDS.items():
+            if self.models_dir / names[0] in self.model_folders.get(kind, ()):
+                (self.models_dir / names[0]).mkdir(parents=True, exist_ok=True)
+
+    def shown(self, path: Path) -> str:
+        """`path` as error messages show it: relative to Loom's base folder (models/checkpoints,
+        input/x.png), or just its last part for a folder elsewhere, never the server's absolute layout."""
+        for base, prefix in ((self.models_dir, "models"), *((root, kind) for kind, root in self.roots.items()),
+                             (self.base_dir, "")):
+            if path == base or base in path.parents:
+                return "/".join(p for p in (prefix, path.relative_to(base).as_posix()) if p not in ("", "."))
+        return f".../{path.name}"
+
     def root(self, root_kind: str) -> Path:
         """The folder for 'input', 'output', 'temp' or 'user'."""
         if root_kind not in self.roots:
@@ -210,7 +226,7 @@ class Folders:
             path = folder / name.replace("\\", "/")
             if path.is_file():
                 return path
-        raise ModelNotFound(kind, name, folders)
+        raise ModelNotFound(kind, name, folders, [self.shown(f) for f in folders])
 
     def files_in_ui(self, outputs: dict) -> list[tuple[str, Path]]:
         """(root kind, path) of each file that nodes' UI outputs name, e.g.

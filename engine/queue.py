@@ -84,6 +84,7 @@ class PromptQueue:
         # Commits survive a killed process (the point of this file); only a power cut may lose the last ones.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._history_count = self._db.execute("SELECT COUNT(*) FROM history").fetchone()[0]
         self._cond = threading.Condition()
         self._secrets: dict[str, dict] = {}
         self.paused = False
@@ -200,13 +201,15 @@ class PromptQueue:
     def history(self, max_items: int | None = None, offset: int = -1) -> dict[str, dict]:
         """History in insertion order; `offset` counts from the oldest, negative = the last `max_items`."""
         with self._cond:
-            total = self._db.execute("SELECT COUNT(*) FROM history").fetchone()[0]
-            if offset < 0:
-                offset = max(0, total - max_items) if max_items is not None else 0
-            limit = -1 if max_items is None else max(0, max_items)
-            rows = self._db.execute(
-                "SELECT prompt_id, entry FROM history ORDER BY seq LIMIT ? OFFSET ?", (limit, offset)
-            ).fetchall()
+            if offset < 0 and max_items is not None:  # the newest, read backwards along the index
+                rows = self._db.execute(
+                    "SELECT prompt_id, entry FROM history ORDER BY seq DESC LIMIT ?", (max(0, max_items),)
+                ).fetchall()[::-1]
+            else:
+                limit = -1 if max_items is None else max(0, max_items)
+                rows = self._db.execute(
+                    "SELECT prompt_id, entry FROM history ORDER BY seq LIMIT ? OFFSET ?", (limit, max(0, offset))
+                ).fetchall()
         return {prompt_id: json.loads(entry) for prompt_id, entry in rows}
 
     def history_entry(self, prompt_id: str) -> dict | None:
@@ -216,11 +219,13 @@ class PromptQueue:
 
     def delete_history(self, prompt_ids: Iterable[str]) -> None:
         with self._cond, self._db:
-            self._db.executemany("DELETE FROM history WHERE prompt_id = ?", [(i,) for i in prompt_ids])
+            deleted = self._db.executemany("DELETE FROM history WHERE prompt_id = ?", [(i,) for i in prompt_ids])
+            self._history_count -= deleted.rowcount
 
     def clear_history(self) -> None:
         with self._cond, self._db:
             self._db.execute("DELETE FROM history")
+            self._history_count = 0
 
     def close(self) -> None:
         with self._cond:
@@ -245,13 +250,18 @@ class PromptQueue:
         return [QueueItem.from_list(json.loads(text)) for (text,) in rows]
 
     def _add_history(self, prompt_id: str, entry: dict) -> None:
+        """Store `entry`, then drop the oldest entries beyond max_history: a walk of the primary-key index
+        over the few rows removed, whatever the history's size (the row count is kept in memory)."""
+        if self._db.execute("SELECT 1 FROM history WHERE prompt_id = ?", (prompt_id,)).fetchone() is None:
+            self._history_count += 1
         self._db.execute(
             "INSERT OR REPLACE INTO history (prompt_id, entry) VALUES (?, ?)", (prompt_id, json.dumps(entry))
         )
-        self._db.execute(
-            "DELETE FROM history WHERE seq NOT IN (SELECT seq FROM history ORDER BY seq DESC LIMIT ?)",
-            (self.max_history,),
-        )
+        excess = self._history_count - self.max_history
+        if excess > 0:
+            self._db.execute("DELETE FROM history WHERE seq IN (SELECT seq FROM history ORDER BY seq LIMIT ?)",
+                             (excess,))
+            self._history_count -= excess
 
     def _recover(self) -> list[tuple[str, str]]:
         """Deal with prompts a dead process left running: re-queue them, or fail them after too many tries."""

@@ -109,6 +109,7 @@ def registry_from_args(args: argparse.Namespace, base_dir: Path) -> tuple[Folder
     folders = folders_from_args(args, base_dir)
     try:
         folders.ensure()
+        folders.ensure_model_folders()
     except OSError as exc:
         raise StartupError(f"cannot create the folder {exc.filename}: {exc.strerror or exc}") from exc
     services = Services(folders=folders, models=manager_from_args(args),

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import secrets
+import socket
 from pathlib import Path
 
 from aiohttp import web
@@ -39,8 +40,15 @@ def add_serve_flags(parser: argparse.ArgumentParser, suppress_defaults: bool = F
                        help="serve without a token even when listening beyond localhost")
     group.add_argument("--allow-origin", action="append", default=default([]), metavar="ORIGIN",
                        help="also accept requests from this Origin, e.g. http://localhost:5173 or * (repeatable)")
+    group.add_argument("--allow-host", action="append", default=default([]), metavar="NAME",
+                       help="also answer requests whose Host header is NAME (besides IP addresses, localhost and "
+                            "the names in --listen; * = any). Other names are refused against DNS rebinding "
+                            "(repeatable)")
     group.add_argument("--max-upload-size", type=float, default=default(100.0), metavar="MB",
-                       help="largest request body, in MB (default 100)")
+                       help="largest upload (multipart body), in MB (default 100)")
+    group.add_argument("--max-prompt-size", type=float, default=default(8.0), metavar="MB",
+                       help="largest JSON body (a prompt with its workflow), in MB; larger ones get 413 "
+                            "(default 8)")
     group.add_argument("--front-end", choices=EDITORS, default=default("loom"),
                        help="the editor served at /: Loom's canvas (default) or ComfyUI's frontend "
                             "(pip install 'loom-diffusion[comfyui-frontend]')")
@@ -64,6 +72,19 @@ def resolve_token(args: argparse.Namespace, hosts: list[str]) -> str | None:
     print(f"Listening beyond localhost: requests need the token {token} "
           f"(Authorization: Bearer <token>, or ?token=<token>); pass --auth-token or --no-auth to choose.")
     return token
+
+
+def host_names(hosts: list[str], allowed: list[str]) -> tuple[str, ...]:
+    """Host header names the server answers besides IP addresses: localhost, the names it listens on,
+    this machine's names when it listens on every address, and --allow-host."""
+    names = {"localhost", *(h for h in hosts if not _is_wildcard(h)), *allowed}
+    if any(_is_wildcard(h) for h in hosts):
+        names |= {socket.gethostname(), socket.getfqdn()}
+    return tuple(sorted(n.lower() for n in names))
+
+
+def _is_wildcard(host: str) -> bool:
+    return host in ("0.0.0.0", "::", "")
 
 
 def _cache_policy(args: argparse.Namespace):
@@ -105,6 +126,7 @@ def build_app(args: argparse.Namespace, base_dir: Path, hosts: list[str]) -> web
     loaded = [pack for pack in packs.packs if pack.ok]
     config = ServerConfig(folders=folders, auth_token=resolve_token(args, hosts),
                           allow_origins=tuple(args.allow_origin), max_upload_mb=args.max_upload_size,
+                          max_prompt_mb=args.max_prompt_size, host_names=host_names(hosts, args.allow_host),
                           web_extensions={p.name: p.web_directory for p in loaded if p.web_directory},
                           pack_folders={p.name: p.path for p in loaded})
     if args.front_end == "comfyui":

@@ -18,8 +18,9 @@ from comfy_compat.server import mount_routes
 from engine.queue import PromptQueue
 from web import comfy_frontend
 from web import routes as route_modules
+from web.bodies import body_timeout_guard
 from web.routes.info import server_features
-from web.security import error_guard, origin_guard, token_guard
+from web.security import error_guard, host_guard, origin_guard, token_guard
 from web.state import CONFIG, FOLDERS, HUB, QUEUE, REGISTRY, WORKER, ServerConfig
 from web.webhook import webhooks
 from web.worker import PromptWorker
@@ -84,7 +85,8 @@ def create_app(config: ServerConfig, registry: Any, executor: Any, queue: Prompt
     """A ready-to-run application; the worker thread starts and stops with it. `worker_factory`
     (same arguments as PromptWorker) replaces the in-process worker, e.g. by Ray lanes."""
     canvas = _canvas_entries(config)
-    middlewares = [error_guard, origin_guard(config.allow_origins)]
+    middlewares = [error_guard, host_guard(config.host_names), origin_guard(config.allow_origins),
+                   body_timeout_guard(config.body_timeout_s)]
     if config.auth_token:
         middlewares.append(token_guard(config.auth_token, public=_is_canvas_file(canvas)))
     app = web.Application(middlewares=middlewares, client_max_size=config.max_upload_bytes)

@@ -19,11 +19,14 @@ from PIL import Image, PngImagePlugin, UnidentifiedImageError
 from engine.paths import Folders, UnsafePath
 from web.schemas import bad_request
 
+UMASK = os.umask(0o022)  # read once, at import, while no other thread creates files
+os.umask(UMASK)
 FILE_TYPES = ("input", "output", "temp")
 # Served with their own content type; anything else (HTML, JS, CSS, SVG...) as an opaque download.
 INLINE_TYPES = {"image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp", "image/avif",
                 "video/mp4", "video/webm", "video/quicktime", "audio/mpeg", "audio/wav", "audio/x-wav",
                 "audio/flac", "audio/ogg", "audio/webm", "audio/mp4"}
+MAX_NAME_BYTES = 255  # longest file name most file systems take
 MEDIA_SUFFIXES = {".mp4", ".webm", ".mov", ".mkv", ".gif", ".wav", ".mp3", ".flac", ".ogg", ".m4a"}
 
 
@@ -40,14 +43,30 @@ def resolve(folders: Folders, type_: str, subfolder: str, filename: str) -> Path
     """The checked path: 400 for a bad type or name, 403 for a name that escapes its folder."""
     if type_ not in FILE_TYPES:
         raise bad_request("invalid_type", f"type must be one of {', '.join(FILE_TYPES)}", f"got {type_!r}")
-    if not filename:
-        raise bad_request("invalid_filename", "filename is required")
     if "\x00" in filename or "\x00" in subfolder:
         raise bad_request("invalid_filename", "file names must not contain NUL bytes")
+    try:
+        f"{subfolder}/{filename}".encode()
+    except UnicodeEncodeError:
+        raise bad_request("invalid_filename", "file names must be valid UTF-8", repr(filename)) from None
+    check_name(filename)
+    long_part = next((p for p in f"{subfolder}/{filename}".replace("\\", "/").split("/")
+                      if len(p.encode()) > MAX_NAME_BYTES), None)
+    if long_part is not None:
+        raise bad_request("invalid_filename", f"file and folder names must be at most {MAX_NAME_BYTES} bytes",
+                          f"{long_part[:40]}... is {len(long_part.encode())} bytes")
     try:
         return folders.safe_join(type_, subfolder, filename)
     except UnsafePath as exc:
         raise web.HTTPForbidden(text=f"refused: {exc}") from None
+
+
+def check_name(filename: str) -> None:
+    """400 for a name that is empty or names a folder rather than a file: '.', '..', 'a/..', 'x/'."""
+    parts = filename.replace("\\", "/").split("/")
+    if parts[-1] in ("", ".", ".."):
+        raise bad_request("invalid_filename", "a file name is required (not empty, '.', '..' or ending in '/')",
+                          f"got {filename!r}")
 
 
 def content_type(path: Path) -> str:
@@ -122,12 +141,14 @@ def unique_target(path: Path, data: bytes, overwrite: bool) -> tuple[Path, bool]
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write through a temporary file in the same folder, so readers never see half a file."""
+    """Write through a temporary file in the same folder, so readers never see half a file; the file gets
+    the mode any new file of this process gets (0666 less the umask)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes it 0600; other readers (Ray workers) need the usual mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

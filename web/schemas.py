@@ -6,11 +6,12 @@ Handlers parse bodies through `parse_body`, so a malformed body is a 400 that na
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from web.bodies import BodyError, loads_strict, read_limited
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -149,13 +150,16 @@ def parse_model(model: type[M], data: Any) -> M:
 
 
 async def read_json(request: web.Request) -> Any:
-    """The JSON body (an empty body is `{}`); 400 when it does not parse."""
-    raw = await request.read()
+    """The JSON body (an empty body is `{}`); 413 past --max-prompt-size, 400 when it does not parse
+    or holds what Loom refuses (NaN, huge integers, deep nesting)."""
+    from web.state import CONFIG
+
+    raw = await read_limited(request, request.app[CONFIG].max_prompt_bytes, "--max-prompt-size")
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return loads_strict(raw)
+    except BodyError as exc:
         raise bad_request("invalid_json", "Request body is not valid JSON", str(exc)) from None
 
 

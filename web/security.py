@@ -1,7 +1,8 @@
-"""Request guards: foreign Origins refused, an optional bearer token, and no stack traces to clients.
+"""Request guards: foreign Hosts and Origins refused, an optional bearer token, and no stack traces to clients.
 
-A web page on another site cannot drive a local server (its Origin differs from the Host the
-browser talks to). With a token set, every route and the websocket need it (only the canvas's
+A web page on another site cannot drive a local server: its Origin differs from the Host the
+browser talks to, and a page that points its own name at 127.0.0.1 (DNS rebinding) sends that
+name as Host, which is not one the server answers to. With a token set, every route and the websocket need it (only the canvas's
 own page and scripts load without it): an `Authorization: Bearer` header, or `?token=` on GET
 requests (for <img src> and websockets), which also sets an HttpOnly cookie.
 """
@@ -32,6 +33,36 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def host_name(host_header: str) -> str:
+    """'Example.org:8188' -> 'example.org', '[::1]:8188' -> '::1' (the Host header without its port)."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def host_guard(names: Iterable[str]) -> Callable:
+    """Refuse (403) requests whose Host header is neither an IP address nor one of `names` ('*' = any)."""
+    allowed = frozenset(n.lower().rstrip(".") for n in names)
+
+    @web.middleware
+    async def check_host(request: web.Request, handler: Handler) -> web.StreamResponse:
+        name = host_name(request.headers.get("Host", "")).rstrip(".")
+        if "*" not in allowed and name and not _is_address(name) and name not in allowed:
+            raise web.HTTPForbidden(text=f"host {name!r} is not served here (see --allow-host)")
+        return await handler(request)
+
+    return check_host
 
 
 def _origin_allowed(origin: str, host: str, allowed: frozenset[str]) -> bool:

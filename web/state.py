@@ -24,6 +24,9 @@ class ServerConfig:
     auth_token: str | None = None
     allow_origins: tuple[str, ...] = ()
     max_upload_mb: float = 100.0
+    max_prompt_mb: float = 8.0  # largest JSON body (a prompt); 413 before reading past it
+    body_timeout_s: float = 30.0  # a client that declares a body must send it within this time
+    host_names: tuple[str, ...] = ("localhost",)  # Host names answered besides IP addresses ('*' = any)
     static_dir: Path = STATIC_DIR
     web_extensions: dict[str, Path] = field(default_factory=dict)  # pack name -> its WEB_DIRECTORY
     pack_folders: dict[str, Path] = field(default_factory=dict)  # pack name -> its folder (loaded packs)
@@ -31,6 +34,10 @@ class ServerConfig:
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def max_prompt_bytes(self) -> int:
+        return int(self.max_prompt_mb * 1024 * 1024)
 
 
 CONFIG = web.AppKey("config", ServerConfig)

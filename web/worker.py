@@ -31,7 +31,7 @@ HISTORY_EVENTS = {"execution_start", "execution_cached", "execution_success", "e
 ENDING_EVENTS = {"execution_success", "execution_error", "execution_interrupted"}
 
 
-def _failure_message(prompt_id: str, exc: Exception, node_id: str | None) -> dict:
+def _failure_message(prompt_id: str, exc: BaseException, node_id: str | None) -> dict:
     """An execution_error message for a failure outside any node (the executor or the worker itself)."""
     return {"prompt_id": prompt_id, "node_id": node_id, "node_type": None, "executed": [],
             "exception_message": str(exc), "exception_type": type(exc).__qualname__,
@@ -194,7 +194,7 @@ class PromptWorker:
         """`_run`, and if even the bookkeeping around it fails, still close the prompt with the error."""
         try:
             self._run(loop, item)
-        except Exception as exc:
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:
             log.exception("worker failed on prompt %s", item.prompt_id)
             self.current = None
             message = _failure_message(item.prompt_id, exc, node_id=None)
@@ -218,7 +218,8 @@ class PromptWorker:
             if result.error and not run.failed:  # refused before any node ran (e.g. a model file vanished)
                 self._record(run, "execution_error", {"prompt_id": item.prompt_id, **result.error,
                                                       "node_errors": result.node_errors})
-        except Exception as exc:  # the executor itself failed: record it and carry on
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:  # the executor failed, or a node called
+            # sys.exit() or raised KeyboardInterrupt (a real Ctrl-C reaches the main thread, never this one)
             log.exception("prompt %s failed outside any node", item.prompt_id)
             outputs, status_str, meta = dict(run.ui_outputs), "error", {}
             self._record(run, "execution_error", _failure_message(item.prompt_id, exc, node_id=run.last_node))

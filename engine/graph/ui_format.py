@@ -89,39 +89,49 @@ class _Converter:
         except KeyError:
             return None
 
-    def resolve(self, scope: _Scope, link_id: int | None, seen: frozenset = frozenset()) -> tuple[str, Any] | None:
+    def resolve(self, scope: _Scope, link_id: int | None) -> tuple[str, Any] | None:
         """Follow a link through reroutes, primitives, bypassed nodes and subgraph boundaries to
         ("link", [id, slot]) or ("value", literal); ("keep", None) when an unlinked subgraph input leaves
-        the inner widget's own value; None when it ends at a muted, missing or note node."""
-        if link_id is None or link_id not in scope.links or (scope.path, link_id) in seen:
-            return None
-        seen = seen | {(scope.path, link_id)}
+        the inner widget's own value; None when it ends at a muted, missing or note node. A loop, not
+        recursion: a chain of thousands of reroutes resolves in linear time and constant stack."""
+        seen: set[tuple] = set()
+        while True:
+            if link_id is None or link_id not in scope.links or (scope.path, link_id) in seen:
+                return None
+            seen.add((scope.path, link_id))
+            step = self._step(scope, link_id)
+            if step is None or step[0] != "follow":
+                return step
+            _, scope, link_id = step
+
+    def _step(self, scope: _Scope, link_id: int) -> tuple | None:
+        """Where one link leads: a final answer (see `resolve`), or ("follow", scope, next link id)."""
         origin_id, origin_slot, _, _, link_type = scope.links[link_id]
         if origin_id == SUBGRAPH_INPUT_ID and scope.host is not None:
-            return self._from_subgraph_input(scope, int(origin_slot), seen)
+            return self._from_subgraph_input(scope, int(origin_slot))
         origin = scope.nodes.get(str(origin_id))
         if origin is None or origin.get("mode") == MODE_MUTED:
             return None
         kind = origin.get("type")
         if kind == "Reroute":
             inputs = origin.get("inputs") or [{}]
-            return self.resolve(scope, inputs[0].get("link"), seen)
+            return ("follow", scope, inputs[0].get("link"))
         if kind == "PrimitiveNode":
             values = origin.get("widgets_values") or []
             return ("value", values[0]) if values else ("keep", None)
         if kind in NOTE_TYPES:
             return None
         if origin.get("mode") == MODE_BYPASS:
-            return self.resolve(scope, self._bypass_source(origin, origin_slot, link_type), seen)
+            return ("follow", scope, self._bypass_source(origin, origin_slot, link_type))
         if str(kind) in self.subgraphs:
             inner = self.child(scope, origin)
             outputs = inner.definition.get("outputs") or []
             link_ids = outputs[origin_slot].get("linkIds") or [] if origin_slot < len(outputs) else []
-            return self.resolve(inner, link_ids[0], seen) if link_ids else None
+            return ("follow", inner, link_ids[0]) if link_ids else None
         return ("link", [scope.api_id(origin_id), int(origin_slot)])
 
-    def _from_subgraph_input(self, scope: _Scope, slot: int, seen: frozenset) -> tuple[str, Any] | None:
-        """What feeds a subgraph's input `slot`: the host's link, or its promoted widget value."""
+    def _from_subgraph_input(self, scope: _Scope, slot: int) -> tuple | None:
+        """What feeds a subgraph's input `slot`: the host's link (to follow), or its promoted widget value."""
         declared = scope.definition.get("inputs") or []
         name = declared[slot].get("name") if slot < len(declared) else None
         host_inputs = scope.host.get("inputs") or []
@@ -131,7 +141,7 @@ class _Converter:
         if match is None:
             return ("keep", None)
         if match.get("link") is not None:
-            return self.resolve(scope.parent, match["link"], seen)
+            return ("follow", scope.parent, match["link"])
         widget_inputs = [i for i in host_inputs if i.get("widget")]
         values = scope.host.get("widgets_values")
         if match in widget_inputs and isinstance(values, list) and widget_inputs.index(match) < len(values):

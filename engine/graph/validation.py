@@ -184,7 +184,7 @@ class _Validator:
         if not kind or folders is None:
             details = f"{item.name}: '{unknown}' not in {_choices_text(choices)}"
             return _input_error("value_not_in_list", "Value not in list", item, value, details)
-        searched = ", ".join(str(p) for p in folders.folders_for(kind))
+        searched = ", ".join(folders.shown(p) for p in folders.folders_for(kind))
         found = _choices_text(choices) if choices else "no model files"
         details = f"{item.name}: '{unknown}' is not in models/{kind} (searched: {searched}); found: {found}"
         return _input_error("value_not_in_list", f"Model file not found in models/{kind}", item, value, details)
@@ -246,10 +246,22 @@ def _unknown_class_errors(prompt: dict, registry: Any) -> dict[str, dict]:
         if class_type is None:
             errors[node_id] = make_error("invalid_prompt", "Cannot execute because a node is missing the "
                                          "class_type property.", f"Node ID '#{node_id}'")
+        elif not isinstance(class_type, str):
+            errors[node_id] = make_error("invalid_prompt", "class_type must be a string (a node name)",
+                                         f"Node ID '#{node_id}': got {type(class_type).__name__}")
+        elif not isinstance(raw.get("inputs", {}), dict):
+            errors[node_id] = make_error("invalid_prompt", "inputs must be an object of input name -> value",
+                                         f"Node ID '#{node_id}' ({class_type}): got {type(raw['inputs']).__name__}",
+                                         input_name="inputs")
         elif class_type not in registry:
             errors[node_id] = make_error("invalid_prompt", f"Cannot execute because node {class_type} does not "
                                          "exist.", f"Node ID '#{node_id}'", class_type=class_type)
     return errors
+
+
+def _class_name(raw: Any) -> str | None:
+    class_type = raw.get("class_type") if isinstance(raw, dict) else None
+    return class_type if isinstance(class_type, str) else None
 
 
 def _failed(error: dict, node_errors: dict | None = None) -> ValidationResult:
@@ -264,8 +276,7 @@ def validate_prompt(prompt: dict, registry: Any, targets: list[str] | None = Non
     unknown = _unknown_class_errors(prompt, registry)
     if unknown:
         first = next(iter(unknown.values()))
-        node_errors = {i: {"errors": [e], "dependent_outputs": [],
-                           "class_type": (prompt[i] or {}).get("class_type") if isinstance(prompt[i], dict) else None}
+        node_errors = {i: {"errors": [e], "dependent_outputs": [], "class_type": _class_name(prompt[i])}
                        for i, e in unknown.items()}
         return _failed(first, node_errors)
     if targets is not None:
@@ -282,13 +293,19 @@ def validate_prompt(prompt: dict, registry: Any, targets: list[str] | None = Non
     return _validate_graph(_Validator(prompt, registry), outputs)
 
 
-def _report_cycles(checker: _Validator, graph: nx.DiGraph) -> None:
+def _report_cycles(checker: _Validator, graph: nx.DiGraph, nodes: dict[str, ParsedNode]) -> None:
+    """One error per cycle, on the node whose input closes it, listing the cycle's nodes in order
+    (linear in the graph: a cycle of n nodes is reported once, not once per node)."""
     for component in nx.strongly_connected_components(graph):
-        if len(component) > 1 or any(graph.has_edge(n, n) for n in component):
-            cycle = " -> ".join(sorted(component))
-            for node_id in component:
-                checker.fail(node_id, make_error("dependency_cycle", "Dependency cycle detected",
-                                                 f"node {node_id} is part of a cycle ({cycle})"))
+        if len(component) == 1 and not any(graph.has_edge(n, n) for n in component):
+            continue
+        edges = nx.find_cycle(graph.subgraph(component))
+        source, closing = edges[-1][0], edges[-1][1]
+        input_name = next((name for name, (src, _) in nodes[closing].links.items() if src == source), "?")
+        path = " -> ".join([*(u for u, _ in edges), closing])
+        checker.fail(closing, make_error("dependency_cycle", "Dependency cycle detected",
+                                         f"input '{input_name}' of node {closing} closes the cycle {path}",
+                                         input_name=input_name, cycle=[u for u, _ in edges]))
 
 
 def _parse_reachable(checker: _Validator, outputs: list[str]) -> dict[str, ParsedNode]:
@@ -310,6 +327,18 @@ def _parse_reachable(checker: _Validator, outputs: list[str]) -> dict[str, Parse
     return nodes
 
 
+def _downstream(graph: nx.DiGraph, sources) -> set[str]:
+    """`sources` and every node that depends on one of them (one walk, whatever the number of sources)."""
+    seen = set(sources)
+    stack = list(seen)
+    while stack:
+        for successor in graph.successors(stack.pop()):
+            if successor not in seen:
+                seen.add(successor)
+                stack.append(successor)
+    return seen
+
+
 def _validate_graph(checker: _Validator, outputs: list[str]) -> ValidationResult:
     nodes = _parse_reachable(checker, outputs)
     graph = nx.DiGraph()
@@ -319,15 +348,17 @@ def _validate_graph(checker: _Validator, outputs: list[str]) -> ValidationResult
         order = list(nx.topological_sort(graph))
     except nx.NetworkXUnfeasible:
         order = []
-        _report_cycles(checker, graph)
-    bad: set[str] = set()
-    node_errors: dict[str, dict] = {}
-    output_set = set(outputs)
-    for node_id, errors in checker.errors.items():
-        affected = nx.descendants(graph, node_id) | {node_id}
-        bad |= affected
-        node_errors[node_id] = {"errors": errors, "dependent_outputs": sorted(affected & output_set),
-                                "class_type": checker.prompt[node_id]["class_type"]}
+        _report_cycles(checker, graph, nodes)
+    bad = _downstream(graph, checker.errors)
+    node_errors = {node_id: {"errors": errors, "dependent_outputs": [],
+                             "class_type": checker.prompt[node_id]["class_type"]}
+                   for node_id, errors in checker.errors.items()}
+    for output in outputs:
+        if output in bad:
+            for node_id in (nx.ancestors(graph, output) | {output}) & node_errors.keys():
+                node_errors[node_id]["dependent_outputs"].append(output)
+    for entry in node_errors.values():
+        entry["dependent_outputs"].sort()
     good = [o for o in outputs if o not in bad]
     dropped = [o for o in outputs if o in bad]
     if not good:

@@ -54,7 +54,12 @@ async def delete_file(request: web.Request) -> web.Response:
 
 
 async def _read_upload(request: web.Request) -> tuple[bytes, str, dict]:
-    form = await request.post()
+    try:
+        form = await request.post()
+    except web.HTTPException:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever aiohttp's multipart parser raises on a client's bytes
+        raise bad_request("invalid_request", "Malformed multipart body", f"{type(exc).__name__}: {exc}") from None
     upload = form.get("image")
     if not isinstance(upload, web.FileField):
         raise bad_request("invalid_request", "multipart field 'image' (a file) is required")

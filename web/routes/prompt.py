@@ -40,8 +40,9 @@ def _to_api(body: PromptRequest, registry) -> tuple[dict, str | None]:
         return body.prompt, None
     try:
         prompt = ui_to_api(body.prompt, registry)
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
-        raise bad_request("invalid_workflow", "Could not convert the canvas workflow", str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - any way a client's canvas graph is broken is a 400, not a 500
+        raise bad_request("invalid_workflow", "Could not convert the canvas workflow",
+                          f"{type(exc).__name__}: {exc}") from None
     body.extra_data.setdefault("extra_pnginfo", {}).setdefault("workflow", body.prompt)
     return prompt, "ui"
 

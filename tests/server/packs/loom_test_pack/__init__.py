@@ -118,6 +118,38 @@ class LoomTestBoom:
         raise RuntimeError(f"boom on purpose ({value})")
 
 
+class LoomTestExit:
+    """Leaves the way a careless pack does: sys.exit() or a KeyboardInterrupt of its own."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"how": (["exit", "keyboard"],)}}
+
+    RETURN_TYPES = ()
+    FUNCTION = "run"
+    OUTPUT_NODE = True
+    CATEGORY = "testing"
+
+    def run(self, how):
+        raise SystemExit(3) if how == "exit" else KeyboardInterrupt
+
+
+class LoomTestLength:
+    """An output node that shows the length of a string widget (big literals go through it)."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"text": ("STRING", {"multiline": True})}}
+
+    RETURN_TYPES = ()
+    FUNCTION = "run"
+    OUTPUT_NODE = True
+    CATEGORY = "testing"
+
+    def run(self, text):
+        return {"ui": {"length": [len(text)]}, "result": ()}
+
+
 NODE_CLASS_MAPPINGS = {cls.__name__: cls for cls in (LoomTestConst, LoomTestAdd, LoomTestShow, LoomTestSlow,
                                                      LoomTestPreview, LoomTestWriteText,
-                                                     LoomTestBoom)}
+                                                     LoomTestBoom, LoomTestExit, LoomTestLength)}
