@@ -44,7 +44,7 @@ def run_sampler(ctx, model: ModelPatcher, latent: dict, *, positive: list, negat
     with manager.use(model.handle) as unet:
         sampler_model = sampling_model(model, unet)
         with controls_bound(manager, model, sampler_model, latent, positive, negative) as conditioning:
-            return sample(sampler_model, latent=latent, callback=_progress(ctx, model), device=manager.device,
+            return sample(sampler_model, latent=latent, callback=_progress(ctx, model),
                           positive=conditioning[0], negative=conditioning[1], **settings)
 
 

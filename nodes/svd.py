@@ -24,7 +24,7 @@ from engine.models.detect import CheckpointConfig
 from engine.models.video_unet import VideoUNet
 from engine.models.video_vae import VideoAutoencoder
 from engine.sampling import SAMPLERS, SCHEDULERS
-from engine.sampling.cfg import video_linear_cfg
+from engine.sampling.cfg_patches import video_linear_cfg
 from engine.values.model import VAEModel, detect_checkpoint_file
 from engine.values.model_patcher import ModelPatcher
 from nodes.clip_vision_nodes import clip_vision_model, encode_images

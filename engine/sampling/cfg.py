@@ -1,10 +1,15 @@
-"""Classifier-free guidance over ComfyUI CONDITIONING lists, as one sigma-space denoiser for the samplers.
+"""Classifier-free guidance over ComfyUI CONDITIONING lists, with ComfyUI's model_options hooks.
 
 Each CONDITIONING entry ([context, options]) is evaluated on its area (and mask, strength, timestep
 range); overlapping entries of one side are averaged with those weights (ConditioningCombine /
 ConditioningSetArea semantics). Entries that fit together, positive and negative alike, go through the
-network in one batched call; the negative side is skipped when cfg is 1. A `Control` chain on an entry
-(ControlNet) is run on that batch each step and its residuals are passed to the network.
+network in one batched call; the negative side is skipped when cfg is 1 (unless a hook sets
+"disable_cfg1_optimization"). A `Control` chain on an entry (ControlNet) is run on that batch each step
+and its residuals are passed to the network.
+
+`sampling_function` calls the hooks of model_options at ComfyUI's points and with its argument dicts:
+"sampler_calc_cond_batch_function", "sampler_pre_cfg_function" (list), "sampler_cfg_function",
+"sampler_post_cfg_function" (list) and, around each network call, "model_function_wrapper".
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from engine.sampling.model_options import model_options_of, run_model
+from engine.sampling.model_options import run_model
 
 FEATHER = 8  # latent pixels over which an area's inner edges fade in (ConditioningSetArea)
 
@@ -38,7 +43,6 @@ class Control:
 
 @dataclass
 class _Entry:
-    side: int  # 0 positive, 1 negative
     kwargs: dict  # network keyword arguments, batch-sized
     area: tuple[int, int, int, int]  # (h, w, y, x) in latent pixels
     mult: torch.Tensor  # weight over the area [B, C, h, w]
@@ -90,7 +94,7 @@ def _weights(options: dict, area, shape) -> torch.Tensor:
     return mult * options.get("strength", 1.0)
 
 
-def prepare_conds(model, conditioning: list, side: int, shape: torch.Size, device) -> list[_Entry]:
+def prepare_conds(model, conditioning: list, shape: torch.Size, device) -> list[_Entry]:
     """Turn a CONDITIONING list into entries with network kwargs, area weights and sigma ranges."""
     ms = model.model_sampling
     entries = []
@@ -99,7 +103,7 @@ def prepare_conds(model, conditioning: list, side: int, shape: torch.Size, devic
         kwargs = {"context": context, **model.cond_kwargs(options, shape)}
         kwargs = {k: _crop(repeat_to_batch(v, shape[0]), k, area).to(device) for k, v in kwargs.items()}
         entries.append(_Entry(
-            side=side, kwargs=kwargs, area=area, mult=_weights(options, area, shape).to(device),
+            kwargs=kwargs, area=area, mult=_weights(options, area, shape).to(device),
             sigma_start=ms.percent_to_sigma(options.get("start_percent", 0.0)),
             sigma_end=ms.percent_to_sigma(options.get("end_percent", 1.0)),
             control=options.get("control")))
@@ -157,90 +161,79 @@ def _batch_kwargs(group: list[_Entry]) -> dict:
     return out
 
 
-def calc_cond_batch(model, sides: list[list[_Entry]], x: torch.Tensor, sigma: torch.Tensor,
+def calc_cond_batch(model, sides: list[list[_Entry] | None], x: torch.Tensor, sigma: torch.Tensor,
                     model_options: dict | None = None) -> list[torch.Tensor]:
     """x0 per side: area-weighted average of its active entries, in as few batched network calls as fit.
-    `model_options` (default: the model's own) carries ComfyUI's patches and unet wrapper."""
-    options = model_options_of(model) if model_options is None else model_options
+
+    A side given as None is not evaluated (its result is zeros, as in ComfyUI). Each network call goes
+    through `run_model` (transformer_options and the "model_function_wrapper" of model_options).
+    """
+    model_options = model_options or {}
     level = float(sigma[0])
-    todo = [e for entries in sides for e in entries if e.sigma_end <= level <= e.sigma_start]
+    todo = [(k, e) for k, entries in enumerate(sides) if entries
+            for e in entries if e.sigma_end <= level <= e.sigma_start]
     outs = [torch.zeros_like(x) for _ in sides]
     counts = [torch.full_like(x, 1e-37) for _ in sides]
     while todo:
-        group = [e for e in todo if _compatible(todo[0], e)]
-        todo = [e for e in todo if not any(e is g for g in group)]
+        batch = [(k, e) for k, e in todo if _compatible(todo[0][1], e)]
+        todo = [(k, e) for k, e in todo if not any(e is g for _, g in batch)]
+        group = [e for _, e in batch]
+        cond_or_uncond = [k for k, _ in batch]
         xs = torch.cat([x[:, :, top:top + h, left:left + w] for h, w, top, left in (e.area for e in group)])
         sigmas = sigma.repeat(len(group))
         kwargs = _batch_kwargs(group)
         control = _control_residuals(group[0].control, model.model_sampling, xs, sigmas, kwargs)
-        denoised = run_model(model, options, xs, sigmas, {**kwargs, "control": control},
-                             [e.side for e in group]).chunk(len(group))
-        for e, d in zip(group, denoised):
+        out = run_model(model, model_options, xs, sigmas, {**kwargs, "control": control}, cond_or_uncond)
+        for k, e, d in zip(cond_or_uncond, group, out.chunk(len(group))):
             h, w, top, left = e.area
-            outs[e.side][:, :, top:top + h, left:left + w] += d * e.mult
-            counts[e.side][:, :, top:top + h, left:left + w] += e.mult
+            outs[k][:, :, top:top + h, left:left + w] += d * e.mult
+            counts[k][:, :, top:top + h, left:left + w] += e.mult
     return [o / c for o, c in zip(outs, counts)]
 
 
-def video_linear_cfg(min_cfg: float) -> Callable[[dict], torch.Tensor]:
-    """A `sampler_cfg_function` whose guidance ramps linearly over the batch (frames) from min_cfg to cfg."""
+def cfg_function(model, cond_pred, uncond_pred, cond_scale, x, sigma, model_options=None, cond=None, uncond=None):
+    """uncond + cfg * (cond - uncond), or the model's `sampler_cfg_function`; then each
+    `sampler_post_cfg_function` in turn (ComfyUI's hooks, argument dicts and order)."""
+    model_options = model_options or {}
+    if "sampler_cfg_function" in model_options:
+        result = x - model_options["sampler_cfg_function"]({
+            "cond": x - cond_pred, "uncond": x - uncond_pred, "cond_scale": cond_scale, "timestep": sigma,
+            "input": x, "sigma": sigma, "cond_denoised": cond_pred, "uncond_denoised": uncond_pred,
+            "model": model, "model_options": model_options, "input_cond": cond, "input_uncond": uncond})
+    else:
+        result = uncond_pred + (cond_pred - uncond_pred) * _per_sample(cond_scale, x)
+    for fn in model_options.get("sampler_post_cfg_function", []):
+        result = fn({"denoised": result, "cond": cond, "uncond": uncond, "cond_scale": cond_scale, "model": model,
+                     "uncond_denoised": uncond_pred, "cond_denoised": cond_pred, "sigma": sigma,
+                     "model_options": model_options, "input": x})
+    return result
 
-    def linear(args: dict) -> torch.Tensor:
-        cond, uncond = args["cond"], args["uncond"]
-        ramp = torch.linspace(min_cfg, args["cond_scale"], cond.shape[0], device=cond.device)
-        return uncond + ramp.reshape(-1, *([1] * (cond.ndim - 1))) * (cond - uncond)
 
-    return linear
+def _per_sample(cfg, x: torch.Tensor):
+    """A cfg as a float or, given per sample [B], shaped to broadcast over x."""
+    if torch.is_tensor(cfg):
+        return cfg.to(x).reshape(-1, *([1] * (x.ndim - 1)))
+    return cfg
 
 
-class CFGDenoiser:
-    """denoised = uncond + cfg * (cond - uncond); cfg may be a float or a per-sample tensor [B].
+def skips_uncond(cond_scale, model_options: dict) -> bool:
+    """ComfyUI's cfg = 1 shortcut: the negative side is not evaluated unless a hook turned that off."""
+    return (not torch.is_tensor(cond_scale) and math.isclose(cond_scale, 1.0)
+            and not model_options.get("disable_cfg1_optimization", False))
 
-    A model's `sampler_cfg_function(args)` (ComfyUI's model option) replaces the formula: it receives
-    {"cond", "uncond"} as noise predictions x - x0 plus "cond_scale", "input", "sigma", "cond_denoised",
-    "uncond_denoised", and returns the guided noise prediction. The model's model_options may also hold
-    ComfyUI's "sampler_pre_cfg_function" list (rewrites [cond, uncond] x0 before guidance) and
-    "sampler_post_cfg_function" list (rewrites the guided x0; PAG and SAG work there); their "conds" /
-    "cond" / "uncond" are this denoiser's prepared entries, which `calc_cond_batch` takes back.
-    """
 
-    def __init__(self, model, positive: list, negative: list, cfg, shape: torch.Size, device):
-        self.model, self.cfg = model, cfg
-        self.model_options = model_options_of(model)
-        self.cfg_function = getattr(model, "sampler_cfg_function", None)
-        skip_uncond = (not torch.is_tensor(cfg) and math.isclose(cfg, 1.0) and self.cfg_function is None
-                       and not self.model_options.get("disable_cfg1_optimization", False))
-        self.sides = [prepare_conds(model, positive, 0, shape, device)]
-        if not skip_uncond:
-            self.sides.append(prepare_conds(model, negative, 1, shape, device))
-
-    def __call__(self, x: torch.Tensor, sigma: torch.Tensor, **extra) -> torch.Tensor:
-        preds = calc_cond_batch(self.model, self.sides, x, sigma)
-        post = self.model_options.get("sampler_post_cfg_function", [])
-        pre = self.model_options.get("sampler_pre_cfg_function", [])
-        if len(preds) == 1 and not (post or pre):
-            return preds[0]
-        conds = [self.sides[0], self.sides[1] if len(self.sides) > 1 else None]
-        if len(preds) == 1:
-            preds = [preds[0], torch.zeros_like(x)]  # ComfyUI's uncond output when the cfg-1 shortcut skips it
-        common = {"cond_scale": self.cfg, "input": x, "sigma": sigma, "timestep": sigma, "model": self.model,
-                  "model_options": self.model_options}
-        for fn in pre:
-            preds = fn({**common, "conds": conds, "conds_out": preds})
-        cond, uncond = preds
-        guided = self._guided(x, sigma, cond, uncond) if conds[1] is not None or self.cfg_function else cond
-        for fn in post:
-            guided = fn({**common, "denoised": guided, "cond": conds[0], "uncond": conds[1],
-                         "cond_denoised": cond, "uncond_denoised": uncond})
-        return guided
-
-    def _guided(self, x: torch.Tensor, sigma: torch.Tensor, cond: torch.Tensor, uncond: torch.Tensor):
-        if self.cfg_function is not None:
-            return x - self.cfg_function({
-                "cond": x - cond, "uncond": x - uncond, "cond_scale": self.cfg, "input": x, "sigma": sigma,
-                "timestep": sigma, "cond_denoised": cond, "uncond_denoised": uncond, "model": self.model,
-                "model_options": self.model_options})
-        cfg = self.cfg
-        if torch.is_tensor(cfg):
-            cfg = cfg.to(x).reshape(-1, *([1] * (x.ndim - 1)))
-        return uncond + (cond - uncond) * cfg
+def sampling_function(model, x, sigma, uncond, cond, cond_scale, model_options=None, seed=None):
+    """The guided x0 of one step: both sides (or ComfyUI's `sampler_calc_cond_batch_function`), each
+    `sampler_pre_cfg_function` on the pair, then `cfg_function`."""
+    model_options = model_options or {}
+    uncond_ = None if skips_uncond(cond_scale, model_options) else uncond
+    conds = [cond, uncond_]
+    if "sampler_calc_cond_batch_function" in model_options:
+        out = model_options["sampler_calc_cond_batch_function"]({
+            "conds": conds, "input": x, "sigma": sigma, "model": model, "model_options": model_options})
+    else:
+        out = calc_cond_batch(model, conds, x, sigma, model_options)
+    for fn in model_options.get("sampler_pre_cfg_function", []):
+        out = fn({"conds": conds, "conds_out": out, "cond_scale": cond_scale, "timestep": sigma, "input": x,
+                  "sigma": sigma, "model": model, "model_options": model_options})
+    return cfg_function(model, out[0], out[1], cond_scale, x, sigma, model_options, cond, uncond_)

@@ -41,9 +41,27 @@ def sigma_at(t: torch.Tensor) -> torch.Tensor:
 
 
 def report(callback, i: int, x: torch.Tensor, sigma: torch.Tensor, denoised: torch.Tensor) -> None:
-    """Hand step i's state to the sampler callback, if there is one."""
+    """Hand step i's state to the sampler callback, if there is one (ComfyUI's keys)."""
     if callback is not None:
-        callback({"i": i, "x": x, "sigma": sigma, "denoised": denoised})
+        callback({"i": i, "x": x, "sigma": sigma, "sigma_hat": sigma, "denoised": denoised})
+
+
+def capture_uncond(extra_args: dict) -> tuple[dict, dict]:
+    """extra_args whose model options record each call's unguided x0 (for the CFG++ samplers).
+
+    Adds a `sampler_post_cfg_function` that stores args["uncond_denoised"] in the returned dict under
+    "uncond" and turns off the cfg = 1 shortcut, so the unconditional side is always evaluated.
+    """
+    seen: dict = {}
+
+    def record(args: dict) -> torch.Tensor:
+        seen["uncond"] = args["uncond_denoised"]
+        return args["denoised"]
+
+    options = dict(extra_args.get("model_options", {}))
+    options["sampler_post_cfg_function"] = [*options.get("sampler_post_cfg_function", []), record]
+    options["disable_cfg1_optimization"] = True
+    return {**extra_args, "model_options": options}, seen
 
 
 def euler_step(model, x, denoised, sigma, sigma_to, extra_args) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 `SamplingModel` is the reference implementation of what `engine.sampling.ksampler.sample` uses; a MODEL
 value may be one, or any object with the same members (model_sampling, apply_model, cond_kwargs,
-process_latent_in/out, and optionally sampler_cfg_function and device).
+process_latent_in/out, and optionally model_options and device).
 
 Model-specific wiring lives in `extra_conds(cond, latent_shape) -> dict`: it turns one CONDITIONING
 entry's options (pooled output, SDXL sizes, SVD fps/motion/augmentation, concat_latent_image) into
@@ -40,8 +40,7 @@ class SamplingModel:
     """A diffusion network with its noise parametrisation, conditioning wiring and latent scaling.
 
     latent_scale/latent_shift map LATENT values (VAE space) to the model's space: (z - shift) * scale.
-    `sampler_cfg_function` (ComfyUI's model option of that name) replaces the CFG formula; see cfg.py.
-    `model_options` are the MODEL's ComfyUI model options (patches, wrappers, cfg hooks).
+    `model_options` is ComfyUI's dict of sampling hooks (sampler_cfg_function, ...; see cfg.py).
     """
 
     diffusion_model: DiffusionModel
@@ -49,7 +48,6 @@ class SamplingModel:
     extra_conds: ExtraConds | None = None
     latent_scale: float = 1.0
     latent_shift: float = 0.0
-    sampler_cfg_function: Callable[[dict], torch.Tensor] | None = None
     dtype: torch.dtype | None = None
     device: Any = None
     model_options: dict = field(default_factory=dict)

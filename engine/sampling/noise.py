@@ -14,8 +14,6 @@ import torch
 
 NoiseSampler = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
-BROWNIAN_SAMPLERS = frozenset({"dpmpp_sde", "dpmpp_2m_sde", "dpmpp_3m_sde"})
-
 
 def default_noise_sampler(x: torch.Tensor, seed: int | None = None) -> NoiseSampler:
     """Fresh N(0, 1) noise per call from a generator on x's device seeded with `seed` (global RNG if None)."""
@@ -33,20 +31,23 @@ def default_noise_sampler(x: torch.Tensor, seed: int | None = None) -> NoiseSamp
 class BrownianTreeNoiseSampler:
     """Normalised increments W(sigma_next) - W(sigma) of one Brownian motion over [sigma_min, sigma_max].
 
-    Built on torchsde's BrownianTree (on the CPU, so results do not depend on the device).
+    Built on torchsde's BrownianTree, on the CPU by default so results do not depend on the device
+    (ComfyUI's `*_gpu` samplers build it on x's device instead).
     """
 
-    def __init__(self, x: torch.Tensor, sigma_min, sigma_max, seed: int | None = None):
+    def __init__(self, x: torch.Tensor, sigma_min, sigma_max, seed: int | None = None, cpu: bool = True):
         import torchsde
 
         if seed is None:
             seed = int(torch.randint(0, 2**63 - 1, []))
-        self.like = x
-        t0, t1 = torch.tensor(float(sigma_min)), torch.tensor(float(sigma_max))
-        self.tree = torchsde.BrownianTree(t0, torch.zeros_like(x, device="cpu"), t1, entropy=seed)
+        self.like, self.device = x, torch.device("cpu") if cpu else x.device
+        t0 = torch.tensor(float(sigma_min), device=self.device)
+        t1 = torch.tensor(float(sigma_max), device=self.device)
+        self.tree = torchsde.BrownianTree(t0, torch.zeros_like(x, device=self.device), t1, entropy=seed)
 
     def __call__(self, sigma, sigma_next) -> torch.Tensor:
-        a, b = torch.as_tensor(sigma).float().cpu(), torch.as_tensor(sigma_next).float().cpu()
+        a = torch.as_tensor(sigma).float().to(self.device)
+        b = torch.as_tensor(sigma_next).float().to(self.device)
         sign = 1.0 if a < b else -1.0
         with warnings.catch_warnings():
             # torchsde rounds the interval ends to its tolerance and clamps queries a rounding error outside
@@ -56,13 +57,17 @@ class BrownianTreeNoiseSampler:
         return (w / (b - a).abs().sqrt()).to(self.like.device, self.like.dtype)
 
 
-def brownian_noise_sampler(x: torch.Tensor, sigmas: torch.Tensor, seed: int | None = None) -> NoiseSampler:
+def brownian_noise_sampler(x: torch.Tensor, sigmas: torch.Tensor, seed: int | None = None,
+                           cpu: bool = True) -> NoiseSampler:
     """A Brownian tree spanning a schedule's positive sigmas."""
-    return BrownianTreeNoiseSampler(x, sigmas[sigmas > 0].min(), sigmas.max(), seed=seed)
+    return BrownianTreeNoiseSampler(x, sigmas[sigmas > 0].min(), sigmas.max(), seed=seed, cpu=cpu)
 
 
-def noise_sampler_for(sampler_name: str, x: torch.Tensor, sigmas: torch.Tensor, seed: int | None) -> NoiseSampler:
-    """The noise a named sampler uses in ComfyUI: a Brownian tree for the SDE family, fresh noise otherwise."""
-    if sampler_name in BROWNIAN_SAMPLERS:
-        return brownian_noise_sampler(x, sigmas, seed)
-    return default_noise_sampler(x, seed)
+def seeded_noise(x: torch.Tensor, extra_args: dict | None) -> NoiseSampler:
+    """A sampler's default fresh noise, seeded by extra_args["seed"] (the run's seed) as in ComfyUI."""
+    return default_noise_sampler(x, (extra_args or {}).get("seed"))
+
+
+def seeded_brownian(x: torch.Tensor, sigmas: torch.Tensor, extra_args: dict | None, cpu: bool = True) -> NoiseSampler:
+    """An SDE sampler's default Brownian tree, seeded by extra_args["seed"]."""
+    return brownian_noise_sampler(x, sigmas, (extra_args or {}).get("seed"), cpu)

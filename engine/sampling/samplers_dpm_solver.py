@@ -13,7 +13,7 @@ from functools import partial
 import torch
 
 from engine.sampling.common import ancestral_step, bcast, lam, report, sigma_at
-from engine.sampling.noise import default_noise_sampler
+from engine.sampling.noise import seeded_noise
 
 
 def noise_estimate(model, extra_args, cache: dict, key: str, x, t) -> torch.Tensor:
@@ -69,13 +69,14 @@ def ancestral_target(t, t_next, t_end, eta):
 
 
 @torch.no_grad()
-def dpm_fast(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None, eta=0.0, s_noise=1.0):
+def dpm_fast(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=0.0, s_noise=1.0,
+             noise_sampler=None):
     """DPM-Solver-fast: len(sigmas) - 1 evaluations as steps of order 3 (the last of order 2 and 1, or
     1 or 2), equally spaced in t from sigmas[0] to the last positive sigma (the paper's Section 3.4)."""
     if len(sigmas) <= 1:
         return x
     extra_args = extra_args or {}
-    noise_sampler = noise_sampler or default_noise_sampler(x)
+    noise_sampler = noise_sampler or seeded_noise(x, extra_args)
     nfe = len(sigmas) - 1
     t_end = lam(last_positive(sigmas))
     n_steps = nfe // 3 + 1
@@ -117,9 +118,9 @@ class PIDStepSize:
 
 
 @torch.no_grad()
-def dpm_adaptive(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None, order=3, rtol=0.05,
+def dpm_adaptive(model, x, sigmas, extra_args=None, callback=None, disable=None, order=3, rtol=0.05,
                  atol=0.0078, h_init=0.05, pcoeff=0.0, icoeff=1.0, dcoeff=0.0, accept_safety=0.81, eta=0.0,
-                 s_noise=1.0):
+                 s_noise=1.0, noise_sampler=None):
     """Adaptive DPM-Solver: each attempt takes an order-`order` and a lower-order step from the same
     estimates, and their difference sets the next step size (the paper's Algorithm 4).
 
@@ -131,7 +132,7 @@ def dpm_adaptive(model, x, sigmas, extra_args=None, callback=None, noise_sampler
     if len(sigmas) <= 1:
         return x
     extra_args = extra_args or {}
-    noise_sampler = noise_sampler or default_noise_sampler(x)
+    noise_sampler = noise_sampler or seeded_noise(x, extra_args)
     s, t_end = lam(sigmas[0]), lam(last_positive(sigmas))
     controller = PIDStepSize(abs(h_init), pcoeff, icoeff, dcoeff, 1.5 if eta else order, accept_safety)
     x_prev, i = x, 0

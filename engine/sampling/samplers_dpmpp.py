@@ -1,15 +1,16 @@
 """DPM-Solver++ samplers (Lu et al. 2022): exponential integrators in t = -log(sigma) on the x0 estimate.
 
 Deterministic (2m), ancestral (2s_ancestral) and SDE variants (sde, 2m_sde, 3m_sde); the SDE variants
-default to noise from a Brownian tree (engine.sampling.noise) when given no noise sampler.
+default to noise from a Brownian tree seeded with extra_args["seed"], on the CPU (the `_gpu` variants:
+on x's device).
 """
 
 from __future__ import annotations
 
 import torch
 
-from engine.sampling.common import ancestral_step, bcast, lam, report, sample_with_step, sigma_at, to_d
-from engine.sampling.noise import brownian_noise_sampler, default_noise_sampler
+from engine.sampling.common import ancestral_step, bcast, lam, report, sample_with_step, sigma_at
+from engine.sampling.noise import seeded_brownian, seeded_noise
 
 
 def dpmpp_2s_step(model, x, denoised, sigma, sigma_to, extra_args):
@@ -23,10 +24,10 @@ def dpmpp_2s_step(model, x, denoised, sigma, sigma_to, extra_args):
 
 
 @torch.no_grad()
-def dpmpp_2s_ancestral(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None, eta=1.0,
-                       s_noise=1.0):
+def dpmpp_2s_ancestral(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=1.0, s_noise=1.0,
+                       noise_sampler=None):
     """DPM-Solver++(2S) to sigma_down, then fresh noise back up to sigma_next."""
-    noise_sampler = noise_sampler or default_noise_sampler(x)
+    noise_sampler = noise_sampler or seeded_noise(x, extra_args)
     return sample_with_step(dpmpp_2s_step, model, x, sigmas, extra_args, callback, noise_sampler, eta, s_noise)
 
 
@@ -36,35 +37,48 @@ def _sde_noise(noise_sampler, sigma, sigma_next, eta_h, s_noise) -> torch.Tensor
 
 
 @torch.no_grad()
-def dpmpp_sde(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None, eta=1.0, s_noise=1.0,
-              r=0.5):
+def dpmpp_sde(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=1.0, s_noise=1.0,
+              noise_sampler=None, r=0.5):
     """DPM-Solver++ SDE: two stochastic half steps (to t + r*h, then to t + h) per sigma step."""
+    if len(sigmas) <= 1:
+        return x
     extra_args = extra_args or {}
-    noise_sampler = noise_sampler or brownian_noise_sampler(x, sigmas)
+    noise_sampler = noise_sampler or seeded_brownian(x, sigmas, extra_args)
     for i in range(len(sigmas) - 1):
         denoised = model(x, bcast(sigmas[i], x), **extra_args)
         report(callback, i, x, sigmas[i], denoised)
         if sigmas[i + 1] == 0:
-            x = x + to_d(x, sigmas[i], denoised) * (sigmas[i + 1] - sigmas[i])
+            x = denoised
             continue
         t, t_next = lam(sigmas[i]), lam(sigmas[i + 1])
         s = t + (t_next - t) * r
-        sd, su = ancestral_step(sigma_at(t), sigma_at(s), eta)
-        s_ = lam(sd)
-        x_2 = (sigma_at(s_) / sigma_at(t)) * x - (t - s_).expm1() * denoised
-        x_2 = x_2 + noise_sampler(sigma_at(t), sigma_at(s)) * s_noise * su
-        denoised_2 = model(x_2, bcast(sigma_at(s), x), **extra_args)
+        sigma_s = sigma_at(s)
+        sd, su = ancestral_step(sigma_at(t), sigma_s, eta)
+        h_ = lam(sd) - t
+        x_2 = (-h_).exp() * x - (-h_).expm1() * denoised
+        if eta > 0 and s_noise > 0:
+            x_2 = x_2 + noise_sampler(sigmas[i], sigma_s) * s_noise * su
+        denoised_2 = model(x_2, bcast(sigma_s, x), **extra_args)
         sd, su = ancestral_step(sigma_at(t), sigma_at(t_next), eta)
-        t_next_ = lam(sd)
+        h_ = lam(sd) - t
         fac = 1 / (2 * r)
         denoised_d = (1 - fac) * denoised + fac * denoised_2
-        x = (sigma_at(t_next_) / sigma_at(t)) * x - (t - t_next_).expm1() * denoised_d
-        x = x + noise_sampler(sigma_at(t), sigma_at(t_next)) * s_noise * su
+        x = (-h_).exp() * x - (-h_).expm1() * denoised_d
+        if eta > 0 and s_noise > 0:
+            x = x + noise_sampler(sigmas[i], sigmas[i + 1]) * s_noise * su
     return x
 
 
+def dpmpp_sde_gpu(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=1.0, s_noise=1.0,
+                  noise_sampler=None, r=0.5):
+    """dpmpp_sde with its Brownian tree on x's device."""
+    if len(sigmas) > 1:
+        noise_sampler = noise_sampler or seeded_brownian(x, sigmas, extra_args, cpu=False)
+    return dpmpp_sde(model, x, sigmas, extra_args, callback, disable, eta, s_noise, noise_sampler, r)
+
+
 @torch.no_grad()
-def dpmpp_2m(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None):
+def dpmpp_2m(model, x, sigmas, extra_args=None, callback=None, disable=None):
     """Multistep DPM-Solver++(2M): second order from the previous step's x0 estimate."""
     extra_args = extra_args or {}
     old_denoised = None
@@ -83,11 +97,15 @@ def dpmpp_2m(model, x, sigmas, extra_args=None, callback=None, noise_sampler=Non
 
 
 @torch.no_grad()
-def dpmpp_2m_sde(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None, eta=1.0, s_noise=1.0,
-                 solver_type="midpoint"):
+def dpmpp_2m_sde(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=1.0, s_noise=1.0,
+                 noise_sampler=None, solver_type="midpoint"):
     """Multistep DPM-Solver++(2M) SDE; `solver_type` "midpoint" or "heun" for the second-order term."""
+    if solver_type not in ("midpoint", "heun"):
+        raise ValueError(f"dpmpp_2m_sde: solver_type must be 'midpoint' or 'heun', got {solver_type!r}")
+    if len(sigmas) <= 1:
+        return x
     extra_args = extra_args or {}
-    noise_sampler = noise_sampler or brownian_noise_sampler(x, sigmas)
+    noise_sampler = noise_sampler or seeded_brownian(x, sigmas, extra_args)
     old_denoised, h_last = None, None
     for i in range(len(sigmas) - 1):
         denoised = model(x, bcast(sigmas[i], x), **extra_args)
@@ -105,17 +123,41 @@ def dpmpp_2m_sde(model, x, sigmas, extra_args=None, callback=None, noise_sampler
                 x = x + (decay / (-h - eta_h) + 1) * (1 / r) * (denoised - old_denoised)
             else:
                 x = x + 0.5 * decay * (1 / r) * (denoised - old_denoised)
-        if eta:
+        if eta > 0 and s_noise > 0:
             x = x + _sde_noise(noise_sampler, sigmas[i], sigmas[i + 1], eta_h, s_noise)
         old_denoised, h_last = denoised, h
     return x
 
 
+def dpmpp_2m_sde_heun(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=1.0, s_noise=1.0,
+                      noise_sampler=None, solver_type="heun"):
+    """dpmpp_2m_sde with the Heun form of its second-order term."""
+    return dpmpp_2m_sde(model, x, sigmas, extra_args, callback, disable, eta, s_noise, noise_sampler, solver_type)
+
+
+def dpmpp_2m_sde_gpu(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=1.0, s_noise=1.0,
+                     noise_sampler=None, solver_type="midpoint"):
+    """dpmpp_2m_sde with its Brownian tree on x's device."""
+    if len(sigmas) > 1:
+        noise_sampler = noise_sampler or seeded_brownian(x, sigmas, extra_args, cpu=False)
+    return dpmpp_2m_sde(model, x, sigmas, extra_args, callback, disable, eta, s_noise, noise_sampler, solver_type)
+
+
+def dpmpp_2m_sde_heun_gpu(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=1.0, s_noise=1.0,
+                          noise_sampler=None, solver_type="heun"):
+    """dpmpp_2m_sde_heun with its Brownian tree on x's device."""
+    return dpmpp_2m_sde_gpu(model, x, sigmas, extra_args, callback, disable, eta, s_noise, noise_sampler,
+                            solver_type)
+
+
 @torch.no_grad()
-def dpmpp_3m_sde(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None, eta=1.0, s_noise=1.0):
+def dpmpp_3m_sde(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=1.0, s_noise=1.0,
+                 noise_sampler=None):
     """Multistep DPM-Solver++(3M) SDE: third order from the two previous x0 estimates."""
+    if len(sigmas) <= 1:
+        return x
     extra_args = extra_args or {}
-    noise_sampler = noise_sampler or brownian_noise_sampler(x, sigmas)
+    noise_sampler = noise_sampler or seeded_brownian(x, sigmas, extra_args)
     history = []  # [(denoised, h)] of previous steps, newest first
     for i in range(len(sigmas) - 1):
         denoised = model(x, bcast(sigmas[i], x), **extra_args)
@@ -137,7 +179,15 @@ def dpmpp_3m_sde(model, x, sigmas, extra_args=None, callback=None, noise_sampler
         elif history:
             d_1, h_1 = history[0]
             x = x + phi_2 * (denoised - d_1) / (h_1 / h)
-        if eta:
+        if eta > 0 and s_noise > 0:
             x = x + _sde_noise(noise_sampler, sigmas[i], sigmas[i + 1], eta * h, s_noise)
         history = [(denoised, h)] + history[:1]
     return x
+
+
+def dpmpp_3m_sde_gpu(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=1.0, s_noise=1.0,
+                     noise_sampler=None):
+    """dpmpp_3m_sde with its Brownian tree on x's device."""
+    if len(sigmas) > 1:
+        noise_sampler = noise_sampler or seeded_brownian(x, sigmas, extra_args, cpu=False)
+    return dpmpp_3m_sde(model, x, sigmas, extra_args, callback, disable, eta, s_noise, noise_sampler)

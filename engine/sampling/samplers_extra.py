@@ -1,4 +1,4 @@
-"""ComfyUI's further samplers without a k-diffusion counterpart: ancestral DDPM, Heun++ and iPNDM.
+"""ComfyUI's further samplers without a k-diffusion counterpart: ancestral DDPM and Heun++.
 
 Same signature and callback as engine.sampling.samplers; each walks x down `sigmas` with a denoiser
 `model(x, sigma) -> x0`.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from engine.sampling.common import bcast, report, to_d
-from engine.sampling.noise import default_noise_sampler
+from engine.sampling.noise import seeded_noise
 
 
 def ddpm_step(x, sigma, sigma_next, eps, noise):
@@ -26,10 +26,10 @@ def ddpm_step(x, sigma, sigma_next, eps, noise):
 
 
 @torch.no_grad()
-def ddpm(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None):
+def ddpm(model, x, sigmas, extra_args=None, callback=None, disable=None, noise_sampler=None):
     """Ancestral DDPM sampling, with fresh noise of the posterior's std each step."""
     extra_args = extra_args or {}
-    noise_sampler = noise_sampler or default_noise_sampler(x)
+    noise_sampler = noise_sampler or seeded_noise(x, extra_args)
     for i in range(len(sigmas) - 1):
         denoised = model(x, bcast(sigmas[i], x), **extra_args)
         report(callback, i, x, sigmas[i], denoised)
@@ -39,7 +39,7 @@ def ddpm(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None):
 
 
 @torch.no_grad()
-def heunpp2(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None):
+def heunpp2(model, x, sigmas, extra_args=None, callback=None, disable=None):
     """Heun++ (from sd-webui-samplers-scheduler): Euler predictions to the next one or two sigmas, and the
     step taken along a blend of their derivatives weighted by sigma / (k * sigmas[0]); Heun's two-point
     blend for the last-but-one step, Euler for the last."""
@@ -67,26 +67,4 @@ def heunpp2(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None
         d_3 = derivative(x_3, sigmas[i + 2])
         w_2, w_3 = sigmas[i + 1] / (3 * sigmas[0]), sigmas[i + 2] / (3 * sigmas[0])
         x = x + ((1 - w_2 - w_3) * d + w_2 * d_2 + w_3 * d_3) * dt
-    return x
-
-
-# Adams-Bashforth weights for equal steps, newest derivative first, by order.
-ADAMS_BASHFORTH = {1: (1,), 2: (3 / 2, -1 / 2), 3: (23 / 12, -16 / 12, 5 / 12),
-                   4: (55 / 24, -59 / 24, 37 / 24, -9 / 24)}
-
-
-@torch.no_grad()
-def ipndm(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None, max_order=4):
-    """Improved PNDM (Zhang & Chen 2022, DEIS paper): Adams-Bashforth in sigma with the equal-step weights
-    over the last `max_order` derivatives, starting from Euler; the final step to 0 is the x0 estimate."""
-    extra_args = extra_args or {}
-    ds = []
-    for i in range(len(sigmas) - 1):
-        denoised = model(x, bcast(sigmas[i], x), **extra_args)
-        report(callback, i, x, sigmas[i], denoised)
-        ds = [to_d(x, sigmas[i], denoised)] + ds[: max_order - 1]
-        if sigmas[i + 1] == 0:
-            x = denoised
-        else:
-            x = x + (sigmas[i + 1] - sigmas[i]) * sum(w * d for w, d in zip(ADAMS_BASHFORTH[len(ds)], ds))
     return x

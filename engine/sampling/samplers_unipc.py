@@ -59,7 +59,7 @@ def _uni_pc_step(model, x, history, sigma_t, order, variant, extra_args, correct
 
 
 @torch.no_grad()
-def uni_pc(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None, variant="bh1", max_order=3):
+def uni_pc(model, x, sigmas, extra_args=None, callback=None, disable=None, variant="bh1", max_order=3):
     """UniPC with B(h) = h ("bh1", suited to few steps) or e^h - 1 ("bh2")."""
     extra_args = extra_args or {}
     sigmas = sigmas.clone()
@@ -78,6 +78,6 @@ def uni_pc(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None,
     return x
 
 
-def uni_pc_bh2(model, x, sigmas, extra_args=None, callback=None, noise_sampler=None):
+def uni_pc_bh2(model, x, sigmas, extra_args=None, callback=None, disable=None):
     """UniPC with B(h) = e^h - 1."""
-    return uni_pc(model, x, sigmas, extra_args, callback, noise_sampler, variant="bh2")
+    return uni_pc(model, x, sigmas, extra_args, callback, disable, variant="bh2")

@@ -35,9 +35,30 @@ def sigmas_exponential(n: int, sigma_min: float, sigma_max: float) -> torch.Tens
 
 
 def sigmas_kl_optimal(n: int, sigma_min: float, sigma_max: float) -> torch.Tensor:
-    """Uniform steps in atan(sigma) (Sabour et al. 2024, "Align Your Steps")."""
-    w = torch.linspace(0, 1, n, dtype=torch.float64)
-    return append_zero((w * math.atan(sigma_min) + (1 - w) * math.atan(sigma_max)).tan().float())
+    """Uniform steps in atan(sigma) (Sabour et al. 2024, "Align Your Steps"), in float32 like ComfyUI; one
+    step starts at sigma_max (ComfyUI divides by zero there and gives NaN)."""
+    w = torch.arange(n, dtype=torch.float32) / max(n - 1, 1)
+    return append_zero((w * math.atan(sigma_min) + (1 - w) * math.atan(sigma_max)).tan())
+
+
+def sigmas_polyexponential(n: int, sigma_min: float, sigma_max: float, rho: float = 1.0) -> torch.Tensor:
+    """log(sigma) falling from log(sigma_max) to log(sigma_min) as a power rho of a linear ramp."""
+    ramp = torch.linspace(1, 0, n) ** rho
+    return append_zero(torch.exp(ramp * (math.log(sigma_max) - math.log(sigma_min)) + math.log(sigma_min)))
+
+
+def sigmas_vp(n: int, beta_d: float = 19.9, beta_min: float = 0.1, eps_s: float = 1e-3) -> torch.Tensor:
+    """The continuous variance-preserving SDE's sigmas at times evenly spaced from 1 down to eps_s."""
+    t = torch.linspace(1, eps_s, n)
+    return append_zero(torch.sqrt(torch.special.expm1(beta_d * t**2 / 2 + beta_min * t)))
+
+
+def sigmas_laplace(n: int, sigma_min: float, sigma_max: float, mu: float = 0.0, beta: float = 0.5) -> torch.Tensor:
+    """log(sigma) at quantiles of a Laplace(mu, beta) distribution, clamped to the range (Tiankai et al.
+    2024); like ComfyUI, no final 0 is appended."""
+    x = torch.linspace(0, 1, n)
+    log_sigma = mu - beta * torch.sign(0.5 - x) * torch.log(1 - 2 * torch.abs(0.5 - x) + 1e-5)
+    return torch.clamp(torch.exp(log_sigma), min=sigma_min, max=sigma_max)
 
 
 def normal(ms: ModelSampling, steps: int, sgm: bool = False) -> torch.Tensor:

@@ -75,7 +75,6 @@ def sampling_model(model: ModelPatcher, unet: nn.Module) -> SamplingModel:
         model_sampling=model.get_model_object("model_sampling"),
         extra_conds=options.get("extra_conds") or _extra_conds(model),
         latent_scale=model.get_model_object("latent_format").scale_factor,
-        sampler_cfg_function=options.get("sampler_cfg_function"),
         dtype=dtype,
         device=device,
         model_options=options,

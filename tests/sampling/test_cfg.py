@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from engine.sampling.cfg import CFGDenoiser, Control, video_linear_cfg
+from engine.sampling.cfg import Control, prepare_conds, sampling_function
+from engine.sampling.cfg_patches import video_linear_cfg
 from engine.sampling.model_sampling import DiscreteModelSampling
 from engine.sampling.model_wrapper import SamplingModel
 
@@ -36,6 +37,12 @@ def model(net):
     return SamplingModel(net, DiscreteModelSampling())
 
 
+def CFGDenoiser(model, positive, negative, cfg, shape, device):
+    """The guided x0 one sampler step sees (what CFGGuider.predict_noise computes)."""
+    cond, uncond = prepare_conds(model, positive, shape, device), prepare_conds(model, negative, shape, device)
+    return lambda x, sigma: sampling_function(model, x, sigma, uncond, cond, cfg, model.model_options)
+
+
 X = torch.randn(SHAPE, generator=torch.Generator().manual_seed(0))
 SIGMA = torch.full((B,), 5.0)
 
@@ -65,7 +72,8 @@ def test_per_sample_cfg_tensor_and_video_linear_ramp(model):
     expected = uncond + ramp.reshape(-1, 1, 1, 1) * (cond - uncond)
     tensor_cfg = CFGDenoiser(model, [[ctx(1.0), {}]], [[ctx(0.2), {}]], ramp, frames.shape, "cpu")
     torch.testing.assert_close(tensor_cfg(frames, sigma), expected)
-    patched = SamplingModel(model.diffusion_model, model.model_sampling, sampler_cfg_function=video_linear_cfg(1.0))
+    patched = SamplingModel(model.diffusion_model, model.model_sampling,
+                            model_options={"sampler_cfg_function": video_linear_cfg(1.0)})
     ramped = CFGDenoiser(patched, [[ctx(1.0), {}]], [[ctx(0.2), {}]], 3.0, frames.shape, "cpu")
     torch.testing.assert_close(ramped(frames, sigma), expected)
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from engine.sampling import prepare_noise, sample
-from engine.sampling.cfg import video_linear_cfg
+from engine.sampling.cfg_patches import video_linear_cfg
 from engine.sampling.ksampler import schedule_for
 from engine.sampling.model_sampling import DiscreteModelSampling, EDMModelSampling, model_sampling_for
 from engine.sampling.model_wrapper import SamplingModel
@@ -155,7 +155,7 @@ def test_progress_each_step_and_interrupt_through_the_callback():
 
 def test_svd_frames_sample_with_a_per_frame_cfg_ramp():
     net = Net()
-    model = SamplingModel(net, EDMModelSampling(), sampler_cfg_function=video_linear_cfg(1.0))
+    model = SamplingModel(net, EDMModelSampling(), model_options={"sampler_cfg_function": video_linear_cfg(1.0)})
     frames = {"samples": torch.zeros(4, 4, 8, 8)}
     out = sample(model, 0, 3, 2.5, "euler", "karras", POS, NEG, frames)["samples"]
     assert out.shape == (4, 4, 8, 8) and torch.isfinite(out).all()
