@@ -1,0 +1,3 @@
+"""ComfyUI's `comfy_api.input_impl`: VideoFromFile and VideoFromComponents (Loom's video values)."""
+
+from comfy_compat.comfy_api.latest._input_impl import __all__, __getattr__  # noqa: F401 - lazy names
