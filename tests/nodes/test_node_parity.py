@@ -2,6 +2,7 @@
 tools/comfy_reference/nodes_reference.py, which ran ComfyUI's own node classes) is run through the Loom node
 of the same name and every output is compared: tensors at float32 tolerance (rtol 1e-5, atol 1e-5; exact
 where ComfyUI's result is exact), shapes exactly, strings, numbers, booleans and batch indices exactly.
+Upscale models are the seeded tiny ESRGAN of tests/fixtures/esrgan.py, which both sides build.
 """
 
 import json
@@ -14,9 +15,12 @@ import torch
 from engine.graph.context import ExecutionContext, Services
 from engine.graph.native import NodeOutput
 from engine.graph.registry import build_default_registry
+from nodes.upscale_models import tiled_upscale
+from tests.fixtures.esrgan import esrgan_state_dict
 
 DATA = Path(__file__).parent / "data"
-CASES = json.loads((DATA / "comfy_node_cases.json").read_text())["cases"]
+REFERENCE = json.loads((DATA / "comfy_node_cases.json").read_text())
+CASES = REFERENCE["cases"]
 RTOL = ATOL = 1e-5
 
 
@@ -37,7 +41,15 @@ def run_node(classes: dict, name: str, inputs: dict, ctx) -> tuple:
     return tuple(result.result) if isinstance(result, NodeOutput) else tuple(result)
 
 
+def esrgan(seed: int):
+    from spandrel import ModelLoader
+
+    return ModelLoader().load_from_state_dict(esrgan_state_dict(seed)).eval()
+
+
 def decode(value, arrays: dict, call):
+    if isinstance(value, dict) and "esrgan" in value:
+        return esrgan(value["esrgan"])
     if isinstance(value, dict) and "t" in value:
         return torch.from_numpy(arrays[value["t"]].copy())
     if isinstance(value, dict) and "latent" in value:
@@ -80,3 +92,11 @@ def test_node_matches_comfyui(case, arrays, node_classes, tmp_path):
     assert len(outputs) == len(case["outputs"])
     for index, expected in enumerate(case["outputs"]):
         assert_same(outputs[index], expected, arrays, f"{case['node']} output {index}")
+
+
+@pytest.mark.parametrize("case", REFERENCE["tiled"], ids=lambda c: f"tile{c['tile']}-overlap{c['overlap']}")
+def test_tiled_upscale_blends_tiles_like_comfyui(case, arrays):
+    image = decode(case["image"], arrays, None)
+    with torch.inference_mode():
+        out = tiled_upscale(image, esrgan(case["seed"]), 2, tile=case["tile"], overlap=case["overlap"])
+    assert_same(out, case["output"], arrays, "tiled_upscale")

@@ -7,7 +7,8 @@ tests/nodes/test_node_parity.py:
 Writes comfy_node_cases.json (each case: node, inputs, expected outputs) and comfy_node_arrays.npz (the
 tensors they name). A value is spelled {"t": key} for a tensor, {"latent": {...}} for a LATENT dict,
 {"list": [...]} for a list, {"node": name, "inputs": {...}} for the first output of another node (a
-LATENT_OPERATION), or plain JSON.
+LATENT_OPERATION), {"esrgan": seed} for the tiny upscale model of tests/fixtures/esrgan.py, or plain JSON.
+"tiled" holds ComfyUI's tiled upscaling (comfy.utils.tiled_scale) of that model with small tiles.
 """
 
 import asyncio
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 class Arrays:
@@ -53,6 +56,8 @@ def make_inputs(arrays: Arrays) -> None:
     arrays.put("latent_d", torch.randn(1, 4, 6, 5, generator=g))
     arrays.put("latent_big", torch.randn(1, 4, 16, 16, generator=g))
     arrays.put("latent_mask", torch.rand(2, 1, 48, 40, generator=g))
+    arrays.put("image_upscale", torch.rand(2, 12, 10, 3, generator=g))
+    arrays.put("image_tiles", torch.rand(1, 3, 21, 18, generator=g))
 
 
 T = {name: {"t": name} for name in ("image_a", "image_b", "image_c", "image_rgba", "image_binary", "image_big",
@@ -104,6 +109,8 @@ def cases() -> list[tuple[str, str, dict]]:
                                                               "height": size[1], "crop": crop}))
     out.append(("scale_by_bilinear", "ImageScaleBy", {"image": a, "upscale_method": "bilinear", "scale_by": 1.5}))
     out.append(("scale_by_lanczos", "ImageScaleBy", {"image": a, "upscale_method": "lanczos", "scale_by": 0.6}))
+    out.append(("upscale_model", "ImageUpscaleWithModel", {"upscale_model": {"esrgan": 3},
+                                                            "image": {"t": "image_upscale"}}))
     out += mask_cases() + compositing_cases() + filter_cases() + latent_cases() + batch_cases() + string_cases()
     return out
 
@@ -251,8 +258,22 @@ def string_cases() -> list:
     return out
 
 
+def esrgan(seed: int):
+    """The tiny ESRGAN of tests/fixtures/esrgan.py, loaded by spandrel."""
+    import importlib.util
+
+    from spandrel import ModelLoader
+
+    spec = importlib.util.spec_from_file_location("esrgan_fixture", REPO / "tests" / "fixtures" / "esrgan.py")
+    fixture = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fixture)  # by path: ComfyUI's checkout has a `tests` package of its own
+    return ModelLoader().load_from_state_dict(fixture.esrgan_state_dict(seed)).eval()
+
+
 def decode(value, arrays: Arrays, call):
     """A case's input spelling -> the Python value."""
+    if isinstance(value, dict) and "esrgan" in value:
+        return esrgan(value["esrgan"])
     if isinstance(value, dict) and "t" in value:
         return arrays.get(value["t"])
     if isinstance(value, dict) and "latent" in value:
@@ -309,9 +330,17 @@ def main(checkout: str, out_dir: Path) -> None:
         outputs = call(name, {k: decode(v, arrays, call) for k, v in inputs.items()})
         written.append({"id": case_id, "node": name, "inputs": inputs,
                         "outputs": [encode(v, f"{case_id}.out{i}", arrays) for i, v in enumerate(outputs)]})
+    import comfy.utils
+
+    model = esrgan(5)
+    tiles = [{"tile": tile, "overlap": overlap, "seed": 5, "image": {"t": "image_tiles"},
+              "output": arrays.put(f"tiled_{tile}_{overlap}", comfy.utils.tiled_scale(
+                  arrays.get("image_tiles"), model, tile_x=tile, tile_y=tile, overlap=overlap, upscale_amount=2))}
+             for tile, overlap in ((8, 2), (10, 3))]
     out_dir.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out_dir / "comfy_node_arrays.npz", **arrays.values)
-    header = {"source": "ComfyUI 0.3.64 run by tools/comfy_reference/nodes_reference.py", "cases": written}
+    header = {"source": "ComfyUI 0.3.64 run by tools/comfy_reference/nodes_reference.py", "cases": written,
+              "tiled": tiles}
     (out_dir / "comfy_node_cases.json").write_text(json.dumps(header, indent=1) + "\n")
     print(f"{len(written)} cases, {len(arrays.values)} arrays")
 
