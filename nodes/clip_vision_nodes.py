@@ -75,7 +75,7 @@ class CLIPVisionEncode(Node):
 
     clip_vision: Annotated[object, Socket("CLIP_VISION")]
     image: Annotated[object, Socket("IMAGE")]
-    crop: Literal["center", "none"] = "center"
+    crop: Literal["center", "none"]
 
     def run(self, ctx):
         return (encode_images(model_manager(ctx), self.clip_vision, self.image, crop=self.crop == "center"),)

@@ -29,8 +29,10 @@ _TEXT_LAYOUTS = {
     "sdxl": (("clip_l", "conditioner.embedders.0.transformer."), ("openclip_bigg", "conditioner.embedders.1.model.")),
     "sdxl_refiner": (("openclip_bigg", "conditioner.embedders.0.model."),),
     "svd": (("clip_vision_h", "conditioner.embedders.0.open_clip.model."),),
+    "sd2_unclip": (("openclip_h", "cond_stage_model.model."), ("clip_vision_h", "embedder.model.")),
 }
-SCALING_FACTORS = {"sd1": 0.18215, "sd2": 0.18215, "sdxl": 0.13025, "sdxl_refiner": 0.13025, "svd": 0.18215}
+UNCLIP_VISION_PREFIX = "embedder.model.visual."
+SCALING_FACTORS = {"sd1": 0.18215, "sd2": 0.18215, "sd2_unclip": 0.18215, "sdxl": 0.13025, "sdxl_refiner": 0.13025, "svd": 0.18215}
 # SD2 768-v heuristic (as ComfyUI): the last output transformer's first norm bias is wider in v models.
 _V_PRED_STD_THRESHOLD = 0.09
 
@@ -187,6 +189,8 @@ def describe_non_checkpoint(shapes: Mapping[str, tuple]) -> str | None:
 def _family(shapes: Mapping[str, tuple], unet: UNetConfig) -> tuple[str, tuple[TextEncoderSpec, ...]]:
     if any(".time_stack." in k or "time_mixer" in k for k in shapes):
         layout = "svd"
+    elif unet.adm_in_channels and _has(shapes, UNCLIP_VISION_PREFIX):
+        layout = "sd2_unclip"  # SD2.1 unCLIP: SD2's text encoder, a label input fed by an image embedder
     else:
         # The refiner and sgm-saved SD2 share a text prefix; SDXL-class UNets alone have a label embedding.
         candidates = [
@@ -217,7 +221,7 @@ def prediction_of(
         return "v", "marker key"
     if family == "svd":
         return "v", "family default"
-    if family == "sd2" and unet.in_channels == 4 and tensors is not None:
+    if family.startswith("sd2") and unet.in_channels == 4 and tensors is not None:
         last = len(unet.transformer_depth_output) - 1
         key = f"{UNET_PREFIX}output_blocks.{last}.1.transformer_blocks.0.norm1.bias"
         if key in shapes:

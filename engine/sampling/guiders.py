@@ -22,6 +22,14 @@ from engine.sampling.model_options import model_options_of
 Place = Callable[[object], AbstractContextManager]
 
 
+def with_seed(conditioning: list, seed: int | None) -> list:
+    """Each entry with the run's seed among its options: conditioning that draws noise (unCLIP's embedding
+    augmentation) seeds from it, as ComfyUI hands `seed` to a model's extra_conds."""
+    if seed is None:
+        return conditioning
+    return [[embedding, {**options, "seed": seed}] for embedding, options in conditioning]
+
+
 class CFGGuider:
     """Classifier-free guidance between "positive" and "negative" at scale cfg."""
 
@@ -64,7 +72,7 @@ class CFGGuider:
 
                 denoise_mask = prepare_mask(denoise_mask, noise.shape, device)
             self.inner_model = inner_model
-            self.conds = {name: prepare_conds(inner_model, conds, noise.shape, device)
+            self.conds = {name: prepare_conds(inner_model, with_seed(conds, seed), noise.shape, device)
                           for name, conds in self.original_conds.items()}
             options = {**self.model_options}
             options["transformer_options"] = {**options.get("transformer_options", {}), "sample_sigmas": sigmas}

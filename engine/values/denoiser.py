@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from engine.models.blocks import timestep_embedding
+from engine.models.unclip import unclip_label
 from engine.sampling.model_wrapper import SamplingModel
 from engine.values.model import weight_dtype
 from engine.values.model_patcher import ModelPatcher
@@ -57,6 +58,8 @@ def _extra_conds(model: ModelPatcher):
     adm = model.config.unet.adm_in_channels
     if not adm:
         return None
+    if model.config.family == "sd2_unclip":
+        return lambda options, latent_shape: {"y": unclip_label(options, adm, latent_shape[0])}
     refiner = model.config.family == "sdxl_refiner"
 
     def extra(options: dict, latent_shape: torch.Size) -> dict:

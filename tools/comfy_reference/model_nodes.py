@@ -1,6 +1,6 @@
 """Reference outputs of ComfyUI's model merging and conditioning math nodes, for tests/merging.
 
-Runs ComfyUI itself (its nodes, its ModelPatcher) on small seeded inputs and writes inputs and outputs to
+Runs ComfyUI itself (its nodes, its ModelPatcher, its unCLIP label function) on small seeded inputs and writes inputs and outputs to
 tests/merging/data/comfy_model_nodes.safetensors (tensors) and .json (non-tensor conditioning options).
 Run with ComfyUI's own environment:
 
@@ -25,6 +25,9 @@ MERGES = {
                               "middle_block.1.": 0.4, "out.": 0.6}),
     "sdxl": ("ModelMergeSDXL", {"time_embed.": 0.15, "input_blocks.1": 0.25, "output_blocks.2": 0.35, "out.": 0.45}),
 }
+
+# unCLIP cases: (strength, noise_augmentation, seed handed to the noise augmentor)
+UNCLIP = {"plain": (1.0, 0.0, 32), "augmented": (0.7, 0.3, 5), "negative_strength": (-1.5, 0.9, 1234)}
 
 
 def main(comfy: str) -> None:
@@ -102,9 +105,30 @@ def main(comfy: str) -> None:
             tensors |= {f"cond/{case}/{i}/{k}": v for k, v in extra.items() if torch.is_tensor(v)}
             entries.append({k: v for k, v in extra.items() if not torch.is_tensor(v)})
         options["outputs"][case] = entries
+    tensors |= unclip_cases(torch, gen)
     OUT.mkdir(parents=True, exist_ok=True)
     save_file({k: v.clone().contiguous() for k, v in tensors.items()}, str(OUT / "comfy_model_nodes.safetensors"))
     (OUT / "comfy_model_nodes.json").write_text(json.dumps(options, indent=1) + "\n")
+
+
+def unclip_cases(torch, gen) -> dict:
+    """ComfyUI's unCLIP label vector (model_base.unclip_adm with SD2.1-unclip's noise augmentor) for one
+    image embedding at several strengths, noise augmentations and seeds."""
+    from comfy.ldm.modules.encoders.noise_aug_modules import CLIPEmbeddingNoiseAugmentation
+    from comfy.model_base import unclip_adm
+
+    class VisionOutput:
+        def __init__(self, image_embeds):
+            self.image_embeds = image_embeds
+
+    augmentor = CLIPEmbeddingNoiseAugmentation(
+        noise_schedule_config={"timesteps": 1000, "beta_schedule": "squaredcos_cap_v2"}, timestep_dim=16)
+    embeds = torch.randn(1, 16, generator=gen)
+    tensors = {"unclip/embeds": embeds}
+    for name, (strength, noise, seed) in UNCLIP.items():
+        items = [{"clip_vision_output": VisionOutput(embeds), "strength": strength, "noise_augmentation": noise}]
+        tensors[f"unclip/{name}"] = unclip_adm(items, "cpu", augmentor, seed=seed)
+    return tensors
 
 
 if __name__ == "__main__":
