@@ -1,8 +1,9 @@
-"""ComfyUI's `nodes` module, as far as packs read it: NODE_CLASS_MAPPINGS and friends, from Loom's registry.
+"""ComfyUI's `nodes` module as packs read it: every node class (with FUNCTION), MAX_RESOLUTION,
+common_ksampler, NODE_CLASS_MAPPINGS and NODE_DISPLAY_NAME_MAPPINGS, over Loom's registry.
 
-Loom's own core node package is also named `nodes`, so the name cannot be a shim: nodes/__init__.py
-forwards unknown attributes here. The mappings are read-only live views of the bound registry (core
-nodes and packs loaded so far); a core class is Loom's native class, not a V1 class with FUNCTION.
+Loom's own core node package is also named `nodes`, so the name cannot be an alias: nodes/__init__.py
+forwards unknown attributes here. The mappings are live views of the bound registry (core nodes and the
+packs loaded so far); a native node appears as its ComfyUI-style class (comfy_compat.v1_calls).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from comfy_compat import state
+from comfy_compat.v1_calls import comfy_class
 
 MAX_RESOLUTION = 16384
 
@@ -30,7 +32,7 @@ class _RegistryView(Mapping):
         if class_type not in registry:
             raise KeyError(class_type)
         definition = registry.get(class_type)
-        return definition.cls if self._field == "cls" else definition.spec.display_name
+        return comfy_class(definition) if self._field == "cls" else definition.spec.display_name
 
     def __iter__(self) -> Iterator[str]:
         registry = self._registry()
@@ -40,17 +42,35 @@ class _RegistryView(Mapping):
         return len(self._registry())
 
 
+def common_ksampler(model: Any, seed: int, steps: int, cfg: float, sampler_name: str, scheduler: str,
+                    positive: list, negative: list, latent: dict, denoise: float = 1.0, disable_noise: bool = False,
+                    start_step: int | None = None, last_step: int | None = None,
+                    force_full_denoise: bool = False) -> tuple[dict]:
+    """One KSampler run as ComfyUI's helper does it: (a copy of `latent` with new samples,)."""
+    import comfy.sample
+
+    samples = comfy.sample.sample(
+        model, None, steps, cfg, sampler_name, scheduler, positive, negative, latent["samples"], denoise=denoise,
+        disable_noise=disable_noise, start_step=start_step, last_step=last_step,
+        force_full_denoise=force_full_denoise, noise_mask=latent.get("noise_mask"), seed=seed,
+        batch_index=latent.get("batch_index"))
+    return ({**latent, "samples": samples},)
+
+
 ATTRIBUTES = {
     "NODE_CLASS_MAPPINGS": _RegistryView("cls"),
     "NODE_DISPLAY_NAME_MAPPINGS": _RegistryView("display_name"),
     "MAX_RESOLUTION": MAX_RESOLUTION,
+    "common_ksampler": common_ksampler,
 }
 
 
 def attribute(name: str) -> Any:
-    """The value of ComfyUI's `nodes.<name>`; AttributeError for what Loom does not emulate."""
-    try:
+    """The value of ComfyUI's `nodes.<name>`: a helper, a mapping, or a node class; AttributeError else."""
+    if name in ATTRIBUTES:
         return ATTRIBUTES[name]
-    except KeyError:
-        raise AttributeError(f"module 'nodes' has no attribute {name!r} (Loom's core node package; "
-                             f"of ComfyUI's nodes module it provides only {', '.join(ATTRIBUTES)})") from None
+    registry = state.registry()
+    if registry is not None and name in registry:
+        return comfy_class(registry.get(name))
+    raise AttributeError(f"module 'nodes' has no attribute {name!r} (Loom's core node package: ComfyUI's "
+                         f"names are its node classes and {', '.join(ATTRIBUTES)})")

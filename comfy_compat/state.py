@@ -35,6 +35,20 @@ def services() -> context.Services:
     return reg.services if reg is not None else context.Services()
 
 
+def node_context() -> context.ExecutionContext:
+    """The running node's context; outside execution, a detached one over the bound services (no
+    progress sink, no interrupt), so pack code called at import or from a route still works."""
+    return context.current() or context.ExecutionContext("comfy_compat", "", {}, services=services())
+
+
+def model_manager() -> Any:
+    """The host's model manager; a clear error when the host gave none (headless tools, tests)."""
+    manager = services().models
+    if manager is None:
+        raise RuntimeError("no model manager: Loom's host must pass Services(models=engine.memory.ModelManager())")
+    return manager
+
+
 def folders() -> Any:
     """The Folders in use: the running node's, the bound registry's, or Loom's default folders."""
     found = getattr(services(), "folders", None) or _bound["folders"]

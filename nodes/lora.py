@@ -5,7 +5,7 @@ from typing import Annotated
 from pydantic import Field
 
 from engine.graph.native import Node, Out, Socket, Widget, node
-from engine.models.lora.apply import lora_patches, read_lora, warn_partial
+from engine.models.lora.apply import LoRAFile, lora_patches, read_lora, warn_partial
 from engine.models.lora.keys import clip_names, unet_names
 from nodes.model_files import file_version, folders_of, model_files
 
@@ -15,6 +15,12 @@ STRENGTH = Field(1.0, ge=-100.0, le=100.0)
 def apply_lora(ctx, node_name: str, lora_name: str, model, clip, strength_model: float, strength_clip: float):
     """(model, clip) with the LoRA's patches; an error naming the node when nothing in the file matched."""
     lora = read_lora(folders_of(ctx).find("loras", lora_name))
+    return apply_lora_file(node_name, lora, model, clip, strength_model, strength_clip)
+
+
+def apply_lora_file(node_name: str, lora: LoRAFile, model, clip, strength_model: float, strength_clip: float):
+    """(model, clip) with the patches of a LoRA already read (e.g. a state dict a node pack holds)."""
+    lora_name = lora.name
     if not lora.adapters:
         raise ValueError(f"{node_name}: lora_name {lora_name!r} holds no LoRA/LoCon/LoHa/LoKr tensors "
                          f"(keys like {', '.join(lora.unknown_keys[:5]) or 'none'})")

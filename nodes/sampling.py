@@ -23,8 +23,8 @@ MAX_STEPS = 10000
 Seed = Annotated[int, Widget(control_after_generate=True), Field(ge=0, le=MAX_SEED)]
 Steps = Annotated[int, Field(ge=1, le=MAX_STEPS)]
 Cfg = Annotated[float, Widget(step=0.1, round=0.01), Field(ge=0.0, le=100.0)]
-SamplerName = Annotated[str, Combo(list(SAMPLERS))]
-SchedulerName = Annotated[str, Combo(list(SCHEDULERS))]
+SamplerName = Annotated[str, Combo(lambda folders: list(SAMPLERS))]  # live: packs may register samplers
+SchedulerName = Annotated[str, Combo(lambda folders: list(SCHEDULERS))]
 
 
 def _progress(ctx, model: ModelPatcher):

@@ -70,19 +70,20 @@ def sample(model, noise_seed: int, steps: int, cfg, sampler_name: str, scheduler
            negative: list, latent: dict, denoise: float = 1.0, add_noise: bool = True,
            start_step: int | None = None, last_step: int | None = None, force_full_denoise: bool = True,
            callback: StepCallback | None = None, sigmas: torch.Tensor | None = None,
-           place=None) -> dict:
+           place=None, noise: torch.Tensor | None = None) -> dict:
     """Run one KSampler(Advanced) and return a copy of the LATENT dict with new "samples".
 
     add_noise=False starts from the latent as given (the refiner half of a hand-off);
     force_full_denoise=False with last_step returns the latent with its leftover noise; `sigmas`
-    overrides the schedule. `callback(step, total, denoised, x)` runs at each step (0-based, with that
-    step's x0 estimate, before its update): report progress as step + 1, raise there to interrupt.
+    overrides the schedule and `noise` the seeded initial noise. `callback(step, total, denoised, x)` runs
+    at each step (0-based, with that step's x0 estimate, before its update): report progress as step + 1,
+    raise there to interrupt.
     `place(model)` is the context that yields the placed sampling model (see engine.sampling.guiders).
     """
     if sampler_name not in SAMPLERS:
         raise ValueError(f"KSampler: sampler_name must be one of {list(SAMPLERS)}, got {sampler_name!r}")
     samples = latent["samples"]
-    noise = initial_noise(latent, noise_seed, add_noise)
+    noise = initial_noise(latent, noise_seed, add_noise) if noise is None else noise
     if sigmas is None:
         sigmas = schedule_for(model, steps, scheduler, sampler_name, denoise)
     sigmas = slice_sigmas(sigmas, start_step, last_step, force_full_denoise)

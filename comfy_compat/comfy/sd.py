@@ -1,0 +1,93 @@
+"""ComfyUI's `comfy.sd`: load_checkpoint_guess_config, load_diffusion_model, load_lora_for_models and the
+CLIP / VAE classes, which are Loom's own CLIP and VAE values (engine/values/model.py), loaded through
+Loom's model manager (nothing is read until a node uses the model).
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Any
+
+from comfy_compat import state
+from engine.models.lora.apply import LoRAFile
+from engine.models.lora.formats import build_adapters
+from engine.values.model import DiffusionModel, detect_checkpoint_file, text_encoder_model, unet_handle, vae_model
+from engine.values.model import TextEncoderModel as CLIP
+from engine.values.model import VAEModel as VAE
+
+__all__ = ["CLIP", "VAE", "CLIPType", "load_checkpoint_guess_config", "load_diffusion_model",
+           "load_lora_for_models"]
+
+
+class CLIPType(enum.Enum):
+    STABLE_DIFFUSION = 1
+    STABLE_CASCADE = 2
+    SD3 = 3
+    STABLE_AUDIO = 4
+    HUNYUAN_DIT = 5
+    FLUX = 6
+    MOCHI = 7
+    LTXV = 8
+    HUNYUAN_VIDEO = 9
+    PIXART = 10
+    COSMOS = 11
+    LUMINA2 = 12
+    WAN = 13
+    HIDREAM = 14
+    CHROMA = 15
+    ACE = 16
+    OMNIGEN2 = 17
+    QWEN_IMAGE = 18
+    HUNYUAN_IMAGE = 19
+
+
+def load_checkpoint_guess_config(ckpt_path: str, output_vae: bool = True, output_clip: bool = True,
+                                 output_clipvision: bool = False, embedding_directory: Any = None,
+                                 output_model: bool = True, model_options: dict | None = None,
+                                 te_model_options: dict | None = None) -> tuple:
+    """(MODEL, CLIP, VAE, CLIP_VISION) of a single-file checkpoint; the family is detected from its keys."""
+    path = Path(ckpt_path)
+    manager = state.model_manager()
+    config = detect_checkpoint_file(path)
+    model = DiffusionModel(unet_handle(manager, path, config), config) if output_model else None
+    embeddings = state.folders().folders_for("embeddings")
+    clip = text_encoder_model(manager, path, config, embeddings) if output_clip else None
+    vae = vae_model(manager, path, config.vae_prefix, config.vae) if output_vae and config.vae is not None else None
+    clip_vision = None
+    if output_clipvision:
+        raise NotImplementedError("comfy.sd.load_checkpoint_guess_config(output_clipvision=True): load the "
+                                  "CLIP vision tower with comfy.clip_vision.load or ImageOnlyCheckpointLoader")
+    return model, clip, vae, clip_vision
+
+
+def load_checkpoint(config_path: Any = None, ckpt_path: str | None = None, output_vae: bool = True,
+                    output_clip: bool = True, embedding_directory: Any = None, **options: Any) -> tuple:
+    """Like load_checkpoint_guess_config (Loom detects the architecture; the YAML is not needed)."""
+    return load_checkpoint_guess_config(ckpt_path, output_vae, output_clip)[:3]
+
+
+def load_diffusion_model(unet_path: str, model_options: dict | None = None) -> DiffusionModel:
+    """A MODEL from a checkpoint file (its UNet)."""
+    path = Path(unet_path)
+    config = detect_checkpoint_file(path)
+    return DiffusionModel(unet_handle(state.model_manager(), path, config), config)
+
+
+load_unet = load_diffusion_model
+
+
+def load_lora_for_models(model: Any, clip: Any, lora: dict, strength_model: float, strength_clip: float) -> tuple:
+    """(model, clip) with the patches of a LoRA state dict (what comfy.utils.load_torch_file returns)."""
+    from nodes.lora import apply_lora_file
+
+    adapters, unknown = build_adapters(lora)
+    return apply_lora_file("load_lora_for_models", LoRAFile("lora", adapters, unknown), model, clip,
+                           strength_model, strength_clip)
+
+
+def load_clip(ckpt_paths: list[str], embedding_directory: Any = None, clip_type: CLIPType = CLIPType.STABLE_DIFFUSION,
+              model_options: dict | None = None) -> CLIP:
+    """A CLIP from text-encoder files; Loom reads text encoders from checkpoints (CLIPLoader's formats)."""
+    raise NotImplementedError("comfy.sd.load_clip: standalone text-encoder files are loaded by Loom's CLIPLoader "
+                              "node; comfy.sd.load_checkpoint_guess_config gives a checkpoint's CLIP")

@@ -1,0 +1,88 @@
+"""ComfyUI-style classes for Loom's native nodes, so pack code can call `nodes.VAEEncode().encode(vae, pixels)`.
+
+A native node is a pydantic class run as `run(self, ctx)`; ComfyUI's classes are instantiated with no
+arguments and called through their FUNCTION with ComfyUI's parameter order. The order and the function
+names come from data/v1_functions.json (written by tools/comfy_reference/v1_functions.py from a ComfyUI
+checkout); a node ComfyUI lacks takes its inputs in declaration order under the function name `run`.
+The call goes to the node's own definition with the running node's context, so it is Loom's code.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from comfy_compat import state
+from engine.graph.native import NativeDefinition, NodeOutput
+
+FUNCTIONS_FILE = Path(__file__).parent / "data" / "v1_functions.json"
+
+
+@cache
+def comfy_functions() -> dict[str, dict[str, Any]]:
+    """class_type -> {"function": name, "params": [parameter names in ComfyUI's order]}."""
+    return json.loads(FUNCTIONS_FILE.read_text(encoding="utf-8"))
+
+
+def as_v1_result(result: Any) -> Any:
+    """A native result as a ComfyUI FUNCTION returns it: a tuple, or {"ui", "result", "expand"}."""
+    if not isinstance(result, NodeOutput):
+        return result
+    out = {key: value for key, value in (("ui", result.ui), ("result", result.result), ("expand", result.expand))
+           if value is not None}
+    return out if result.ui is not None or result.expand is not None else result.result
+
+
+def _caller(definition: NativeDefinition, params: list[str]):
+    def call(self, *args: Any, **kwargs: Any) -> Any:
+        if len(args) > len(params):
+            raise TypeError(f"{definition.spec.name}.{self.FUNCTION}() takes {len(params)} inputs "
+                            f"({', '.join(params)}), got {len(args)}")
+        inputs = dict(zip(params, args)) | kwargs
+        known = {item.name for item in definition.spec.inputs}
+        unknown = sorted(set(inputs) - known - set(params))
+        if unknown:
+            raise TypeError(f"{definition.spec.name}: unknown inputs {unknown}; it takes {sorted(known)}")
+        ctx = state.node_context()
+        return as_v1_result(definition.call(None, {k: v for k, v in inputs.items() if k in known}, ctx))
+
+    return call
+
+
+def v1_class(definition: NativeDefinition) -> type:
+    """The ComfyUI-style class for one native node (built once per definition)."""
+    cached = getattr(definition, "_comfy_v1_class", None)
+    if cached is not None:
+        return cached
+    spec = definition.spec
+    found = comfy_functions().get(spec.name) or {"function": "run", "params": [i.name for i in spec.inputs]}
+    function = found["function"]
+
+    def input_types(cls: type) -> dict[str, Any]:
+        return definition.input_types(state.services())
+
+    namespace = {
+        "__doc__": f"Loom's native {spec.name} node, called the way ComfyUI's class is.",
+        "__module__": "nodes",
+        "FUNCTION": function,
+        function: _caller(definition, found["params"] or [i.name for i in spec.inputs]),
+        "INPUT_TYPES": classmethod(input_types),
+        "RETURN_TYPES": tuple(o.type for o in spec.outputs),
+        "RETURN_NAMES": tuple(o.name for o in spec.outputs),
+        "OUTPUT_IS_LIST": tuple(o.is_list for o in spec.outputs),
+        "CATEGORY": spec.category,
+        "OUTPUT_NODE": spec.output_node,
+        "DESCRIPTION": spec.description,
+        "loom_definition": definition,
+    }
+    cls = type(spec.name, (), namespace)
+    definition._comfy_v1_class = cls
+    return cls
+
+
+def comfy_class(definition: Any) -> type:
+    """What ComfyUI's NODE_CLASS_MAPPINGS holds for a registered node: its V1 class as is, or the
+    ComfyUI-style class of a native node."""
+    return v1_class(definition) if isinstance(definition, NativeDefinition) else definition.cls
