@@ -56,6 +56,9 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
         self.tops = tops
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        if fullname.startswith("comfy_compat.comfy_extras."):  # `from comfy_extras import nodes_x`
+            found = importlib.machinery.PathFinder.find_spec(fullname, path)
+            return None if found is not None else self._node_view(fullname)
         top, _, rest = fullname.partition(".")
         if top not in self.tops:
             return None
@@ -63,11 +66,36 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
         try:
             found = importlib.util.find_spec(loom_name)
         except ModuleNotFoundError:
-            return None
+            found = None
         if found is None:
-            return None
+            return self._node_view(fullname)
         return importlib.machinery.ModuleSpec(fullname, _AliasLoader(loom_name),
                                               is_package=found.submodule_search_locations is not None)
+
+
+    @staticmethod
+    def _node_view(fullname: str) -> importlib.machinery.ModuleSpec | None:
+        """A `comfy_extras.nodes_*` module with no Loom file: a view onto Loom's node classes."""
+        comfy_name = fullname.removeprefix("comfy_compat.")
+        if not comfy_name.startswith("comfy_extras."):
+            return None
+        from comfy_compat.comfy_extras import module_names
+
+        if comfy_name not in module_names():
+            return None
+        return importlib.machinery.ModuleSpec(fullname, _ViewLoader())
+
+
+class _ViewLoader(importlib.abc.Loader):
+    """Builds a comfy_extras view module (comfy_compat.comfy_extras.view_module)."""
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+        from comfy_compat.comfy_extras import view_module
+
+        return view_module(spec.name)
+
+    def exec_module(self, module: ModuleType) -> None:
+        """Nothing to run: the view resolves names when they are read."""
 
 
 _finder = _AliasFinder(set())
@@ -84,11 +112,20 @@ def _real_module_exists(top: str) -> bool:
     return spec is not None and spec.origin is not None
 
 
+def _place_comfy_root() -> None:
+    """Packs find "ComfyUI's folder" as the folder of `server` or `folder_paths` (e.g. to write
+    web/extensions/ there): those modules report a file under Loom's user folder, never Loom's sources."""
+    root = state.folders().user_dir / "comfyui"
+    for name in ("server", "folder_paths"):
+        importlib.import_module(f"comfy_compat.{name}").__file__ = str(root / f"{name}.py")
+
+
 def install(registry: Any = None) -> list[str]:
     """Bind the layer to `registry` and serve ComfyUI's module names from it; returns the top-level
     names this layer provides (a name with a real module of its own is left alone, with its submodules)."""
     if registry is not None:
         state.bind_registry(registry)
+    _place_comfy_root()
     if _finder in sys.meta_path:
         sys.meta_path.remove(_finder)
     _finder.tops = {top for top in EMULATED if not _real_module_exists(top)}

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from comfy_compat import state
-from comfy_compat.v1_calls import comfy_class
+from comfy_compat.v1_calls import comfy_class, comfy_node_class
 
 MAX_RESOLUTION = 16384
 
@@ -72,5 +72,8 @@ def attribute(name: str) -> Any:
     registry = state.registry()
     if registry is not None and name in registry:
         return comfy_class(registry.get(name))
+    found = comfy_node_class(name, "nodes")
+    if found is not None:
+        return found
     raise AttributeError(f"module 'nodes' has no attribute {name!r} (Loom's core node package: ComfyUI's "
                          f"names are its node classes and {', '.join(ATTRIBUTES)})")

@@ -35,3 +35,20 @@ def family_class(name: str, families: set[str], base: type | None = None, module
     return FamilyMeta(name, bases, {"families": frozenset(families), "__module__": module,
                                     "__doc__": f"ComfyUI's {name}; matches Loom models of family "
                                                f"{', '.join(sorted(families)) or '(none in Loom)'}."})
+
+
+class StandsForMeta(type):
+    """isinstance(x, cls) holds for real subclasses' instances and for instances of cls.loom_types."""
+
+    loom_types: tuple[type, ...]
+
+    def __instancecheck__(cls, value: Any) -> bool:
+        return type.__instancecheck__(cls, value) or isinstance(value, cls.loom_types)
+
+
+def standing_for(name: str, loom_types: tuple[type, ...], base: type | None = None, module: str = "") -> type:
+    """A ComfyUI class name packs subclass or test with isinstance, matching Loom's value types."""
+    bases = (base,) if base is not None else ()
+    return StandsForMeta(name, bases, {"loom_types": loom_types, "__module__": module,
+                                       "__doc__": f"ComfyUI's {name}; Loom's values of it are "
+                                                  f"{', '.join(t.__name__ for t in loom_types) or 'none'}."})

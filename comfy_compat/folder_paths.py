@@ -18,6 +18,27 @@ from engine.paths import KIND_ALIASES, MODEL_EXTENSIONS, ModelNotFound, UnsafePa
 supported_pt_extensions: set[str] = {*MODEL_EXTENSIONS, ".pt2", ".pkl"}
 
 _extensions: dict[str, set[str]] = {}  # kind -> extensions a pack set through folder_names_and_paths
+# ComfyUI's folder kinds Loom's Folders does not define: (folders under models/, extensions).
+COMFY_KINDS: dict[str, tuple[tuple[str, ...], set[str]]] = {
+    "configs": (("configs",), {".yaml"}),
+    "diffusers": (("diffusers",), {"folder"}),
+    "classifiers": (("classifiers",), {""}),
+    "model_patches": (("model_patches",), set(supported_pt_extensions)),
+    "audio_encoders": (("audio_encoders",), set(supported_pt_extensions)),
+}
+
+
+def _folders() -> Any:
+    """Loom's Folders, with ComfyUI's extra kinds (and custom_nodes) added the first time it is seen."""
+    folders = state.folders()
+    if "configs" not in folders.model_folders:
+        for kind, (names, extensions) in COMFY_KINDS.items():
+            folders.model_folders.setdefault(kind, [folders.models_dir / name for name in names])
+            _extensions.setdefault(kind, extensions)
+        folders.model_folders.setdefault("custom_nodes", [folders.base_dir / "custom_nodes",
+                                                          *folders.custom_node_dirs])
+        _extensions.setdefault("custom_nodes", set())
+    return folders
 _ANNOTATIONS = {"[output]": "output", "[input]": "input", "[temp]": "temp"}
 
 
@@ -26,24 +47,24 @@ class _FolderTable(MutableMapping):
 
     def __getitem__(self, kind: str) -> tuple[list[str], set[str]]:
         try:
-            folders = state.folders().folders_for(kind)
+            folders = _folders().folders_for(kind)
         except KeyError:
             raise KeyError(kind) from None
         return [str(f) for f in folders], _extensions_of(kind)
 
     def __setitem__(self, kind: str, value: tuple[Iterable[str], Iterable[str]]) -> None:
         paths, extensions = value
-        state.folders().model_folders[KIND_ALIASES.get(kind, kind)] = [Path(p).absolute() for p in paths]
+        _folders().model_folders[KIND_ALIASES.get(kind, kind)] = [Path(p).absolute() for p in paths]
         _extensions[KIND_ALIASES.get(kind, kind)] = set(extensions) or set(supported_pt_extensions)
 
     def __delitem__(self, kind: str) -> None:
-        del state.folders().model_folders[KIND_ALIASES.get(kind, kind)]
+        del _folders().model_folders[KIND_ALIASES.get(kind, kind)]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(list(state.folders().model_folders))
+        return iter(list(_folders().model_folders))
 
     def __len__(self) -> int:
-        return len(state.folders().model_folders)
+        return len(_folders().model_folders)
 
 
 folder_names_and_paths = _FolderTable()
@@ -55,7 +76,7 @@ def _extensions_of(kind: str) -> set[str]:
 
 def __getattr__(name: str) -> Any:
     """Folder roots as module attributes (`models_dir`, `base_path`, `output_directory`, ...), read live."""
-    folders = state.folders()
+    folders = _folders()
     live = {"models_dir": folders.models_dir, "base_path": folders.base_dir, "output_directory": folders.output_dir,
             "input_directory": folders.input_dir, "temp_directory": folders.temp_dir,
             "user_directory": folders.user_dir}
@@ -65,24 +86,24 @@ def __getattr__(name: str) -> Any:
 
 
 def get_input_directory() -> str:
-    return str(state.folders().input_dir)
+    return str(_folders().input_dir)
 
 
 def get_output_directory() -> str:
-    return str(state.folders().output_dir)
+    return str(_folders().output_dir)
 
 
 def get_temp_directory() -> str:
-    return str(state.folders().temp_dir)
+    return str(_folders().temp_dir)
 
 
 def get_user_directory() -> str:
-    return str(state.folders().user_dir)
+    return str(_folders().user_dir)
 
 
 def get_directory_by_type(type_name: str) -> str | None:
     """'input' | 'output' | 'temp' -> that folder; None for anything else."""
-    return str(state.folders().root(type_name)) if type_name in ("input", "output", "temp") else None
+    return str(_folders().root(type_name)) if type_name in ("input", "output", "temp") else None
 
 
 def get_folder_paths(folder_name: str) -> list[str]:
@@ -92,7 +113,7 @@ def get_folder_paths(folder_name: str) -> list[str]:
 
 def add_model_folder_path(folder_name: str, full_folder_path: str, is_default: bool = False) -> None:
     """Search `full_folder_path` too for `folder_name` models; first when `is_default`."""
-    folders = state.folders()
+    folders = _folders()
     folders.add_model_folder(folder_name, full_folder_path)
     if is_default:
         kind_folders = folders.model_folders[KIND_ALIASES.get(folder_name, folder_name)]
@@ -101,7 +122,7 @@ def add_model_folder_path(folder_name: str, full_folder_path: str, is_default: b
 
 def get_filename_list(folder_name: str) -> list[str]:
     """Model files of a kind, relative names with forward slashes, sorted (KeyError for an unknown kind)."""
-    folders = state.folders()
+    folders = _folders()
     folders.folders_for(folder_name)  # KeyError naming the known kinds
     return folders.list(folder_name, tuple(_extensions_of(folder_name)))
 
@@ -109,21 +130,21 @@ def get_filename_list(folder_name: str) -> list[str]:
 def get_full_path(folder_name: str, filename: str) -> str | None:
     """The file's path, or None when the kind is unknown, the file is missing or the name is unsafe."""
     try:
-        return str(state.folders().find(folder_name, filename))
+        return str(_folders().find(folder_name, filename))
     except (KeyError, ModelNotFound, UnsafePath):
         return None
 
 
 def get_full_path_or_raise(folder_name: str, filename: str) -> str:
     """The file's path; FileNotFoundError (Loom's ModelNotFound, naming the folders searched) otherwise."""
-    return str(state.folders().find(folder_name, filename))
+    return str(_folders().find(folder_name, filename))
 
 
 def annotated_filepath(name: str) -> tuple[str, str | None]:
     """'x.png [output]' -> ('x.png', output dir); no annotation -> (name, None)."""
     for suffix, kind in _ANNOTATIONS.items():
         if name.endswith(" " + suffix):
-            return name[: -len(suffix) - 1], str(state.folders().root(kind))
+            return name[: -len(suffix) - 1], str(_folders().root(kind))
     return name, None
 
 

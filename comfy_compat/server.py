@@ -1,4 +1,5 @@
-"""ComfyUI's `server` module: `PromptServer.instance`, mapped onto Loom's web app and websocket hub (web/ws.py).
+"""ComfyUI's `server` module: `PromptServer.instance`, mapped onto Loom's web app, websocket hub (web/ws.py)
+and prompt queue (engine/queue.py).
 
 Packs add aiohttp routes to `PromptServer.instance.routes` at import time; the web app mounts them (also
 under /api) after the core routes, so a pack can never replace one. `send_sync` reaches the websocket
@@ -18,6 +19,65 @@ from engine.graph import context
 log = logging.getLogger("loom.comfy_compat")
 
 
+class BinaryEventTypes:
+    """Type codes of binary websocket messages (previews)."""
+
+    PREVIEW_IMAGE = 1
+    UNENCODED_PREVIEW_IMAGE = 2
+    TEXT = 3
+    PREVIEW_IMAGE_WITH_METADATA = 4
+
+
+class PromptQueueView:
+    """ComfyUI's `PromptServer.instance.prompt_queue`, over Loom's queue of the running server."""
+
+    @staticmethod
+    def _queue() -> Any:
+        worker = state.server_worker()
+        return getattr(worker, "queue", None)
+
+    def get_current_queue(self) -> tuple[list, list]:
+        """(running, pending) queue items as ComfyUI lists them ([number, prompt_id, prompt, extra, outputs])."""
+        queue = self._queue()
+        if queue is None:
+            return [], []
+        return [item.as_list() for item in queue.running()], [item.as_list() for item in queue.pending()]
+
+    get_current_queue_volatile = get_current_queue
+
+    def get_tasks_remaining(self) -> int:
+        queue = self._queue()
+        return queue.remaining() if queue is not None else 0
+
+    def wipe_queue(self) -> None:
+        queue = self._queue()
+        if queue is not None:
+            queue.clear()
+
+    def delete_queue_item(self, function: Any) -> bool:
+        """Delete the first pending item `function(item_as_list)` accepts."""
+        queue = self._queue()
+        for item in queue.pending() if queue is not None else []:
+            if function(item.as_list()):
+                return queue.delete([item.prompt_id]) > 0
+        return False
+
+    def get_history(self, prompt_id: str | None = None, max_items: int | None = None, offset: int = -1) -> dict:
+        queue = self._queue()
+        if queue is None:
+            return {}
+        if prompt_id is not None:
+            entry = queue.history_entry(prompt_id)
+            return {prompt_id: entry} if entry is not None else {}
+        return queue.history(max_items, offset)
+
+    def set_flag(self, name: str, data: Any) -> None:
+        """`unload_models` / `free_memory` requests go to the worker, as POST /free does."""
+        worker = state.server_worker()
+        if worker is not None and name in ("unload_models", "free_memory"):
+            worker.request_free(name == "unload_models" and bool(data), name == "free_memory" and bool(data))
+
+
 class PromptServer:
     """The one instance packs reach as `PromptServer.instance`."""
 
@@ -25,6 +85,20 @@ class PromptServer:
 
     def __init__(self) -> None:
         self.routes = web.RouteTableDef()
+        self.prompt_queue = PromptQueueView()
+        self.supports = ["custom_nodes_from_web"]
+        self.on_prompt_handlers: list = []
+        self.number = 0
+        self.sockets: dict = {}
+        self.client_session = None
+
+    def add_on_prompt_handler(self, handler: Any) -> None:
+        """Kept for packs that register one; Loom's POST /prompt does not call them."""
+        self.on_prompt_handlers.append(handler)
+
+    def send_progress_text(self, text: str, node_id: str | None = None, sid: str | None = None) -> None:
+        """Text shown on a node while it runs."""
+        self.send_sync("progress_text", {"node": node_id or self.last_node_id, "text": text}, sid)
 
     @property
     def app(self) -> web.Application | None:

@@ -86,3 +86,28 @@ def comfy_class(definition: Any) -> type:
     """What ComfyUI's NODE_CLASS_MAPPINGS holds for a registered node: its V1 class as is, or the
     ComfyUI-style class of a native node."""
     return v1_class(definition) if isinstance(definition, NativeDefinition) else definition.cls
+
+
+def unavailable_class(class_type: str) -> type:
+    """A stand-in for a ComfyUI node Loom does not have: importing it works (a pack that merely imports
+    it loads), calling it raises NotImplementedError naming the node."""
+    found = comfy_functions()[class_type]
+
+    def call(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"ComfyUI's node {class_type} ({found['module']}) is not available in Loom")
+
+    return type(class_type, (), {"__doc__": f"ComfyUI's {class_type}, which Loom does not provide.",
+                                 "__module__": found["module"], "FUNCTION": found["function"],
+                                 found["function"]: call, "RETURN_TYPES": (), "CATEGORY": "unavailable"})
+
+
+def comfy_node_class(class_type: str, module: str | None = None) -> type | None:
+    """ComfyUI's class `class_type` as `module` (None: any module) holds it: Loom's node when registered,
+    a stand-in when ComfyUI has it there but Loom does not; None when ComfyUI has no such node there."""
+    registry = state.registry()
+    known = comfy_functions().get(class_type)
+    if module is not None and (known is None or known["module"] != module):
+        return None
+    if registry is not None and class_type in registry:
+        return comfy_class(registry.get(class_type))
+    return unavailable_class(class_type) if known is not None else None

@@ -1,29 +1,15 @@
-"""ComfyUI's `comfy.model_base`: the model class names packs test with isinstance (BaseModel, SDXL, ...),
-matching Loom's MODEL values by detected family (comfy_compat.family_classes), and ModelType."""
+"""ComfyUI's `comfy.model_base`: BaseModel and ModelType are Loom's (engine/values/base_model.py, the
+`model.model` of every MODEL); SDXL, SD21UNCLIP, Flux, ... are the class names packs test with isinstance,
+matching Loom's models by detected family (comfy_compat.family_classes)."""
 
 from __future__ import annotations
 
-import enum
-
+from comfy_compat.comfy import model_sampling
 from comfy_compat.family_classes import family_class
+from engine.values.base_model import BaseModel, ModelType
 
+__all__ = ["BaseModel", "ModelType", "model_sampling"]
 _M = "comfy.model_base"
-
-
-class ModelType(enum.Enum):
-    EPS = 1
-    V_PREDICTION = 2
-    V_PREDICTION_EDM = 3
-    STABLE_CASCADE = 4
-    EDM = 5
-    FLOW = 6
-    V_PREDICTION_CONTINUOUS = 7
-    FLUX = 8
-    IMG_TO_IMG = 9
-    FLOW_COSMOS = 10
-
-
-BaseModel = family_class("BaseModel", {"sd1", "sd2", "sdxl", "sdxl_refiner", "svd"}, module=_M)
 SD21UNCLIP = family_class("SD21UNCLIP", set(), BaseModel, _M)
 SDXLRefiner = family_class("SDXLRefiner", {"sdxl_refiner"}, BaseModel, _M)
 SDXL = family_class("SDXL", {"sdxl"}, BaseModel, _M)

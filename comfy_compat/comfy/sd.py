@@ -1,5 +1,5 @@
 """ComfyUI's `comfy.sd`: load_checkpoint_guess_config, load_diffusion_model, load_lora_for_models and the
-CLIP / VAE classes, which are Loom's own CLIP and VAE values (engine/values/model.py), loaded through
+CLIP / VAE classes, which are Loom's own CLIP and VAE values (engine/values/model.py; MODEL is engine/values/model_patcher.py), loaded through
 Loom's model manager (nothing is read until a node uses the model).
 """
 
@@ -12,9 +12,10 @@ from typing import Any
 from comfy_compat import state
 from engine.models.lora.apply import LoRAFile
 from engine.models.lora.formats import build_adapters
-from engine.values.model import DiffusionModel, detect_checkpoint_file, text_encoder_model, unet_handle, vae_model
 from engine.values.model import TextEncoderModel as CLIP
 from engine.values.model import VAEModel as VAE
+from engine.values.model import detect_checkpoint_file, text_encoder_model, unet_handle, vae_model
+from engine.values.model_patcher import ModelPatcher
 
 __all__ = ["CLIP", "VAE", "CLIPType", "load_checkpoint_guess_config", "load_diffusion_model",
            "load_lora_for_models"]
@@ -50,7 +51,7 @@ def load_checkpoint_guess_config(ckpt_path: str, output_vae: bool = True, output
     path = Path(ckpt_path)
     manager = state.model_manager()
     config = detect_checkpoint_file(path)
-    model = DiffusionModel(unet_handle(manager, path, config), config) if output_model else None
+    model = ModelPatcher(unet_handle(manager, path, config), config) if output_model else None
     embeddings = state.folders().folders_for("embeddings")
     clip = text_encoder_model(manager, path, config, embeddings) if output_clip else None
     vae = vae_model(manager, path, config.vae_prefix, config.vae) if output_vae and config.vae is not None else None
@@ -67,11 +68,11 @@ def load_checkpoint(config_path: Any = None, ckpt_path: str | None = None, outpu
     return load_checkpoint_guess_config(ckpt_path, output_vae, output_clip)[:3]
 
 
-def load_diffusion_model(unet_path: str, model_options: dict | None = None) -> DiffusionModel:
+def load_diffusion_model(unet_path: str, model_options: dict | None = None) -> ModelPatcher:
     """A MODEL from a checkpoint file (its UNet)."""
     path = Path(unet_path)
     config = detect_checkpoint_file(path)
-    return DiffusionModel(unet_handle(state.model_manager(), path, config), config)
+    return ModelPatcher(unet_handle(state.model_manager(), path, config), config)
 
 
 load_unet = load_diffusion_model

@@ -1,6 +1,7 @@
-"""Writes, for every node a ComfyUI checkout registers, the name of its FUNCTION and that function's
-parameter names in order: the data comfy_compat's `nodes.<Class>().<function>(...)` adapters need to
-accept positional calls the way ComfyUI's classes do.
+"""Writes, for every node a ComfyUI checkout registers, the module defining it, the name of its FUNCTION
+and that function's parameter names in order: the data comfy_compat's `nodes.<Class>().<function>(...)`
+adapters need to accept positional calls the way ComfyUI's classes do, and to know which names ComfyUI's
+`nodes` and `comfy_extras.nodes_*` modules hold.
 
     /work/ref/comfy_venv/bin/python tools/comfy_reference/v1_functions.py /work/ref/ComfyUI OUT.json
 """
@@ -21,7 +22,10 @@ def describe(cls) -> dict:
         if param.name in ("self", "cls") or param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
             continue
         params.append(param.name)
-    return {"function": function, "params": params}
+    module = cls.__module__  # comfy_extras files are loaded by path: their module name is the path
+    if os.sep in module:
+        module = "comfy_extras." + os.path.basename(module)
+    return {"function": function, "params": params, "module": module}
 
 
 def main(checkout: str, out: str) -> None:
