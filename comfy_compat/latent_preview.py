@@ -38,6 +38,13 @@ class Latent2RGBPreviewer(LatentPreviewer):
         return latent_preview(x0, self.family, MAX_PREVIEW_RESOLUTION)
 
 
+class TAESD(torch.nn.Module):
+    """ComfyUI's tiny autoencoder class (comfy.taesd.taesd.TAESD); Loom has no TAESD networks."""
+
+    def __init__(self, encoder_path: Any = None, decoder_path: Any = None, latent_channels: int = 4):
+        raise NotImplementedError("TAESD is not available in Loom: it previews latents linearly")
+
+
 class TAESDPreviewerImpl(LatentPreviewer):
     """A TAESD previewer; Loom previews latents linearly (Latent2RGBPreviewer)."""
 

@@ -85,6 +85,7 @@ class PromptServer:
 
     def __init__(self) -> None:
         self.routes = web.RouteTableDef()
+        self.early_app = web.Application()
         self.prompt_queue = PromptQueueView()
         self.supports = ["custom_nodes_from_web"]
         self.on_prompt_handlers: list = []
@@ -101,9 +102,10 @@ class PromptServer:
         self.send_sync("progress_text", {"node": node_id or self.last_node_id, "text": text}, sid)
 
     @property
-    def app(self) -> web.Application | None:
-        """The running aiohttp app (None until the server started; routes go through `.routes`)."""
-        return state.server_app()
+    def app(self) -> web.Application:
+        """The running aiohttp app; before the server starts (while packs import), an app of its own
+        whose routes and middlewares mount_routes carries over to Loom's app."""
+        return state.server_app() or self.early_app
 
     @property
     def loop(self) -> Any:
@@ -151,6 +153,17 @@ def mount_routes(app: web.Application, prefixes: tuple[str, ...] = ("", "/api"))
     """Add the routes packs registered on `PromptServer.instance.routes` to `app`; returns the problems
     (e.g. a path a core route already answers), which are logged and skipped."""
     problems = []
+    early = PromptServer.instance.early_app
+    for resource in early.router.resources():
+        for route in resource:
+            try:
+                for prefix in prefixes:
+                    app.router.add_route(route.method, prefix + resource.canonical, route.handler)
+            except (RuntimeError, ValueError) as exc:
+                problems.append(f"node pack route {route!r} not mounted: {exc}")
+    for middleware in early.middlewares:
+        if middleware not in app.middlewares:
+            app.middlewares.append(middleware)
     for route in PromptServer.instance.routes:
         try:
             if isinstance(route, web.RouteDef):

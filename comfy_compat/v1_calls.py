@@ -51,6 +51,19 @@ def _caller(definition: NativeDefinition, params: list[str]):
     return call
 
 
+# ComfyUI node classes keep some combo options as class attributes packs read (ImageScale.upscale_methods).
+COMBO_CLASS_ATTRIBUTES = {"upscale_method": "upscale_methods", "crop": "crop_methods"}
+
+
+def _combo_lists(definition: NativeDefinition) -> dict[str, list]:
+    found = {}
+    for item in definition.spec.inputs:
+        attribute = COMBO_CLASS_ATTRIBUTES.get(item.name)
+        if attribute and item.type == "COMBO":
+            found[attribute] = definition.combo_choices(item.name, state.services())
+    return found
+
+
 def v1_class(definition: NativeDefinition) -> type:
     """The ComfyUI-style class for one native node (built once per definition)."""
     cached = getattr(definition, "_comfy_v1_class", None)
@@ -77,6 +90,7 @@ def v1_class(definition: NativeDefinition) -> type:
         "DESCRIPTION": spec.description,
         "loom_definition": definition,
     }
+    namespace.update(_combo_lists(definition))
     cls = type(spec.name, (), namespace)
     definition._comfy_v1_class = cls
     return cls

@@ -182,6 +182,17 @@ class KSampler:
                       callback=callback, disable_pbar=disable_pbar, seed=seed)
 
 
+class KSamplerX0Inpaint:
+    """ComfyUI's inpainting wrapper around a denoiser; Loom applies the noise mask inside its KSampler
+    run (engine.sampling.ksampler.inpainting), so calling this wrapper is not supported."""
+
+    def __init__(self, model: Any, sigmas: Any):
+        self.inner_model, self.sigmas = model, sigmas
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("comfy.samplers.KSamplerX0Inpaint: Loom masks noise inside its KSampler run")
+
+
 def sampling_function(model: Any, x: Any, timestep: Any, uncond: Any, cond: Any, cond_scale: float,
                       model_options: dict | None = None, seed: int | None = None) -> Any:
     """ComfyUI's guidance step on its internal cond format, which Loom's sampler does not use: packs

@@ -70,8 +70,8 @@ class PackReport:
         return [p for p in self.prestartup if not p.ok]
 
     def web_directories(self) -> dict[str, Path]:
-        """module name -> folder of JS extensions, for the server's /extensions."""
-        return {p.module: p.web_directory for p in self.packs if p.ok and p.web_directory is not None}
+        """pack folder name (as on disk) -> its folder of JS extensions, served at /extensions/<name>/."""
+        return {p.name: p.web_directory for p in self.packs if p.ok and p.web_directory is not None}
 
     def summary(self) -> str:
         """Prestartup and import times, slowest first, with FAILED markers, then clashes."""

@@ -93,7 +93,7 @@ def test_name_clash_first_pack_wins_and_core_cannot_be_replaced(packs_dir):
 def test_web_directory_is_recorded_for_the_server(packs_dir):
     report = load_packs(core_registry(), [packs_dir])
     [alpha] = [p for p in report.packs if p.name == "alpha"]
-    assert report.web_directories() == {alpha.module: (packs_dir / "alpha" / "js").resolve()}
+    assert report.web_directories() == {alpha.name: (packs_dir / "alpha" / "js").resolve()}
 
 
 def test_extra_pack_folders_are_loaded_too(packs_dir, tmp_path):
