@@ -110,9 +110,13 @@ def unavailable_class(class_type: str) -> type:
     def call(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"ComfyUI's node {class_type} ({found['module']}) is not available in Loom")
 
+    def input_types(cls: type) -> dict:
+        return json.loads(json.dumps(found["input_types"]))  # a fresh copy: subclasses edit it
+
     return type(class_type, (), {"__doc__": f"ComfyUI's {class_type}, which Loom does not provide.",
                                  "__module__": found["module"], "FUNCTION": found["function"],
-                                 found["function"]: call, "RETURN_TYPES": (), "CATEGORY": "unavailable"})
+                                 found["function"]: call, "INPUT_TYPES": classmethod(input_types),
+                                 "RETURN_TYPES": tuple(found["return_types"]), "CATEGORY": "unavailable"})
 
 
 def comfy_node_class(class_type: str, module: str | None = None) -> type | None:

@@ -18,6 +18,8 @@ _M = "comfy.controlnet"
 ControlBase = standing_for("ControlBase", (ControlNetValue,), module=_M)
 ControlNet = standing_for("ControlNet", (ControlNetValue,), ControlBase, _M)
 ControlLora = standing_for("ControlLora", (), ControlNet, _M)
+ControlNetSD35 = standing_for("ControlNetSD35", (), ControlNet, _M)
+ControlNetFlux = standing_for("ControlNetFlux", (), ControlNet, _M)
 T2IAdapter = standing_for("T2IAdapter", (), ControlBase, _M)
 
 

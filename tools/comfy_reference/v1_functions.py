@@ -1,7 +1,7 @@
 """Writes, for every node a ComfyUI checkout registers, the module defining it, the name of its FUNCTION
-and that function's parameter names in order: the data comfy_compat's `nodes.<Class>().<function>(...)`
-adapters need to accept positional calls the way ComfyUI's classes do, and to know which names ComfyUI's
-`nodes` and `comfy_extras.nodes_*` modules hold.
+and that function's parameter names in order, its INPUT_TYPES and RETURN_TYPES: the data comfy_compat's
+`nodes.<Class>().<function>(...)` adapters need to accept positional calls the way ComfyUI's classes do,
+and to give packs ComfyUI's declaration of a core node Loom lacks (packs subclass them).
 
     /work/ref/comfy_venv/bin/python tools/comfy_reference/v1_functions.py /work/ref/ComfyUI OUT.json
 """
@@ -25,7 +25,13 @@ def describe(cls) -> dict:
     module = cls.__module__  # comfy_extras files are loaded by path: their module name is the path
     if os.sep in module:
         module = "comfy_extras." + os.path.basename(module)
-    return {"function": function, "params": params, "module": module}
+    return {"function": function, "params": params, "module": module, "input_types": _jsonable(cls.INPUT_TYPES()),
+            "return_types": _jsonable(list(getattr(cls, "RETURN_TYPES", ())))}
+
+
+def _jsonable(value):
+    """INPUT_TYPES with anything that is not JSON (a type object, a V3 widget) written as its string."""
+    return json.loads(json.dumps(value, default=str))
 
 
 def main(checkout: str, out: str) -> None:
