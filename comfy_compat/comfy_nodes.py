@@ -57,7 +57,11 @@ def common_ksampler(model: Any, seed: int, steps: int, cfg: float, sampler_name:
     return ({**latent, "samples": samples},)
 
 
+# Packs add {pack name: folder of JS extensions} here (Impact Pack does); the server serves them too.
+EXTENSION_WEB_DIRS: dict[str, str] = {}
+
 ATTRIBUTES = {
+    "EXTENSION_WEB_DIRS": EXTENSION_WEB_DIRS,
     "NODE_CLASS_MAPPINGS": _RegistryView("cls"),
     "NODE_DISPLAY_NAME_MAPPINGS": _RegistryView("display_name"),
     "MAX_RESOLUTION": MAX_RESOLUTION,

@@ -1,6 +1,7 @@
 """ComfyUI's `comfy.model_patcher`: ModelPatcher is Loom's MODEL class (engine/values/model_patcher.py), with
 the model_options helpers packs use to add attention / cfg patches to a copy of an options dict."""
 
+from comfy_compat.comfy.patcher_extension import CallbacksMP, PatcherInjection, WrappersMP
 from engine.values.model_patcher import (
     ModelPatcher,
     set_model_options_patch_replace,
@@ -8,5 +9,5 @@ from engine.values.model_patcher import (
     set_model_options_pre_cfg_function,
 )
 
-__all__ = ["ModelPatcher", "set_model_options_patch_replace", "set_model_options_post_cfg_function",
+__all__ = ["CallbacksMP", "ModelPatcher", "PatcherInjection", "WrappersMP", "set_model_options_patch_replace", "set_model_options_post_cfg_function",
            "set_model_options_pre_cfg_function"]

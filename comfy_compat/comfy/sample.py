@@ -8,6 +8,7 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np  # noqa: F401 - ComfyUI's comfy.sample imports it and packs import it from there
 import torch
 
 from comfy_compat import state

@@ -11,6 +11,13 @@ from typing import Any
 
 import torch
 
+from comfy_compat.unet_key_maps import (  # noqa: F401 - ComfyUI's comfy.utils names
+    TRANSFORMER_BLOCKS,
+    UNET_MAP_ATTENTIONS,
+    UNET_MAP_BASIC,
+    UNET_MAP_RESNET,
+    unet_to_diffusers,
+)
 from engine.graph import context
 
 PROGRESS_BAR_ENABLED = True
