@@ -120,9 +120,11 @@ def registry_from_args(args: argparse.Namespace, base_dir: Path) -> tuple[Folder
 
 
 def pack_problems(report: Any) -> list[str]:
-    """One line per pack that failed to import, name clash and broken core module (startup goes on)."""
-    lines = [f"node pack {p.name} failed to import ({p.path}): {p.error.strip().splitlines()[-1]}"
-             for p in report.failed]
+    """Per pack that failed to import, its full traceback (file and line of the cause); one line per
+    rejected pack node, name clash and broken core module (startup goes on)."""
+    lines = [f"node pack {p.name} failed to import ({p.path}):\n{p.error.rstrip()}" for p in report.failed]
+    lines += [f"node pack {p.name}: node rejected: {e.strip().splitlines()[0]}"
+              for p in report.packs if p.ok for e in getattr(p, "node_errors", [])]
     lines += [f"node pack {p.name} prestartup script failed ({p.path}): {p.error.strip().splitlines()[-1]}"
               for p in getattr(report, "prestartup_failed", [])]
     lines += [f"node name clash: {c}" for c in report.clashes]

@@ -45,6 +45,7 @@ class PackResult:
     error: str | None = None
     nodes: list[str] = field(default_factory=list)
     clashes: list[str] = field(default_factory=list)
+    node_errors: list[str] = field(default_factory=list)  # nodes rejected while the rest registered
     web_directory: Path | None = None
 
     @property
@@ -81,7 +82,8 @@ class PackReport:
         lines += ["Import times for custom nodes:"] if self.packs else []
         for pack in sorted(self.packs, key=lambda p: -p.seconds):
             failed = " (IMPORT FAILED)" if not pack.ok else ""
-            lines.append(f"{pack.seconds:8.3f} s{failed}: {pack.path}")
+            rejected = f" ({len(pack.node_errors)} nodes rejected)" if pack.ok and pack.node_errors else ""
+            lines.append(f"{pack.seconds:8.3f} s{failed}{rejected}: {pack.path}")
         lines += [f"name clash: {c}" for c in self.clashes]
         lines += [f"core node error: {e.splitlines()[0]}" for e in self.core_errors]
         return "\n".join(lines)
@@ -157,7 +159,9 @@ def load_pack(registry: NodeRegistry, path: Path, host: PackHost | None = None) 
             result.error += hint + "\n"
     else:
         result.nodes, result.clashes = registration.nodes, registration.clashes
-        if registration.errors:
+        if registration.errors and registration.nodes:
+            result.node_errors = registration.errors  # the pack loads; those nodes are reported
+        elif registration.errors:
             result.error = "\n".join(registration.errors)
         web = getattr(module, "WEB_DIRECTORY", None)
         if web and path.is_dir() and (path / web).is_dir():
