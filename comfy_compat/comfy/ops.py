@@ -22,8 +22,8 @@ def cast_bias_weight(layer: nn.Module, input: torch.Tensor | None = None, dtype:
 
 class CastWeightBiasOp:
     comfy_cast_weights = False
-    weight_function: list = []
-    bias_function: list = []
+    weight_function: tuple = ()
+    bias_function: tuple = ()
 
 
 def _layer(base: type, cast: bool, forward: Any) -> type:

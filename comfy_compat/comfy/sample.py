@@ -1,10 +1,9 @@
 """ComfyUI's `comfy.sample`: sample, sample_custom, prepare_noise, fix_empty_latent_channels, over Loom's
 KSampler run (nodes.sampling.run_sampler: the model placed by Loom's model manager, ControlNets bound,
-progress and previews reported for the running node)."""
+progress and previews reported for the running node) and Loom's guiders."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -13,9 +12,6 @@ import torch
 
 from comfy_compat import state
 from engine.sampling.ksampler import prepare_noise as loom_prepare_noise
-from engine.sampling.samplers import SAMPLERS as LOOM_SAMPLERS
-
-_temporary_names = itertools.count()
 
 
 def prepare_noise(latent_image: torch.Tensor, seed: int, noise_inds: list[int] | None = None) -> torch.Tensor:
@@ -25,25 +21,11 @@ def prepare_noise(latent_image: torch.Tensor, seed: int, noise_inds: list[int] |
 
 def fix_empty_latent_channels(model: Any, latent_image: torch.Tensor) -> torch.Tensor:
     """An all-zero latent with the wrong channel count for `model` becomes zeros of the right count."""
-    channels = getattr(getattr(model, "config", None), "latent_channels", None) or getattr(
-        getattr(getattr(model, "model", None), "latent_format", None), "latent_channels", None)
+    latent_format = getattr(getattr(model, "model", None), "latent_format", None)
+    channels = getattr(latent_format, "latent_channels", None)
     if channels and latent_image.shape[1] != channels and torch.count_nonzero(latent_image) == 0:
         return torch.zeros((latent_image.shape[0], channels, *latent_image.shape[2:]), dtype=latent_image.dtype)
     return latent_image
-
-
-def _run(model: Any, noise: torch.Tensor | None, latent_image: torch.Tensor, noise_mask: Any, seed: int | None,
-         batch_index: Any = None, **settings: Any) -> torch.Tensor:
-    from nodes.sampling import run_sampler
-
-    latent = {"samples": latent_image}
-    if noise_mask is not None:
-        latent["noise_mask"] = noise_mask
-    if batch_index is not None:
-        latent["batch_index"] = batch_index
-    seed = 0 if seed is None else seed
-    out = run_sampler(state.node_context(), model, latent, noise_seed=seed, noise=noise, **settings)
-    return out["samples"]
 
 
 def sample(model: Any, noise: torch.Tensor | None, steps: int, cfg: float, sampler_name: str, scheduler: str,
@@ -54,20 +36,28 @@ def sample(model: Any, noise: torch.Tensor | None, steps: int, cfg: float, sampl
            batch_index: Any = None) -> torch.Tensor:
     """KSampler(Advanced): denoise `latent_image` starting from `noise` (the seeded noise when None);
     returns the new samples. Progress and previews go to the running node."""
-    return _run(model, None if disable_noise else noise, latent_image, noise_mask, seed, batch_index,
-                steps=steps, cfg=cfg, sampler_name=sampler_name, scheduler=scheduler, positive=positive,
-                negative=negative, denoise=denoise, add_noise=not disable_noise, start_step=start_step,
-                last_step=last_step, force_full_denoise=force_full_denoise, sigmas=sigmas)
+    from nodes.sampling import run_sampler
+
+    latent = {"samples": latent_image}
+    if noise_mask is not None:
+        latent["noise_mask"] = noise_mask
+    if batch_index is not None:
+        latent["batch_index"] = batch_index
+    out = run_sampler(state.node_context(), model, latent, noise_seed=0 if seed is None else seed,
+                      noise=None if disable_noise else noise, steps=steps, cfg=cfg, sampler_name=sampler_name,
+                      scheduler=scheduler, positive=positive, negative=negative, denoise=denoise,
+                      add_noise=not disable_noise, start_step=start_step, last_step=last_step,
+                      force_full_denoise=force_full_denoise, sigmas=sigmas)
+    return out["samples"]
 
 
 def sample_custom(model: Any, noise: torch.Tensor, cfg: float, sampler: Any, sigmas: torch.Tensor,
                   positive: list, negative: list, latent_image: torch.Tensor, noise_mask: Any = None,
                   callback: Callable | None = None, disable_pbar: bool = False, seed: int | None = None) -> torch.Tensor:
-    """SamplerCustom: a SAMPLER value (comfy.samplers.KSAMPLER) run down explicit `sigmas`."""
-    name = f"comfy_compat.sampler_{next(_temporary_names)}"
-    LOOM_SAMPLERS[name] = sampler.loom_sampler()
-    try:
-        return _run(model, noise, latent_image, noise_mask, seed, steps=len(sigmas) - 1, cfg=cfg,
-                    sampler_name=name, scheduler="normal", positive=positive, negative=negative, sigmas=sigmas)
-    finally:
-        del LOOM_SAMPLERS[name]
+    """SamplerCustom: a SAMPLER value run down explicit `sigmas` with CFG guidance."""
+    from comfy_compat.comfy.samplers import CFGGuider
+
+    guider = CFGGuider(model)
+    guider.set_conds(positive, negative)
+    guider.set_cfg(cfg)
+    return guider.sample(noise, latent_image, sampler, sigmas, noise_mask, callback, disable_pbar, seed)

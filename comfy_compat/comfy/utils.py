@@ -122,7 +122,7 @@ def tiled_scale(samples: torch.Tensor, function: Callable[[torch.Tensor], torch.
     `upscale_amount` times larger (an integer factor)."""
     from engine.models.tiling import tiled_apply
 
-    scale = int(round(upscale_amount))
+    scale = round(upscale_amount)
     if abs(scale - upscale_amount) > 1e-6 or scale < 1:
         raise NotImplementedError(f"comfy.utils.tiled_scale: Loom tiles by integer factors, got {upscale_amount}")
 

@@ -86,13 +86,15 @@ def test_graph_builder_expansion_runs_the_built_node(loaded):
     assert result.outputs["2"]["value"] == [42]
 
 
-def test_unsupported_packs_fail_with_a_clear_reason(tmp_path):
+def test_a_broken_pack_reports_the_file_and_line_of_its_failing_import(tmp_path):
     loaded = loaded_registry(tmp_path, BROKEN_PACKS)
     broken = {p.name: p for p in loaded.report.packs}
-    failed = broken["needs_comfy_sd"]
+    failed = broken["needs_missing_module"]
     assert not failed.ok
-    assert "No module named 'comfy.sd'" in failed.error
-    assert failed.error.strip().splitlines()[-1].startswith("ComfyUI module 'comfy.sd' is not provided by Loom")
+    loader = BROKEN_PACKS / "needs_missing_module" / "loader.py"
+    assert f'File "{loader}", line 5, in <module>' in failed.error
+    assert "No module named 'comfy.ldm.flux'" in failed.error
+    assert failed.error.strip().splitlines()[-1].startswith("ComfyUI module 'comfy.ldm.flux' is not provided by Loom")
     assert "comfy_entrypoint: RuntimeError: entrypoint exploded" in broken["v3_only"].error
     assert broken["bad_prestartup"].ok  # a failed prestartup script does not stop the pack
     [prestartup] = loaded.report.prestartup_failed

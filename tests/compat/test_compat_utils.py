@@ -45,5 +45,6 @@ def test_nodes_module_exposes_the_registry_to_packs(loaded):
     assert nodes.NODE_CLASS_MAPPINGS["CompatAdd"] is loaded.registry.get("CompatAdd").cls
     assert nodes.NODE_DISPLAY_NAME_MAPPINGS["CompatCount"] == "Count (compat)"
     assert "NotANode" not in nodes.NODE_CLASS_MAPPINGS
-    with pytest.raises(AttributeError, match="common_ksampler"):
-        nodes.common_ksampler  # noqa: B018 - the attribute access is the test
+    assert nodes.MAX_RESOLUTION == 16384 and callable(nodes.common_ksampler)
+    with pytest.raises(AttributeError, match="NotAComfyName"):
+        nodes.NotAComfyName  # noqa: B018 - the attribute access is the test

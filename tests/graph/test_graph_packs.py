@@ -135,7 +135,9 @@ NODE_CLASS_MAPPINGS = {"Broken": Broken, "Fine": Fine}
     registry = NodeRegistry()
     [pack] = load_packs(registry, [tmp_path]).packs
     assert "Fine" in registry and "Broken" not in registry
-    assert "Broken: RuntimeError: needs a GPU" in pack.error
+    assert pack.ok  # the pack loads; the broken node is reported with its traceback
+    [error] = pack.node_errors
+    assert "Broken: RuntimeError: needs a GPU" in error and 'mixed.py", line 20, in INPUT_TYPES' in error
 
 
 def test_object_info_skips_a_node_whose_declaration_breaks_later(tmp_path):

@@ -1,5 +1,5 @@
-"""ComfyUI's `comfy.k_diffusion.sampling`: every Loom sampler as `sample_<name>` with k-diffusion's call
-(model, x, sigmas, extra_args, callback, disable, ...), plus the schedule and step helpers.
+"""ComfyUI's `comfy.k_diffusion.sampling`: every Loom sampler as `sample_<name>` (they have k-diffusion's
+call: model, x, sigmas, extra_args, callback, disable, ...), plus the schedule and step helpers.
 
 A pack may set `sample_<name>` here and append the name to comfy.samplers.KSampler.SAMPLERS to add a
 sampler; `sample_<loom name>` is looked up live in Loom's registry (engine/sampling).
@@ -36,9 +36,7 @@ def get_ancestral_step(sigma_from: torch.Tensor, sigma_to: torch.Tensor, eta: fl
 
 
 def __getattr__(name: str) -> Any:
-    """`sample_<name>` for every sampler in Loom's registry, callable the k-diffusion way."""
+    """`sample_<name>` for every sampler in Loom's registry."""
     if name.startswith("sample_") and name[len("sample_"):] in SAMPLERS:
-        from comfy_compat.comfy.samplers import _loom_as_k_diffusion
-
-        return _loom_as_k_diffusion(SAMPLERS[name[len("sample_"):]])
+        return SAMPLERS[name[len("sample_"):]]
     raise AttributeError(f"module 'comfy.k_diffusion.sampling' has no attribute {name!r}")

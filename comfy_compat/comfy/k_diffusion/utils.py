@@ -22,7 +22,7 @@ def append_dims(x: torch.Tensor, target_dims: int) -> torch.Tensor:
 class FolderOfImages(torch.utils.data.Dataset):
     """The images of a folder (recursively) as a dataset of (tensor,) items, optionally transformed."""
 
-    IMG_EXTENSIONS = {".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
+    IMG_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"})
 
     def __init__(self, root: str, transform: Any = None):
         from pathlib import Path

@@ -10,7 +10,13 @@ import torch
 import torch.nn.functional as F
 
 from engine.models.attention import attention
-from engine.models.transformer import BasicTransformerBlock, CrossAttention, FeedForward, GEGLU, SpatialTransformer
+from engine.models.transformer import (
+    GEGLU,
+    BasicTransformerBlock,
+    CrossAttention,
+    FeedForward,
+    SpatialTransformer,
+)
 from engine.models.video_unet import SpatialVideoTransformer
 
 __all__ = ["GEGLU", "BasicTransformerBlock", "CrossAttention", "FeedForward", "SpatialTransformer",

@@ -25,7 +25,7 @@ class DiagonalGaussianDistribution:
     def mode(self) -> torch.Tensor:
         return self.mean
 
-    def kl(self, other: "DiagonalGaussianDistribution | None" = None) -> torch.Tensor:
+    def kl(self, other: DiagonalGaussianDistribution | None = None) -> torch.Tensor:
         """KL divergence to `other` (to the unit Gaussian when None), summed over C, H, W."""
         if self.deterministic:
             return torch.zeros(1, device=self.mean.device)
