@@ -29,16 +29,18 @@ COMFY_KINDS: dict[str, tuple[tuple[str, ...], set[str]]] = {
 
 
 def _folders() -> Any:
-    """Loom's Folders, with ComfyUI's extra kinds (and custom_nodes) added the first time it is seen."""
+    """Loom's Folders, with ComfyUI's kinds that Loom does not define (and custom_nodes) added."""
     folders = state.folders()
-    if "configs" not in folders.model_folders:
+    if "custom_nodes" not in folders.model_folders:
         for kind, (names, extensions) in COMFY_KINDS.items():
-            folders.model_folders.setdefault(kind, [folders.models_dir / name for name in names])
+            if kind not in folders.model_folders:
+                folders.model_folders[kind] = [folders.models_dir / name for name in names]
             _extensions.setdefault(kind, extensions)
-        folders.model_folders.setdefault("custom_nodes", [folders.base_dir / "custom_nodes",
-                                                          *folders.custom_node_dirs])
+        folders.model_folders["custom_nodes"] = [folders.base_dir / "custom_nodes", *folders.custom_node_dirs]
         _extensions.setdefault("custom_nodes", set())
     return folders
+
+
 _ANNOTATIONS = {"[output]": "output", "[input]": "input", "[temp]": "temp"}
 
 
