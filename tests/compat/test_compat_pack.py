@@ -92,9 +92,9 @@ def test_a_broken_pack_reports_the_file_and_line_of_its_failing_import(tmp_path)
     failed = broken["needs_missing_module"]
     assert not failed.ok
     loader = BROKEN_PACKS / "needs_missing_module" / "loader.py"
-    assert f'File "{loader}", line 5, in <module>' in failed.error
-    assert "No module named 'comfy.ldm.flux'" in failed.error
-    assert failed.error.strip().splitlines()[-1].startswith("ComfyUI module 'comfy.ldm.flux' is not provided by Loom")
+    assert f'File "{loader}", line 4, in <module>' in failed.error
+    assert "No module named 'comfy.weight_adapter'" in failed.error
+    assert failed.error.strip().splitlines()[-1].startswith("ComfyUI module 'comfy.weight_adapter' is not provided by Loom")
     assert "comfy_entrypoint: RuntimeError: entrypoint exploded" in broken["v3_only"].error
     assert broken["bad_prestartup"].ok  # a failed prestartup script does not stop the pack
     [prestartup] = loaded.report.prestartup_failed

@@ -1,7 +1,6 @@
-"""Imports one provided and one missing ComfyUI module (the missing one on line 5)."""
+"""Imports one provided and one missing ComfyUI module (the missing one on line 4)."""
 
 from comfy.utils import ProgressBar
+from comfy.weight_adapter import LoRAAdapter
 
-from comfy.ldm.flux.layers import EmbedND
-
-NODE_CLASS_MAPPINGS = {"Uses": (ProgressBar, EmbedND)}
+NODE_CLASS_MAPPINGS = {"Uses": (ProgressBar, LoRAAdapter)}
