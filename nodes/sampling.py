@@ -3,6 +3,8 @@
 Each step reports progress with a cheap latent preview and is where an interrupt lands.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Literal
 
 import torch
@@ -34,6 +36,27 @@ def _progress(ctx, model: ModelPatcher):
         ctx.progress(step + 1, total, latent_preview(denoised, family))
 
     return report
+
+
+def placer(ctx):
+    """The guiders' `place` for this run: the UNet (and the ControlNets of "positive"/"negative") on the
+    compute device while a sampler runs, interruptible before it starts."""
+
+    @contextmanager
+    def place(model: ModelPatcher, conds: dict, batch: int) -> Iterator[tuple[object, dict]]:
+        manager = model_manager(ctx)
+        ctx.check_interrupt()
+        with manager.use(model.handle) as unet:
+            sampler_model = sampling_model(model, unet)
+            pair = conds.get("positive", []), conds.get("negative", [])
+            latent = {"samples": torch.empty(batch)}
+            with controls_bound(manager, model, sampler_model, latent, *pair) as (positive, negative):
+                bound = {**conds, "positive": positive}
+                if "negative" in conds:
+                    bound["negative"] = negative
+                yield sampler_model, bound
+
+    return place
 
 
 def run_sampler(ctx, model: ModelPatcher, latent: dict, *, positive: list, negative: list, **settings) -> dict:

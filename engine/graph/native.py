@@ -36,7 +36,7 @@ class Socket:
 class Widget:
     """Extra widget options for a scalar field (step, multiline, slider, lazy, tooltip, ...)."""
 
-    def __init__(self, *, step: float | None = None, round: float | None = None, multiline: bool = False,
+    def __init__(self, *, step: float | None = None, round: float | bool | None = None, multiline: bool = False,
                  control_after_generate: bool = False, display: str | None = None, lazy: bool = False,
                  tooltip: str | None = None, force_input: bool = False, image_upload: bool = False,
                  placeholder: str | None = None, optional: bool = False, **extra: Any):
@@ -44,7 +44,8 @@ class Widget:
         self.optional = optional  # listed under "optional" even with a default (ComfyUI's optional widgets)
         flags = {"round": round, "multiline": multiline, "control_after_generate": control_after_generate,
                  "display": display, "image_upload": image_upload, "placeholder": placeholder}
-        self.extra = {k: v for k, v in flags.items() if v not in (None, False)} | extra
+        # round=False is kept: ComfyUI's "round": false (no rounding to the step) is part of an interface
+        self.extra = {k: v for k, v in flags.items() if v is not None and (v is not False or k == "round")} | extra
 
 
 class Combo:

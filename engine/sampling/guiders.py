@@ -3,7 +3,7 @@ comfy.samplers.CFGGuider and the custom-sampling guiders built on it).
 
 A guider keeps `model_patcher` (the MODEL value), `model_options` (its options dict), the conditioning
 sets by name and cfg; `sample(noise, latent_image, sampler, sigmas, ...)` places the model (the
-`place` context given at construction; by default the MODEL is already a sampling model), prepares the
+`place` context given at construction, see Place; by default the MODEL is a sampling model), prepares the
 conditioning for the latent's shape, runs the sampler with extra_args {"model_options", "seed"} and
 returns the latent in LATENT space. Subclasses override `predict_noise(x, sigma, model_options, seed)`.
 """
@@ -11,15 +11,22 @@ returns the latent in LATENT space. Subclasses override `predict_noise(x, sigma,
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 import torch
 
 from engine.sampling.cfg import calc_cond_batch, cfg_function, prepare_conds, sampling_function
 from engine.sampling.model_options import model_options_of
 
-Place = Callable[[object], AbstractContextManager]
+# place(model_patcher, conds, batch) -> context yielding (sampling model, conds bound to it, e.g. ControlNets)
+Place = Callable[[object, dict, int], AbstractContextManager]
+
+
+@contextmanager
+def already_placed(model, conds: dict, batch: int) -> Iterator[tuple[object, dict]]:
+    """The default placement: the MODEL value is a sampling model already (SamplingModel)."""
+    yield model, conds
 
 
 def with_seed(conditioning: list, seed: int | None) -> list:
@@ -36,7 +43,7 @@ class CFGGuider:
     def __init__(self, model_patcher, place: Place | None = None):
         self.model_patcher = model_patcher
         self.model_options = model_options_of(model_patcher)
-        self.place = place or nullcontext
+        self.place = place or already_placed
         self.original_conds: dict[str, list] = {}
         self.cfg = 1.0
 
@@ -62,7 +69,7 @@ class CFGGuider:
         """Sample from `noise` around `latent_image` (both in LATENT space) down `sigmas`."""
         if sigmas.shape[-1] == 0:
             return latent_image
-        with self.place(self.model_patcher) as inner_model:
+        with self.place(self.model_patcher, self.original_conds, noise.shape[0]) as (inner_model, conds):
             device = getattr(inner_model, "device", None) or noise.device
             noise, latent, sigmas = noise.to(device), latent_image.to(device, torch.float32), sigmas.to(device)
             if torch.count_nonzero(latent) > 0:  # an empty latent is not shifted
@@ -72,8 +79,8 @@ class CFGGuider:
 
                 denoise_mask = prepare_mask(denoise_mask, noise.shape, device)
             self.inner_model = inner_model
-            self.conds = {name: prepare_conds(inner_model, with_seed(conds, seed), noise.shape, device)
-                          for name, conds in self.original_conds.items()}
+            self.conds = {name: prepare_conds(inner_model, with_seed(entries, seed), noise.shape, device)
+                          for name, entries in conds.items()}
             options = {**self.model_options}
             options["transformer_options"] = {**options.get("transformer_options", {}), "sample_sigmas": sigmas}
             extra_args = {"model_options": options, "seed": seed}
@@ -116,3 +123,43 @@ class DualCFGGuider(CFGGuider):
         out = calc_cond_batch(self.inner_model, [negative, middle, positive], x, sigma, model_options)
         guided = cfg_function(self.inner_model, out[1], out[0], self.cfg2, x, sigma, model_options, middle, negative)
         return guided + (out[2] - out[1]) * self.cfg1
+
+
+def perp_neg(x, pos_x0, neg_x0, empty_x0, neg_scale: float, cond_scale):
+    """Perp-Neg guidance (Armandpour et al. 2023): the negative's direction from the empty prompt, minus
+    its projection on the positive's, pushed away from at neg_scale."""
+    pos, neg = pos_x0 - empty_x0, neg_x0 - empty_x0
+    perp = neg - (torch.mul(neg, pos).sum() / torch.norm(pos) ** 2) * pos
+    return empty_x0 + cond_scale * (pos - perp * neg_scale)
+
+
+class PerpNegGuider(CFGGuider):
+    """CFG around the empty prompt with Perp-Neg's negative (ComfyUI's Guider_PerpNeg): positive, negative
+    and empty prompt in one batch, then the pre- and post-CFG hooks as ComfyUI runs them."""
+
+    def set_conds(self, positive: list, negative: list, empty_negative_prompt: list) -> None:  # type: ignore[override]
+        empty = [[c, {**o, "prompt_type": "negative"}] for c, o in empty_negative_prompt]
+        self.inner_set_conds({"positive": positive, "empty_negative_prompt": empty, "negative": negative})
+
+    def set_cfg(self, cfg: float, neg_scale: float) -> None:  # type: ignore[override]
+        self.cfg, self.neg_scale = cfg, neg_scale
+
+    def predict_noise(self, x, sigma, model_options, seed=None) -> torch.Tensor:
+        positive, negative, empty = (self.conds.get(k) for k in ("positive", "negative", "empty_negative_prompt"))
+        if not model_options.get("disable_cfg1_optimization", False) and math.isclose(self.neg_scale, 0.0):
+            negative = None
+            if math.isclose(self.cfg, 1.0):
+                empty = None
+        conds = [positive, negative, empty]
+        out = calc_cond_batch(self.inner_model, conds, x, sigma, model_options)
+        for fn in model_options.get("sampler_pre_cfg_function", []):
+            out = fn({"conds": conds, "conds_out": out, "cond_scale": self.cfg, "timestep": sigma, "input": x,
+                      "sigma": sigma, "model": self.inner_model, "model_options": model_options})
+        pos_x0, neg_x0, empty_x0 = out
+        result = perp_neg(x, pos_x0, neg_x0, empty_x0, self.neg_scale, self.cfg)
+        for fn in model_options.get("sampler_post_cfg_function", []):
+            result = fn({"denoised": result, "cond": positive, "uncond": negative, "cond_scale": self.cfg,
+                         "model": self.inner_model, "uncond_denoised": neg_x0, "cond_denoised": pos_x0,
+                         "sigma": sigma, "model_options": model_options, "input": x, "empty_cond": empty,
+                         "empty_cond_denoised": empty_x0})
+        return result
