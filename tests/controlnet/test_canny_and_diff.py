@@ -31,6 +31,8 @@ def test_canny_thresholds_and_hysteresis():
     fading = torch.linspace(1.0, 0.2, 32).reshape(1, 32, 1, 1)  # contrast of a vertical step, row by row
     image = torch.zeros(1, 32, 32, 3)
     image[:, :, 16:] = fading
+    # thresholds are in unnormalised Sobel units, as in ComfyUI's node (kornia): a step of 1/8 is 8x fainter
+    image = image / 8
     edges = _edges(image, 0.05, 0.2)
     assert (edges[2:30].sum(dim=1) == 1).all()  # the faint lower part is kept: it continues a strong edge
     assert _edges(image * 0.5, 0.05, 0.2).sum() == 0  # the same faint part alone does not start an edge

@@ -58,11 +58,14 @@ def make_inputs(arrays: Arrays) -> None:
     arrays.put("latent_mask", torch.rand(2, 1, 48, 40, generator=g))
     arrays.put("image_upscale", torch.rand(2, 12, 10, 3, generator=g))
     arrays.put("image_tiles", torch.rand(1, 3, 21, 18, generator=g))
+    ys, xs = torch.meshgrid(torch.linspace(-1, 1, 24), torch.linspace(-1, 1, 20), indexing="ij")
+    disc = ((xs * xs + ys * ys) < 0.5).float()
+    arrays.put("image_smooth", torch.stack([disc, (xs + 1) / 2 * disc, 1 - disc], dim=-1)[None])
 
 
 T = {name: {"t": name} for name in ("image_a", "image_b", "image_c", "image_rgba", "image_binary", "image_big",
                                      "mask_a", "mask_b", "mask_c", "mask_round", "latent_a", "latent_b",
-                                     "latent_c", "latent_d", "latent_big", "latent_mask")}
+                                     "latent_c", "latent_d", "latent_big", "latent_mask", "image_smooth")}
 
 
 def lat(name: str, **extra) -> dict:
@@ -174,6 +177,8 @@ def filter_cases() -> list:
                                                 "blend_mode": "overlay"}))
     out.append(("blur", "ImageBlur", {"image": a, "blur_radius": 2, "sigma": 1.5}))
     out.append(("sharpen", "ImageSharpen", {"image": a, "sharpen_radius": 1, "sigma": 1.0, "alpha": 0.5}))
+    out.append(("canny", "Canny", {"image": T["image_smooth"], "low_threshold": 0.2, "high_threshold": 0.5}))
+    out.append(("canny_noisy", "Canny", {"image": a, "low_threshold": 0.4, "high_threshold": 0.8}))
     for dither in ("none", "floyd-steinberg", "bayer-4"):
         out.append((f"quantize_{dither}", "ImageQuantize", {"image": T["image_big"], "colors": 4, "dither": dither}))
     return out
