@@ -1,18 +1,16 @@
 """Suite-wide test setup: few CPU threads (the machine running the suite is shared; CI has 2 cores) and
 the reference checkpoint manifests that several test folders compare against."""
 
-import json
 import os
 import sys
-from pathlib import Path
 
 import pytest
+
+from tests.reference_data import load_manifest
 
 # Set before anything imports torch: caps the thread pools here and in the servers/CLIs tests start.
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("MKL_NUM_THREADS", "2")
-
-MANIFESTS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "checkpoints"
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -24,12 +22,5 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 @pytest.fixture(scope="session")
 def manifest():
-    """manifest("sd15") -> the reference key/shape manifest dict (skips when the reference folder is absent)."""
-
-    def load(name: str) -> dict:
-        path = MANIFESTS / f"{name}.json"
-        if not path.exists():
-            pytest.skip(f"reference manifest {path} not available")
-        return json.loads(path.read_text())
-
-    return load
+    """manifest("sd15") -> the reference key/shape manifest dict (committed under tests/data/reference)."""
+    return load_manifest

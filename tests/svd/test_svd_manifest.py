@@ -1,8 +1,5 @@
 """Full-size SVD models, sized by detection from the reference manifest, have exactly its keys and shapes."""
 
-import json
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -17,8 +14,8 @@ from engine.models.detect import detect_checkpoint, infer_vae_config
 from engine.models.vae import AutoencoderKL
 from engine.models.video_unet import VideoUNet
 from engine.models.video_vae import VideoAutoencoder
+from tests.reference_data import load_manifest
 
-MANIFEST = Path(__file__).resolve().parents[3] / "shared" / "reference" / "checkpoints" / "svd_img2vid.json"
 COND_FRAME_VAE = "conditioner.embedders.3.encoder."
 IMAGE_ENCODER = "conditioner.embedders.0.open_clip.model."
 TEXT_LEFTOVERS = {"token_embedding.weight", "positional_embedding", "ln_final.weight", "ln_final.bias",
@@ -27,9 +24,7 @@ TEXT_LEFTOVERS = {"token_embedding.weight", "positional_embedding", "ln_final.we
 
 @pytest.fixture(scope="module")
 def tensors() -> dict:
-    if not MANIFEST.exists():
-        pytest.skip(f"reference manifest {MANIFEST} not available")
-    return {k: tuple(v) for k, v in json.loads(MANIFEST.read_text())["tensors"].items()}
+    return {k: tuple(v) for k, v in load_manifest("svd_img2vid")["tensors"].items()}
 
 
 def _component(tensors: dict, prefix: str) -> dict:
