@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.needs import need_file, need_module
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -102,9 +104,8 @@ def loom_server_with_token(tmp_path_factory: pytest.TempPathFactory):
 def browser():
     """Chromium per test module: Playwright's sync API keeps an event loop running in this thread until it
     stops, and tests outside tests/e2e call asyncio.run, which refuses to start inside a running loop."""
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+    need_file(CHROMIUM, "Debian's chromium: apt-get install chromium")
+    sync_api = need_module("playwright.sync_api", "pip install -e '.[test]'")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield b

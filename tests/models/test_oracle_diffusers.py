@@ -10,9 +10,10 @@ from engine.models.detect import detect_checkpoint
 from engine.models.unet import UNetConfig, UNetModel
 from engine.models.vae import AutoencoderKL, VAEConfig
 from tests.fixtures.checkpoints import tiny_checkpoint_state_dict
+from tests.needs import need_module
 
-single_file = pytest.importorskip("diffusers.loaders.single_file_utils")
-diffusers = pytest.importorskip("diffusers")
+single_file = need_module("diffusers.loaders.single_file_utils", "pip install -e '.[test]'")
+diffusers = need_module("diffusers", "pip install -e '.[test]'")
 
 TOLERANCE = 1e-4
 

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.needs import UNDER_CI
+
 PACKS_DIR = Path(__file__).parent / "packs"
-NEEDS_RAY = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
+NEEDS_RAY = pytest.mark.skipif(importlib.util.find_spec("ray") is None and not UNDER_CI,
                                reason="Ray is not installed (optional extra loom[ray]: pip install ray)")
 
 

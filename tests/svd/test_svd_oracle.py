@@ -4,7 +4,6 @@ so the LDM -> diffusers key map is written here)."""
 
 import re
 
-import pytest
 import torch
 
 from engine.models.blocks import timestep_embedding
@@ -17,8 +16,9 @@ from tests.fixtures.svd_checkpoint import (
     tiny_svd_unet_state_dict,
     tiny_svd_vae_state_dict,
 )
+from tests.needs import need_module
 
-diffusers = pytest.importorskip("diffusers")
+diffusers = need_module("diffusers", "pip install -e '.[test]'")
 
 RES = {"in_layers.0": "norm1", "in_layers.2": "conv1", "emb_layers.1": "time_emb_proj",
        "out_layers.0": "norm2", "out_layers.3": "conv2", "skip_connection": "conv_shortcut"}
