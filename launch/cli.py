@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.paths import Folders, ModelPathsConfigError
+from launch.comfy_flags import add_comfyui_flags, apply_comfyui_flags
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ COMMANDS: dict[str, Command] = {
 examples:
   python main.py run workflows/image_invert_and_scale.json --output-directory out
   python main.py run workflows/sd15_txt2img.json --set KSampler.seed=7 --set 6.text="a red fox"
-  python main.py run out/Loom_00001_.png --json     (a saved image runs its embedded workflow)
+  python main.py run out/examples/invert_and_scale_00001_.png --json   (a saved image runs its workflow)
 
 Progress goes to stderr; the files written are listed on stdout.
 exit codes: 0 done, 2 unreadable or invalid workflow, 3 a node failed, 130 interrupted (Ctrl-C)"""),
@@ -194,18 +195,22 @@ def build_parser() -> argparse.ArgumentParser:
     from launch.serve import add_serve_flags
 
     add_serve_flags(parser)  # `python main.py --port N` serves without naming the subcommand
+    add_comfyui_flags(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, command in COMMANDS.items():
         subparser = sub.add_parser(name, help=command.help, description=command.help, epilog=command.examples,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
         add_shared_flags(subparser, suppress_defaults=True)
         command.add_flags(subparser)
+        add_comfyui_flags(subparser)
     return parser
 
 
 def main(argv: list[str] | None = None, base_dir: Path | None = None) -> int:
     """Parse `argv` and run the chosen subcommand; returns the process exit code."""
     args = build_parser().parse_args(argv)
+    for line in apply_comfyui_flags(args):
+        print(line, file=sys.stderr)
     base = (base_dir or Path.cwd()).absolute()
     try:
         return COMMANDS[args.command or DEFAULT_COMMAND].run(args, base)

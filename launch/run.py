@@ -19,6 +19,7 @@ from typing import Any
 
 from engine.graph.context import Interrupt
 from engine.graph.executor import Executor
+from engine.graph.model_sources import explain_missing_models
 from engine.graph.types import is_link
 from engine.graph.validation import validate_prompt
 from engine.graph.workflow_io import WorkflowFormatError, load_workflow
@@ -85,7 +86,9 @@ def _declared_inputs(registry, class_type: str) -> list[str] | None:
     return [name for section in ("required", "optional") for name in (info["input"].get(section) or {})]
 
 
-def resolve_targets(prompt: dict, targets: list[str] | None) -> list[str] | None:
+def resolve_targets(prompt: dict, targets: list[str] | None, registry=None) -> list[str] | None:
+    """Node ids for --target selectors; each must be an output node (one that saves or shows something),
+    else running it would end with exit 0 and nothing to show for it."""
     if targets is None:
         return None
     ids: list[str] = []
@@ -94,7 +97,17 @@ def resolve_targets(prompt: dict, targets: list[str] | None) -> list[str] | None
         if not found:
             raise WorkflowInputError(f"--target {selector!r}: no node with id, title or class_type {selector!r}")
         ids.extend(i for i in found if i not in ids)
+    outputs = [i for i, n in prompt.items() if registry is not None and _is_output(registry, n.get("class_type"))]
+    for node_id in ids:
+        if registry is not None and node_id not in outputs and prompt[node_id].get("class_type") in registry:
+            listed = ", ".join(f"{i} ({prompt[i]['class_type']})" for i in outputs) or "none"
+            raise WorkflowInputError(f"--target {node_id} ({prompt[node_id]['class_type']}) saves and shows nothing: "
+                                     f"it is not an output node. Output nodes in this workflow: {listed}")
     return ids
+
+
+def _is_output(registry, class_type: object) -> bool:
+    return isinstance(class_type, str) and class_type in registry and registry.get(class_type).spec.output_node
 
 
 def describe_validation(prompt: dict, validation) -> list[str]:
@@ -114,7 +127,9 @@ def describe_validation(prompt: dict, validation) -> list[str]:
 
 def _reason(error: dict) -> str:
     message, details = error.get("message", "invalid"), error.get("details") or ""
-    if details.startswith("Node ID") or details in message:
+    if details.startswith("Node ID"):  # the node is named already; keep what follows (a "did you mean")
+        details = details.partition("; ")[2]
+    if details in message:
         details = ""
     return f"{message}" + (f": {details}" if details else "") + f" [{error.get('type', 'error')}]"
 
@@ -191,7 +206,7 @@ def _prepared(args: argparse.Namespace, registry) -> tuple[dict, dict | None, li
     prompt, workflow = load_workflow(source, registry)
     for line in apply_overrides(prompt, args.overrides, registry):
         print(line, file=sys.stderr)
-    return prompt, workflow, resolve_targets(prompt, args.targets)
+    return prompt, workflow, resolve_targets(prompt, args.targets, registry)
 
 
 def _print_execution_error(prompt: dict, error: dict) -> None:
@@ -205,10 +220,11 @@ def _print_execution_error(prompt: dict, error: dict) -> None:
 
 
 def _is_user_mistake(exception_type: str) -> bool:
-    """Nodes report bad values and missing or wrong files as ValueError / FileNotFoundError (and subclasses):
-    their message says it all, a traceback is only noise. Anything else may be a bug: keep the traceback."""
+    """Nodes report bad values and missing, unreadable or corrupt files as ValueError / OSError (and
+    subclasses such as Pillow's UnidentifiedImageError): their message says it all, a traceback is only
+    noise. Anything else may be a bug: keep the traceback."""
     cls = pydoc.locate(exception_type)
-    return isinstance(cls, type) and issubclass(cls, (ValueError, FileNotFoundError))
+    return isinstance(cls, type) and issubclass(cls, (ValueError, OSError))
 
 
 def run_command(args: argparse.Namespace, base_dir: Path) -> int:
@@ -221,6 +237,7 @@ def run_command(args: argparse.Namespace, base_dir: Path) -> int:
     except (OSError, WorkflowFormatError, WorkflowInputError) as exc:
         return _report_unreadable(args, exc)
     validation = validate_prompt(prompt, registry, targets)
+    explain_missing_models(validation.node_errors, workflow)
     problems = describe_validation(prompt, validation)
     if problems or not validation.ok:
         return _report_invalid(args, problems, validation)

@@ -157,7 +157,7 @@ async def _serve_forever(app: web.Application, hosts: list[str], port: int) -> N
 
 def serve(args: argparse.Namespace, base_dir: Path) -> int:
     """Build the app from `args` and serve until interrupted."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=getattr(args, "log_level", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     hosts = [h.strip() for h in args.listen.split(",") if h.strip()] or ["127.0.0.1"]
     app = build_app(args, base_dir, hosts)
     try:

@@ -51,6 +51,7 @@ class _Run:
         self.last_node: str | None = None
         self.ended = False
         self.held: list[tuple[str, dict]] = []  # ENDING_EVENTS waiting for the history entry
+        self.ran = self.cached = 0  # nodes executed / taken from the cache, for the log line
 
     @property
     def failed(self) -> bool:
@@ -215,6 +216,7 @@ class PromptWorker:
                 item.prompt, item.prompt_id, lambda event: self._on_event(run, event),
                 extra_data=item.extra_data, targets=item.outputs, interrupt=self.interrupt_flag))
             outputs, status_str, meta = dict(result.outputs or {}), result.status, dict(result.meta or {})
+            run.ran, run.cached = len(getattr(result, "executed", ())), len(getattr(result, "cached", ()))
             if result.error and not run.failed:  # refused before any node ran (e.g. a model file vanished)
                 self._record(run, "execution_error", {"prompt_id": item.prompt_id, **result.error,
                                                       "node_errors": result.node_errors})
@@ -235,6 +237,8 @@ class PromptWorker:
         status = make_status("success" if status_str == "success" else "error", status_str == "success",
                              run.messages)
         status["duration_s"] = round(time.time() - started, 3)
+        log.info("prompt %s %s: %d nodes run, %d cached, %.2f s", pid, status_str, run.ran, run.cached,
+                 status["duration_s"])
         try:
             entry = self.queue.finish(run.item, outputs, status, meta)
         except Exception:  # e.g. outputs that do not serialise: keep the status, drop the outputs

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import difflib
 import inspect
 import math
 import traceback
@@ -181,13 +182,20 @@ class _Validator:
         file is missing and names the folders searched and the files found there."""
         folders = getattr(self.registry.services, "folders", None)
         kind = item.extra.get("model_folder")
+        if item.extra.get("image_upload") and folders is not None:
+            root = item.extra.get("image_folder") or "input"
+            found = _choices_text(choices) if choices else "no files"
+            details = (f"{item.name}: '{unknown}' is not in the {root} folder ({folders.shown(folders.root(root))}/); "
+                       f"found: {found}. Copy the file there or upload it")
+            return _input_error("value_not_in_list", f"File not found in the {root} folder", item, value, details)
         if not kind or folders is None:
             details = f"{item.name}: '{unknown}' not in {_choices_text(choices)}"
             return _input_error("value_not_in_list", "Value not in list", item, value, details)
         searched = ", ".join(folders.shown(p) for p in folders.folders_for(kind))
         found = _choices_text(choices) if choices else "no model files"
         details = f"{item.name}: '{unknown}' is not in models/{kind} (searched: {searched}); found: {found}"
-        return _input_error("value_not_in_list", f"Model file not found in models/{kind}", item, value, details)
+        return _input_error("value_not_in_list", f"Model file not found in models/{kind}", item, value, details,
+                            model_folder=kind)
 
     def parse(self, node_id: str) -> ParsedNode:
         raw = self.prompt[node_id]
@@ -254,9 +262,22 @@ def _unknown_class_errors(prompt: dict, registry: Any) -> dict[str, dict]:
                                          f"Node ID '#{node_id}' ({class_type}): got {type(raw['inputs']).__name__}",
                                          input_name="inputs")
         elif class_type not in registry:
+            guesses = _close_names(class_type, registry)
+            hint = f"; did you mean {' or '.join(guesses)}?" if guesses else ""
             errors[node_id] = make_error("invalid_prompt", f"Cannot execute because node {class_type} does not "
-                                         "exist.", f"Node ID '#{node_id}'", class_type=class_type)
+                                         "exist.", f"Node ID '#{node_id}'{hint}", class_type=class_type,
+                                         did_you_mean=guesses)
     return errors
+
+
+def _close_names(class_type: str, registry: Any) -> list[str]:
+    """Up to three registered node names a typo most likely meant (case and separators ignored first)."""
+    names = registry.names() if hasattr(registry, "names") else []
+    folded = {name.lower().replace("_", "").replace(" ", ""): name for name in names}
+    exact = folded.get(class_type.lower().replace("_", "").replace(" ", ""))
+    if exact is not None:
+        return [exact]
+    return difflib.get_close_matches(class_type, names, n=3, cutoff=0.75)
 
 
 def _class_name(raw: Any) -> str | None:

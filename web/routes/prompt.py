@@ -7,6 +7,7 @@ import uuid
 
 from aiohttp import web
 
+from engine.graph.model_sources import explain_missing_models
 from engine.graph.ui_format import is_ui_workflow, ui_to_api
 from engine.graph.validation import ValidationResult, validate_prompt
 from engine.queue import PromptQueue, QueueItem
@@ -52,7 +53,10 @@ def _checked(body: PromptRequest, registry) -> tuple[dict, str | None, Validatio
     prompt, converted = _to_api(body, registry)
     if body.partial_execution_targets is not None and not body.partial_execution_targets:
         raise bad_request("prompt_no_outputs", "Prompt has no outputs", "partial_execution_targets is empty")
-    return prompt, converted, validate_prompt(prompt, registry, body.partial_execution_targets)
+    checked = validate_prompt(prompt, registry, body.partial_execution_targets)
+    pnginfo = body.extra_data.get("extra_pnginfo")
+    explain_missing_models(checked.node_errors, pnginfo.get("workflow") if isinstance(pnginfo, dict) else None)
+    return prompt, converted, checked
 
 
 def _queue_item(body: PromptRequest, prompt: dict, outputs: list[str], queue: PromptQueue) -> QueueItem:
