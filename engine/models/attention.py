@@ -44,17 +44,20 @@ def attention_backend() -> str:
 
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int) -> torch.Tensor:
-    """Softmax attention over [B, N, heads*dim] inputs; returns [B, Nq, heads*dim]."""
+    """Softmax attention over [B, N, heads*dim] inputs; returns [B, Nq, heads*dim].
+
+    Keys and values are regrouped to q's batch size like ComfyUI's attention does (a patch that tiles q
+    into more, shorter sequences, e.g. HyperTile, gets k and v cut into as many consecutive chunks)."""
     b, nq, inner = q.shape
     dim = inner // heads
     backend = attention_backend()
     if backend == "xformers" and q.is_cuda:
         import xformers.ops
 
-        split = (lambda t: t.reshape(b, t.shape[1], heads, dim))
+        split = (lambda t: t.reshape(b, -1, heads, dim))
         out = xformers.ops.memory_efficient_attention(split(q), split(k), split(v))
         return out.reshape(b, nq, inner)
-    qh, kh, vh = (t.reshape(b, t.shape[1], heads, dim).transpose(1, 2) for t in (q, k, v))
+    qh, kh, vh = (t.reshape(b, -1, heads, dim).transpose(1, 2) for t in (q, k, v))
     if backend == "sliced":
         out = sliced_attention(qh, kh, vh)
     else:

@@ -39,7 +39,8 @@ ExtraConds = Callable[[dict, torch.Size], dict]
 class SamplingModel:
     """A diffusion network with its noise parametrisation, conditioning wiring and latent scaling.
 
-    latent_scale/latent_shift map LATENT values (VAE space) to the model's space: (z - shift) * scale.
+    latent_scale/latent_shift (floats or per-channel tensors) map LATENT values (VAE space) to the model's
+    space: (z - shift) * scale.
     `model_options` is ComfyUI's dict of sampling hooks (sampler_cfg_function, ...; see cfg.py).
     """
 
@@ -71,7 +72,12 @@ class SamplingModel:
         return self.extra_conds(cond, latent_shape) if self.extra_conds else {}
 
     def process_latent_in(self, latent: torch.Tensor) -> torch.Tensor:
-        return (latent - self.latent_shift) * self.latent_scale
+        return (latent - _on(self.latent_shift, latent)) * _on(self.latent_scale, latent)
 
     def process_latent_out(self, latent: torch.Tensor) -> torch.Tensor:
-        return latent / self.latent_scale + self.latent_shift
+        return latent / _on(self.latent_scale, latent) + _on(self.latent_shift, latent)
+
+
+def _on(value, like: torch.Tensor):
+    """A float, or a per-channel tensor moved to `like`'s device and dtype."""
+    return value.to(like) if torch.is_tensor(value) else value

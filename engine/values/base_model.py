@@ -39,22 +39,45 @@ class ModelType(Enum):
 
 
 class LatentFormat:
-    """ComfyUI's latent_formats.SD15 / SDXL: how VAE latents map into the model's space, plus previews."""
+    """ComfyUI's latent_formats.SD15 / SDXL / SDXL_Playground_2_5: how VAE latents map into the model's
+    space ((latent - mean) * scale_factor / std; mean 0 and std 1 unless per-channel), plus previews."""
 
     latent_channels = 4
     latent_dimensions = 2
 
-    def __init__(self, scale_factor: float, family: str):
+    def __init__(self, scale_factor: float, family: str, latents_mean: torch.Tensor | None = None,
+                 latents_std: torch.Tensor | None = None):
         self.scale_factor = scale_factor
+        self.latents_mean, self.latents_std = latents_mean, latents_std
         factors, bias = LATENT_RGB[FAMILY_FACTORS.get(family, "sd1")]
         self.latent_rgb_factors, self.latent_rgb_factors_bias = factors, bias
         self.taesd_decoder_name = "taesdxl_decoder" if FAMILY_FACTORS.get(family) == "sdxl" else "taesd_decoder"
 
+    @property
+    def shift(self) -> float | torch.Tensor:
+        """What process_in subtracts before scaling."""
+        return 0.0 if self.latents_mean is None else self.latents_mean
+
+    @property
+    def scale(self) -> float | torch.Tensor:
+        """What process_in multiplies by after the shift."""
+        return self.scale_factor if self.latents_std is None else self.scale_factor / self.latents_std
+
     def process_in(self, latent: torch.Tensor) -> torch.Tensor:
-        return latent * self.scale_factor
+        return (latent - _on(self.shift, latent)) * _on(self.scale, latent)
 
     def process_out(self, latent: torch.Tensor) -> torch.Tensor:
-        return latent / self.scale_factor
+        return latent / _on(self.scale, latent) + _on(self.shift, latent)
+
+
+def _on(value: float | torch.Tensor, like: torch.Tensor) -> float | torch.Tensor:
+    return value.to(like) if torch.is_tensor(value) else value
+
+
+def playground_latent_format() -> LatentFormat:
+    """Playground v2.5's per-channel normalised SDXL latents (ComfyUI's SDXL_Playground_2_5)."""
+    return LatentFormat(0.5, "sdxl", torch.tensor([-1.6574, 1.886, -1.383, 2.5155]).view(1, 4, 1, 1),
+                        torch.tensor([8.4927, 5.9022, 6.5498, 5.2299]).view(1, 4, 1, 1))
 
 
 class ModelConfig:

@@ -73,11 +73,17 @@ def sampling_model(model: ModelPatcher, unet: nn.Module) -> SamplingModel:
     model_sampling (object patches first), conditioning wiring and ComfyUI model_options."""
     options = model.model_options
     device, dtype = weight_dtype(unet)
+    wanted = model.get_model_object("manual_cast_dtype")
+    if wanted is not None and wanted != dtype:
+        raise ValueError(f"ModelComputeDtype: Loom computes this UNet in {dtype} (its --precision setting); "
+                         f"computing it in {wanted} is not supported")
+    latent_format = model.get_model_object("latent_format")
     return SamplingModel(
         diffusion_model=UNetCall(unet),
         model_sampling=model.get_model_object("model_sampling"),
         extra_conds=options.get("extra_conds") or _extra_conds(model),
-        latent_scale=model.get_model_object("latent_format").scale_factor,
+        latent_scale=latent_format.scale,
+        latent_shift=latent_format.shift,
         dtype=dtype,
         device=device,
         model_options=options,
