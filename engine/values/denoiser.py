@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from engine.models.blocks import timestep_embedding
+from engine.models.concat_inputs import concat_input
 from engine.models.unclip import unclip_label
 from engine.sampling.model_wrapper import SamplingModel
 from engine.values.model import weight_dtype
@@ -54,7 +55,7 @@ def sdxl_vector(options: dict, adm_channels: int, refiner: bool, batch: int) -> 
     return vector.repeat((batch + vector.shape[0] - 1) // vector.shape[0], 1)[:batch]
 
 
-def _extra_conds(model: ModelPatcher):
+def _label_input(model: ModelPatcher):
     adm = model.config.unet.adm_in_channels
     if not adm:
         return None
@@ -66,6 +67,19 @@ def _extra_conds(model: ModelPatcher):
         return {"y": sdxl_vector(options, adm, refiner, latent_shape[0])}
 
     return extra
+
+
+def _extra_conds(model: ModelPatcher):
+    """The label vector (SDXL, unCLIP) and extra input channels (inpainting, InstructPix2Pix) a UNet takes."""
+    config = model.config
+    parts = [part for part in (
+        _label_input(model),
+        concat_input(config.unet.in_channels, config.unet.out_channels, config.family,
+                     lambda z: z * config.scaling_factor),
+    ) if part is not None]
+    if not parts:
+        return None
+    return lambda options, latent_shape: {k: v for part in parts for k, v in part(options, latent_shape).items()}
 
 
 def sampling_model(model: ModelPatcher, unet: nn.Module) -> SamplingModel:

@@ -3,13 +3,11 @@ the output folder's checkpoints/, clip/, vae/ and diffusion_models/ searched too
 name; a prompt fragment that samples and captures latent and conditioning."""
 
 from pathlib import Path
-from typing import Annotated
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from engine.graph.native import Node, NodeOutput, Socket, node
 from tests.fixtures.checkpoints import make_tiny_checkpoint
 from tests.fixtures.workflow_runner import Loom
 
@@ -31,7 +29,6 @@ def merge_models_dir(tmp_path_factory) -> Path:
 @pytest.fixture
 def loom(tmp_path, merge_models_dir) -> Loom:
     installation = Loom(tmp_path, merge_models_dir)
-    installation.registry.register(CaptureConditioning)
     for kind, folder in (("checkpoints", "checkpoints"), ("clip", "clip"), ("vae", "vae"),
                          ("diffusion_models", "diffusion_models")):
         installation.folders.add_model_folder(kind, installation.folders.output_dir / folder)
@@ -42,16 +39,6 @@ def loom(tmp_path, merge_models_dir) -> Loom:
 def source(merge_models_dir):
     """source(name) -> the tensors of a checkpoint in the models folder."""
     return lambda name: load_file(str(merge_models_dir / "checkpoints" / name))
-
-
-@node(category="testing", outputs=[], output_node=True)
-class CaptureConditioning(Node):
-    """Test-only output node: hands a CONDITIONING back through the ui dict."""
-
-    conditioning: Annotated[object, Socket("CONDITIONING")]
-
-    def run(self, ctx):
-        return NodeOutput(result=(), ui={"conditioning": [self.conditioning]})
 
 
 def sample_prompt(model: list, clip: list, vae: list | None = None) -> dict:
