@@ -179,11 +179,18 @@ class NodeDefinition:
         hook = self._hook(self.validation_hook)
         return call_with_accepted(hook, {**constants, "input_types": input_types}) if hook else True
 
+    @cached_property
+    def open_combos(self) -> frozenset[str]:
+        """Combo inputs without a fixed option list here (a remote list, one the canvas fills in): their
+        values are not checked against options, as ComfyUI never checks them."""
+        return frozenset(i.name for i in self.spec.inputs if i.type == "COMBO" and i.choices_fn is None
+                         and (not i.choices or "remote" in i.extra))
+
     def validator_claims(self) -> frozenset[str]:
-        """Inputs the custom validator checks itself (their min/max/options checks are skipped);
-        "input_types" among them means it also checks linked types."""
+        """Inputs the custom validator checks itself, plus open combos (their min/max/options checks are
+        skipped); "input_types" among them means it also checks linked types."""
         hook = self._hook(self.validation_hook)
-        return accepted_parameters(hook) if hook else frozenset()
+        return (accepted_parameters(hook) if hook else frozenset()) | self.open_combos
 
     def combo_choices(self, name: str, services: Any) -> list[Any]:
         """Current options of a combo input (computed live: folder listings change)."""

@@ -1,5 +1,5 @@
 """/object_info for V3 and comfy_types nodes equals what ComfyUI 0.3.64 serves for the same packs
-(tests/v3/data/comfy_object_info_v3.json, recorded by tools/comfy_reference/v3_object_info.py)."""
+(tests/v3/data/comfy_object_info_v3.json, recorded by tools/comfy_reference/v3_reference.py)."""
 
 from __future__ import annotations
 

@@ -201,7 +201,24 @@ class Gate(io.ComfyNode):
 
     @classmethod
     def execute(cls, value: int, open: bool) -> io.NodeOutput:
-        return io.NodeOutput(value) if open else io.NodeOutput(block_execution="gate closed")
+        return io.NodeOutput(value, block_execution=None if open else "gate closed")
+
+
+class RemotePick(io.ComfyNode):
+    """A combo whose options the canvas fetches from a route: any value is accepted."""
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="V3TRemotePick", category="testing/v3",
+            inputs=[io.Combo.Input("name", remote=io.RemoteOptions(route="/internal/files/input", refresh_button=True)),
+                    io.MultiCombo.Input("tags", options=["a", "b", "c"], default=["a"], chip=True, optional=True)],
+            outputs=[io.String.Output()],
+        )
+
+    @classmethod
+    def execute(cls, name: str, tags: list[str] | None = None) -> io.NodeOutput:
+        return io.NodeOutput(f"{name}:{'+'.join(tags or [])}")
 
 
 class PreviewGrey(io.ComfyNode):
@@ -221,7 +238,8 @@ class PreviewGrey(io.ComfyNode):
 
 class V3TestExtension(ComfyExtension):
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
-        return [Add, AsyncScale, LazySwitch, RepeatAdd, Range, Sum, WhoAmI, Show, Even, Stamp, Gate, PreviewGrey]
+        return [Add, AsyncScale, LazySwitch, RepeatAdd, Range, Sum, WhoAmI, Show, Even, Stamp, Gate, RemotePick,
+                PreviewGrey]
 
 
 async def comfy_entrypoint() -> ComfyExtension:
