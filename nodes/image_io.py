@@ -19,7 +19,7 @@ from engine.graph.context import current
 from engine.graph.native import Combo, Node, NodeOutput, Out, Socket, Widget, node
 from engine.graph.workflow_io import png_info
 from engine.paths import Folders, UnsafePath
-from nodes.image_tensors import tensor_to_pil
+from nodes.image_tensors import tensor_to_pil, to_uint8
 from nodes.model_files import folders_of
 from nodes.save_names import expand_prefix, next_counter, split_prefix
 
@@ -61,7 +61,8 @@ def _rgb_array(frame: Image.Image) -> np.ndarray:
 def load_image_file(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     """IMAGE [N,H,W,3] and MASK [N,H,W] from a file; every frame of the first frame's size is kept.
 
-    The mask is 1 where the image is transparent (1 - alpha), zeros when it has no alpha.
+    The mask is 1 where the image is transparent (1 - alpha); a frame without alpha gets ComfyUI's empty
+    64 x 64 mask. (Unlike ComfyUI, 16/32-bit grey keeps its range instead of saturating to white.)
     """
     images, masks = [], []
     with Image.open(path) as opened:
@@ -77,7 +78,7 @@ def load_image_file(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
                 alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255.0
                 masks.append(1.0 - torch.from_numpy(alpha.copy()))
             else:
-                masks.append(torch.zeros(rgb.shape[:2], dtype=torch.float32))
+                masks.append(torch.zeros((64, 64), dtype=torch.float32))
             if opened.format == "MPO":
                 break
     return torch.stack(images), torch.stack(masks)
@@ -118,13 +119,11 @@ class LoadImageMask(Node):
 
     def run(self, ctx):
         path = annotated_file(folders_of(ctx), self.image, "input")
+        band = {"alpha": "A", "red": "R", "green": "G", "blue": "B"}[self.channel]
         with Image.open(path) as opened:
             frame = ImageOps.exif_transpose(opened)
-            band = {"alpha": "A", "red": "R", "green": "G", "blue": "B"}[self.channel]
-            if band == "A" and frame.mode == "P" and "transparency" in frame.info:
-                frame = frame.convert("RGBA")
-            if band not in frame.getbands():
-                return (torch.zeros(1, frame.height, frame.width),)
+            if frame.mode.startswith("I"):  # deep grey: its full range, as LoadImage reads it
+                frame = Image.fromarray(to_uint8(torch.from_numpy(_rgb_array(frame))))
             values = np.asarray(frame.convert("RGBA").getchannel(band), dtype=np.float32) / 255.0
         mask = torch.from_numpy(values.copy())[None]
         return (1.0 - mask if band == "A" else mask,)

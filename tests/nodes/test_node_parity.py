@@ -2,10 +2,11 @@
 tools/comfy_reference/nodes_reference.py, which ran ComfyUI's own node classes) is run through the Loom node
 of the same name and every output is compared: tensors at float32 tolerance (rtol 1e-5, atol 1e-5; exact
 where ComfyUI's result is exact), shapes exactly, strings, numbers, booleans and batch indices exactly.
-Upscale models are the seeded tiny ESRGAN of tests/fixtures/esrgan.py, which both sides build.
+Image loaders read the small files of data/images. Upscale models are the seeded tiny ESRGAN of tests/fixtures/esrgan.py, which both sides build.
 """
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import torch
 from engine.graph.context import ExecutionContext, Services
 from engine.graph.native import NodeOutput
 from engine.graph.registry import build_default_registry
+from engine.paths import Folders
 from nodes.upscale_models import tiled_upscale
 from tests.fixtures.esrgan import esrgan_state_dict
 
@@ -83,7 +85,11 @@ def assert_same(got, expected, arrays: dict, where: str) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c['node']}-{c['id']}" for c in CASES])
 def test_node_matches_comfyui(case, arrays, node_classes, tmp_path):
-    ctx = ExecutionContext("1", "parity", {}, Services())
+    folders = Folders(tmp_path)
+    folders.ensure()
+    for image in (DATA / "images").iterdir():  # the files the image loaders read
+        shutil.copy(image, folders.input_dir / image.name)
+    ctx = ExecutionContext("1", "parity", {}, Services(folders=folders))
 
     def call(name, inputs):
         return run_node(node_classes, name, inputs, ctx)

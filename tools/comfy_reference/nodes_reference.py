@@ -8,7 +8,7 @@ Writes comfy_node_cases.json (each case: node, inputs, expected outputs) and com
 tensors they name). A value is spelled {"t": key} for a tensor, {"latent": {...}} for a LATENT dict,
 {"list": [...]} for a list, {"node": name, "inputs": {...}} for the first output of another node (a
 LATENT_OPERATION), {"esrgan": seed} for the tiny upscale model of tests/fixtures/esrgan.py, or plain JSON.
-"tiled" holds ComfyUI's tiled upscaling (comfy.utils.tiled_scale) of that model with small tiles.
+Image files for LoadImage/LoadImageMask are written to <out>/images. "tiled" holds ComfyUI's tiled upscaling (comfy.utils.tiled_scale) of that model with small tiles.
 """
 
 import asyncio
@@ -275,6 +275,34 @@ def esrgan(seed: int):
     return ModelLoader().load_from_state_dict(fixture.esrgan_state_dict(seed)).eval()
 
 
+def write_images(folder: Path) -> list[str]:
+    """Small image files in the formats LoadImage meets (RGB, RGBA, palette with transparency, grey, a
+    two-frame GIF), written deterministically; the test loads the same files. (No 16-bit grey: ComfyUI
+    saturates it to white, Loom keeps its range.)"""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    g = torch.Generator().manual_seed(11)
+    rgba = (torch.rand(5, 6, 4, generator=g) * 255).to(torch.uint8).numpy()
+    Image.fromarray(rgba[..., :3]).save(folder / "rgb.png")
+    Image.fromarray(rgba).save(folder / "rgba.png")
+    palette = Image.fromarray(rgba[..., :3]).quantize(colors=4)
+    palette.info["transparency"] = 1
+    palette.save(folder / "palette.png", transparency=1)
+    Image.fromarray(rgba[..., 0]).save(folder / "grey.png")
+    frames = [Image.fromarray(rgba[..., :3]), Image.fromarray(255 - rgba[..., :3])]
+    frames[0].save(folder / "two.gif", save_all=True, append_images=frames[1:])
+    return ["rgb.png", "rgba.png", "palette.png", "grey.png", "two.gif"]
+
+
+def image_file_cases(names: list[str]) -> list:
+    out = [(f"load_{name}", "LoadImage", {"image": name}) for name in names]
+    for channel in ("alpha", "red"):
+        out += [(f"load_mask_{channel}_{name}", "LoadImageMask", {"image": name, "channel": channel})
+                for name in ("rgba.png", "palette.png", "grey.png")]
+    return out
+
+
 def decode(value, arrays: Arrays, call):
     """A case's input spelling -> the Python value."""
     if isinstance(value, dict) and "esrgan" in value:
@@ -331,7 +359,11 @@ def main(checkout: str, out_dir: Path) -> None:
     arrays = Arrays()
     make_inputs(arrays)
     written = []
-    for case_id, name, inputs in cases():
+    import folder_paths
+
+    images = out_dir / "images"
+    folder_paths.set_input_directory(str(images))
+    for case_id, name, inputs in cases() + image_file_cases(write_images(images)):
         outputs = call(name, {k: decode(v, arrays, call) for k, v in inputs.items()})
         written.append({"id": case_id, "node": name, "inputs": inputs,
                         "outputs": [encode(v, f"{case_id}.out{i}", arrays) for i, v in enumerate(outputs)]})
