@@ -68,7 +68,7 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
         except ModuleNotFoundError:
             found = None
         if found is None:
-            return self._node_view(fullname)
+            return self._node_view(fullname) or self._other_family(fullname)
         return importlib.machinery.ModuleSpec(fullname, _AliasLoader(loom_name),
                                               is_package=found.submodule_search_locations is not None)
 
@@ -84,6 +84,28 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
         if comfy_name not in module_names():
             return None
         return importlib.machinery.ModuleSpec(fullname, _ViewLoader())
+
+
+    @staticmethod
+    def _other_family(fullname: str) -> importlib.machinery.ModuleSpec | None:
+        """A module of a model family Loom does not load: stand-ins that raise when called."""
+        from comfy_compat.other_families import is_other_family
+
+        if not is_other_family(fullname):
+            return None
+        return importlib.machinery.ModuleSpec(fullname, _FamilyLoader(), is_package=True)
+
+
+class _FamilyLoader(importlib.abc.Loader):
+    """Builds a module of stand-ins (comfy_compat.other_families.family_module)."""
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+        from comfy_compat.other_families import family_module
+
+        return family_module(spec.name)
+
+    def exec_module(self, module: ModuleType) -> None:
+        """Nothing to run: names are made when they are read."""
 
 
 class _ViewLoader(importlib.abc.Loader):

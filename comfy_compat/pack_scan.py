@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from comfy_compat import EMULATED
+from comfy_compat.other_families import UNAVAILABLE
 
 COMFY_TOPS = frozenset({*EMULATED, "nodes"})
 SKIPPED_FOLDERS = frozenset({".git", "__pycache__", "node_modules", "tests", "test", "venv", ".venv"})
@@ -88,9 +89,14 @@ def referenced_names(pack: Path) -> dict[str, str]:
     return found
 
 
+def _unavailable(value: object) -> bool:
+    return bool(getattr(value, "__dict__", {}).get(UNAVAILABLE))
+
+
 def provides(name: str) -> bool:
     """Whether importing the longest module prefix of `name` and reading the rest as attributes works
-    on Loom (the compatibility layer must be installed)."""
+    on Loom (the compatibility layer must be installed), with no stand-in on the way (a stand-in
+    raises NotImplementedError when used)."""
     parts = name.split(".")
     for cut in range(len(parts), 0, -1):
         try:
@@ -103,11 +109,13 @@ def provides(name: str) -> bool:
     else:
         return False
     for attribute in parts[cut:]:
+        if _unavailable(value):
+            return False
         try:
             value = getattr(value, attribute)
         except Exception:  # noqa: BLE001 - AttributeError, or a lazy attribute that cannot be built
             return False
-    return True
+    return not _unavailable(value)
 
 
 def missing_names(pack: Path) -> dict[str, str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from comfy_compat import state
+from comfy_compat.other_families import UNAVAILABLE
 from engine.graph.native import NativeDefinition, NodeOutput
 
 FUNCTIONS_FILE = Path(__file__).parent / "data" / "v1_functions.json"
@@ -116,7 +117,8 @@ def unavailable_class(class_type: str) -> type:
     return type(class_type, (), {"__doc__": f"ComfyUI's {class_type}, which Loom does not provide.",
                                  "__module__": found["module"], "FUNCTION": found["function"],
                                  found["function"]: call, "INPUT_TYPES": classmethod(input_types),
-                                 "RETURN_TYPES": tuple(found["return_types"]), "CATEGORY": "unavailable"})
+                                 "RETURN_TYPES": tuple(found["return_types"]), "CATEGORY": "unavailable",
+                                 UNAVAILABLE: True})
 
 
 def comfy_node_class(class_type: str, module: str | None = None) -> type | None:
