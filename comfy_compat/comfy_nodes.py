@@ -60,8 +60,16 @@ def common_ksampler(model: Any, seed: int, steps: int, cfg: float, sampler_name:
 # Packs add {pack name: folder of JS extensions} here (Impact Pack does); the server serves them too.
 EXTENSION_WEB_DIRS: dict[str, str] = {}
 
+def interrupt_processing(value: bool = True) -> None:
+    """Ask the running prompt to stop (ComfyUI's nodes.interrupt_processing)."""
+    from comfy_compat.comfy.model_management import interrupt_current_processing
+
+    interrupt_current_processing(value)
+
+
 ATTRIBUTES = {
     "EXTENSION_WEB_DIRS": EXTENSION_WEB_DIRS,
+    "interrupt_processing": interrupt_processing,
     "NODE_CLASS_MAPPINGS": _RegistryView("cls"),
     "NODE_DISPLAY_NAME_MAPPINGS": _RegistryView("display_name"),
     "MAX_RESOLUTION": MAX_RESOLUTION,

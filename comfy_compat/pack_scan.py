@@ -45,6 +45,7 @@ class _Collector(ast.NodeVisitor):
     def __init__(self) -> None:
         self.bound: dict[str, str] = {}  # local name -> the ComfyUI name it stands for
         self.used: dict[str, int] = {}
+        self.assigned: set[str] = set()  # ComfyUI names the pack sets itself (monkey-patching)
 
     def _use(self, name: str, line: int) -> None:
         self.used.setdefault(name, line)
@@ -64,6 +65,13 @@ class _Collector(ast.NodeVisitor):
             if alias.name != "*":
                 self._use(f"{node.module}.{alias.name}", node.lineno)
                 self.bound[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        for target in node.targets:
+            chain = _chain(target)
+            if chain and chain[0] in self.bound:
+                self.assigned.add(".".join([self.bound[chain[0]], *chain[1:]]))
+        self.generic_visit(node)
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         chain = _chain(node)
@@ -85,7 +93,8 @@ def referenced_names(pack: Path) -> dict[str, str]:
         collector.visit(tree)
         where = path.relative_to(pack.parent if pack.is_file() else pack)
         for name, line in collector.used.items():
-            found.setdefault(name, f"{where}:{line}")
+            if not any(name == a or name.startswith(a + ".") for a in collector.assigned):
+                found.setdefault(name, f"{where}:{line}")
     return found
 
 

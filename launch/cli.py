@@ -167,6 +167,18 @@ def _serve(args: argparse.Namespace, base_dir: Path) -> int:
     return serve(args, base_dir)
 
 
+def _add_packs(parser: argparse.ArgumentParser) -> None:
+    from launch.packs_check import add_packs_flags
+
+    add_packs_flags(parser)
+
+
+def _packs(args: argparse.Namespace, base_dir: Path) -> int:
+    from launch.packs_check import packs_command
+
+    return packs_command(args, base_dir)
+
+
 COMMANDS: dict[str, Command] = {
     "run": Command("run a workflow headless and exit", _add_run, _run, examples="""\
 examples:
@@ -180,6 +192,13 @@ exit codes: 0 done, 2 unreadable or invalid workflow, 3 a node failed, 130 inter
 examples:
   python main.py                       serve on http://127.0.0.1:8188
   python main.py --listen --port 8000  serve on every address (a token is printed and required)"""),
+    "packs": Command("check node packs: does each load, its node count, the ComfyUI names Loom lacks",
+                     _add_packs, _packs, examples="""\
+examples:
+  python main.py packs check                   the packs in custom_nodes/
+  python main.py packs check ~/ComfyUI/custom_nodes
+
+exit codes: 0 every pack loads, 1 some pack fails to load"""),
 }
 DEFAULT_COMMAND = "serve"
 

@@ -8,9 +8,9 @@ from typing import Any
 from engine.models.lora.formats import build_adapters
 from engine.models.lora.keys import clip_names, normalise, unet_names
 from engine.values.base_model import DIFFUSION_PREFIX
-from engine.values.comfy_weight_patches import LoomPatchAdapter
+from engine.values.comfy_weight_patches import LoomPatchAdapter, calculate_weight
 
-__all__ = ["load_lora", "model_lora_keys_clip", "model_lora_keys_unet"]
+__all__ = ["calculate_weight", "load_lora", "model_lora_keys_clip", "model_lora_keys_unet"]
 
 
 def model_lora_keys_unet(model: Any, key_map: dict | None = None) -> dict[str, str]:

@@ -149,6 +149,14 @@ def directml_enabled() -> bool:
     return False
 
 
+is_directml_enabled = directml_enabled
+
+
+def unload_model_clones(model: Any, unload_weights_only: bool = True, force_unload: bool = True) -> bool:
+    """Nothing to unload: clones of a MODEL share one managed UNet in Loom."""
+    return True
+
+
 def xformers_enabled() -> bool:
     return XFORMERS_IS_AVAILABLE
 

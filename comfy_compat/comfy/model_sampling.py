@@ -8,7 +8,7 @@ from typing import Any
 
 from engine.sampling.model_sampling import DiscreteModelSampling, EDMModelSampling, ModelSampling
 
-__all__ = ["EDM", "EPS", "V_PREDICTION", "ModelSampling", "ModelSamplingContinuousEDM", "ModelSamplingDiscrete"]
+__all__ = ["EDM", "EPS", "V_PREDICTION", "ModelSampling", "ModelSamplingContinuousEDM", "ModelSamplingDiscrete", "time_snr_shift"]
 
 
 class EPS:
@@ -25,6 +25,13 @@ class V_PREDICTION(EPS):
 
 class EDM(V_PREDICTION):
     """Prediction mixin of EDM-style v models (SVD)."""
+
+
+def time_snr_shift(alpha: float, t: Any) -> Any:
+    """The timestep shift of flow models: alpha * t / (1 + (alpha - 1) * t)."""
+    if alpha == 1.0:
+        return t
+    return alpha * t / (1 + (alpha - 1) * t)
 
 
 def _settings(model_config: Any) -> dict:

@@ -9,6 +9,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from comfy_compat.comfy.model_management import cast_to
+
+__all__ = ["CastWeightBiasOp", "cast_bias_weight", "cast_to", "disable_weight_init", "manual_cast", "pick_operations"]
+
 
 def cast_bias_weight(layer: nn.Module, input: torch.Tensor | None = None, dtype: Any = None, device: Any = None,
                      bias_dtype: Any = None) -> tuple:
