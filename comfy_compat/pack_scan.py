@@ -60,7 +60,6 @@ class _Collector(ast.NodeVisitor):
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         if node.level or not node.module or node.module.split(".")[0] not in COMFY_TOPS:
             return
-        self._use(node.module, node.lineno)
         for alias in node.names:
             if alias.name != "*":
                 self._use(f"{node.module}.{alias.name}", node.lineno)
