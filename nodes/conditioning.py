@@ -4,7 +4,7 @@ CONDITIONING is a list of [embedding tensor, options dict] pairs; nodes return n
 """
 
 import logging
-from typing import Annotated
+from typing import Annotated, Literal
 
 import torch
 from pydantic import Field
@@ -178,3 +178,19 @@ class ConditioningSetTimestepRange(Node):
 
     def run(self, ctx):
         return (_map_options(self.conditioning, start_percent=self.start, end_percent=self.end),)
+
+
+@node(category="conditioning", display_name="Conditioning (Set Mask)", outputs=[Out("CONDITIONING")])
+class ConditioningSetMask(Node):
+    """Apply the conditioning only where the mask is (weighted by it); "mask bounds" also evaluates it on
+    the mask's bounding box alone, for more detail in small regions."""
+
+    conditioning: Annotated[object, Socket("CONDITIONING")]
+    mask: Annotated[object, Socket("MASK")]
+    strength: Annotated[float, Widget(step=0.01)] = Field(1.0, ge=0.0, le=10.0)
+    set_cond_area: Literal["default", "mask bounds"]
+
+    def run(self, ctx):
+        mask = self.mask if self.mask.ndim >= 3 else self.mask[None]
+        return (_map_options(self.conditioning, mask=mask, set_area_to_bounds=self.set_cond_area != "default",
+                             mask_strength=self.strength),)

@@ -67,8 +67,8 @@ class CLIPTextEncodeSDXLRefiner(Node):
     """SDXL refiner prompt with its aesthetic score (about 6 for positive, 2.5 for negative prompts)."""
 
     ascore: Annotated[float, Widget(step=0.01)] = Field(6.0, ge=0.0, le=1000.0)
-    width: int = Field(1024, ge=64, le=MAX_SIZE)
-    height: int = Field(1024, ge=64, le=MAX_SIZE)
+    width: int = Field(1024, ge=0, le=MAX_SIZE)
+    height: int = Field(1024, ge=0, le=MAX_SIZE)
     text: Annotated[str, Widget(multiline=True, dynamicPrompts=True)]
     clip: Annotated[object, Socket("CLIP")]
 

@@ -57,7 +57,22 @@ def repeat_to_batch(t: torch.Tensor, batch: int) -> torch.Tensor:
     return t.repeat(math.ceil(batch / t.shape[0]), *([1] * (t.ndim - 1)))[:batch]
 
 
+def _mask_bounds(mask: torch.Tensor, height: int, width: int) -> tuple[int, int, int, int]:
+    """The box (h, w, y, x) around a mask's non-zero latent pixels, at least 8 x 8 (ConditioningSetMask's
+    "mask bounds"); an empty mask gives an 8 x 8 box at the corner, where it weighs nothing."""
+    mask = mask.float().reshape(-1, *mask.shape[-2:])
+    if mask.shape[-2:] != (height, width):
+        mask = F.interpolate(mask[:, None], size=(height, width), mode="bilinear")[:, 0]
+    ys, xs = torch.where(mask.abs().amax(dim=0) != 0)
+    if len(ys) == 0:
+        return (8, 8, 0, 0)
+    y, x = int(ys.min()), int(xs.min())
+    return (max(8, int(ys.max()) - y + 1), max(8, int(xs.max()) - x + 1), y, x)
+
+
 def _area(options: dict, height: int, width: int) -> tuple[int, int, int, int]:
+    if options.get("set_area_to_bounds") and "mask" in options:
+        return _mask_bounds(options["mask"], height, width)
     area = options.get("area")
     if area is None:
         return (height, width, 0, 0)

@@ -1,4 +1,4 @@
-"""Merge and conditioning-math nodes against ComfyUI 0.3.64 itself: tests/merging/data holds inputs and
+"""Merge and conditioning-math nodes (and the sampler's "mask bounds" area) against ComfyUI 0.3.64 itself: tests/merging/data holds inputs and
 ComfyUI's outputs, made by tools/comfy_reference/model_nodes.py (ComfyUI's nodes and ModelPatcher on
 seeded tensors). Loom's nodes, run on the same inputs, must give the same tensors at float32 tolerance
 and the same options."""
@@ -138,3 +138,15 @@ def test_conditioning_node_equals_comfyui(case):
                 torch.testing.assert_close(options[key], value, rtol=1e-6, atol=1e-6)
         plain = {k: list(v) if isinstance(v, tuple) else v for k, v in options.items() if not torch.is_tensor(v)}
         assert plain == expected_options[i]
+
+
+@pytest.mark.parametrize("case", list(OPTIONS["mask_bounds"]))
+def test_mask_bounds_area_equals_comfyui(case):
+    from engine.sampling.cfg import _area
+
+    name, dims = case.split("/")
+    height, width = (int(v) for v in dims.split("x"))
+    (conditioning,) = cond_nodes.ConditioningSetMask(
+        conditioning=[[torch.zeros(1, 77, 8), {}]], mask=REFERENCE[f"mask_bounds/{name}"], strength=1.0,
+        set_cond_area="mask bounds").run(None)
+    assert list(_area(conditioning[0][1], height, width)) == OPTIONS["mask_bounds"][case]

@@ -106,9 +106,29 @@ def main(comfy: str) -> None:
             entries.append({k: v for k, v in extra.items() if not torch.is_tensor(v)})
         options["outputs"][case] = entries
     tensors |= unclip_cases(torch, gen)
+    options["mask_bounds"] = mask_bounds_cases(torch, tensors)
     OUT.mkdir(parents=True, exist_ok=True)
     save_file({k: v.clone().contiguous() for k, v in tensors.items()}, str(OUT / "comfy_model_nodes.safetensors"))
     (OUT / "comfy_model_nodes.json").write_text(json.dumps(options, indent=1) + "\n")
+
+
+def mask_bounds_cases(torch, tensors: dict) -> dict:
+    """The area ComfyUI's sampler gives a ConditioningSetMask entry with "mask bounds", per latent size."""
+    from comfy.samplers import resolve_areas_and_cond_masks_multidim
+
+    rectangle = torch.zeros(1, 64, 48)
+    rectangle[0, 10:30, 5:21] = 0.7
+    dot = torch.zeros(2, 64, 48)
+    dot[1, 40, 33] = 1.0
+    masks = {"rectangle": rectangle, "dot": dot, "empty": torch.zeros(1, 64, 48)}
+    areas = {}
+    for name, mask in masks.items():
+        tensors[f"mask_bounds/{name}"] = mask
+        for dims in ((8, 6), (16, 12), (64, 48)):
+            conds = [{"mask": mask, "set_area_to_bounds": True}]
+            resolve_areas_and_cond_masks_multidim(conds, dims, "cpu")
+            areas[f"{name}/{dims[0]}x{dims[1]}"] = [int(v) for v in conds[0]["area"]]
+    return areas
 
 
 def unclip_cases(torch, gen) -> dict:
