@@ -7,6 +7,7 @@ import json
 import av
 import pytest
 import torch
+from PIL import Image
 
 from tests.fixtures.esrgan import esrgan_state_dict
 from tests.fixtures.workflow_runner import SIZE, Loom, workflow, write_checkpoints
@@ -44,3 +45,21 @@ def test_video_workflow_writes_an_mp4_with_every_frame_its_fps_and_prompt(loom):
         assert (stream.width, stream.height, stream.average_rate) == (64, 64, 8)
         assert len(frames) == 8
         assert json.loads(container.metadata["prompt"])["4"]["class_type"] == "CreateVideo"
+
+
+def test_captioned_image_folder_loads_every_image_and_encodes_each_caption(loom):
+    folder = loom.folders.input_dir / "set"
+    (folder / "2_repeat").mkdir(parents=True)
+    Image.new("RGB", (8, 6), (255, 0, 0)).save(folder / "a.png")
+    (folder / "a.txt").write_text("a red square")
+    Image.new("RGB", (4, 4), (0, 0, 255)).save(folder / "2_repeat" / "b.jpg")
+    prompt = {
+        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "v1-5-pruned-emaonly.safetensors"}},
+        "2": {"class_type": "LoadImageTextSetFromFolderNode",
+              "inputs": {"folder": "set", "clip": ["1", 1], "resize_method": "Stretch"}},
+        "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}},
+        "4": {"class_type": "PreviewAny", "inputs": {"source": ["2", 1]}},
+    }
+    result = loom.run(prompt)
+    assert len(result.outputs["3"]["images"]) == 3  # a.png, then b.jpg twice (the 2_ prefix repeats it)
+    assert result.outputs["4"]["text"][0].count("pooled_output") == 3  # one encoded caption per image
