@@ -178,6 +178,7 @@ def get_save_image_path(filename_prefix: str, output_dir: str, image_width: int 
     filename_prefix = expand_prefix(filename_prefix, image_width, image_height)
     subfolder, filename = split_prefix(filename_prefix)
     folder = safe_path_under(Path(output_dir), subfolder)
+    folder.mkdir(parents=True, exist_ok=True)  # ComfyUI creates the subfolder; packs save into it directly
     return str(folder), filename, next_counter(folder, filename), subfolder, filename_prefix
 
 

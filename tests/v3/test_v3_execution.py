@@ -18,7 +18,7 @@ def test_entrypoint_pack_registers_every_node_under_its_schema_id(v3):
     assert pack.ok, pack.error
     assert set(pack.nodes) == {"V3TAdd", "V3TAsyncScale", "V3TLazySwitch", "V3TRepeatAdd", "V3TRange", "V3TSum",
                                "V3TWhoAmI", "V3TShow", "V3TEven", "V3TStamp", "V3TGate", "V3TRemotePick",
-                               "V3TPreviewGrey"}
+                               "V3TPreviewGrey", "V3TSaveGrey"}
     assert v3.registry.source_of("V3TAdd") == "custom_nodes.v3_test_pack"
 
 
@@ -137,3 +137,17 @@ def test_preview_image_writes_a_temp_png_named_in_the_ui_output(v3):
     with Image.open(v3.folders.temp_dir / image["subfolder"] / image["filename"]) as png:
         assert png.size == (6, 4) and png.getpixel((0, 0)) == (127, 127, 127)
         assert "prompt" in png.text and "workflow" in png.text
+
+
+def test_save_helper_writes_numbered_pngs_and_mask_preview_is_grey(v3):
+    from PIL import Image
+
+    result, _ = v3.run({"save": {"class_type": "V3TSaveGrey", "inputs": {"level": 0.25, "filename_prefix": "g/v3"}}})
+    assert result.status == "success", result.error
+    saved, second, preview = result.outputs["save"]["images"]
+    assert (saved["filename"], saved["subfolder"], saved["type"]) == ("v3_00001_.png", "g", "output")
+    assert second["filename"] == "v3_00002_.png" and preview["type"] == "temp"
+    with Image.open(v3.folders.temp_dir / preview["subfolder"] / preview["filename"]) as png:
+        assert png.size == (5, 3) and png.getpixel((2, 1)) == (63, 63, 63)
+    with Image.open(v3.folders.output_dir / "g" / "v3_00001_.png") as png:
+        assert png.getpixel((0, 0)) == (63, 63, 63)

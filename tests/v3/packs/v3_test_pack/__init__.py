@@ -236,10 +236,31 @@ class PreviewGrey(io.ComfyNode):
         return io.NodeOutput(ui=ui.PreviewImage(torch.full((1, 4, 6, 3), level), cls=cls))
 
 
+class SaveGrey(io.ComfyNode):
+    """Saves a grey image to the output folder and previews a mask of the same level."""
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="V3TSaveGrey", category="testing/v3", is_output_node=True,
+            inputs=[io.Float.Input("level", default=0.5), io.String.Input("filename_prefix", default="v3grey")],
+            outputs=[io.Mask.Output()],
+        )
+
+    @classmethod
+    def execute(cls, level: float, filename_prefix: str) -> io.NodeOutput:
+        import torch
+
+        saved = ui.ImageSaveHelper.get_save_images_ui(torch.full((2, 3, 5, 3), level), filename_prefix, cls=cls)
+        mask = torch.full((1, 3, 5), level)
+        preview = ui.PreviewMask(mask, cls=cls)
+        return io.NodeOutput(mask, ui={"images": saved.as_dict()["images"] + preview.as_dict()["images"]})
+
+
 class V3TestExtension(ComfyExtension):
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
         return [Add, AsyncScale, LazySwitch, RepeatAdd, Range, Sum, WhoAmI, Show, Even, Stamp, Gate, RemotePick,
-                PreviewGrey]
+                PreviewGrey, SaveGrey]
 
 
 async def comfy_entrypoint() -> ComfyExtension:
