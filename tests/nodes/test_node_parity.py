@@ -106,3 +106,16 @@ def test_tiled_upscale_blends_tiles_like_comfyui(case, arrays):
     with torch.inference_mode():
         out = tiled_upscale(image, esrgan(case["seed"]), 2, tile=case["tile"], overlap=case["overlap"])
     assert_same(out, case["output"], arrays, "tiled_upscale")
+
+
+def test_save_image_writes_the_png_comfyui_writes(arrays, tmp_path):
+    """Same pixels (truncated, clipped) and, without metadata, the same file bytes."""
+    from nodes.image_io import SaveImage
+
+    folders = Folders(tmp_path)
+    folders.ensure()
+    ctx = ExecutionContext("1", "parity", {}, Services(folders=folders, settings={"disable_metadata": True}))
+    image = torch.from_numpy(arrays["image_saved"].copy())
+    entry = SaveImage.model_construct(images=image, filename_prefix="loom").run(ctx).ui["images"][0]
+    written = (folders.output_dir / entry["filename"]).read_bytes()
+    assert written == (DATA / "images" / "saved_by_comfyui.png").read_bytes()

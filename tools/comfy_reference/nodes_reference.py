@@ -347,10 +347,24 @@ def comfy_caller(checkout: str):
         cls = nodes.NODE_CLASS_MAPPINGS[name]
         if hasattr(cls, "FUNCTION") and hasattr(cls, cls.FUNCTION):
             result = getattr(cls(), cls.FUNCTION)(**inputs)
-            return result["result"] if isinstance(result, dict) else result
+            return result.get("result", ()) if isinstance(result, dict) else result
         return cls.execute(**inputs).args
 
     return call
+
+
+def save_png(call, arrays: Arrays, out_dir: Path) -> None:
+    """ComfyUI's SaveImage of image_a[0] (no metadata) as <out>/images/saved_by_comfyui.png: the pixels Loom's
+    SaveImage must write byte for byte."""
+    import folder_paths
+
+    folder_paths.set_output_directory(str(out_dir / "images"))
+    image = arrays.get("image_a")[:1]
+    image[0, 0, :4, 0] = torch.tensor([63.9 / 255, 64.2 / 255, -0.1, 1.2])  # truncation and clipping cases
+    arrays.put("image_saved", image)
+    call("SaveImage", {"images": image, "filename_prefix": "saved_by_comfyui"})
+    written = out_dir / "images" / "saved_by_comfyui_00001_.png"
+    written.replace(out_dir / "images" / "saved_by_comfyui.png")
 
 
 def main(checkout: str, out_dir: Path) -> None:
@@ -375,6 +389,7 @@ def main(checkout: str, out_dir: Path) -> None:
                   arrays.get("image_tiles"), model, tile_x=tile, tile_y=tile, overlap=overlap, upscale_amount=2))}
              for tile, overlap in ((8, 2), (10, 3))]
     out_dir.mkdir(parents=True, exist_ok=True)
+    save_png(call, arrays, out_dir)
     np.savez_compressed(out_dir / "comfy_node_arrays.npz", **arrays.values)
     header = {"source": "ComfyUI 0.3.64 run by tools/comfy_reference/nodes_reference.py", "cases": written,
               "tiled": tiles}
