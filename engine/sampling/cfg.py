@@ -44,8 +44,8 @@ class Control:
 @dataclass
 class _Entry:
     kwargs: dict  # network keyword arguments, batch-sized
-    area: tuple[int, int, int, int]  # (h, w, y, x) in latent pixels
-    mult: torch.Tensor  # weight over the area [B, C, h, w]
+    area: tuple[int, int, int, int] | None  # (h, w, y, x) in latent pixels; None: the whole latent
+    mult: torch.Tensor  # weight over the area [B, C, h, w] (whole latent without mask: [1, 1, 1, 1])
     sigma_start: float
     sigma_end: float
     control: Control | None
@@ -70,12 +70,14 @@ def _mask_bounds(mask: torch.Tensor, height: int, width: int) -> tuple[int, int,
     return (max(8, int(ys.max()) - y + 1), max(8, int(xs.max()) - x + 1), y, x)
 
 
-def _area(options: dict, height: int, width: int) -> tuple[int, int, int, int]:
+def _area(options: dict, height: int, width: int) -> tuple[int, int, int, int] | None:
+    """(h, w, y, x) of an entry's area, or None for the whole latent at any size (as in ComfyUI, a sampler
+    may resize the latent as it goes)."""
     if options.get("set_area_to_bounds") and "mask" in options:
         return _mask_bounds(options["mask"], height, width)
     area = options.get("area")
     if area is None:
-        return (height, width, 0, 0)
+        return None if "mask" not in options else (height, width, 0, 0)
     if area[0] == "percentage":
         _, h, w, y, x = area
         return (max(1, round(h * height)), max(1, round(w * width)), round(y * height), round(x * width))
@@ -85,6 +87,8 @@ def _area(options: dict, height: int, width: int) -> tuple[int, int, int, int]:
 
 def _weights(options: dict, area, shape) -> torch.Tensor:
     """strength x (mask, or an area whose inner edges fade in over FEATHER pixels)."""
+    if area is None:
+        return torch.full((1, 1, 1, 1), float(options.get("strength", 1.0)))
     b, c, height, width = shape
     h, w, y, x = area
     mult = torch.ones(b, c, h, w)
@@ -126,6 +130,8 @@ def prepare_conds(model, conditioning: list, shape: torch.Size, device) -> list[
 
 
 def _crop(value: torch.Tensor, key: str, area) -> torch.Tensor:
+    if area is None:
+        return value
     h, w, y, x = area
     return value[:, :, y:y + h, x:x + w] if key == "concat" else value
 
@@ -152,7 +158,7 @@ def _merge_residuals(a: dict, b: dict) -> dict:
 
 
 def _compatible(a: _Entry, b: _Entry) -> bool:
-    if a.area[:2] != b.area[:2] or a.control is not b.control or a.kwargs.keys() != b.kwargs.keys():
+    if (a.area and a.area[:2]) != (b.area and b.area[:2]) or a.control is not b.control or a.kwargs.keys() != b.kwargs.keys():
         return False
     for key, va in a.kwargs.items():
         vb = b.kwargs[key]
@@ -194,13 +200,13 @@ def calc_cond_batch(model, sides: list[list[_Entry] | None], x: torch.Tensor, si
         todo = [(k, e) for k, e in todo if not any(e is g for _, g in batch)]
         group = [e for _, e in batch]
         cond_or_uncond = [k for k, _ in batch]
-        xs = torch.cat([x[:, :, top:top + h, left:left + w] for h, w, top, left in (e.area for e in group)])
+        regions = [e.area or (x.shape[2], x.shape[3], 0, 0) for e in group]
+        xs = torch.cat([x[:, :, top:top + h, left:left + w] for h, w, top, left in regions])
         sigmas = sigma.repeat(len(group))
         kwargs = _batch_kwargs(group)
         control = _control_residuals(group[0].control, model.model_sampling, xs, sigmas, kwargs)
         out = run_model(model, model_options, xs, sigmas, {**kwargs, "control": control}, cond_or_uncond)
-        for k, e, d in zip(cond_or_uncond, group, out.chunk(len(group))):
-            h, w, top, left = e.area
+        for k, e, (h, w, top, left), d in zip(cond_or_uncond, group, regions, out.chunk(len(group))):
             outs[k][:, :, top:top + h, left:left + w] += d * e.mult
             counts[k][:, :, top:top + h, left:left + w] += e.mult
     return [o / c for o, c in zip(outs, counts)]

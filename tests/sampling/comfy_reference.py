@@ -62,3 +62,11 @@ def toy_model(**options) -> SamplingModel:
 def conditioning() -> tuple[list, list]:
     ref = reference()
     return [[ref["cond.positive"], {}]], [[ref["cond.negative"], {}]]
+
+
+class SD15Model:
+    """The MODEL members the scheduler and SA-Solver nodes read: get_model_object("model_sampling")."""
+
+    def get_model_object(self, name: str):
+        assert name == "model_sampling"
+        return DiscreteModelSampling("eps")

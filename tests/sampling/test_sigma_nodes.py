@@ -6,16 +6,7 @@ import torch
 
 from engine.sampling.model_sampling import DiscreteModelSampling
 from nodes import sigma_nodes as n
-from tests.sampling.comfy_reference import reference
-
-
-class SD15Model:
-    """The one MODEL member scheduler nodes use: get_model_object("model_sampling")."""
-
-    def get_model_object(self, name):
-        assert name == "model_sampling"
-        return DiscreteModelSampling("eps")
-
+from tests.sampling.comfy_reference import SD15Model, reference
 
 MODEL = SD15Model()
 CASES = {

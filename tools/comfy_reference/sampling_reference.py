@@ -9,7 +9,8 @@ and writes what comes out to tests/sampling/data/comfy_sampling_reference.safete
 - `run/<sampler>/<scheduler>`: the final latent of every sampler x scheduler (txt2img, seed 42, cfg 3.5);
 - `img2img/<sampler>/<scheduler>`: denoise 0.6 from a non-empty latent;
 - `sigmas/<scheduler>/<steps>/<denoise>`: KSampler's schedule; `node/<name>`: scheduler/sigma nodes;
-- `patch/<node>`: euler/normal after a CFG-modifying model patch node;
+- `custom/<node>`: a Sampler* node with settings down KarrasScheduler's sigmas (SamplerCustomAdvanced's
+  path); `guider/<node>`: euler with a guider node; `patch/<node>`: dpmpp_2m/karras after a CFG patch node;
 - metadata "samplers", "schedulers": KSampler.SAMPLERS / SCHEDULERS in ComfyUI's order (JSON).
 
 Run: /work/ref/comfy_venv/bin/python tools/comfy_reference/sampling_reference.py /path/to/ComfyUI
@@ -135,6 +136,83 @@ def scheduler_nodes(patcher, out):
         out[f"node/{name}"] = torch.as_tensor(result[0]).float()
 
 
+def _custom(patcher, sampler, sigmas, positive, negative, latent, cfg=CFG, guider=None):
+    """SamplerCustomAdvanced's path: a guider (CFGGuider by default) sampling seeded noise down sigmas."""
+    import comfy.samplers
+    from comfy_extras import nodes_custom_sampler as cs
+
+    if guider is None:
+        guider = comfy.samplers.CFGGuider(patcher)
+        guider.set_conds([[positive, {}]], [[negative, {}]])
+        guider.set_cfg(cfg)
+    noise = cs.Noise_RandomNoise(SEED).generate_noise({"samples": latent})
+    return guider.sample(noise, latent, sampler, sigmas, seed=SEED, disable_pbar=True).float()
+
+
+def _node(result):
+    """A node's first output, for classic (tuple) and V3 (NodeOutput) nodes."""
+    result = result.result if hasattr(result, "result") else result
+    return result[0]
+
+
+def custom_runs(patcher, out, positive, negative):
+    """Sampler nodes with settings, the guider nodes, AddNoise, and every CFG patch node."""
+    from comfy_extras import nodes_advanced_samplers as adv
+    from comfy_extras import nodes_apg, nodes_cfg, nodes_mahiro, nodes_model_advanced, nodes_perpneg, nodes_tcfg
+    from comfy_extras import nodes_custom_sampler as cs
+
+    empty = torch.zeros(SHAPE)
+    sigmas = cs.KarrasScheduler().get_sigmas(STEPS, 14.614642, 0.0291675, 7.0)[0]
+    samplers = {
+        "SamplerEulerAncestral": cs.SamplerEulerAncestral().get_sampler(0.5, 0.8),
+        "SamplerEulerAncestralCFGPP": cs.SamplerEulerAncestralCFGPP().get_sampler(0.7, 1.0),
+        "SamplerLMS": cs.SamplerLMS().get_sampler(2),
+        "SamplerDPMPP_2M_SDE": cs.SamplerDPMPP_2M_SDE().get_sampler("heun", 0.7, 1.0, "cpu"),
+        "SamplerDPMPP_3M_SDE": cs.SamplerDPMPP_3M_SDE().get_sampler(0.5, 1.0, "cpu"),
+        "SamplerDPMPP_SDE": cs.SamplerDPMPP_SDE().get_sampler(0.8, 1.0, 0.4, "cpu"),
+        "SamplerDPMPP_2S_Ancestral": cs.SamplerDPMPP_2S_Ancestral().get_sampler(0.6, 1.0),
+        "SamplerDPMAdaptative": cs.SamplerDPMAdaptative().get_sampler(2, 0.1, 0.01, 0.1, 0.0, 1.0, 0.0, 0.81, 0.0, 1.0),
+        "SamplerER_SDE/Reverse-time SDE": cs.SamplerER_SDE().get_sampler("Reverse-time SDE", 2, 0.5, 1.0),
+        "SamplerER_SDE/ODE": cs.SamplerER_SDE().get_sampler("ODE", 3, 1.0, 1.0),
+        "SamplerSASolver": cs.SamplerSASolver().get_sampler(patcher, 0.8, 0.1, 0.9, 1.0, 2, 3, True, True),
+        "SamplerEulerCFGpp/alternative": adv.SamplerEulerCFGpp.execute("alternative"),
+        "SamplerLCMUpscale": adv.SamplerLCMUpscale.execute(1.5, 2, "bilinear"),
+    }
+    for name, sampler in samplers.items():
+        out[f"custom/{name}"] = _custom(patcher, _node(sampler), sigmas, positive, negative, empty)
+
+    g = torch.Generator().manual_seed(2)
+    middle, blank = torch.randn(1, 3, CONTEXT_DIM, generator=g), torch.zeros(1, 3, CONTEXT_DIM)
+    out["cond.middle"] = middle
+    guiders = {
+        "DualCFGGuider/regular": cs.DualCFGGuider().get_guider(
+            patcher, [[positive, {}]], [[middle, {}]], [[negative, {}]], 3.0, 2.0, "regular"),
+        "DualCFGGuider/nested": cs.DualCFGGuider().get_guider(
+            patcher, [[positive, {}]], [[middle, {}]], [[negative, {}]], 3.0, 2.0, "nested"),
+        "BasicGuider": cs.BasicGuider().get_guider(patcher, [[positive, {}]]),
+        "PerpNegGuider": nodes_perpneg.PerpNegGuider.execute(
+            patcher, [[positive, {}]], [[negative, {}]], [[blank, {}]], 4.0, 0.7),
+    }
+    euler = cs.KSamplerSelect().get_sampler("euler")[0]
+    for name, guider in guiders.items():
+        out[f"guider/{name}"] = _custom(patcher, euler, sigmas, positive, negative, empty, guider=_node(guider))
+
+    patches = {
+        "RescaleCFG": nodes_model_advanced.RescaleCFG().patch(patcher, 0.6),
+        "CFGNorm": nodes_cfg.CFGNorm.execute(patcher, 0.9),
+        "CFGZeroStar": nodes_cfg.CFGZeroStar.execute(patcher),
+        "APG": nodes_apg.APG.execute(patcher, 0.5, 2.0, 0.3),
+        "Mahiro": nodes_mahiro.Mahiro.execute(patcher),
+        "TCFG": nodes_tcfg.TCFG.execute(patcher),
+        "PerpNeg": nodes_perpneg.PerpNeg.execute(patcher, [[blank, {}]], 0.7),
+    }
+    for name, patched in patches.items():
+        out[f"patch/{name}"] = run(_node(patched), "dpmpp_2m", "karras", positive, negative, empty)
+
+    noisy = cs.AddNoise().add_noise(patcher, cs.Noise_RandomNoise(SEED), sigmas[2:], {"samples": out["latent.image"]})
+    out["node/AddNoise"] = noisy[0]["samples"].float()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("comfyui", type=Path, help="path of a ComfyUI 0.3.64 checkout")
@@ -149,6 +227,7 @@ def main() -> None:
     sigma_tables(patcher, out)
     scheduler_nodes(patcher, out)
     sampler_runs(patcher, out, positive, negative, image)
+    custom_runs(patcher, out, positive, negative)
     import json
 
     import comfy.samplers
