@@ -111,6 +111,12 @@ class ModelHandle:
         return f"ModelHandle({self.name!r}, {self.location}, patches={len(self.patches)})"
 
 
+def weight_dtype(module: nn.Module) -> tuple[torch.device, torch.dtype]:
+    """Where and in which dtype a placed module computes."""
+    weight = next(module.parameters())
+    return weight.device, weight.dtype
+
+
 def file_key(path: str | os.PathLike, component: str) -> str:
     """Cache key of one component of a model file: the same file, unchanged on disk, gives the same key."""
     resolved = Path(path).resolve()

@@ -5,7 +5,7 @@ from typing import Annotated
 from pydantic import Field
 
 from engine.graph.native import Node, Out, Socket, Widget, node
-from engine.values.model import placed_clip
+from engine.values.text_encoder import placed_clip
 from nodes.latents import MAX_SIZE
 from nodes.model_files import model_manager
 

@@ -14,8 +14,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from engine.graph.native import Node, Out, Socket, Widget, node
-from engine.memory import ModelManager
-from engine.values.model import VAEModel, weight_dtype
+from engine.values.vae import crop_to_grid, vae_decode, vae_encode
 from nodes.model_files import model_manager
 
 MAX_TILE = 4096
@@ -23,44 +22,6 @@ MAX_TILE = 4096
 Overlap = Annotated[int, Widget(step=32), Field(ge=0, le=MAX_TILE)]
 TemporalSize = Annotated[int, Widget(step=4), Field(ge=8, le=MAX_TILE)]
 TemporalOverlap = Annotated[int, Widget(step=4), Field(ge=4, le=MAX_TILE)]
-
-
-def _run_vae(manager: ModelManager, vae: VAEModel, x: torch.Tensor, method: str, tile: int, overlap: int,
-             force_tiles: bool) -> torch.Tensor:
-    """The placed VAE's `method` ("decode" / "encode") on x, in tiles when forced or when the whole call
-    runs out of memory (then other models are offloaded first)."""
-    with manager.use(vae.handle) as model:
-        device, dtype = weight_dtype(model)
-        x = x.to(device, dtype)
-        plain, tiled = getattr(model, method), getattr(model, f"{method}_tiled")
-        with torch.inference_mode():
-            try:
-                return (tiled(x, tile, overlap) if force_tiles else plain(x)).float()
-            except torch.OutOfMemoryError:
-                pass  # leave the except block first so the failed attempt's tensors are freed
-            manager.free_device_memory(keep=[vae.handle])
-            return tiled(x, tile, overlap).float()
-
-
-def vae_decode(manager: ModelManager, vae: VAEModel, samples: torch.Tensor, tile: int = 64,
-               overlap: int = 16, force_tiles: bool = False) -> torch.Tensor:
-    """Latents [B,C,h,w] -> IMAGE [B,H,W,3] in 0..1; tile/overlap in latent cells."""
-    images = _run_vae(manager, vae, samples, "decode", tile, overlap, force_tiles)
-    return ((images + 1.0) / 2.0).clamp(0, 1).movedim(1, -1).cpu()
-
-
-def crop_to_grid(pixels: torch.Tensor, cell: int) -> torch.Tensor:
-    """Centre-crop IMAGE [B,H,W,C] so both sides are multiples of `cell` (the VAE's downscale)."""
-    h, w = pixels.shape[1] // cell * cell, pixels.shape[2] // cell * cell
-    top, left = (pixels.shape[1] - h) // 2, (pixels.shape[2] - w) // 2
-    return pixels[:, top:top + h, left:left + w]
-
-
-def vae_encode(manager: ModelManager, vae: VAEModel, pixels: torch.Tensor, tile: int = 512,
-               overlap: int = 64, force_tiles: bool = False) -> torch.Tensor:
-    """IMAGE [B,H,W,C] in 0..1 -> latents [B,C,H/f,W/f] (float32, CPU); tile/overlap in pixels."""
-    x = crop_to_grid(pixels, vae.downscale)[..., :3].movedim(-1, 1) * 2.0 - 1.0
-    return _run_vae(manager, vae, x, "encode", tile, overlap, force_tiles).cpu()
 
 
 @node(category="latent", display_name="VAE Decode", outputs=[Out("IMAGE")])

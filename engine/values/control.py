@@ -8,15 +8,16 @@ steps the model's noise parametrisation; outside a run the steps hold no module.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from engine.image_resize import interpolate
-from engine.memory import ModelHandle, ModelManager, file_key
+from engine.memory import ModelHandle, ModelManager, file_key, weight_dtype
 from engine.models.checkpoint import open_checkpoint
 from engine.models.controlnet import (
     ControlNetConfig,
@@ -37,20 +38,29 @@ from engine.models.t2i_adapter import (
 )
 from engine.models.unet import UNetConfig
 from engine.sampling.cfg import Control, repeat_to_batch
-from engine.values.model import weight_dtype
 from engine.values.model_patcher import ModelPatcher
 
 DIFF_MARK = "difference"  # key present in "diff" ControlNets (weights relative to their base UNet)
 HINT_SCALE = 8  # hint pixels per latent pixel (the SD VAEs' downscale)
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class ControlNetValue:
-    """CONTROL_NET: the managed ControlNet (or T2I-Adapter) weights and their sizes."""
+    """CONTROL_NET: the managed ControlNet (or T2I-Adapter) weights and their sizes.
+
+    It also has ComfyUI's ControlNet interface for node packs: `copy().set_cond_hint(hint, strength,
+    (start, end))` makes an application that goes into a conditioning entry's "control" (it acts as an
+    engine.sampling.cfg `Control`), chained with `set_previous_controlnet`.
+    """
 
     handle: ModelHandle
     config: ControlNetConfig | T2IAdapterConfig
     name: str
+    strength: float = 1.0
+    timestep_percent_range: tuple[float, float] = (0.0, 1.0)
+    previous_controlnet: Any = None
+    cond_hint_original: torch.Tensor | None = None
+    fn: Any = None  # the ControlNetStep of set_cond_hint
 
     def check_fits(self, base: UNetConfig) -> None:
         """Raise ValueError naming the file when this net cannot steer a UNet of `base`'s family."""
@@ -61,6 +71,34 @@ class ControlNetValue:
                 check_compatible(self.config.unet, base)
         except ValueError as exc:
             raise ValueError(f"ControlNet {self.name}: {exc}") from None
+
+    def copy(self) -> ControlNetValue:
+        return replace(self)
+
+    def set_cond_hint(self, cond_hint: torch.Tensor, strength: float = 1.0,
+                      timestep_percent_range: tuple[float, float] = (0.0, 1.0), vae=None,
+                      extra_concat: Sequence = ()) -> ControlNetValue:
+        """Apply with hint [B, C, H, W] in 0..1 at `strength` over this part of the schedule."""
+        self.cond_hint_original, self.strength = cond_hint, strength
+        self.timestep_percent_range = tuple(timestep_percent_range)
+        self.fn = ControlNetStep(self, cond_hint, strength)
+        return self
+
+    def set_previous_controlnet(self, controlnet) -> ControlNetValue:
+        self.previous_controlnet = controlnet
+        return self
+
+    @property
+    def start_percent(self) -> float:
+        return self.timestep_percent_range[0]
+
+    @property
+    def end_percent(self) -> float:
+        return self.timestep_percent_range[1]
+
+    @property
+    def previous(self):
+        return self.previous_controlnet
 
 
 class _PlusBase(Mapping):

@@ -7,11 +7,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from engine.memory import weight_dtype
 from engine.models.blocks import timestep_embedding
 from engine.models.concat_inputs import concat_input
 from engine.models.unclip import unclip_label
 from engine.sampling.model_wrapper import SamplingModel
-from engine.values.model import weight_dtype
 from engine.values.model_patcher import ModelPatcher
 
 SIZE_EMBED = 256  # each SDXL size / crop / score number is a 256-wide sinusoidal embedding

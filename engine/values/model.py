@@ -1,4 +1,4 @@
-"""The CLIP and VAE socket values and how a checkpoint file becomes MODEL, CLIP and VAE values.
+"""How a checkpoint file becomes MODEL, CLIP and VAE values (model_patcher.py, text_encoder.py, vae.py).
 
 Socket values are light: a handle on weights held by the model manager plus the detected config, so the
 graph cache never holds weights and a file used by consecutive prompts is loaded once.
@@ -7,64 +7,19 @@ graph cache never holds weights and a file used by consecutive prompts is loaded
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from engine.memory import ModelHandle, ModelManager, file_key
 from engine.models.checkpoint import LazyStateDict, open_checkpoint
-from engine.models.clip import CLIP, load_clip
+from engine.models.clip import load_clip
 from engine.models.detect import CheckpointConfig, UnsupportedCheckpoint, detect_file, infer_vae_config
 from engine.models.unet import UNetModel
 from engine.models.vae import AutoencoderKL, VAEConfig
-from engine.weight_patches import Patch
-
-
-@dataclass(frozen=True)
-class VAEModel:
-    """VAE: the autoencoder's handle and its sizes. LATENT samples are unscaled VAE latents."""
-
-    handle: ModelHandle
-    config: VAEConfig
-
-    @property
-    def downscale(self) -> int:
-        return self.config.downscale
-
-
-class TextTowers(nn.Module):
-    """A CLIP object's text towers as one managed module; the CLIP object (tokenizer, conventions) rides
-    along and follows its towers wherever the manager moves them."""
-
-    def __init__(self, clip: CLIP):
-        super().__init__()
-        self.towers = nn.ModuleDict(clip.modules)
-        self.clip = clip
-
-
-@dataclass(frozen=True)
-class TextEncoderModel:
-    """CLIP: the text towers' handle and the clip-skip layer (None = the family's default)."""
-
-    handle: ModelHandle
-    layer_idx: int | None = None
-
-    def with_layer(self, layer_idx: int | None) -> TextEncoderModel:
-        return replace(self, layer_idx=layer_idx)
-
-    def with_patches(self, patches: Iterable[Patch]) -> TextEncoderModel:
-        return replace(self, handle=self.handle.with_patches(patches))
-
-
-@contextmanager
-def placed_clip(manager: ModelManager, clip: TextEncoderModel) -> Iterator[CLIP]:
-    """The CLIP object with its towers on the compute device and this value's clip skip."""
-    with manager.use(clip.handle) as towers:
-        yield towers.clip.with_layer(clip.layer_idx)
+from engine.values.text_encoder import TextEncoderModel, TextTowers
+from engine.values.vae import VAEModel
 
 
 class _PrefixedView(Mapping):
@@ -139,9 +94,3 @@ def load_vae_file(manager: ModelManager, path: Path) -> VAEModel:
     except UnsupportedCheckpoint as exc:
         raise UnsupportedCheckpoint(f"{path.name}: not an AutoencoderKL VAE in the single-file layout: {exc}")
     return vae_model(manager, path, prefix, config)
-
-
-def weight_dtype(module: torch.nn.Module) -> tuple[torch.device, torch.dtype]:
-    """Where and in which dtype a placed module computes."""
-    weight = next(module.parameters())
-    return weight.device, weight.dtype
