@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import reprlib
 import time
 from collections import defaultdict
 from typing import Any
@@ -32,6 +33,11 @@ from engine.graph.events import Event
 from engine.graph.promptgraph import DependencyCycleError, PromptGraph
 from engine.graph.types import is_link
 from engine.graph.validation import ParsedNode
+
+# How error messages show a node's inputs: a 20 MB string widget must not be copied into every error and
+# the history entry that keeps it (the prompt itself already holds it once).
+_INPUT_REPR = reprlib.Repr()
+_INPUT_REPR.maxstring = _INPUT_REPR.maxother = 1000
 
 
 class NodeFailure(Exception):
@@ -391,6 +397,6 @@ class PromptRun:
             "prompt_id": self.prompt_id, "node_id": self.dyn.get_display_node_id(node_id),
             "node_type": node.class_type if node else None, "executed": list(self.executed),
             "exception_message": message, "exception_type": exception_type, "traceback": tb,
-            "current_inputs": {k: [repr(v) for v in items] for k, items in inputs.items()},
+            "current_inputs": {k: [_INPUT_REPR.repr(v) for v in items] for k, items in inputs.items()},
             "current_outputs": [n for n in self.hits], "timestamp": ev.timestamp_ms(),
         }

@@ -115,6 +115,15 @@ async def test_a_large_literal_is_stored_once_in_history(client):
     assert len(stored) < 2 * len(text) + 10_000
 
 
+async def test_a_failing_node_does_not_copy_its_large_input_into_the_error(client):
+    text = "loom-literal-" + "z" * 300_000
+    answer = await run_and_wait(client, {"1": {"class_type": "LoomTestLength", "inputs": {"text": text, "fail": True}}})
+    assert answer["history"]["status"]["status_str"] == "error"
+    stored = await (await client.get(f"/history/{answer['prompt_id']}")).text()
+    assert stored.count("loom-literal-") == 2  # the prompt's copy, and the error's first 1,000 characters
+    assert len(stored) < len(text) + 20_000
+
+
 # ---- 8. stalled bodies, file modes, paths in errors -----------------------------------------------------------
 async def test_a_body_that_stops_arriving_gets_408_and_the_connection_is_closed(make_client):
     client = await make_client(body_timeout_s=0.5)

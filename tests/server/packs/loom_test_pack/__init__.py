@@ -139,14 +139,16 @@ class LoomTestLength:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"text": ("STRING", {"multiline": True})}}
+        return {"required": {"text": ("STRING", {"multiline": True})}, "optional": {"fail": ("BOOLEAN", {})}}
 
     RETURN_TYPES = ()
     FUNCTION = "run"
     OUTPUT_NODE = True
     CATEGORY = "testing"
 
-    def run(self, text):
+    def run(self, text, fail=False):
+        if fail:
+            raise ValueError(f"asked to fail on a text of {len(text)} characters")
         return {"ui": {"length": [len(text)]}, "result": ()}
 
 
