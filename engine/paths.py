@@ -186,6 +186,14 @@ class Folders:
                 return "/".join(p for p in (prefix, path.relative_to(base).as_posix()) if p not in ("", "."))
         return f".../{path.name}"
 
+    def hide_layout(self, text: str) -> str:
+        """`text` (an error message) with each folder's absolute path replaced as `shown` writes it
+        (/srv/loom/input/x.png -> input/x.png), deepest folders first."""
+        folders = [(self.models_dir, "models"), *((root, kind) for kind, root in self.roots.items())]
+        for path, name in sorted(folders, key=lambda pair: -len(str(pair[0]))):
+            text = text.replace(f"{path}{os.sep}", f"{name}/").replace(str(path), name)
+        return text
+
     def root(self, root_kind: str) -> Path:
         """The folder for 'input', 'output', 'temp' or 'user'."""
         if root_kind not in self.roots:

@@ -69,6 +69,8 @@ class PromptWorker:
     def __init__(self, queue: PromptQueue, executor: Any, hub: Hub, free_memory: Callable[[bool], None]):
         self.queue = queue
         self.executor = executor
+        services = getattr(getattr(executor, "registry", None), "services", None)
+        self.folders = getattr(services, "folders", None)  # to keep absolute paths out of error messages
         self.hub = hub
         self.free_memory = free_memory
         self.interrupt_flag = Interrupt()
@@ -280,6 +282,8 @@ class PromptWorker:
             self._post(self.hub.send_preview, *preview_frames(encoded, fmt, meta), run.client_id)
             return
         if kind in HISTORY_EVENTS:
+            if kind == "execution_error" and self.folders is not None:  # clients see input/x.png, not /srv/...
+                data["exception_message"] = self.folders.hide_layout(str(data.get("exception_message", "")))
             if kind == "execution_cached":
                 tracker.cached(data.get("nodes") or [])
             self._record(run, kind, data)

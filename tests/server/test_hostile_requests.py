@@ -150,3 +150,11 @@ async def test_a_refused_path_is_named_by_its_folder_not_the_servers_layout(clie
     text = await response.text()
     assert response.status == 403 and "input folder" in text
     assert str(tmp_path) not in text
+
+
+async def test_a_node_error_names_files_by_their_folder_not_the_servers_layout(client, tmp_path):
+    (tmp_path / "output" / "clash.txt").mkdir(parents=True)  # the node's open() fails with the full path
+    answer = await run_and_wait(client, {"1": {"class_type": "LoomTestWriteText",
+                                               "inputs": {"value": 1, "name": "clash", "subfolder": ""}}})
+    [error] = [d for e, d in answer["history"]["status"]["messages"] if e == "execution_error"]
+    assert "output/clash.txt" in error["exception_message"] and str(tmp_path) not in error["exception_message"]
