@@ -158,3 +158,16 @@ async def test_a_node_error_names_files_by_their_folder_not_the_servers_layout(c
                                                "inputs": {"value": 1, "name": "clash", "subfolder": ""}}})
     [error] = [d for e, d in answer["history"]["status"]["messages"] if e == "execution_error"]
     assert "output/clash.txt" in error["exception_message"] and str(tmp_path) not in error["exception_message"]
+
+
+def test_the_size_and_host_flags_reach_the_server(tmp_path):
+    from launch.cli import build_parser
+    from launch.serve import build_app
+    from web.state import CONFIG, QUEUE
+
+    args = build_parser().parse_args(["--base-directory", str(tmp_path), "--disable-all-custom-nodes",
+                                      "--max-prompt-size", "2", "--allow-host", "Loom.LAN"])
+    app = build_app(args, tmp_path, ["127.0.0.1"])
+    app[QUEUE].close()
+    assert app[CONFIG].max_prompt_bytes == 2 * 1024 * 1024
+    assert "loom.lan" in app[CONFIG].host_names and "localhost" in app[CONFIG].host_names
