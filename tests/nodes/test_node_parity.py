@@ -40,7 +40,9 @@ def node_classes():
 
 def run_node(classes: dict, name: str, inputs: dict, ctx) -> tuple:
     result = classes[name].model_construct(**inputs).run(ctx)
-    return tuple(result.result) if isinstance(result, NodeOutput) else tuple(result)
+    if isinstance(result, NodeOutput):  # an output node: its ui data stands in for the outputs
+        return tuple(result.result) if result.result else (result.ui,)
+    return tuple(result)
 
 
 def esrgan(seed: int):

@@ -5,7 +5,7 @@ tests/nodes/test_node_parity.py:
     /work/ref/comfy_venv/bin/python tools/comfy_reference/nodes_reference.py /path/to/ComfyUI tests/nodes/data
 
 Writes comfy_node_cases.json (each case: node, inputs, expected outputs) and comfy_node_arrays.npz (the
-tensors they name). A value is spelled {"t": key} for a tensor, {"latent": {...}} for a LATENT dict,
+tensors they name; an output node's ui data stands in for its outputs). A value is spelled {"t": key} for a tensor, {"latent": {...}} for a LATENT dict,
 {"list": [...]} for a list, {"node": name, "inputs": {...}} for the first output of another node (a
 LATENT_OPERATION), {"esrgan": seed} for the tiny upscale model of tests/fixtures/esrgan.py, or plain JSON.
 Image files for LoadImage/LoadImageMask are written to <out>/images. "tiled" holds ComfyUI's tiled upscaling (comfy.utils.tiled_scale) of that model with small tiles.
@@ -252,6 +252,8 @@ def string_cases() -> list:
                                            "case_insensitive": True, "multiline": False, "dotall": False,
                                            "count": 1}),
     ]
+    for index, value in enumerate(("text", 3, 2.5, True, [1, "a", None], {"k": [1.5]})):
+        out.append((f"preview_any_{index}", "PreviewAny", {"source": value}))
     for mode in ("UPPERCASE", "lowercase", "Capitalize", "Title Case"):
         out.append((f"case_{mode}", "CaseConverter", {"string": "hello wORLD", "mode": mode}))
     for mode in ("Both", "Left", "Right"):
@@ -347,7 +349,9 @@ def comfy_caller(checkout: str):
         cls = nodes.NODE_CLASS_MAPPINGS[name]
         if hasattr(cls, "FUNCTION") and hasattr(cls, cls.FUNCTION):
             result = getattr(cls(), cls.FUNCTION)(**inputs)
-            return result.get("result", ()) if isinstance(result, dict) else result
+            if isinstance(result, dict):  # an output node: its ui data stands in for the outputs
+                return result.get("result") or (result.get("ui"),)
+            return result
         return cls.execute(**inputs).args
 
     return call
