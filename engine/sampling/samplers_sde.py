@@ -65,9 +65,22 @@ def _sde_leg(x, denoised_mix, sigma, sigma_to, h_part, eta):
     return sigma_to / sigma * (-h_part * eta).exp() * x - (-h_part * (eta + 1)).expm1() * denoised_mix
 
 
-def _renoise(noise, factor):
-    """Carry the accumulated SDE noise across a segment of log-length -factor / eta."""
-    return noise * factor.exp()
+def _carried_noise(noise, noise_sampler, factor, sigma_from, sigma_to):
+    """The SDE noise accumulated so far carried across a segment (factor = -its log-length x eta), plus the
+    segment's own fresh part."""
+    return noise * factor.exp() + factor.mul(2).expm1().neg().sqrt() * noise_sampler(sigma_from, sigma_to)
+
+
+def _first_stage(model, x, denoised, sigma, sigma_1, r, h, eta, s_noise, noise_sampler, extra_args):
+    """SEEDS' first stage: x moved to sigma_1 (plus its SDE noise) and evaluated there.
+
+    Returns (x0 estimate at sigma_1, the stage's noise or None when no noise is injected)."""
+    x_1 = _sde_leg(x, denoised, sigma, sigma_1, r * h, eta)
+    noise = None
+    if eta > 0 and s_noise > 0:
+        noise = (-2 * r * h * eta).expm1().neg().sqrt() * noise_sampler(sigma, sigma_1)
+        x_1 = x_1 + noise * sigma_1 * s_noise
+    return model(x_1, bcast(sigma_1, x), **extra_args), noise
 
 
 @torch.no_grad()
@@ -76,7 +89,6 @@ def seeds_2(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=
     """SEEDS-2: one intermediate evaluation at lambda_s + r*h; eta 0 is the deterministic solver."""
     extra_args = extra_args or {}
     noise_sampler = noise_sampler or seeded_noise(x, extra_args)
-    inject = eta > 0 and s_noise > 0
     for i in range(len(sigmas) - 1):
         denoised = model(x, bcast(sigmas[i], x), **extra_args)
         report(callback, i, x, sigmas[i], denoised)
@@ -86,15 +98,11 @@ def seeds_2(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=
         lam_s, lam_t = lam(sigmas[i]), lam(sigmas[i + 1])
         h = lam_t - lam_s
         sigma_1 = sigma_at(torch.lerp(lam_s, lam_t, r))
-        x_2 = _sde_leg(x, denoised, sigmas[i], sigma_1, r * h, eta)
-        if inject:
-            noise = (-2 * r * h * eta).expm1().neg().sqrt() * noise_sampler(sigmas[i], sigma_1)
-            x_2 = x_2 + noise * sigma_1 * s_noise
-        denoised_2 = model(x_2, bcast(sigma_1, x), **extra_args)
+        denoised_2, noise = _first_stage(model, x, denoised, sigmas[i], sigma_1, r, h, eta, s_noise, noise_sampler,
+                                         extra_args)
         x = _sde_leg(x, torch.lerp(denoised, denoised_2, 1 / (2 * r)), sigmas[i], sigmas[i + 1], h, eta)
-        if inject:
-            factor = (r - 1) * h * eta
-            noise = _renoise(noise, factor) + factor.mul(2).expm1().neg().sqrt() * noise_sampler(sigma_1, sigmas[i + 1])
+        if noise is not None:
+            noise = _carried_noise(noise, noise_sampler, (r - 1) * h * eta, sigma_1, sigmas[i + 1])
             x = x + noise * sigmas[i + 1] * s_noise
     return x
 
@@ -113,7 +121,6 @@ def seeds_3(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=
     """SEEDS-3: intermediate evaluations at lambda_s + r_1*h and lambda_s + r_2*h."""
     extra_args = extra_args or {}
     noise_sampler = noise_sampler or seeded_noise(x, extra_args)
-    inject = eta > 0 and s_noise > 0
     for i in range(len(sigmas) - 1):
         denoised = model(x, bcast(sigmas[i], x), **extra_args)
         report(callback, i, x, sigmas[i], denoised)
@@ -124,24 +131,19 @@ def seeds_3(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=
         h = lam_t - lam_s
         h_eta = h * (eta + 1)
         sigma_1, sigma_2 = sigma_at(torch.lerp(lam_s, lam_t, r_1)), sigma_at(torch.lerp(lam_s, lam_t, r_2))
-        x_2 = _sde_leg(x, denoised, sigmas[i], sigma_1, r_1 * h, eta)
-        if inject:
-            noise = (-2 * r_1 * h * eta).expm1().neg().sqrt() * noise_sampler(sigmas[i], sigma_1)
-            x_2 = x_2 + noise * sigma_1 * s_noise
-        denoised_2 = model(x_2, bcast(sigma_1, x), **extra_args)
+        denoised_2, noise = _first_stage(model, x, denoised, sigmas[i], sigma_1, r_1, h, eta, s_noise,
+                                         noise_sampler, extra_args)
         a_2 = r_2 / r_1 * _h_phi_2(-r_2 * h_eta)
         a_1 = _h_phi_1(-r_2 * h_eta) - a_2
         x_3 = sigma_2 / sigmas[i] * (-r_2 * h * eta).exp() * x - (a_1 * denoised + a_2 * denoised_2)
-        if inject:
-            factor = (r_1 - r_2) * h * eta
-            noise = _renoise(noise, factor) + factor.mul(2).expm1().neg().sqrt() * noise_sampler(sigma_1, sigma_2)
+        if noise is not None:
+            noise = _carried_noise(noise, noise_sampler, (r_1 - r_2) * h * eta, sigma_1, sigma_2)
             x_3 = x_3 + noise * sigma_2 * s_noise
         denoised_3 = model(x_3, bcast(sigma_2, x), **extra_args)
         b_3 = _h_phi_2(-h_eta) / r_2
         b_1 = _h_phi_1(-h_eta) - b_3
         x = sigmas[i + 1] / sigmas[i] * (-h * eta).exp() * x - (b_1 * denoised + b_3 * denoised_3)
-        if inject:
-            factor = (r_2 - 1) * h * eta
-            noise = _renoise(noise, factor) + factor.mul(2).expm1().neg().sqrt() * noise_sampler(sigma_2, sigmas[i + 1])
+        if noise is not None:
+            noise = _carried_noise(noise, noise_sampler, (r_2 - 1) * h * eta, sigma_2, sigmas[i + 1])
             x = x + noise * sigmas[i + 1] * s_noise
     return x
