@@ -9,6 +9,7 @@ packs loaded so far); a native node appears as its ComfyUI-style class (comfy_co
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from comfy_compat import state
@@ -59,6 +60,11 @@ def common_ksampler(model: Any, seed: int, steps: int, cfg: float, sampler_name:
 
 # Packs add {pack name: folder of JS extensions} here (Impact Pack does); the server serves them too.
 EXTENSION_WEB_DIRS: dict[str, str] = {}
+
+
+def pack_web_dirs() -> dict[str, Path]:
+    """The JS folders packs put in EXTENSION_WEB_DIRS, served at /extensions/<name>/ like WEB_DIRECTORY."""
+    return {name: Path(folder) for name, folder in EXTENSION_WEB_DIRS.items() if Path(folder).is_dir()}
 
 def interrupt_processing(value: bool = True) -> None:
     """Ask the running prompt to stop (ComfyUI's nodes.interrupt_processing)."""

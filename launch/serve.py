@@ -16,6 +16,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from comfy_compat.comfy_nodes import pack_web_dirs
 from launch.cli import StartupError, flag_default, pack_problems, registry_from_args
 from web.comfy_frontend import EDITORS, comfyui_static_dir
 from web.security import is_loopback
@@ -127,7 +128,8 @@ def build_app(args: argparse.Namespace, base_dir: Path, hosts: list[str]) -> web
     config = ServerConfig(folders=folders, auth_token=resolve_token(args, hosts),
                           allow_origins=tuple(args.allow_origin), max_upload_mb=args.max_upload_size,
                           max_prompt_mb=args.max_prompt_size, host_names=host_names(hosts, args.allow_host),
-                          web_extensions={p.name: p.web_directory for p in loaded if p.web_directory},
+                          web_extensions={**{p.name: p.web_directory for p in loaded if p.web_directory},
+                                          **pack_web_dirs()},
                           pack_folders={p.name: p.path for p in loaded})
     if args.front_end == "comfyui":
         try:

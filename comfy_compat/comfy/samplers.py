@@ -9,8 +9,7 @@ runs it. CFGGuider takes a MODEL and places its UNet with Loom's model manager w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from typing import Any, Self
 
 from comfy_compat import state
@@ -81,24 +80,16 @@ def calculate_sigmas(model_sampling: Any, scheduler_name: str, steps: int) -> An
     return loom_calculate_sigmas(model_sampling, scheduler_name, steps)
 
 
-@contextmanager
-def placed(model: Any) -> Iterator[Any]:
-    """The sampling model of a MODEL, its UNet placed by Loom's model manager for the block (a value that
-    is already a sampling model is used as it is)."""
-    if not isinstance(model, ModelPatcher):
-        yield model
-        return
-    from engine.values.denoiser import sampling_model
-
-    with state.model_manager().use(model.handle) as unet:
-        yield sampling_model(model, unet)
-
-
 class CFGGuider(guiders.CFGGuider):
-    """Loom's CFGGuider (engine.sampling.guiders) on a MODEL: `sample` places the UNet while it runs."""
+    """Loom's CFGGuider (engine.sampling.guiders) on a MODEL: `sample` places the UNet (and the
+    conditioning's ControlNets) with the running node's model manager, as Loom's sampler nodes do."""
 
     def __init__(self, model_patcher: Any, place: Any = None):
-        super().__init__(model_patcher, place or placed)
+        if place is None and isinstance(model_patcher, ModelPatcher):
+            from nodes.sampling import placer
+
+            place = placer(state.node_context())
+        super().__init__(model_patcher, place)
 
 
 class KSampler:

@@ -46,7 +46,7 @@ def run(executor: Executor, prompt: dict) -> tuple:
     events = EventLog()
     executor.reset()
     result = executor.run(prompt, sink=events)
-    assert result.status == "success", result.error or result.node_errors
+    assert result.status == "success", (result.error or {}).get("exception_message", result.error) or result.node_errors
     return result, events
 
 
