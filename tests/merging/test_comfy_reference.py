@@ -1,5 +1,5 @@
-"""Merge and conditioning-math nodes (and the sampler's "mask bounds" area) against ComfyUI 0.3.64 itself: tests/merging/data holds inputs and
-ComfyUI's outputs, made by tools/comfy_reference/model_nodes.py (ComfyUI's nodes and ModelPatcher on
+"""Merge and conditioning-math nodes, the sampler's "mask bounds" area and LoRA extraction against ComfyUI
+0.3.64 itself: tests/merging/data holds inputs and ComfyUI's outputs, made by tools/comfy_reference/model_nodes.py (ComfyUI's nodes and ModelPatcher on
 seeded tensors). Loom's nodes, run on the same inputs, must give the same tensors at float32 tolerance
 and the same options."""
 
@@ -150,3 +150,12 @@ def test_mask_bounds_area_equals_comfyui(case):
         conditioning=[[torch.zeros(1, 77, 8), {}]], mask=REFERENCE[f"mask_bounds/{name}"], strength=1.0,
         set_cond_area="mask bounds").run(None)
     assert list(_area(conditioning[0][1], height, width)) == OPTIONS["mask_bounds"][case]
+
+
+@pytest.mark.parametrize("name", ["linear", "conv3x3", "conv1x1"])
+def test_lora_extraction_factors_equal_comfyui(name):
+    from engine.models.lora.extract import low_rank_factors
+
+    up, down = low_rank_factors(REFERENCE[f"lora/{name}/diff"], 4)
+    torch.testing.assert_close(up, REFERENCE[f"lora/{name}/up"], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(down, REFERENCE[f"lora/{name}/down"], rtol=1e-5, atol=1e-5)

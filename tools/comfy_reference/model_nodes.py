@@ -107,9 +107,22 @@ def main(comfy: str) -> None:
         options["outputs"][case] = entries
     tensors |= unclip_cases(torch, gen)
     options["mask_bounds"] = mask_bounds_cases(torch, tensors)
+    tensors |= lora_extract_cases(torch, gen)
     OUT.mkdir(parents=True, exist_ok=True)
     save_file({k: v.clone().contiguous() for k, v in tensors.items()}, str(OUT / "comfy_model_nodes.safetensors"))
     (OUT / "comfy_model_nodes.json").write_text(json.dumps(options, indent=1) + "\n")
+
+
+def lora_extract_cases(torch, gen) -> dict:
+    """ComfyUI's LoraSave factors (nodes_lora_extract.extract_lora, rank 4) of Linear and Conv2d differences."""
+    from comfy_extras.nodes_lora_extract import extract_lora
+
+    tensors = {}
+    for name, shape in (("linear", (12, 10)), ("conv3x3", (8, 6, 3, 3)), ("conv1x1", (8, 6, 1, 1))):
+        diff = torch.randn(*shape, generator=gen)
+        up, down = extract_lora(diff, 4)
+        tensors |= {f"lora/{name}/diff": diff, f"lora/{name}/up": up, f"lora/{name}/down": down}
+    return tensors
 
 
 def mask_bounds_cases(torch, tensors: dict) -> dict:

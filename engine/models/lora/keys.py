@@ -57,6 +57,8 @@ def clip_names(weight_keys: Iterable[str]) -> dict[str, str]:
     names = {}
     for tower, path, key in parsed:
         full = f"text_model.{path}"
+        comfy = path if path == "text_projection" else full
+        names[f"text_encoders.clip_{tower}.transformer.{comfy}"] = key  # ComfyUI's LoraSave naming
         for prefix in prefixes.get(tower, ()):
             if prefix.startswith("lora_"):
                 names[_kohya(prefix, full)] = key
