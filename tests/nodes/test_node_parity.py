@@ -121,3 +121,20 @@ def test_save_image_writes_the_png_comfyui_writes(arrays, tmp_path):
     entry = SaveImage.model_construct(images=image, filename_prefix="loom").run(ctx).ui["images"][0]
     written = (folders.output_dir / entry["filename"]).read_bytes()
     assert written == (DATA / "images" / "saved_by_comfyui.png").read_bytes()
+
+
+def test_saved_video_is_the_mp4_comfyui_writes_and_decodes_to_the_same_frames(arrays, tmp_path):
+    from nodes.video import CreateVideo, GetVideoComponents, LoadVideo
+
+    folders = Folders(tmp_path)
+    folders.ensure()
+    ctx = ExecutionContext("1", "parity", {}, Services(folders=folders))
+    (video,) = CreateVideo.model_construct(images=torch.from_numpy(arrays["video_frames"].copy()), fps=12.0).run(ctx)
+    video.save_to(tmp_path / "loom.mp4")
+    comfyui_file = DATA / "images" / "video_by_comfyui.mp4"
+    assert (tmp_path / "loom.mp4").read_bytes() == comfyui_file.read_bytes()
+    shutil.copy(comfyui_file, folders.input_dir / "clip.mp4")
+    (loaded,) = LoadVideo.model_construct(file="clip.mp4").run(ctx)
+    images, _, fps = GetVideoComponents.model_construct(video=loaded).run(ctx)
+    assert fps == 12.0
+    assert_same(images, {"t": "video_decoded"}, arrays, "decoded frames")

@@ -371,6 +371,22 @@ def save_png(call, arrays: Arrays, out_dir: Path) -> None:
     written.replace(out_dir / "images" / "saved_by_comfyui.png")
 
 
+def save_video(call, arrays: Arrays, out_dir: Path) -> None:
+    """ComfyUI's CreateVideo + VIDEO.save_to (what SaveVideo calls) on 3 smooth 16x16 frames at 12 fps,
+    without metadata, as <out>/images/video_by_comfyui.mp4, and that file as LoadVideo decodes it."""
+    ramp = torch.linspace(0, 1, 16)
+    frames = torch.stack([ramp[None, :].expand(16, 16), ramp[:, None].expand(16, 16), torch.full((16, 16), 0.5)], -1)
+    frames = torch.stack([frames, frames.flip(0), frames.flip(1)])
+    arrays.put("video_frames", frames)
+    (video,) = call("CreateVideo", {"images": frames, "fps": 12.0})
+    path = out_dir / "images" / "video_by_comfyui.mp4"
+    video.save_to(str(path))
+    (loaded,) = call("LoadVideo", {"file": path.name})
+    images, _, fps = call("GetVideoComponents", {"video": loaded})
+    arrays.put("video_decoded", images)
+    assert fps == 12.0
+
+
 def main(checkout: str, out_dir: Path) -> None:
     call = comfy_caller(checkout)
     torch.set_num_threads(1)
@@ -394,6 +410,7 @@ def main(checkout: str, out_dir: Path) -> None:
              for tile, overlap in ((8, 2), (10, 3))]
     out_dir.mkdir(parents=True, exist_ok=True)
     save_png(call, arrays, out_dir)
+    save_video(call, arrays, out_dir)
     np.savez_compressed(out_dir / "comfy_node_arrays.npz", **arrays.values)
     header = {"source": "ComfyUI 0.3.64 run by tools/comfy_reference/nodes_reference.py", "cases": written,
               "tiled": tiles}
