@@ -1,8 +1,8 @@
 """Nodes that change how a MODEL sees noise or computes (ComfyUI's advanced/model group): ModelSampling*
 switch the noise parametrisation through the `model_sampling` object patch, ModelComputeDtype and
 TorchCompileModel change how the UNet runs, DifferentialDiffusion makes the inpainting mask depend on the
-step. Nodes for model families Loom lacks (Flux, SD3, AuraFlow, Stable Cascade) keep ComfyUI's interface and
-say so when run.
+step. Nodes for model families Loom lacks (Flux, SD3, AuraFlow, Stable Cascade, DiT skip-layer guidance) keep
+ComfyUI's interface and say so when run.
 """
 
 from typing import Annotated, ClassVar, Literal
@@ -136,21 +136,22 @@ class DifferentialDiffusion(Node):
         return (m,)
 
 
-class OtherFamilySampling(Node):
-    """Base of ModelSampling nodes for model families Loom does not run: their interface, and an error."""
+class OtherFamilyNode(Node):
+    """Base of nodes for model families Loom does not run: ComfyUI's interface, and an error naming what the
+    node needs when it runs."""
 
-    family: ClassVar[str] = ""
+    needs: ClassVar[str] = ""
 
     def run(self, ctx):
-        raise NotImplementedError(f"{type(self).__name__} sets the noise schedule of {self.family} models; Loom "
-                                  "runs SD1.x, SD2.x, SDXL and SVD models only")
+        raise NotImplementedError(f"{type(self).__name__} {self.needs}; Loom runs SD1.x, SD2.x, SDXL and SVD "
+                                  "models only")
 
 
 @node(category="advanced/model", outputs=[Out("MODEL")])
-class ModelSamplingFlux(OtherFamilySampling):
+class ModelSamplingFlux(OtherFamilyNode):
     """Flux's resolution-dependent shift (Flux models only)."""
 
-    family: ClassVar[str] = "Flux"
+    needs: ClassVar[str] = "sets the noise schedule of Flux models"
     model: ModelIn
     max_shift: Annotated[float, Widget(step=0.01)] = Field(1.15, ge=0.0, le=100.0)
     base_shift: Annotated[float, Widget(step=0.01)] = Field(0.5, ge=0.0, le=100.0)
@@ -159,27 +160,56 @@ class ModelSamplingFlux(OtherFamilySampling):
 
 
 @node(category="advanced/model", outputs=[Out("MODEL")])
-class ModelSamplingSD3(OtherFamilySampling):
+class ModelSamplingSD3(OtherFamilyNode):
     """SD3's shifted flow schedule (SD3 models only)."""
 
-    family: ClassVar[str] = "SD3"
+    needs: ClassVar[str] = "sets the noise schedule of SD3 models"
     model: ModelIn
     shift: Annotated[float, Widget(step=0.01)] = Field(3.0, ge=0.0, le=100.0)
 
 
 @node(category="advanced/model", outputs=[Out("MODEL")])
-class ModelSamplingAuraFlow(OtherFamilySampling):
+class ModelSamplingAuraFlow(OtherFamilyNode):
     """AuraFlow's shifted flow schedule (AuraFlow models only)."""
 
-    family: ClassVar[str] = "AuraFlow"
+    needs: ClassVar[str] = "sets the noise schedule of AuraFlow models"
     model: ModelIn
     shift: Annotated[float, Widget(step=0.01)] = Field(1.73, ge=0.0, le=100.0)
 
 
 @node(category="advanced/model", outputs=[Out("MODEL")])
-class ModelSamplingStableCascade(OtherFamilySampling):
+class ModelSamplingStableCascade(OtherFamilyNode):
     """Stable Cascade's shifted schedule (Stable Cascade models only)."""
 
-    family: ClassVar[str] = "Stable Cascade"
+    needs: ClassVar[str] = "sets the noise schedule of Stable Cascade models"
     model: ModelIn
     shift: Annotated[float, Widget(step=0.01)] = Field(2.0, ge=0.0, le=100.0)
+
+
+Layers = Annotated[str, Widget(multiline=False)]
+
+
+@node(category="advanced/guidance", outputs=[Out("MODEL")])
+class SkipLayerGuidanceDiT(OtherFamilyNode):
+    """Skip-layer guidance for DiT models (SD3, Flux, ...)."""
+
+    needs: ClassVar[str] = "skips blocks of DiT models (SD3, Flux, ...)"
+    model: ModelIn
+    double_layers: Layers = "7, 8, 9"
+    single_layers: Layers = "7, 8, 9"
+    scale: Annotated[float, Widget(step=0.1)] = Field(3.0, ge=0.0, le=10.0)
+    start_percent: Annotated[float, Widget(step=0.001)] = Field(0.01, ge=0.0, le=1.0)
+    end_percent: Annotated[float, Widget(step=0.001)] = Field(0.15, ge=0.0, le=1.0)
+    rescaling_scale: Annotated[float, Widget(step=0.01)] = Field(0.0, ge=0.0, le=10.0)
+
+
+@node(category="advanced/guidance", outputs=[Out("MODEL")])
+class SkipLayerGuidanceDiTSimple(OtherFamilyNode):
+    """Skip-layer guidance for DiT models, on the negative pass only."""
+
+    needs: ClassVar[str] = "skips blocks of DiT models (SD3, Flux, ...)"
+    model: ModelIn
+    double_layers: Layers = "7, 8, 9"
+    single_layers: Layers = "7, 8, 9"
+    start_percent: Annotated[float, Widget(step=0.001)] = Field(0.0, ge=0.0, le=1.0)
+    end_percent: Annotated[float, Widget(step=0.001)] = Field(1.0, ge=0.0, le=1.0)

@@ -18,6 +18,7 @@ from nodes.model_sampling_nodes import (
     ModelSamplingDiscrete,
     ModelSamplingFlux,
 )
+from nodes.token_merging import TomePatchModel
 from nodes.unet_patches import EpsilonScaling, FreeU, FreeU_V2, FreSca, HyperTile, PatchModelAddDownscale
 from tests.fixtures.checkpoints import make_tiny_checkpoint
 from tests.fixtures.tiny_model import tiny_model
@@ -129,6 +130,16 @@ def test_deep_shrink_resizes_like_comfyui(run_node, model, method):
     untouched = patch_of(patched, "input_block_patch_after_skip")(REF["shrink.h"], {"block": ("input", 2),
                                                                                     "sigmas": sigma})
     assert untouched is REF["shrink.h"]
+
+
+def test_token_merging_merges_and_unmerges_like_comfyui(run_node, model):
+    (patched,) = run_node(TomePatchModel, model=model, ratio=0.5)
+    q = REF["tome.q"]
+    torch.manual_seed(123)
+    merged = patch_of(patched, "attn1_patch")(q, q, q, {"original_shape": [2, 4, 16, 16]})[0]
+    close(merged, REF["tome.merged"])
+    close(patch_of(patched, "attn1_output_patch")(merged * 2.0, {}), REF["tome.unmerged"])
+    assert merged.shape[1] < q.shape[1]
 
 
 def test_other_family_sampling_nodes_name_what_loom_lacks(run_node, model):

@@ -14,6 +14,7 @@ from engine.values.denoiser import sampling_model
 from nodes.attention_guidance import PerturbedAttentionGuidance, SelfAttentionGuidance
 from nodes.attention_multiply import UNetCrossAttentionMultiply
 from nodes.model_sampling_nodes import DifferentialDiffusion, ModelSamplingDiscrete
+from nodes.token_merging import TomePatchModel
 from nodes.unet_patches import EpsilonScaling, FreeU, HyperTile
 from tests.fixtures.checkpoints import TEXT_WIDTH, make_tiny_checkpoint
 from tests.fixtures.tiny_model import tiny_model
@@ -62,6 +63,7 @@ def test_pag_adds_scale_times_cond_minus_identity_attention_pass(run_node, model
     (EpsilonScaling, {"scaling_factor": 1.2}),
     (ModelSamplingDiscrete, {"sampling": "v_prediction", "zsnr": False}),
     (UNetCrossAttentionMultiply, {"q": 1.0, "k": 1.0, "v": 2.0, "out": 1.0}),
+    (TomePatchModel, {"ratio": 0.5}),
 ], ids=lambda p: p[0].__name__ if isinstance(p, tuple) else str(p))
 def test_patch_nodes_change_a_ksampler_run(run_node, model, patch):
     cls, inputs = patch

@@ -163,6 +163,17 @@ def deep_shrink(out: dict, patcher, gen):
         out[f"shrink.{method}.grown"] = grow(small, skip, {})[0]
 
 
+def token_merging(out: dict, patcher, gen):
+    from comfy_extras.nodes_tomesd import TomePatchModel
+
+    model = run_node(TomePatchModel, model=patcher, ratio=0.5)
+    merge, unmerge = patches(model, "attn1_patch")[0], patches(model, "attn1_output_patch")[0]
+    out["tome.q"] = q = torch.randn(2, 256, 8, generator=gen)
+    torch.manual_seed(123)  # ToMe draws each cell's destination token from the global RNG
+    merged = merge(q, q, q, {"original_shape": [2, 4, 16, 16]})[0]
+    out["tome.merged"], out["tome.unmerged"] = merged, unmerge(merged * 2.0, {})
+
+
 def main(checkout: str, target: str) -> None:
     patcher = load(Path(checkout))
     gen = torch.Generator().manual_seed(0)
@@ -174,6 +185,7 @@ def main(checkout: str, target: str) -> None:
     cfg_hooks(out, patcher, gen)
     differential_diffusion(out, patcher, gen)
     deep_shrink(out, patcher, gen)
+    token_merging(out, patcher, gen)
     save_file({k: v.float().clone().contiguous() for k, v in out.items()}, target)
     print(f"wrote {len(out)} arrays to {target}")
 
