@@ -22,7 +22,7 @@ def convert_cond(cond: list) -> list:
 
 def prepare_mask(noise_mask: torch.Tensor, shape: tuple, device: Any) -> torch.Tensor:
     """A mask [B,H,W] resized to the latent's size and batch, on `device`."""
-    from engine.sampling.ksampler import prepare_mask as loom_prepare_mask
+    from engine.sampling.inpaint import prepare_mask as loom_prepare_mask
 
     return loom_prepare_mask(noise_mask, torch.Size(shape), device)
 
