@@ -138,3 +138,25 @@ def test_saved_video_is_the_mp4_comfyui_writes_and_decodes_to_the_same_frames(ar
     images, _, fps = GetVideoComponents.model_construct(video=loaded).run(ctx)
     assert fps == 12.0
     assert_same(images, {"t": "video_decoded"}, arrays, "decoded frames")
+
+
+@pytest.mark.parametrize("node_name,extension", [("SaveAnimatedWEBP", "webp"), ("SaveAnimatedPNG", "png")])
+def test_animation_has_comfyuis_frames_and_durations(node_name, extension, arrays, node_classes, tmp_path):
+    from PIL import Image, ImageSequence
+
+    folders = Folders(tmp_path)
+    folders.ensure()
+    ctx = ExecutionContext("1", "parity", {}, Services(folders=folders, settings={"disable_metadata": True}))
+    options = {"lossless": True, "quality": 80, "method": "default"} if extension == "webp" else {"compress_level": 4}
+    result = node_classes[node_name].model_construct(images=torch.from_numpy(arrays["image_a"].copy()),
+                                                     filename_prefix="anim", fps=7.0, **options).run(ctx)
+
+    def frames(path):
+        with Image.open(path) as opened:
+            return [(np.asarray(f.convert("RGB")).copy(), f.info.get("duration")) for f in ImageSequence.Iterator(opened)]
+
+    ours = frames(folders.output_dir / result.ui["images"][0]["filename"])
+    theirs = frames(DATA / "images" / f"animated_by_comfyui.{extension}")
+    assert len(ours) == len(theirs) == 2
+    for (pixels, duration), (want_pixels, want_duration) in zip(ours, theirs, strict=True):
+        assert duration == want_duration and np.array_equal(pixels, want_pixels)

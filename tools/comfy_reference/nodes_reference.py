@@ -359,7 +359,7 @@ def comfy_caller(checkout: str):
 
 def save_png(call, arrays: Arrays, out_dir: Path) -> None:
     """ComfyUI's SaveImage of image_a[0] (no metadata) as <out>/images/saved_by_comfyui.png: the pixels Loom's
-    SaveImage must write byte for byte."""
+    SaveImage must write byte for byte; and image_a as animated WebP and PNG (animated_by_comfyui.*)."""
     import folder_paths
 
     folder_paths.set_output_directory(str(out_dir / "images"))
@@ -369,6 +369,12 @@ def save_png(call, arrays: Arrays, out_dir: Path) -> None:
     call("SaveImage", {"images": image, "filename_prefix": "saved_by_comfyui"})
     written = out_dir / "images" / "saved_by_comfyui_00001_.png"
     written.replace(out_dir / "images" / "saved_by_comfyui.png")
+    frames = arrays.get("image_a")
+    call("SaveAnimatedWEBP", {"images": frames, "filename_prefix": "anim_webp", "fps": 7.0, "lossless": True,
+                              "quality": 80, "method": "default"})
+    call("SaveAnimatedPNG", {"images": frames, "filename_prefix": "anim_png", "fps": 7.0, "compress_level": 4})
+    for extension in ("webp", "png"):
+        (out_dir / "images" / f"anim_{extension}_00001_.{extension}").replace(out_dir / "images" / f"animated_by_comfyui.{extension}")
 
 
 def save_video(call, arrays: Arrays, out_dir: Path) -> None:
