@@ -73,3 +73,32 @@ def test_folder_paths_knows_every_folder_kind_comfyui_has(loaded):
     assert str(models / "configs") in folder_paths.get_folder_paths("configs")
     assert folder_paths.get_folder_paths("custom_nodes")[0] == str(loaded.folders.base_dir / "custom_nodes")
     assert ".yaml" in folder_paths.folder_names_and_paths["configs"][1]
+
+
+WRITES_NEXT_TO_COMFY = '''
+import inspect
+import os
+
+import folder_paths
+from server import PromptServer
+
+for module_dir in (os.path.dirname(inspect.getfile(PromptServer)), os.path.dirname(folder_paths.__file__)):
+    target = os.path.join(module_dir, "web", "extensions", "writer")
+    os.makedirs(target, exist_ok=True)
+    open(os.path.join(target, "installed.js"), "w").close()
+
+NODE_CLASS_MAPPINGS = {}
+'''
+
+
+def test_a_pack_writing_next_to_comfyui_writes_into_the_user_folder_not_loom_sources(tmp_path):
+    from tests.compat.conftest import loaded_registry
+
+    packs = tmp_path / "packs"
+    (packs / "writer").mkdir(parents=True)
+    (packs / "writer" / "__init__.py").write_text(WRITES_NEXT_TO_COMFY)
+    loaded = loaded_registry(tmp_path / "base", packs)
+    assert loaded.report.packs[0].ok, loaded.report.packs[0].error
+    assert (loaded.folders.user_dir / "comfyui" / "web" / "extensions" / "writer" / "installed.js").is_file()
+    loom = Path(__file__).resolve().parents[2]
+    assert not list(loom.glob("comfy_compat/**/installed.js")) and not (loom / "web" / "extensions").exists()

@@ -48,3 +48,29 @@ def test_nodes_module_exposes_the_registry_to_packs(loaded):
     assert nodes.MAX_RESOLUTION == 16384 and callable(nodes.common_ksampler)
     with pytest.raises(AttributeError, match="NotAComfyName"):
         nodes.NotAComfyName  # noqa: B018 - the attribute access is the test
+
+
+def test_bislerp_keeps_channel_vector_norms_where_bilinear_shrinks_them():
+    import comfy.utils
+
+    samples = torch.zeros(1, 2, 1, 2)
+    samples[0, 0, 0, 0] = 1.0  # left pixel points along channel 0, right pixel along channel 1
+    samples[0, 1, 0, 1] = 1.0
+    assert torch.equal(comfy.utils.bislerp(samples, 2, 1), samples)
+    wide = comfy.utils.common_upscale(samples, 4, 1, "bislerp", "disabled")
+    norms = wide[0].norm(dim=0)[0]
+    torch.testing.assert_close(norms, torch.ones(4), rtol=0, atol=1e-6)
+    bilinear = comfy.utils.common_upscale(samples, 4, 1, "bilinear", "disabled")[0].norm(dim=0)[0]
+    assert bilinear[1] < 0.95 and bilinear[2] < 0.95
+
+
+def test_tiled_scale_equals_the_function_on_the_whole_image_for_a_pointwise_upscale():
+    import comfy.utils
+
+    image = torch.rand(2, 3, 40, 56)
+
+    def upscale(tile):
+        return torch.nn.functional.interpolate(tile, scale_factor=2, mode="nearest")
+
+    tiled = comfy.utils.tiled_scale(image, upscale, tile_x=16, tile_y=16, overlap=4, upscale_amount=2)
+    torch.testing.assert_close(tiled, upscale(image), rtol=0, atol=1e-6)
