@@ -87,8 +87,26 @@ def load_lora_for_models(model: Any, clip: Any, lora: dict, strength_model: floa
                            strength_model, strength_clip)
 
 
+def _clip_name(path: str) -> str:
+    """A text-encoder file's name relative to the text_encoders folder holding it."""
+    resolved = Path(path).resolve()
+    for folder in state.folders().folders_for("clip"):
+        if resolved.is_relative_to(folder.resolve()):
+            return resolved.relative_to(folder.resolve()).as_posix()
+    raise ValueError(f"comfy.sd.load_clip: {path} is not in a text_encoders folder "
+                     f"({', '.join(str(f) for f in state.folders().folders_for('clip'))})")
+
+
 def load_clip(ckpt_paths: list[str], embedding_directory: Any = None, clip_type: CLIPType = CLIPType.STABLE_DIFFUSION,
               model_options: dict | None = None) -> CLIP:
-    """A CLIP from text-encoder files; Loom reads text encoders from checkpoints (CLIPLoader's formats)."""
-    raise NotImplementedError("comfy.sd.load_clip: standalone text-encoder files are loaded by Loom's CLIPLoader "
-                              "node; comfy.sd.load_checkpoint_guess_config gives a checkpoint's CLIP")
+    """A CLIP from one text-encoder file (SD1.x / SD2.x / refiner) or two (SDXL), loaded by Loom's
+    CLIPLoader / DualCLIPLoader nodes."""
+    from comfy_compat.comfy_nodes import attribute
+
+    names = [_clip_name(path) for path in ckpt_paths]
+    if len(names) == 1 and clip_type == CLIPType.STABLE_DIFFUSION:
+        return attribute("CLIPLoader")().load_clip(names[0], "stable_diffusion")[0]
+    if len(names) == 2:
+        return attribute("DualCLIPLoader")().load_clip(names[0], names[1], "sdxl")[0]
+    raise NotImplementedError(f"comfy.sd.load_clip: {clip_type} with {len(names)} files is a text encoder "
+                              "Loom does not load")

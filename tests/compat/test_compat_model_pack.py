@@ -138,3 +138,24 @@ def test_latent_preview_callback_reports_progress_with_a_preview_per_step(loom):
     assert progress == [(1, 2), (2, 2)]
     previews = [e for e in events.of_type(PREVIEW) if e["node"] == "3"]
     assert len(previews) == 2 and previews[0]["image"].size == (SIZE // 8, SIZE // 8)
+
+
+def test_comfy_sd_load_clip_reads_a_text_encoder_file_like_cliploader(loom):
+    registry, executor = loom
+    folders = registry.services.folders
+    run(executor, {"1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": CKPT}},
+                   "2": {"class_type": "CLIPSave", "inputs": {"clip": ["1", 1], "filename_prefix": "te/tiny"}}})
+    [saved] = (folders.output_dir / "te").glob("tiny_clip_l_*.safetensors")
+    encoders = folders.models_dir / "text_encoders"
+    encoders.mkdir(parents=True, exist_ok=True)
+    saved.rename(encoders / saved.name)
+
+    def encoded(clip_node: dict) -> torch.Tensor:
+        prompt = {"1": clip_node, "2": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["1", 0], "text": "a fox"}},
+                  "3": {"class_type": "CaptureOutput", "inputs": {"value": ["2", 0]}}}
+        return run(executor, prompt)[0].outputs["3"]["value"][0][0][0]
+
+    via_pack = encoded({"class_type": "ModelPackLoadClip", "inputs": {"clip_name": saved.name}})
+    via_core = encoded({"class_type": "CLIPLoader", "inputs": {"clip_name": saved.name, "type": "stable_diffusion"}})
+    assert via_pack.shape[-1] > 0
+    torch.testing.assert_close(via_pack, via_core, rtol=0, atol=0)

@@ -80,3 +80,19 @@ class ModelPackCustomSample:
 
 NODE_CLASS_MAPPINGS = {"ModelPackLoad": ModelPackLoad, "ModelPackEncode": ModelPackEncode,
                        "ModelPackPreview": ModelPackPreview, "ModelPackCustomSample": ModelPackCustomSample}
+
+
+class ModelPackLoadClip:
+    CATEGORY = "compat"
+    RETURN_TYPES = ("CLIP",)
+    FUNCTION = "load"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"clip_name": (folder_paths.get_filename_list("text_encoders"),)}}
+
+    def load(self, clip_name):
+        return (comfy.sd.load_clip([folder_paths.get_full_path_or_raise("text_encoders", clip_name)]),)
+
+
+NODE_CLASS_MAPPINGS["ModelPackLoadClip"] = ModelPackLoadClip
