@@ -72,3 +72,24 @@ def test_rescale_cfg_patch_reaches_the_guider(loom):
 
     patched, plain = sampled(["10", 0]), sampled(["4", 0])
     assert (patched - plain).abs().max() > 1e-3
+
+
+def test_sampler_custom_equals_the_advanced_node_with_a_cfg_guider(loom):
+    prompt = custom_workflow()
+    prompt["20"] = {"class_type": "SamplerCustom", "inputs": {
+        "model": ["10", 0], "add_noise": True, "noise_seed": 1234, "cfg": 7.0, "positive": ["6", 0],
+        "negative": ["7", 0], "sampler": ["13", 0], "sigmas": ["14", 0], "latent_image": ["5", 0]}}
+    prompt["21"] = {"class_type": "CaptureLatent", "inputs": {"samples": ["3", 0]}}
+    prompt["22"] = {"class_type": "CaptureLatent", "inputs": {"samples": ["20", 0]}}
+    result = loom.run(prompt)
+    assert torch.equal(result.outputs["21"]["latent"][0]["samples"], result.outputs["22"]["latent"][0]["samples"])
+
+
+def test_disable_noise_samples_the_latent_as_given(loom):
+    prompt = custom_workflow()
+    prompt["12"] = {"class_type": "DisableNoise", "inputs": {}}
+    prompt["21"] = {"class_type": "CaptureLatent", "inputs": {"samples": ["3", 0]}}
+    first = loom.run(prompt).outputs["21"]["latent"][0]["samples"]
+    prompt["12"] = {"class_type": "RandomNoise", "inputs": {"noise_seed": 1234}}
+    seeded = loom.run(prompt).outputs["21"]["latent"][0]["samples"]
+    assert first.abs().max() < seeded.abs().max() / 10  # from an empty latent without noise, little happens
