@@ -159,3 +159,15 @@ def test_lora_extraction_factors_equal_comfyui(name):
     up, down = low_rank_factors(REFERENCE[f"lora/{name}/diff"], 4)
     torch.testing.assert_close(up, REFERENCE[f"lora/{name}/up"], rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(down, REFERENCE[f"lora/{name}/down"], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["relu_layer_norm", "linear"])
+def test_hypernetwork_patch_equals_comfyui(name):
+    from engine.models.hypernetwork import HypernetworkPatch, load_hypernetwork
+
+    patch = HypernetworkPatch(load_hypernetwork(DATA / f"hypernetwork_{name}.pt"), 0.7)
+    q, k, v = (REFERENCE[f"hypernetwork/{part}"] for part in "qkv")
+    q2, k2, v2 = patch(q, k, v, {})
+    assert q2 is q
+    torch.testing.assert_close(k2, REFERENCE[f"hypernetwork/{name}/k"], rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(v2, REFERENCE[f"hypernetwork/{name}/v"], rtol=1e-6, atol=1e-6)

@@ -108,9 +108,42 @@ def main(comfy: str) -> None:
     tensors |= unclip_cases(torch, gen)
     options["mask_bounds"] = mask_bounds_cases(torch, tensors)
     tensors |= lora_extract_cases(torch, gen)
+    tensors |= hypernetwork_cases(torch, gen)
     OUT.mkdir(parents=True, exist_ok=True)
     save_file({k: v.clone().contiguous() for k, v in tensors.items()}, str(OUT / "comfy_model_nodes.safetensors"))
     (OUT / "comfy_model_nodes.json").write_text(json.dumps(options, indent=1) + "\n")
+
+
+def hypernetwork_cases(torch, gen) -> dict:
+    """Two small hypernetwork files (written next to the data) and ComfyUI's patch applied to seeded q/k/v."""
+    from comfy_extras.nodes_hypernetwork import load_hypernetwork_patch
+
+    def layers(width, names):
+        out = {}
+        for name, (rows, cols) in names.items():
+            out[f"{name}.weight"] = torch.randn(rows, cols, generator=gen) * 0.3 if cols else 1 + 0.1 * torch.randn(
+                rows, generator=gen)
+            out[f"{name}.bias"] = 0.1 * torch.randn(rows, generator=gen)
+        return out
+
+    files = {
+        "relu_layer_norm": ({"activation_func": "relu", "is_layer_norm": True},
+                            {"linear.0": (16, 8), "linear.1": (16, 0), "linear.2": (8, 16), "linear.3": (8, 0)}),
+        "linear": ({"activation_func": "linear", "activate_output": False},
+                   {"linear.0": (24, 8), "linear.1": (8, 24)}),
+    }
+    tensors = {}
+    q, k, v = (torch.randn(2, 5, 8, generator=gen) for _ in range(3))
+    tensors |= {"hypernetwork/q": q, "hypernetwork/k": k, "hypernetwork/v": v}
+    for name, (options, names) in files.items():
+        sd = dict(options)
+        widths = {8: names, 12: {n: (r if r != 8 else 12, c if c != 8 else 12) for n, (r, c) in names.items()}}
+        for width, spec in widths.items():
+            sd[width] = [layers(width, spec), layers(width, spec)]
+        torch.save(sd, OUT / f"hypernetwork_{name}.pt")
+        _, k2, v2 = load_hypernetwork_patch(str(OUT / f"hypernetwork_{name}.pt"), 0.7)(q, k, v, {})
+        tensors |= {f"hypernetwork/{name}/k": k2.detach(), f"hypernetwork/{name}/v": v2.detach()}
+    return tensors
 
 
 def lora_extract_cases(torch, gen) -> dict:
