@@ -9,13 +9,13 @@ from .image_nodes import ImageBlend, ImageGrayscale
 # class_type (unique across all packs) -> node class. Workflows refer to nodes by these names.
 NODE_CLASS_MAPPINGS = {
     "ImageGrayscale": ImageGrayscale,
-    "ImageBlend": ImageBlend,
+    "ExamplePackBlend": ImageBlend,
 }
 
 # Optional: the titles shown in the canvas' node menu.
 NODE_DISPLAY_NAME_MAPPINGS = {
     "ImageGrayscale": "Grayscale Image",
-    "ImageBlend": "Blend Images",
+    "ExamplePackBlend": "Blend Images (example pack)",
 }
 
 __all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"]

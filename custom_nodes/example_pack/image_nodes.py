@@ -64,10 +64,8 @@ def _blend(base, top, mode):
 
 
 class ImageBlend:
-    """Blend image2 over image1 with a blend mode and an opacity.
-
-    Same name, inputs and modes as the ImageBlend node many ComfyUI workflows use, so they run here.
-    """
+    """Blend image2 over image1 with a blend mode and an opacity (the inputs and modes of ComfyUI's
+    ImageBlend, which Loom has built in; registered as ExamplePackBlend, since names are unique)."""
 
     CATEGORY = "example_pack"
     DESCRIPTION = "Blend two images; image2 is resized to image1's size when they differ."

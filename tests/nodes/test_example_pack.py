@@ -17,7 +17,7 @@ def registry():
     report = load_packs(reg, [PACKS])
     (pack,) = [p for p in report.packs if p.name == "example_pack"]
     assert pack.ok, pack.error
-    assert sorted(pack.nodes) == ["ImageBlend", "ImageGrayscale"]
+    assert sorted(pack.nodes) == ["ExamplePackBlend", "ImageGrayscale"]
     return reg
 
 
@@ -27,8 +27,8 @@ def call(registry, class_type, **inputs):
 
 
 def test_pack_nodes_are_listed_with_display_names(registry):
-    info = registry.object_info_for("ImageBlend")
-    assert info["display_name"] == "Blend Images"
+    info = registry.object_info_for("ExamplePackBlend")
+    assert info["display_name"] == "Blend Images (example pack)"
     assert info["category"] == "example_pack"
     assert info["input"]["required"]["blend_factor"][1]["max"] == 1.0
     assert registry.object_info_for("ImageGrayscale")["display_name"] == "Grayscale Image"
@@ -47,6 +47,6 @@ def test_grayscale_has_equal_channels_with_luma(registry):
                                            ("soft_light", 0.4 * 0.2 + 0.6 * (0.2 + 0.2 * (0.448 - 0.2)))])
 def test_blend_modes(registry, mode, expected):
     base, top = torch.full((1, 2, 2, 3), 0.2), torch.full((1, 4, 4, 3), 0.6)
-    (out,) = call(registry, "ImageBlend", image1=base, image2=top, blend_factor=0.6, blend_mode=mode)
+    (out,) = call(registry, "ExamplePackBlend", image1=base, image2=top, blend_factor=0.6, blend_mode=mode)
     assert out.shape == (1, 2, 2, 3)  # image2 was resized to image1's size
     assert torch.allclose(out, torch.full_like(out, expected), atol=1e-6)
