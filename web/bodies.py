@@ -114,7 +114,7 @@ def body_timeout_guard(timeout: float) -> Callable:
                 done, _ = await asyncio.wait({task}, timeout=timeout)
                 if done or content.is_eof():
                     break
-                if content.total_bytes == seen:
+                if content.total_bytes == seen and not getattr(content, "_size", 0):  # nothing new, nothing unread
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task

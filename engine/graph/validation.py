@@ -257,7 +257,7 @@ def _unknown_class_errors(prompt: dict, registry: Any) -> dict[str, dict]:
         elif not isinstance(class_type, str):
             errors[node_id] = make_error("invalid_prompt", "class_type must be a string (a node name)",
                                          f"Node ID '#{node_id}': got {type(class_type).__name__}")
-        elif not isinstance(raw.get("inputs", {}), dict):
+        elif raw.get("inputs") is not None and not isinstance(raw["inputs"], dict):  # [] included
             errors[node_id] = make_error("invalid_prompt", "inputs must be an object of input name -> value",
                                          f"Node ID '#{node_id}' ({class_type}): got {type(raw['inputs']).__name__}",
                                          input_name="inputs")
