@@ -20,6 +20,7 @@ from engine.models.blocks import (
     timestep_embedding,
 )
 from engine.models.transformer import SpatialTransformer
+from engine.models.wrappers import DIFFUSION_MODEL, WrapperExecutor, wrappers_of
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,16 @@ class UNetModel(UNetEncoder):
         control: dict[str, list] | None = None,
         transformer_options: dict | None = None,
     ) -> torch.Tensor:
+        """ComfyUI "diffusion_model" wrappers in transformer_options wrap this call (engine.models.wrappers)."""
+        wrappers = wrappers_of(transformer_options, DIFFUSION_MODEL)
+        if wrappers:
+            return WrapperExecutor(self._forward, self, wrappers).execute(x, timesteps, context, y, control,
+                                                                         transformer_options)
+        return self._forward(x, timesteps, context, y, control, transformer_options)
+
+    def _forward(self, x: torch.Tensor, timesteps: torch.Tensor, context: torch.Tensor | None = None,
+                 y: torch.Tensor | None = None, control: dict[str, list] | None = None,
+                 transformer_options: dict | None = None) -> torch.Tensor:
         opts = {**(transformer_options or {}), "original_shape": list(x.shape), "transformer_index": 0}
         patches = opts.get("patches", {})
         emb = self.embed(timesteps, y, patches.get("emb_patch", ()), opts)

@@ -22,6 +22,8 @@ from engine.values.base_model import DIFFUSION_PREFIX, BaseModel
 from engine.values.comfy_weight_patches import comfy_entry, loom_patch, unconverted
 from engine.weight_patches import Patch
 
+ON_CLONE = "on_clone"  # ComfyUI's CallbacksMP.ON_CLONE: callback(original, clone)
+
 
 class ModelPatcher:
     """MODEL (ComfyUI's comfy.model_patcher.ModelPatcher interface over a managed UNet)."""
@@ -44,6 +46,8 @@ class ModelPatcher:
         other.object_patches = dict(self.object_patches)
         other.attachments = dict(self.attachments)
         other.patches_uuid, other.parent = self.patches_uuid, self
+        for callback in self.get_all_callbacks(ON_CLONE):
+            callback(self, other)
         return other
 
     def is_clone(self, other) -> bool:
@@ -234,6 +238,51 @@ class ModelPatcher:
                                            disable_cfg1_optimization: bool = False) -> None:
         self.model_options = set_model_options_pre_cfg_function(self.model_options, pre_cfg_function,
                                                                 disable_cfg1_optimization)
+
+    # -- wrappers and callbacks (ComfyUI's patcher_extension registries) ------------------------
+
+    @property
+    def wrappers(self) -> dict:
+        """{wrapper type: {key: [fn, ...]}}, kept in transformer_options so every call sees them."""
+        return self.model_options["transformer_options"].get("wrappers", {})
+
+    @property
+    def callbacks(self) -> dict:
+        return self.model_options["transformer_options"].get("callbacks", {})
+
+    def _registry(self, kind: str, item_type: str, key: str | None) -> list:
+        table = self.model_options["transformer_options"].setdefault(kind, {})
+        return table.setdefault(item_type, {}).setdefault(key, [])
+
+    def add_wrapper_with_key(self, wrapper_type: str, key: str, wrapper: Callable) -> None:
+        self._registry("wrappers", wrapper_type, key).append(wrapper)
+
+    def add_wrapper(self, wrapper_type: str, wrapper: Callable) -> None:
+        self.add_wrapper_with_key(wrapper_type, None, wrapper)
+
+    def remove_wrappers_with_key(self, wrapper_type: str, key: str) -> None:
+        self.wrappers.get(wrapper_type, {}).pop(key, None)
+
+    def get_wrappers(self, wrapper_type: str, key: str) -> list:
+        return self.wrappers.get(wrapper_type, {}).get(key, [])
+
+    def get_all_wrappers(self, wrapper_type: str) -> list:
+        return [fn for fns in self.wrappers.get(wrapper_type, {}).values() for fn in fns]
+
+    def add_callback_with_key(self, call_type: str, key: str, callback: Callable) -> None:
+        self._registry("callbacks", call_type, key).append(callback)
+
+    def add_callback(self, call_type: str, callback: Callable) -> None:
+        self.add_callback_with_key(call_type, None, callback)
+
+    def remove_callbacks_with_key(self, call_type: str, key: str) -> None:
+        self.callbacks.get(call_type, {}).pop(key, None)
+
+    def get_callbacks(self, call_type: str, key: str) -> list:
+        return self.callbacks.get(call_type, {}).get(key, [])
+
+    def get_all_callbacks(self, call_type: str) -> list:
+        return [fn for fns in self.callbacks.get(call_type, {}).values() for fn in fns]
 
     def model_patches_to(self, device) -> None:
         """Move patch objects that hold tensors (they have `.to`) to `device`, as ComfyUI does before a run."""

@@ -139,6 +139,25 @@ def test_unet_wrapper_receives_comfyui_arguments_and_can_pass_through(sd15_model
                                 ["c_crossattn", "control", "transformer_options"], [0, 1], [0, 1])
 
 
+def test_diffusion_model_wrapper_wraps_the_unet_call_and_clone_callbacks_run(sd15_model):
+    seen, cloned = [], []
+
+    def double(executor, x, timesteps, context, y, control, transformer_options):
+        seen.append((executor.class_obj, x.shape, sorted(transformer_options)))
+        return executor(x, timesteps, context, y, control, transformer_options) * 2.0
+
+    wrapped = sd15_model.clone()
+    wrapped.add_wrapper_with_key("diffusion_model", "test-pack", double)
+    wrapped.add_callback_with_key("on_clone", "test-pack", lambda original, clone: cloned.append(clone))
+    x, t, context = unet_inputs()
+    torch.testing.assert_close(run(wrapped, x, t, context), 2.0 * run(sd15_model, x, t, context))
+    assert seen[0][0] is wrapped.model.diffusion_model and seen[0][1] == x.shape
+    assert wrapped.get_wrappers("diffusion_model", "test-pack") == [double]
+    again = wrapped.clone()
+    assert cloned == [again] and again.get_all_wrappers("diffusion_model") == [double]
+    assert sd15_model.get_all_wrappers("diffusion_model") == []
+
+
 def test_clones_patch_independently_and_share_the_base_model(sd15_model):
     clone = sd15_model.clone()
     clone.set_model_attn1_patch(lambda n, c, v, e: (n, c, v))

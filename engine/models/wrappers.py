@@ -1,0 +1,41 @@
+"""ComfyUI's wrapper chains (comfy.patcher_extension): node packs register functions that wrap a call, e.g.
+the diffusion model's forward; each gets an executor that calls the next wrapper, or the original at the
+end. Wrappers live in the call's transformer_options["wrappers"][wrapper type][pack key] (lists)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+DIFFUSION_MODEL = "diffusion_model"  # ComfyUI's WrappersMP.DIFFUSION_MODEL: around the UNet's forward
+
+
+def wrappers_of(transformer_options: dict | None, wrapper_type: str) -> list[Callable]:
+    """Every wrapper of `wrapper_type` in the options, in registration order."""
+    table = (transformer_options or {}).get("wrappers", {}).get(wrapper_type, {})
+    return [fn for fns in table.values() for fn in fns]
+
+
+class WrapperExecutor:
+    """ComfyUI's executor: `execute(*args)` starts the chain; a wrapper calls `executor(*args)` for the next
+    step; `class_obj` is the object whose method is wrapped."""
+
+    def __init__(self, original: Callable, class_obj: object, wrappers: list[Callable], idx: int = 0):
+        self.original, self.class_obj, self.wrappers, self.idx = original, class_obj, list(wrappers), idx
+        self.is_last = idx == len(wrappers)
+
+    def __call__(self, *args, **kwargs):
+        return WrapperExecutor(self.original, self.class_obj, self.wrappers, self.idx + 1).execute(*args, **kwargs)
+
+    def execute(self, *args, **kwargs):
+        if self.is_last:
+            return self.original(*args, **kwargs)
+        return self.wrappers[self.idx](self, *args, **kwargs)
+
+    @classmethod
+    def new_executor(cls, original: Callable, wrappers: list[Callable], idx: int = 0) -> WrapperExecutor:
+        return cls(original, None, wrappers, idx)
+
+    @classmethod
+    def new_class_executor(cls, original: Callable, class_obj: object, wrappers: list[Callable],
+                           idx: int = 0) -> WrapperExecutor:
+        return cls(original, class_obj, wrappers, idx)
