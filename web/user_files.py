@@ -17,9 +17,10 @@ from urllib.parse import unquote
 from engine.paths import UnsafePath, safe_path_under
 
 DEFAULT_USER = "default"
-# What the editor reads on its first start: present, a fresh folder loads without a 404.
+# What the editor reads on its first start (no saved templates, no bookmarked workflows): present,
+# a fresh folder loads without a 404.
 SEEDED_FOLDERS = ("workflows", "subgraphs")
-SEEDED_FILES = {"user.css": "", "comfy.templates.json": "[]"}
+SEEDED_FILES = {"user.css": "", "comfy.templates.json": "[]", "workflows/.index.json": '{"favorites": []}'}
 
 
 class FileConflict(FileExistsError):

@@ -27,11 +27,13 @@ async def _save(client, name: str, content: bytes, **query) -> tuple[int, object
     return response.status, body
 
 
-async def test_a_fresh_user_folder_lists_empty_workflows_and_no_saved_templates(client, tmp_path):
+async def test_a_fresh_user_folder_lists_empty_workflows_no_saved_templates_or_bookmarks(client, tmp_path):
     listing = await client.get("/api/userdata", params={"dir": "workflows", "recurse": "true", "full_info": "true"})
     assert listing.status == 200 and await listing.json() == []
     templates = await client.get("/api/userdata/comfy.templates.json")
     assert templates.status == 200 and json.loads(await templates.read()) == []
+    bookmarks = await client.get("/api/userdata/workflows%2F.index.json")
+    assert bookmarks.status == 200 and json.loads(await bookmarks.read()) == {"favorites": []}
     css = await client.get("/api/userdata/user.css")
     assert css.status == 200 and await css.read() == b""
     users = await (await client.get("/api/users")).json()
