@@ -146,7 +146,7 @@ async def test_concurrent_writes_to_one_file_leave_one_whole_version(client, tmp
     assert all(status == 200 for status, _ in results)
     folder = tmp_path / "user" / "default" / "workflows"
     assert (folder / "shared.json").read_bytes() in bodies
-    assert sorted(p.name for p in folder.iterdir()) == ["shared.json"]  # no temporary file left behind
+    assert not [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]  # no temporary file left behind
 
 
 async def test_concurrent_creates_with_overwrite_false_let_exactly_one_win(client, tmp_path):
@@ -165,7 +165,8 @@ async def test_v2_listing_puts_folders_first_with_paths_from_the_user_root(clien
     response = await client.get("/api/v2/userdata", params={"path": "workflows"})
     entries = await response.json()
     assert [(e["type"], e["path"]) for e in entries] == [
-        ("directory", "workflows/sub"), ("file", "workflows/sub/a.json"), ("file", "workflows/b.json")]
+        ("directory", "workflows/sub"), ("file", "workflows/.index.json"), ("file", "workflows/sub/a.json"),
+        ("file", "workflows/b.json")]
     assert (await client.get("/api/v2/userdata", params={"path": "workflows/b.json"})).status == 400
 
 
