@@ -1,11 +1,13 @@
 """LoRA loader nodes: a LoRA / LyCORIS file becomes patches on the MODEL and CLIP handles (no copies)."""
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from pydantic import Field
 
 from engine.graph.native import Node, Out, Socket, Widget, node
 from engine.models.lora.apply import LoRAFile, lora_patches, read_lora, warn_partial
+from engine.models.lora.formats import build_adapters
 from engine.models.lora.keys import clip_names, unet_names
 from nodes.model_files import file_version, folders_of, model_files
 
@@ -89,3 +91,22 @@ class LoraLoaderModelOnly(Node):
     @classmethod
     def is_changed(cls, lora_name: str) -> str:
         return file_version("loras", lora_name)
+
+
+@node(category="loaders", display_name="Load LoRA Model", outputs=[Out("MODEL")])
+class LoraModelLoader(Node):
+    """Apply a LoRA held in memory (LORA_MODEL: a dict of LoRA tensors, e.g. from training) to the UNet."""
+
+    model: Annotated[object, Socket("MODEL")]
+    lora: Annotated[object, Socket("LORA_MODEL")]
+    strength_model: Annotated[float, Widget(step=0.01)] = STRENGTH
+
+    def run(self, ctx):
+        if self.strength_model == 0:
+            return (self.model,)
+        if not isinstance(self.lora, Mapping):
+            raise TypeError(f"LoraModelLoader: lora must be a LORA_MODEL (a dict of LoRA tensors), got "
+                             f"{type(self.lora).__name__}")
+        lora = LoRAFile("LORA_MODEL", *build_adapters(dict(self.lora)))
+        model, _ = apply_lora_file("LoraModelLoader", lora, self.model, None, self.strength_model, 0.0)
+        return (model,)

@@ -1,11 +1,13 @@
 """LoraSave writes a model/CLIP difference as a LoRA in ComfyUI's naming that LoraLoader applies: a full
-difference of (A - B) loaded onto B gives A's weights (float16 storage), rank-r factors move B toward A."""
+difference of (A - B) loaded onto B gives A's weights (float16 storage), rank-r factors move B toward A;
+LoraModelLoader applies the same tensors held in memory exactly like the file loader."""
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from tests.merging.conftest import PAIRS
+from engine.graph.native import Node, Out, node
+from tests.merging.conftest import PAIRS, captured, sample_prompt
 
 UNET = "model.diffusion_model."
 
@@ -51,3 +53,30 @@ def test_low_rank_lora_moves_model_b_toward_model_a(loom, source, rank):
     a, b = (source(name) for name in PAIRS["sd15"])
     full = UNET + key
     assert (restored[full] - a[full]).norm() < (b[full] - a[full]).norm()
+
+
+@node(category="testing", outputs=[Out("LORA_MODEL")])
+class LoraTensors(Node):
+    """Test-only: a LoRA file's tensors as a LORA_MODEL value (what training nodes hand on)."""
+
+    path: str
+
+    def run(self, ctx):
+        return (load_file(self.path),)
+
+
+def test_lora_model_loader_applies_an_in_memory_lora_like_the_file_loader(loom):
+    _extract_and_apply(loom, "standard", 4)
+    loom.registry.register(LoraTensors)
+    path = str(loom.folders.output_dir / "loras" / "diff_00001_.safetensors")
+    prompt = {
+        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": PAIRS["sd15"][1]}},
+        "2": {"class_type": "LoraTensors", "inputs": {"path": path}},
+        "3": {"class_type": "LoraModelLoader", "inputs": {"model": ["1", 0], "lora": ["2", 0], "strength_model": 0.8}},
+        "4": {"class_type": "LoraLoaderModelOnly", "inputs": {"model": ["1", 0], "lora_name": "diff_00001_.safetensors",
+                                                              "strength_model": 0.8}},
+    } | sample_prompt(["3", 0], ["1", 1])
+    prompt["30"] = {"class_type": "KSampler", "inputs": dict(prompt["23"]["inputs"], model=["4", 0])}
+    prompt["31"] = {"class_type": "CaptureLatent", "inputs": {"samples": ["30", 0]}}
+    result = loom.run(prompt)
+    assert torch.equal(captured(result)[0], result.outputs["31"]["latent"][0]["samples"])
