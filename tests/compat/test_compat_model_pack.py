@@ -159,3 +159,19 @@ def test_comfy_sd_load_clip_reads_a_text_encoder_file_like_cliploader(loom):
     via_core = encoded({"class_type": "CLIPLoader", "inputs": {"clip_name": saved.name, "type": "stable_diffusion"}})
     assert via_pack.shape[-1] > 0
     torch.testing.assert_close(via_pack, via_core, rtol=0, atol=0)
+
+
+def test_model_classes_packs_test_with_isinstance_match_loom_models_by_family(loom):
+    import comfy.model_base
+    import comfy.model_patcher
+    import comfy.supported_models
+
+    import nodes
+
+    model, clip, vae = nodes.CheckpointLoaderSimple().load_checkpoint(CKPT)  # ComfyUI's FUNCTION and order
+    assert clip is not None and vae is not None
+    assert isinstance(model, comfy.model_patcher.ModelPatcher)
+    assert isinstance(model.model, comfy.model_base.BaseModel)
+    assert not isinstance(model.model, comfy.model_base.SDXL)
+    assert isinstance(model.model.model_config, comfy.supported_models.SD15)
+    assert not isinstance(model.model.model_config, comfy.supported_models.SDXL)
