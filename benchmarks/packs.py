@@ -1,6 +1,6 @@
 """Node packs on Loom and on a ComfyUI server: node counts per pack, and a small prompt per node.
 
-    python benchmarks/packs.py PACKS_DIR --comfy-url http://127.0.0.1:8188 [--max-per-pack N]
+    python benchmarks/packs.py PACKS_DIR --comfy-url http://127.0.0.1:8188 [--input-dir COMFY/input] [--max-per-pack N]
 
 The packs in PACKS_DIR are loaded in this process by Loom's pack loader (with Loom's comfy_compat layer);
 the ComfyUI server must have the same packs in its custom_nodes. For every pack node whose required inputs
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import shutil
 import sys
 import tempfile
 import threading
@@ -87,7 +88,8 @@ def run_on_comfy(url: str, prompt: dict, timeout: float) -> bool:
     return False
 
 
-def run_on_loom(executor, prompt: dict, timeout: float) -> bool:
+def run_on_loom(executor, prompt: dict, timeout: float) -> tuple[bool, str]:
+    """(success, the error's message) of the prompt on Loom."""
     from engine.graph.context import Interrupt
 
     interrupt = Interrupt()
@@ -95,14 +97,17 @@ def run_on_loom(executor, prompt: dict, timeout: float) -> bool:
     timer.start()
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            return executor.run(prompt, interrupt=interrupt).status == "success"
-    except Exception:  # noqa: BLE001 - a pack node that breaks the run counts as a failure
-        return False
+            result = executor.run(prompt, interrupt=interrupt)
+    except Exception as exc:  # noqa: BLE001 - a pack node that breaks the run counts as a failure
+        return False, f"{type(exc).__name__}: {exc}"
     finally:
         timer.cancel()
+    error = result.error or result.node_errors or ""
+    message = error.get("exception_message", error) if isinstance(error, dict) else error
+    return result.status == "success", str(message)[:200]
 
 
-def load_on_loom(packs_dir: Path, base: Path):
+def load_on_loom(packs_dir: Path, base: Path, input_dir: Path | None = None):
     """(registry, PackReport) with the packs of `packs_dir` loaded the way Loom's server loads them."""
     import comfy_compat
     from engine.graph.context import Services
@@ -112,33 +117,44 @@ def load_on_loom(packs_dir: Path, base: Path):
 
     folders = Folders(base)
     folders.ensure()
+    if input_dir is not None:  # the same input files as the ComfyUI server (image loaders' combos)
+        shutil.copytree(input_dir, folders.input_dir, dirs_exist_ok=True)
     with contextlib.redirect_stdout(sys.stderr):
         return build_default_registry(Services(folders=folders, models=ModelManager(device="cpu")), [packs_dir],
                                       pack_host=comfy_compat)
 
 
-def compare(packs_dir: Path, comfy_url: str, max_per_pack: int, timeout: float) -> list[dict]:
+def compare(packs_dir: Path, comfy_url: str, max_per_pack: int, timeout: float, only: list[str],
+            input_dir: Path | None = None) -> list[dict]:
     from engine.graph.executor import Executor
 
     comfy_info = _json(f"{comfy_url}/object_info", timeout=120)
     with tempfile.TemporaryDirectory() as base:
-        registry, report = load_on_loom(packs_dir, Path(base))
+        registry, report = load_on_loom(packs_dir, Path(base), input_dir)
         executor = Executor(registry)
         rows = []
         for pack in sorted(report.packs, key=lambda p: p.name.lower()):
+            if only and pack.name not in only:
+                continue
             module = f"custom_nodes.{pack.name}"
             comfy_nodes = sorted(n for n, i in comfy_info.items() if i.get("python_module") == module)
             outcome: Counter = Counter()
+            differs = []
             for class_type in comfy_nodes:
                 prompt = build_prompt(class_type, comfy_info[class_type])
                 if prompt is None or class_type not in registry or outcome["run"] >= max_per_pack:
                     continue
                 outcome["run"] += 1
-                outcome[(run_on_loom(executor, prompt, timeout), run_on_comfy(comfy_url, prompt, timeout))] += 1
+                (loom_ok, loom_error), comfy_ok = run_on_loom(executor, prompt, timeout), run_on_comfy(
+                    comfy_url, prompt, timeout)
+                outcome[(loom_ok, comfy_ok)] += 1
+                if loom_ok != comfy_ok:
+                    differs.append({"node": class_type, "loom_ok": loom_ok, "comfy_ok": comfy_ok,
+                                    "loom_error": loom_error})
             rows.append({"pack": pack.name, "loads": pack.ok, "comfy_nodes": len(comfy_nodes),
                          "loom_nodes": len(pack.nodes), "run": outcome["run"], "both_ok": outcome[(True, True)],
                          "loom_only_fails": outcome[(False, True)], "comfy_only_fails": outcome[(True, False)],
-                         "both_fail": outcome[(False, False)]})
+                         "both_fail": outcome[(False, False)], "differs": differs})
     return rows
 
 
@@ -152,6 +168,10 @@ def print_table(rows: list[dict]) -> None:
         print(f"{row['pack']:{width}}  " + "  ".join(f"{v:>{len(c)}}" for v, c in zip(cells, columns[1:])))
     loaded = sum(r["loads"] for r in rows)
     full = sum(r["loads"] and r["loom_nodes"] >= r["comfy_nodes"] for r in rows)
+    for row in rows:
+        for diff in row["differs"]:
+            side = "Loom" if not diff["loom_ok"] else "ComfyUI"
+            print(f"  {row['pack']}: {diff['node']} fails only on {side} {diff['loom_error']}")
     print(f"\n{loaded} of {len(rows)} packs load on Loom; {full} register every node ComfyUI registers; "
           f"{sum(r['loom_nodes'] for r in rows)} of {sum(r['comfy_nodes'] for r in rows)} nodes; "
           f"{sum(r['both_ok'] for r in rows)} of {sum(r['run'] for r in rows)} node prompts succeed on both")
@@ -162,10 +182,13 @@ def main() -> None:
     parser.add_argument("packs_dir", type=Path)
     parser.add_argument("--comfy-url", default="http://127.0.0.1:8188")
     parser.add_argument("--max-per-pack", type=int, default=20, help="node prompts per pack (default 20)")
+    parser.add_argument("--input-dir", type=Path, help="the ComfyUI server's input folder, copied to Loom's")
+    parser.add_argument("--only", action="append", default=[], metavar="PACK", help="only these packs (repeatable)")
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds per node prompt (default 20)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args()
-    rows = compare(args.packs_dir.resolve(), args.comfy_url.rstrip("/"), args.max_per_pack, args.timeout)
+    rows = compare(args.packs_dir.resolve(), args.comfy_url.rstrip("/"), args.max_per_pack, args.timeout, args.only,
+                   args.input_dir)
     print_table(rows)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
