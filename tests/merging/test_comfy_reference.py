@@ -1,11 +1,12 @@
-"""Merge and conditioning-math nodes, the sampler's "mask bounds" area and LoRA extraction against ComfyUI
-0.3.64 itself: tests/merging/data holds inputs and ComfyUI's outputs, made by tools/comfy_reference/model_nodes.py (ComfyUI's nodes and ModelPatcher on
+"""Merge and conditioning-math nodes, the sampler's "mask bounds" area, LoRA extraction, hypernetworks and
+style models against ComfyUI 0.3.64 itself: tests/merging/data holds inputs and ComfyUI's outputs, made by tools/comfy_reference/model_nodes.py (ComfyUI's nodes and ModelPatcher on
 seeded tensors). Loom's nodes, run on the same inputs, must give the same tensors at float32 tolerance
 and the same options."""
 
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -171,3 +172,24 @@ def test_hypernetwork_patch_equals_comfyui(name):
     assert q2 is q
     torch.testing.assert_close(k2, REFERENCE[f"hypernetwork/{name}/k"], rtol=1e-6, atol=1e-6)
     torch.testing.assert_close(v2, REFERENCE[f"hypernetwork/{name}/v"], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind,strength", [("multiply", 0.6), ("attn_bias", 0.5)])
+def test_style_model_apply_equals_comfyui(tmp_path, kind, strength):
+    from engine.graph.context import Services
+    from engine.paths import Folders
+    from nodes.style_model import StyleModelApply, StyleModelLoader
+
+    folders = Folders(tmp_path, models_dir=tmp_path / "models")
+    folders.folders_for("style_models")[0].mkdir(parents=True)
+    (folders.folders_for("style_models")[0] / "style.safetensors").write_bytes(
+        (DATA / "style_adapter.safetensors").read_bytes())
+    ctx = SimpleNamespace(services=Services(folders=folders, models=ModelManager(device="cpu")))
+    (style,) = StyleModelLoader(style_model_name="style.safetensors").run(ctx)
+    vision = SimpleNamespace(last_hidden_state=REFERENCE["style/hidden"])
+    ((embedding, options),), = StyleModelApply(conditioning=[[REFERENCE["style/text"], {}]], style_model=style,
+                                               clip_vision_output=vision, strength=strength,
+                                               strength_type=kind).run(ctx)
+    torch.testing.assert_close(embedding, REFERENCE[f"style/{kind}/cond"], rtol=1e-5, atol=1e-5)
+    if f"style/{kind}/attention_mask" in REFERENCE:
+        assert torch.equal(options["attention_mask"], REFERENCE[f"style/{kind}/attention_mask"])

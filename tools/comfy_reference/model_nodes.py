@@ -109,9 +109,38 @@ def main(comfy: str) -> None:
     options["mask_bounds"] = mask_bounds_cases(torch, tensors)
     tensors |= lora_extract_cases(torch, gen)
     tensors |= hypernetwork_cases(torch, gen)
+    tensors |= style_model_cases(torch, gen)
     OUT.mkdir(parents=True, exist_ok=True)
     save_file({k: v.clone().contiguous() for k, v in tensors.items()}, str(OUT / "comfy_model_nodes.safetensors"))
     (OUT / "comfy_model_nodes.json").write_text(json.dumps(options, indent=1) + "\n")
+
+
+def style_model_cases(torch, gen) -> dict:
+    """A small T2I style adapter (written next to the data) and ComfyUI's StyleModelApply with it."""
+    import comfy.sd
+    import comfy.t2i_adapter.adapter
+    from safetensors.torch import save_file
+
+    import nodes
+
+    adapter = comfy.t2i_adapter.adapter.StyleAdapter(width=32, context_dim=16, num_head=8, n_layes=2, num_token=8)
+    weights = {k: torch.randn(v.shape, generator=gen) * (0.2 if v.ndim > 1 else 0.05) + ("ln_" in k and "weight" in k)
+               for k, v in adapter.state_dict().items()}
+    adapter.load_state_dict(weights)
+    save_file({k: v.contiguous() for k, v in weights.items()}, str(OUT / "style_adapter.safetensors"))
+
+    class VisionOutput:
+        last_hidden_state = torch.randn(2, 5, 32, generator=gen)
+
+    text = [[torch.randn(1, 77, 16, generator=gen), {}]]
+    tensors = {"style/hidden": VisionOutput.last_hidden_state, "style/text": text[0][0]}
+    for name, (strength, kind) in {"multiply": (0.6, "multiply"), "attn_bias": (0.5, "attn_bias")}.items():
+        (out,) = nodes.StyleModelApply().apply_stylemodel(text, comfy.sd.StyleModel(adapter), VisionOutput(),
+                                                          strength, kind)
+        tensors[f"style/{name}/cond"] = out[0][0].detach()
+        if "attention_mask" in out[0][1]:
+            tensors[f"style/{name}/attention_mask"] = out[0][1]["attention_mask"]
+    return tensors
 
 
 def hypernetwork_cases(torch, gen) -> dict:
