@@ -115,6 +115,7 @@ class BaseModel:
         self.latent_format = LatentFormat(config.scaling_factor, config.family)
         self.model_config = ModelConfig(config, self.latent_format)
         self.manual_cast_dtype = None
+        self._parameter_count: int | None = None
 
     @property
     def diffusion_model(self) -> nn.Module:
@@ -123,6 +124,12 @@ class BaseModel:
         if slot.module is not None:
             return slot.module
         return self._handle.manager.load(self._handle)
+
+    def parameter_count(self) -> int:
+        """Numbers in the UNet's weights (from shapes only; counted once)."""
+        if self._parameter_count is None:
+            self._parameter_count = sum(shape.numel() for shape in self._handle.module_shapes().values())
+        return self._parameter_count
 
     @property
     def device(self) -> torch.device:

@@ -86,7 +86,7 @@ class ModelPatcher:
     def model_size(self) -> int:
         """Bytes of the UNet's weights in the dtype it computes in."""
         element = torch.empty((), dtype=self.model_dtype()).element_size()
-        return sum(shape.numel() for shape in self.handle.module_shapes().values()) * element
+        return self.model.parameter_count() * element
 
     def loaded_size(self) -> int:
         return self.model_size() if self.handle.location == str(self.load_device) else 0
