@@ -7,10 +7,13 @@ import copy
 import pytest
 import torch
 
+from engine.models.lora.apply import lora_patches, read_lora
+from engine.models.lora.keys import unet_names
 from engine.sampling.ksampler import sample
 from engine.values.denoiser import sampling_model
 from engine.weight_patches import Patch
 from tests.fixtures.checkpoints import make_tiny_checkpoint
+from tests.fixtures.lora_files import SD15_KOHYA, lora_tensors, save_lora
 from tests.fixtures.tiny_model import tiny_model, unet_inputs
 
 TO_K = "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight"
@@ -187,6 +190,22 @@ def test_add_patches_equals_a_loom_lora_patch_and_unpatches_bit_exactly(sd15_mod
     torch.testing.assert_close(placed(comfy, TO_K), original + 0.7 * delta)
     comfy.unpatch_model()
     assert torch.equal(comfy.model.diffusion_model.state_dict()[TO_K], original)
+
+
+def test_add_patches_of_a_kohya_lora_by_hand_equal_loom_lora_loading(sd15_model, tmp_path):
+    shapes = sd15_model.handle.module_shapes()
+    unet_modules = {name: target.split(":")[1] for name, target in SD15_KOHYA.items() if target.startswith("unet:")}
+    tensors = lora_tensors({name: tuple(shapes[key]) for name, key in unet_modules.items()}, seed=4)
+    lora = read_lora(save_lora(tensors, tmp_path / "kohya.safetensors"))
+    loom_patches, _ = lora_patches(lora, unet_names(sd15_model.config.unet, shapes), shapes, 0.8, False)
+    loom = sd15_model.with_patches(loom_patches)
+    comfy = sd15_model.clone()
+    for name, key in unet_modules.items():
+        up, down = tensors[f"{name}.lora_up.weight"], tensors[f"{name}.lora_down.weight"]
+        delta = (up.flatten(1) @ down.flatten(1)) * (float(tensors[f"{name}.alpha"]) / down.shape[0])
+        comfy.add_patches({"diffusion_model." + key: ("diff", (delta.reshape(shapes[key]),))}, 0.8)
+    for key in unet_modules.values():
+        torch.testing.assert_close(placed(comfy, key), placed(loom, key), rtol=1e-5, atol=1e-6)
 
 
 def test_merging_through_get_key_patches_blends_two_models(sd15_file, tmp_path):
