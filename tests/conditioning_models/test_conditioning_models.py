@@ -122,9 +122,3 @@ def test_controlnet_text_rides_on_the_conditioning_and_t5_options_leave_clip_alo
     assert torch.equal(options["pooled_output_controlnet"], dog_options["pooled_output"])
     assert not np.array_equal(dog.numpy(), cat.numpy())
 
-
-def test_union_type_leaves_an_ordinary_controlnet_as_it_is():
-    from nodes.controlnet_variants import SetUnionControlNetType
-
-    control_net = object()
-    assert SetUnionControlNetType(control_net=control_net, type="depth").run(None) == (control_net,)
