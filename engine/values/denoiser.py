@@ -4,6 +4,9 @@ plus SDXL's label-embedding vector (pooled text + image sizes / aesthetic score)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 
@@ -12,6 +15,7 @@ from engine.models.blocks import timestep_embedding
 from engine.models.concat_inputs import concat_input
 from engine.models.unclip import unclip_label
 from engine.sampling.model_wrapper import SamplingModel
+from engine.values.base_model import DIFFUSION_PREFIX
 from engine.values.model_patcher import ModelPatcher
 
 SIZE_EMBED = 256  # each SDXL size / crop / score number is a 256-wide sinusoidal embedding
@@ -19,15 +23,41 @@ DEFAULT_SIZE = 768  # ComfyUI's size assumed when the conditioning does not say
 
 
 class UNetCall:
-    """The `ModelPatcher.apply` protocol of engine.sampling over an engine.models UNetModel."""
+    """engine.sampling.model_wrapper's `DiffusionModel.apply` protocol over an engine.models UNetModel.
 
-    def __init__(self, unet: nn.Module):
-        self.unet = unet
+    `replaced` holds the MODEL's object patches on UNet submodules ({dotted path: module}, ComfyUI's
+    "diffusion_model.<path>" object patches): they stand in for the originals during each call only, so
+    the shared module is never left changed.
+    """
+
+    def __init__(self, unet: nn.Module, replaced: dict | None = None):
+        self.unet, self.replaced = unet, replaced or {}
 
     def apply(self, x, timestep, context, y=None, control=None, transformer_options=None, **kw) -> torch.Tensor:
         """`kw`: extra network inputs a model's extra_conds adds (SVD: num_video_frames, image_only_indicator);
         `transformer_options`: the call's ComfyUI options (patches, cond_or_uncond, sigmas)."""
-        return self.unet(x, timestep, context, y=y, control=control, transformer_options=transformer_options, **kw)
+        with swapped(self.unet, self.replaced):
+            return self.unet(x, timestep, context, y=y, control=control, transformer_options=transformer_options,
+                             **kw)
+
+
+def _set(root: nn.Module, path: str, value):
+    owner, _, name = path.rpartition(".")
+    target = root.get_submodule(owner) if owner else root
+    old = getattr(target, name)
+    setattr(target, name, value)
+    return old
+
+
+@contextmanager
+def swapped(root: nn.Module, replaced: dict) -> Iterator[None]:
+    """Attributes of `root` at dotted paths set to `replaced`'s values, restored on exit."""
+    originals = {path: _set(root, path, value) for path, value in replaced.items()}
+    try:
+        yield
+    finally:
+        for path, value in reversed(originals.items()):
+            _set(root, path, value)
 
 
 def sdxl_numbers(options: dict, refiner: bool) -> list[float]:
@@ -93,7 +123,9 @@ def sampling_model(model: ModelPatcher, unet: nn.Module) -> SamplingModel:
                          f"computing it in {wanted} is not supported")
     latent_format = model.get_model_object("latent_format")
     return SamplingModel(
-        diffusion_model=UNetCall(unet),
+        diffusion_model=UNetCall(model.object_patches.get("diffusion_model", unet), {
+            k.removeprefix(DIFFUSION_PREFIX): v for k, v in model.object_patches.items()
+            if k.startswith(DIFFUSION_PREFIX)}),
         model_sampling=model.get_model_object("model_sampling"),
         extra_conds=options.get("extra_conds") or _extra_conds(model),
         latent_scale=latent_format.scale,

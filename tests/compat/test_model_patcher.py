@@ -161,6 +161,22 @@ def test_diffusion_model_wrapper_wraps_the_unet_call_and_clone_callbacks_run(sd1
     assert sd15_model.get_all_wrappers("diffusion_model") == []
 
 
+def test_object_patch_on_a_unet_submodule_stands_in_during_sampling_calls_only(sd15_model):
+    original = sd15_model.patch_model().diffusion_model.out[2]
+    silent = torch.nn.Conv2d(original.in_channels, original.out_channels, 3, padding=1)
+    torch.nn.init.zeros_(silent.weight)
+    torch.nn.init.zeros_(silent.bias)
+    patched = sd15_model.clone()
+    patched.add_object_patch("diffusion_model.out.2", silent)
+    x, _, context = unet_inputs()
+    sigma = torch.tensor([2.0, 2.0])
+    view = sampling_model(patched, patched.patch_model().diffusion_model)
+    torch.testing.assert_close(view.apply_model(x, sigma, context), x)  # eps = 0: x0 is the input itself
+    assert sd15_model.model.diffusion_model.out[2] is original
+    plain = sampling_model(sd15_model, sd15_model.patch_model().diffusion_model).apply_model(x, sigma, context)
+    assert not torch.allclose(plain, x, atol=1e-3)
+
+
 def test_clones_patch_independently_and_share_the_base_model(sd15_model):
     clone = sd15_model.clone()
     clone.set_model_attn1_patch(lambda n, c, v, e: (n, c, v))
