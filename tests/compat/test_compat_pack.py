@@ -95,6 +95,10 @@ def test_a_broken_pack_reports_the_file_and_line_of_its_failing_import(tmp_path)
     assert f'File "{loader}", line 4, in <module>' in failed.error
     assert "No module named 'comfy.weight_adapter'" in failed.error
     assert failed.error.strip().splitlines()[-1].startswith("ComfyUI module 'comfy.weight_adapter' is not provided by Loom")
+    from launch.cli import pack_problems
+
+    logged = "\n".join(pack_problems(loaded.report))  # what the server and `run` log at start-up
+    assert f'File "{loader}", line 4, in <module>' in logged
     assert "comfy_entrypoint: RuntimeError: entrypoint exploded" in broken["v3_only"].error
     assert broken["bad_prestartup"].ok  # a failed prestartup script does not stop the pack
     [prestartup] = loaded.report.prestartup_failed
