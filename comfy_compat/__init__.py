@@ -142,11 +142,13 @@ def _place_comfy_root() -> None:
         importlib.import_module(f"comfy_compat.{name}").__file__ = str(root / f"{name}.py")
 
 
-def install(registry: Any = None) -> list[str]:
-    """Bind the layer to `registry` and serve ComfyUI's module names from it; returns the top-level
-    names this layer provides (a name with a real module of its own is left alone, with its submodules)."""
+def install(registry: Any = None, pack_dirs: Any = ()) -> list[str]:
+    """Bind the layer to `registry` and the folders packs load from (folder_paths' "custom_nodes") and
+    serve ComfyUI's module names from it; returns the top-level names this layer provides (a name with a
+    real module of its own is left alone, with its submodules)."""
     if registry is not None:
         state.bind_registry(registry)
+    state.set_pack_dirs(pack_dirs)
     _place_comfy_root()
     if _finder in sys.meta_path:
         sys.meta_path.remove(_finder)

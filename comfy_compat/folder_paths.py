@@ -36,8 +36,9 @@ def _folders() -> Any:
             if kind not in folders.model_folders:
                 folders.model_folders[kind] = [folders.models_dir / name for name in names]
             _extensions.setdefault(kind, extensions)
-        folders.model_folders["custom_nodes"] = [folders.base_dir / "custom_nodes", *folders.custom_node_dirs]
         _extensions.setdefault("custom_nodes", set())
+    loaded_from = state.pack_dirs() or [folders.base_dir / "custom_nodes", *folders.custom_node_dirs]
+    folders.model_folders["custom_nodes"] = loaded_from  # where packs load from, first as ComfyUI's own
     return folders
 
 

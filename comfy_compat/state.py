@@ -13,13 +13,22 @@ from engine.graph import context
 
 LOOM_DIR = Path(__file__).resolve().parents[1]
 
-_bound: dict[str, Any] = {"registry": None, "folders": None}
+_bound: dict[str, Any] = {"registry": None, "folders": None, "pack_dirs": []}
 
 
 def bind_registry(registry: Any) -> None:
     """Bind the shims to `registry` (its Services give folders and the model manager)."""
     _bound["registry"] = registry
     _bound["folders"] = getattr(registry.services, "folders", None)
+
+
+def set_pack_dirs(pack_dirs: Any) -> None:
+    """The folders the pack loader imports packs from, in order."""
+    _bound["pack_dirs"] = [Path(d).absolute() for d in pack_dirs]
+
+
+def pack_dirs() -> list[Path]:
+    return list(_bound["pack_dirs"])
 
 
 def registry() -> Any:

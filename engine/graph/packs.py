@@ -13,7 +13,7 @@ import runpy
 import sys
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -27,8 +27,8 @@ PRESTARTUP = "prestartup_script.py"
 class PackHost(Protocol):
     """What the start-up wiring lends the loader: the environment packs import from."""
 
-    def install(self, registry: NodeRegistry) -> object:
-        """Make the modules packs import available, bound to `registry`."""
+    def install(self, registry: NodeRegistry, pack_dirs: Sequence[Path] = ()) -> object:
+        """Make the modules packs import available, bound to `registry` and the pack folders."""
 
     def missing_module_hint(self, exc: BaseException) -> str | None:
         """A line explaining a failed import of a module the host does not provide, else None."""
@@ -175,9 +175,10 @@ def load_packs(registry: NodeRegistry, directories: Iterable[str | Path],
     """Load every pack found in `directories`, each in its own try block, after `host` installed the
     modules packs import and every pack's prestartup_script.py ran."""
     report = report if report is not None else PackReport()
-    entries = [path for directory in directories for path in pack_entries(Path(directory))]
+    directories = [Path(directory) for directory in directories]
+    entries = [path for directory in directories for path in pack_entries(directory)]
     if entries and host is not None:
-        host.install(registry)
+        host.install(registry, directories)
     for path in entries:
         if path.is_dir() and (path / PRESTARTUP).is_file():
             report.prestartup.append(run_prestartup(path))

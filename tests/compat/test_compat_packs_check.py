@@ -9,6 +9,7 @@ from pathlib import Path
 
 from launch.cli import main
 from launch.packs_check import report_packs
+from tests.compat.conftest import PACKS
 
 USES_MISSING = '''
 import comfy.samplers
@@ -71,7 +72,7 @@ def test_folder_paths_knows_every_folder_kind_comfyui_has(loaded):
                  "hypernetworks", "photomaker", "classifiers", "model_patches", "audio_encoders"):
         assert folder_paths.get_folder_paths(kind), kind
     assert str(models / "configs") in folder_paths.get_folder_paths("configs")
-    assert folder_paths.get_folder_paths("custom_nodes")[0] == str(loaded.folders.base_dir / "custom_nodes")
+    assert folder_paths.get_folder_paths("custom_nodes") == [str(PACKS)]  # the folders packs loaded from
     assert ".yaml" in folder_paths.folder_names_and_paths["configs"][1]
 
 
