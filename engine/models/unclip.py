@@ -75,3 +75,10 @@ def unclip_label(options: dict, adm_channels: int, batch: int) -> torch.Tensor:
                          f"{adm_channels}: encode the image with the CLIP vision model of this checkpoint "
                          f"(unCLIPCheckpointLoader's CLIP_VISION)")
     return vector.repeat((batch + vector.shape[0] - 1) // vector.shape[0], 1)[:batch]
+
+
+def sdxl_image_pooled(options: dict, width: int) -> torch.Tensor:
+    """SDXL's pooled text replaced by the noise-augmented image embeddings of `unclip_conditioning`
+    (ComfyUI's "Revision"): the first `width` values of the unCLIP vector, several images merged without
+    extra noise."""
+    return unclip_vector(options["unclip_conditioning"], options.get("seed", 0) - 10, merge_noise=0.0)[:, :width]

@@ -13,7 +13,7 @@ from torch import nn
 from engine.memory import weight_dtype
 from engine.models.blocks import timestep_embedding
 from engine.models.concat_inputs import concat_input
-from engine.models.unclip import unclip_label
+from engine.models.unclip import sdxl_image_pooled, unclip_label
 from engine.sampling.model_wrapper import SamplingModel
 from engine.values.base_model import DIFFUSION_PREFIX
 from engine.values.model_patcher import ModelPatcher
@@ -75,6 +75,8 @@ def sdxl_vector(options: dict, adm_channels: int, refiner: bool, batch: int) -> 
     numbers = sdxl_numbers(options, refiner)
     sizes = timestep_embedding(torch.tensor(numbers, dtype=torch.float32), SIZE_EMBED).reshape(1, -1)
     pooled = options.get("pooled_output")
+    if options.get("unclip_conditioning"):  # image prompts (Revision) replace the pooled text, as ComfyUI
+        pooled = sdxl_image_pooled(options, adm_channels - sizes.shape[1])
     if pooled is None:
         pooled = torch.zeros(1, adm_channels - sizes.shape[1])
     pooled = pooled.float().cpu().reshape(pooled.shape[0], -1)

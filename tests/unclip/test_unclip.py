@@ -1,5 +1,5 @@
 """unCLIP: the SD2.1 unCLIP checkpoint loads with its image encoder, workflows/sd21_unclip.json runs, the
-image embedding steers the picture, and the label vector equals ComfyUI's (tools/comfy_reference/
+image embedding steers the picture (SDXL too, as its pooled text), and the label vector equals ComfyUI's (tools/comfy_reference/
 model_nodes.py ran ComfyUI's unclip_adm with SD2.1-unclip's noise augmentor: exact in float32)."""
 
 from pathlib import Path
@@ -70,3 +70,35 @@ def test_unclip_loader_names_a_checkpoint_without_an_image_embedder(loom):
     result = loom.executor.run(prompt, sink=loom.events)
     assert result.status != "success"
     assert "unCLIPCheckpointLoader" in str(result.error) and PLAIN_FILE in str(result.error)
+
+
+def test_sdxl_pooled_text_becomes_the_image_embedding_like_comfyui_revision():
+    from engine.values.denoiser import SIZE_EMBED, sdxl_vector
+
+    strength, noise, seed = CASES["plain"]
+    item = {"clip_vision_output": VisionOutput(REFERENCE["unclip/embeds"]), "strength": strength,
+            "noise_augmentation": noise}
+    options = {"unclip_conditioning": [item], "seed": seed + 10, "pooled_output": torch.ones(1, 16)}
+    vector = sdxl_vector(options, 16 + 6 * SIZE_EMBED, refiner=False, batch=1)
+    assert torch.equal(vector[:, :16], REFERENCE["unclip/plain"][:, :16])
+
+
+def test_sdxl_samples_with_an_image_prompt(loom, tmp_path):
+    from safetensors.torch import save_file
+
+    from tests.fixtures.checkpoints import TEXT_WIDTH, make_tiny_checkpoint
+    from tests.fixtures.text_weights import tiny_open_clip_visual_state_dict
+
+    for kind in ("checkpoints", "clip_vision"):
+        (tmp_path / kind).mkdir()
+        loom.folders.add_model_folder(kind, tmp_path / kind)
+    make_tiny_checkpoint("sdxl", tmp_path / "checkpoints" / "sdxl.safetensors")
+    vision_dir = tmp_path / "clip_vision"
+    save_file(tiny_open_clip_visual_state_dict("visual.", projection_dim=TEXT_WIDTH), str(vision_dir / "g.safetensors"))
+    prompt = workflow("sd21_unclip")
+    prompt["4"] = {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sdxl.safetensors"}}
+    prompt["13"] = {"class_type": "CLIPVisionLoader", "inputs": {"clip_name": "g.safetensors"}}
+    prompt["11"]["inputs"]["clip_vision"] = ["13", 0]
+    with_image = loom.image(loom.run(prompt))
+    prompt["3"]["inputs"]["positive"] = ["6", 0]
+    assert not np.array_equal(loom.image(loom.run(prompt)), with_image)
