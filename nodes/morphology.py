@@ -23,10 +23,12 @@ def _window_max(images: torch.Tensor, size: int, before: int) -> torch.Tensor:
 
 
 def dilate(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Max over each pixel's size x size window (window anchored at the reflected centre cell)."""
     return _window_max(images, size, size - size // 2 - 1)
 
 
 def erode(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Min over each pixel's size x size window (window anchored at the centre cell)."""
     return -_window_max(-images, size, size // 2)
 
 

@@ -14,6 +14,7 @@ TRIMS = {"Both": str.strip, "Left": str.lstrip, "Right": str.rstrip}
 
 
 def regex_flags(case_insensitive: bool, multiline: bool, dotall: bool) -> int:
+    """The `re` flags the regex nodes' three switches stand for."""
     return ((re.IGNORECASE if case_insensitive else 0) | (re.MULTILINE if multiline else 0)
             | (re.DOTALL if dotall else 0))
 

@@ -61,6 +61,7 @@ def write_h264(path: Path | str, parts: VideoComponents, metadata: dict | None) 
 
 
 def check_format(format: str, codec: str) -> None:
+    """Refuse containers and codecs other than MP4 / H.264 (the ones ComfyUI's SaveVideo offers)."""
     if format not in ("auto", "mp4"):
         raise ValueError(f"video format {format!r} is not supported: use auto or mp4")
     if codec not in ("auto", "h264"):
