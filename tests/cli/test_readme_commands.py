@@ -74,14 +74,9 @@ def test_every_readme_command_is_known_and_the_model_free_ones_run_as_written(cl
         result = run(command, clone)
         assert result.returncode == 0, (command, result.stderr[-2000:])
         assert "Traceback" not in result.stderr, (command, result.stderr[-2000:])
-
-
-def test_the_first_run_creates_the_model_folders_the_readme_names(clone):
-    readme = (REPO / "README.md").read_text()
-    named = set(re.findall(r"`models/([a-z_]+)/`", readme))
+    named = set(re.findall(r"`models/([a-z_]+)/`", (REPO / "README.md").read_text()))
     assert {"checkpoints", "loras", "controlnet", "embeddings"} <= named
-    assert run("python main.py run workflows/image_invert_and_scale.json --quiet", clone).returncode == 0
-    assert all((clone / "models" / folder).is_dir() for folder in named)
+    assert all((clone / "models" / folder).is_dir() for folder in named)  # the first start made them
 
 
 def test_a_readme_command_that_needs_a_model_names_the_file_and_its_folder(clone):
