@@ -66,9 +66,9 @@ class GraphBuilder:
         node_id = self.prefix + id
         if node_id in self._nodes:
             return self._nodes[node_id]
-        handle = NodeHandle(node_id, class_type, {})
-        for name, value in inputs.items():
-            handle.set_input(name, value)
+        # a None given here stays a literal None (unlike set_input(name, None), which removes the input)
+        handle = NodeHandle(node_id, class_type,
+                            {k: v.out(0) if isinstance(v, NodeHandle) else v for k, v in inputs.items()})
         self._nodes[node_id] = handle
         return handle
 

@@ -71,9 +71,11 @@ def test_comfy_api_sync_progress_from_a_sync_node_is_the_nodes_progress(v3):
         (1, 3, "p"), (2, 3, "p"), (3, 3, "p")]
 
 
-def test_graph_builder_serializes_display_overrides_and_drops_inputs_set_to_none():
+def test_graph_builder_serializes_display_overrides_keeps_none_literals_and_drops_inputs_set_to_none():
     graph = GraphBuilder(prefix="x.")
-    node = graph.node("Add", a=1, b=2)
+    assert graph.node("Keep", c=None).inputs == {"c": None}
+    graph.remove_node("0")
+    node = graph.node("Add", id="0", a=1, b=2)
     node.set_input("b", None)
     node.set_override_display_id("7")
     other = graph.node("Add", a=node.out(0))
