@@ -76,6 +76,7 @@ def run_suite(run_dir: Path, port: int, client_python: str, pytest_args: list[st
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     for name in ("PYTHONPATH", "PYTEST_ADDOPTS", "VIRTUAL_ENV"):
         env.pop(name, None)
+    env["COLUMNS"] = "400"  # wide enough that pytest's summary keeps each failure's reason
     command = [client_python, "-m", "pytest", "tests/execution", "-p", "no:cacheprovider", "-rfE",
                "--port", str(port), "--output_dir", str(run_dir / "output"), *pytest_args]
     proc = subprocess.Popen(command, cwd=run_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
