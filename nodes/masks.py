@@ -4,7 +4,6 @@ an image or latent onto another through a mask. ComfyUI's comfy_extras mask node
 from typing import Annotated, Literal
 
 import numpy as np
-import scipy.ndimage
 import torch
 import torch.nn.functional as F
 from pydantic import Field
@@ -244,6 +243,8 @@ class GrowMask(Node):
     def run(self, ctx):
         corner = 0 if self.tapered_corners else 1
         footprint = np.array([[corner, 1, corner], [1, 1, 1], [corner, 1, corner]])
+        import scipy.ndimage  # most of a second to import: only when a mask grows or shrinks
+
         step = scipy.ndimage.grey_erosion if self.expand < 0 else scipy.ndimage.grey_dilation
         grown = []
         for plane in as_batch(self.mask):

@@ -7,14 +7,16 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import torch
 from safetensors.torch import load_file
-from spandrel import ImageModelDescriptor, ModelLoader
 
 from engine.graph.native import Node, Out, Socket, node
 from nodes.model_files import file_version, folders_of, model_files
+
+if TYPE_CHECKING:
+    from spandrel import ImageModelDescriptor
 
 TILE, OVERLAP = 512, 32
 SAFETENSORS = (".safetensors", ".sft")
@@ -30,6 +32,8 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
 
 def load_upscale_model(path: Path) -> ImageModelDescriptor:
     """The image-to-image model in `path`, in eval mode; a clear error for other architectures."""
+    from spandrel import ImageModelDescriptor, ModelLoader  # seconds to import (torchvision): only when used
+
     weights = read_weights(path)
     if "module.layers.0.residual_group.blocks.0.norm1.weight" in weights:  # SwinIR saved from DataParallel
         weights = {k.removeprefix("module."): v for k, v in weights.items()}
