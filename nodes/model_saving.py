@@ -1,4 +1,4 @@
-"""Save nodes for models (ComfyUI's CheckpointSave, ModelSave, CLIPSave, VAESave): the weights as placed,
+"""Save nodes for models (ComfyUI's CheckpointSave, ModelSave, CLIPSave, VAESave, ImageOnlyCheckpointSave): the weights as placed,
 patches and merges applied, written as .safetensors in the layout real files use, under the output folder.
 
 Names follow SaveImage's rule: `<prefix>_00001_.safetensors`, counting on; the prefix may hold subfolders
@@ -16,12 +16,14 @@ from safetensors.torch import save_file
 
 from engine.graph.native import Node, Socket, Widget, node
 from engine.models.checkpoint_layout import (
+    SVD_VISION_PREFIX,
     TOWER_FILE_NAMES,
     prediction_markers,
     text_tensors,
     text_tower_tensors,
     unet_tensors,
     vae_tensors,
+    vision_tensors,
 )
 from engine.paths import UnsafePath
 from nodes.model_files import folders_of, model_manager
@@ -142,3 +144,21 @@ class VAESave(Node):
         write_model_file(ctx, "VAESave", self.filename_prefix, tensors, prompt_metadata(ctx))
         return ()
 
+
+
+@node(category=MERGING, display_name="ImageOnlyCheckpointSave", outputs=[], output_node=True)
+class ImageOnlyCheckpointSave(Node):
+    """Save an image-to-video model (SVD) with its image encoder and VAE in svd.safetensors' layout."""
+
+    model: Annotated[object, Socket("MODEL")]
+    clip_vision: Annotated[object, Socket("CLIP_VISION")]
+    vae: Annotated[object, Socket("VAE")]
+    filename_prefix: Annotated[str, Widget(tooltip=PREFIX_TOOLTIP)] = "checkpoints/ComfyUI"
+
+    def run(self, ctx):
+        tensors, markers = checkpoint_tensors(ctx, self.model, vae=self.vae)
+        with model_manager(ctx).use(self.clip_vision.handle) as tower:
+            tensors |= vision_tensors(tower.model, SVD_VISION_PREFIX)
+        write_model_file(ctx, "ImageOnlyCheckpointSave", self.filename_prefix, tensors,
+                         markers | prompt_metadata(ctx))
+        return ()

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from engine.models.clip_keys import VISION_HF, hf_visual_to_open_clip
 from engine.models.detect import UNET_PREFIX, VAE_PREFIX
 from engine.models.text_encoders import checkpoint_state_dict
 
@@ -25,6 +26,8 @@ TEXT_PREFIXES: dict[str, dict[str, tuple[str, bool]]] = {
 }
 # the standalone-file suffix ComfyUI's CLIPSave gives each tower (`<prefix>_clip_l_00001_.safetensors`)
 TOWER_FILE_NAMES = {"l": "clip_l", "g": "clip_g", "h": "clip_h"}
+SVD_VISION_PREFIX = "conditioner.embedders.0.open_clip.model.visual."
+SVD_SIGMA_MAX, SVD_SIGMA_MIN = 700.0, 0.002  # the EDM sigma range of SVD's model sampling
 ARCHITECTURES = {"sdxl": "stable-diffusion-xl-v1-base", "sdxl_refiner": "stable-diffusion-xl-v1-refiner",
                  "svd": "stable-video-diffusion-img2vid-v1"}
 
@@ -66,14 +69,26 @@ def text_tensors(towers: Mapping[str, nn.Module]) -> dict[str, torch.Tensor]:
     return out
 
 
+def vision_tensors(vision: nn.Module, prefix: str) -> dict[str, torch.Tensor]:
+    """A transformers CLIP image encoder's tensors in OpenCLIP's `visual.` layout (as svd.safetensors holds
+    its image embedder) under `prefix`."""
+    sd = {k: v for k, v in vision.state_dict().items() if not k.endswith("position_ids")}
+    if not any(k.startswith(VISION_HF) for k in sd):  # transformers 5.x may drop the `vision_model.` level
+        sd = {k if k == "visual_projection.weight" else VISION_HF + k: v for k, v in sd.items()}
+    return _cpu(hf_visual_to_open_clip(sd), prefix)
+
+
 def prediction_markers(family: str, prediction_type: str) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
-    """(metadata, extra tensors) declaring the architecture and prediction type as ComfyUI writes them."""
+    """(metadata, extra tensors) declaring the architecture and prediction type as ComfyUI writes them
+    (SVD: its EDM sigma range instead of a v_pred marker)."""
     metadata: dict[str, str] = {}
     if family in ARCHITECTURES:
         metadata |= {"modelspec.architecture": ARCHITECTURES[family], "modelspec.sai_model_spec": "1.0.0",
                      "modelspec.implementation": "sgm"}
     extra = {}
-    if prediction_type == "v":
+    if family == "svd":
+        extra = {"edm_vpred.sigma_max": torch.tensor(SVD_SIGMA_MAX), "edm_vpred.sigma_min": torch.tensor(SVD_SIGMA_MIN)}
+    elif prediction_type == "v":
         metadata["modelspec.predict_key"] = "v"
         extra["v_pred"] = torch.tensor([])
     else:
