@@ -97,7 +97,7 @@ class KSamplerAdvanced(Node):
     """KSampler over a step range: the SDXL base -> refiner hand-off (leftover noise, no added noise)."""
 
     model: Annotated[object, Socket("MODEL")]
-    add_noise: Literal["enable", "disable"] = "enable"
+    add_noise: Literal["enable", "disable"]
     noise_seed: Seed = 0
     steps: Steps = 20
     cfg: Cfg = 8.0
@@ -108,7 +108,7 @@ class KSamplerAdvanced(Node):
     latent_image: Annotated[object, Socket("LATENT")]
     start_at_step: int = Field(0, ge=0, le=MAX_STEPS)
     end_at_step: int = Field(MAX_STEPS, ge=0, le=MAX_STEPS)
-    return_with_leftover_noise: Literal["disable", "enable"] = "disable"
+    return_with_leftover_noise: Literal["disable", "enable"]
 
     def run(self, ctx):
         latent = run_sampler(
