@@ -8,7 +8,7 @@ from comfy_compat.comfy_api.latest.io_node import (
     Schema,
     UIOutput,
 )
-from comfy_compat.comfy_api.latest.io_types import *
+from comfy_compat.comfy_api.latest.io_types import *  # every socket type: the namespace is the point
 from comfy_compat.comfy_api.latest.io_types import (
     ComfyType,
     ComfyTypeI,
@@ -17,6 +17,7 @@ from comfy_compat.comfy_api.latest.io_types import (
     Output,
     WidgetInput,
 )
+from comfy_compat.comfy_api.latest.io_widgets import Boolean, Combo, Float, Int, MultiCombo, String, Webcam
 
 _UIOutput = UIOutput
 _ComfyType = ComfyType
