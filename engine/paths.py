@@ -32,6 +32,7 @@ MODEL_KINDS: dict[str, tuple[str, ...]] = {
     "vae_approx": ("vae_approx",),
     "photomaker": ("photomaker",),
     "configs": ("configs",),
+    "diffusers": ("diffusers",),
 }
 
 # Keys of an extra-model-paths YAML that name a kind under another name.

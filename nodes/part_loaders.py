@@ -50,6 +50,20 @@ def _unet_config(key: str, path: str) -> CheckpointConfig:
     return unet_file_config(unet_weights(source), source.metadata)
 
 
+def unet_model(manager: ModelManager, path: Path, what: str, prediction_type: str | None = None) -> ModelPatcher:
+    """MODEL of a standalone UNet file (`what` names it in errors); `prediction_type` overrides detection."""
+    try:
+        config = _unet_config(file_key(path, "unet-config"), str(path))
+    except UnsupportedCheckpoint as exc:
+        raise UnsupportedCheckpoint(f"{what}: {exc}") from None
+    if prediction_type is not None:
+        config = dataclasses.replace(config, prediction_type=prediction_type, prediction_source="config")
+    handle = manager.handle(
+        file_key(path, "unet"), name=f"{path.name} (unet)", kind="unet",
+        build=lambda: UNetModel(config.unet), state_dict=lambda: unet_weights(open_checkpoint(path)))
+    return ModelPatcher(handle, config)
+
+
 @node(category=ADVANCED, display_name="Load Diffusion Model", outputs=[Out("MODEL")])
 class UNETLoader(Node):
     """Load a diffusion model (UNet) file from models/diffusion_models (or models/unet): LDM layout, bare or
@@ -63,14 +77,7 @@ class UNETLoader(Node):
         if self.weight_dtype != "default":
             log.warning("UNETLoader: weight_dtype %s is not used; %s computes in the model manager's dtype",
                         self.weight_dtype, self.unet_name)
-        try:
-            config = _unet_config(file_key(path, "unet-config"), str(path))
-        except UnsupportedCheckpoint as exc:
-            raise UnsupportedCheckpoint(f"UNETLoader: unet_name {self.unet_name!r}: {exc}") from None
-        handle = model_manager(ctx).handle(
-            file_key(path, "unet"), name=f"{path.name} (unet)", kind="unet",
-            build=lambda: UNetModel(config.unet), state_dict=lambda: unet_weights(open_checkpoint(path)))
-        return (ModelPatcher(handle, config),)
+        return (unet_model(model_manager(ctx), path, f"UNETLoader: unet_name {self.unet_name!r}"),)
 
     @classmethod
     def is_changed(cls, unet_name: str) -> str:
