@@ -9,6 +9,7 @@ clients once the app has started (web/app.py calls `set_server`); before that, o
 from __future__ import annotations
 
 import logging
+import uuid  # noqa: F401 - packs reach server.uuid
 from typing import Any
 
 from aiohttp import web

@@ -52,6 +52,18 @@ def _caller(definition: NativeDefinition, params: list[str]):
     return call
 
 
+def vae_encode_crop_pixels(pixels: Any) -> Any:
+    """IMAGE [B,H,W,C] centre-cropped to multiples of 8 (the SD VAEs' downscale), as VAEEncode crops."""
+    height, width = (pixels.shape[1] // 8) * 8, (pixels.shape[2] // 8) * 8
+    if (height, width) == tuple(pixels.shape[1:3]):
+        return pixels
+    top, left = (pixels.shape[1] % 8) // 2, (pixels.shape[2] % 8) // 2
+    return pixels[:, top:top + height, left:left + width, :]
+
+
+# Helpers ComfyUI's node classes carry as static methods, which packs call on the class.
+CLASS_HELPERS = {"VAEEncode": {"vae_encode_crop_pixels": staticmethod(vae_encode_crop_pixels)},
+                 "VAEEncodeForInpaint": {"vae_encode_crop_pixels": staticmethod(vae_encode_crop_pixels)}}
 # ComfyUI node classes keep some combo options as class attributes packs read (ImageScale.upscale_methods).
 COMBO_CLASS_ATTRIBUTES = {"upscale_method": "upscale_methods", "crop": "crop_methods"}
 
@@ -92,6 +104,7 @@ def v1_class(definition: NativeDefinition) -> type:
         "loom_definition": definition,
     }
     namespace.update(_combo_lists(definition))
+    namespace.update(CLASS_HELPERS.get(spec.name, {}))
     cls = type(spec.name, (), namespace)
     definition._comfy_v1_class = cls
     return cls

@@ -8,7 +8,7 @@ from typing import Any
 
 from engine.sampling.model_sampling import DiscreteModelSampling, EDMModelSampling, ModelSampling
 
-__all__ = ["EDM", "EPS", "V_PREDICTION", "ModelSampling", "ModelSamplingContinuousEDM", "ModelSamplingDiscrete", "time_snr_shift"]
+__all__ = ["CONST", "EDM", "EPS", "V_PREDICTION", "ModelSampling", "ModelSamplingContinuousEDM", "ModelSamplingDiscrete", "time_snr_shift"]
 
 
 class EPS:
@@ -23,6 +23,27 @@ class V_PREDICTION(EPS):
     comfy_prediction = "v"
 
 
+class CONST:
+    """Prediction mixin of rectified-flow models: x = (1 - sigma) * x0 + sigma * noise, velocity output."""
+
+    comfy_prediction = "eps"
+
+    def calculate_input(self, sigma: Any, noise: Any) -> Any:
+        return noise
+
+    def calculate_denoised(self, sigma: Any, model_output: Any, model_input: Any) -> Any:
+        s = sigma.reshape(sigma.shape[:1] + (1,) * (model_output.ndim - 1))
+        return model_input - model_output * s
+
+    def noise_scaling(self, sigma: Any, noise: Any, latent_image: Any, max_denoise: bool = False) -> Any:
+        s = sigma.reshape(sigma.shape[:1] + (1,) * (noise.ndim - 1)) if sigma.ndim else sigma
+        return s * noise + (1.0 - s) * latent_image
+
+    def inverse_noise_scaling(self, sigma: Any, latent: Any) -> Any:
+        s = sigma.reshape(sigma.shape[:1] + (1,) * (latent.ndim - 1)) if sigma.ndim else sigma
+        return latent / (1.0 - s)
+
+
 class EDM(V_PREDICTION):
     """Prediction mixin of EDM-style v models (SVD)."""
 
@@ -34,11 +55,30 @@ def time_snr_shift(alpha: float, t: Any) -> Any:
     return alpha * t / (1 + (alpha - 1) * t)
 
 
+PREDICTION_METHODS = ("calculate_input", "calculate_denoised", "noise_scaling", "inverse_noise_scaling")
+
+
+class _MixinsWin:
+    """In ComfyUI the schedule classes define no prediction maths, so in `class S(ModelSamplingDiscrete,
+    LCM)` LCM's methods apply; Loom's schedule classes carry eps/v maths, so a subclass takes the
+    prediction methods of any mixin in its bases that is not a Loom schedule."""
+
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        for name in PREDICTION_METHODS:
+            if name in vars(cls):
+                continue
+            for klass in cls.__mro__[1:]:
+                if name in vars(klass) and not issubclass(klass, ModelSampling):
+                    setattr(cls, name, vars(klass)[name])
+                    break
+
+
 def _settings(model_config: Any) -> dict:
     return dict(getattr(model_config, "sampling_settings", None) or {})
 
 
-class ModelSamplingDiscrete(DiscreteModelSampling):
+class ModelSamplingDiscrete(_MixinsWin, DiscreteModelSampling):
     """1000 discrete DDPM timesteps (SD1.x, SD2.x, SDXL); linear_start/linear_end from the config."""
 
     def __init__(self, model_config: Any = None, zsnr: Any = None):
@@ -47,7 +87,7 @@ class ModelSamplingDiscrete(DiscreteModelSampling):
                          settings.get("linear_start", 0.00085), settings.get("linear_end", 0.012))
 
 
-class ModelSamplingContinuousEDM(EDMModelSampling):
+class ModelSamplingContinuousEDM(_MixinsWin, EDMModelSampling):
     """Continuous EDM sigmas (sigma_min..sigma_max from the config)."""
 
     def __init__(self, model_config: Any = None):

@@ -11,6 +11,7 @@ import numpy as np  # noqa: F401 - ComfyUI's comfy.sample imports it and packs i
 import torch
 
 from comfy_compat import state
+from comfy_compat.comfy.sampler_helpers import cleanup_additional_models, prepare_mask  # noqa: F401 - ComfyUI's names
 from engine.sampling.ksampler import prepare_noise as loom_prepare_noise
 
 

@@ -23,7 +23,7 @@ from engine.sampling.schedules import calculate_sigmas as loom_calculate_sigmas
 from engine.values.model_patcher import ModelPatcher
 
 __all__ = ["KSAMPLER", "CFGGuider", "KSampler", "Sampler", "calc_cond_batch", "calculate_sigmas", "cfg_function",
-           "ksampler", "sampler_object", "sampling_function"]
+           "ksampler", "sample", "sampler_object", "sampling_function"]
 
 KSAMPLER = Sampler
 
@@ -90,6 +90,23 @@ class CFGGuider(guiders.CFGGuider):
 
             place = placer(state.node_context())
         super().__init__(model_patcher, place)
+
+
+def sample(model: Any, noise: Any, positive: list, negative: list, cfg: float, device: Any, sampler: Any,
+           sigmas: Any, model_options: dict | None = None, latent_image: Any = None, denoise_mask: Any = None,
+           callback: Callable | None = None, disable_pbar: bool = False, seed: int | None = None) -> Any:
+    """A SAMPLER down `sigmas` with CFG guidance (a CFGGuider on the MODEL)."""
+    guider = CFGGuider(model)
+    guider.set_conds(positive, negative)
+    guider.set_cfg(cfg)
+    return guider.sample(noise, latent_image, sampler, sigmas, denoise_mask, callback, disable_pbar, seed)
+
+
+def cast_transformer_options(transformer_options: dict, device: Any = None, dtype: Any = None) -> None:
+    """Move (and cast) the tensors of transformer_options' cond/uncond bookkeeping in place."""
+    for key, value in list(transformer_options.items()):
+        if hasattr(value, "to"):
+            transformer_options[key] = value.to(device=device, dtype=dtype if value.is_floating_point() else None)
 
 
 class KSampler:

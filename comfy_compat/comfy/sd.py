@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from comfy_compat import state
+from comfy_compat.comfy import model_detection  # noqa: F401 - reachable from here in ComfyUI too
 from engine.models.lora.apply import LoRAFile
 from engine.models.lora.formats import build_adapters
 from engine.values.model import TextEncoderModel as CLIP

@@ -3,6 +3,7 @@ MODEL values by detected family (comfy_compat.family_classes), and `models`, the
 
 from __future__ import annotations
 
+from comfy_compat.comfy import supported_models_base  # noqa: F401 - reachable from here in ComfyUI too
 from comfy_compat.comfy.supported_models_base import BASE
 from comfy_compat.family_classes import family_class
 

@@ -74,3 +74,22 @@ def test_tiled_scale_equals_the_function_on_the_whole_image_for_a_pointwise_upsc
 
     tiled = comfy.utils.tiled_scale(image, upscale, tile_x=16, tile_y=16, overlap=4, upscale_amount=2)
     torch.testing.assert_close(tiled, upscale(image), rtol=0, atol=1e-6)
+
+
+def test_model_sampling_classes_combined_the_comfyui_way_take_the_mixins_prediction():
+    import comfy.model_sampling as ms
+    from comfy_extras.nodes_model_advanced import LCM
+
+    class VSampling(ms.ModelSamplingDiscrete, ms.V_PREDICTION):
+        pass
+
+    class LCMSampling(ms.ModelSamplingDiscrete, LCM):
+        pass
+
+    x, out, sigma = torch.ones(1, 4, 2, 2), torch.full((1, 4, 2, 2), 0.5), torch.tensor([2.0])
+    v = VSampling().calculate_denoised(sigma, out, x)
+    torch.testing.assert_close(v, x / 5 - out * 2 / 5 ** 0.5)  # v-prediction with sigma_data 1
+    lcm = LCMSampling()
+    t = lcm.timestep(sigma) * 10.0
+    c_skip, c_out = 0.25 / (t ** 2 + 0.25), t / (t ** 2 + 0.25) ** 0.5
+    torch.testing.assert_close(lcm.calculate_denoised(sigma, out, x), c_out * (x - out * 2) + c_skip * x)
