@@ -18,7 +18,7 @@ def test_entrypoint_pack_registers_every_node_under_its_schema_id(v3):
     assert pack.ok, pack.error
     assert set(pack.nodes) == {"V3TAdd", "V3TAsyncScale", "V3TLazySwitch", "V3TRepeatAdd", "V3TRange", "V3TSum",
                                "V3TWhoAmI", "V3TShow", "V3TEven", "V3TStamp", "V3TGate", "V3TRemotePick",
-                               "V3TPreviewGrey", "V3TSaveGrey"}
+                               "V3TPreviewGrey", "V3TSaveGrey", "V3TJoin"}
     assert v3.registry.source_of("V3TAdd") == "custom_nodes.v3_test_pack"
 
 

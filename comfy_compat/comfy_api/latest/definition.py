@@ -7,6 +7,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from comfy_compat.comfy_api.latest.io_dynamic import expanded
 from comfy_compat.comfy_api.latest.io_node import Hidden, NodeOutput, Schema, UIOutput
 from comfy_compat.comfy_api.latest.node_info import input_declaration, v1_info, v1_inputs
 from engine.graph import context
@@ -22,7 +23,7 @@ def _output_type(io_type: Any) -> str:
 def node_spec(schema: Schema, name: str, python_module: str, display_name: str | None) -> NodeSpec:
     """The engine's view of a V3 schema."""
     inputs = [parse_input(item.id, input_declaration(item), "optional" if item.optional else "required")
-              for item in schema.inputs or ()]
+              for item in expanded(schema.inputs)]
     outputs = [OutputSpec(type=_output_type(o.io_type), name=o.display_name or _output_type(o.io_type),
                           is_list=bool(o.is_output_list), tooltip=o.tooltip) for o in schema.outputs or ()]
     return NodeSpec(
@@ -115,7 +116,7 @@ class V3Definition(NodeDefinition):
 
     def combo_choices(self, name: str, services: Any) -> list[Any]:
         """Read from a fresh schema: define_schema may list folders, whose contents change."""
-        for item in self.cls.GET_SCHEMA().inputs or ():
+        for item in expanded(self.cls.GET_SCHEMA().inputs):
             if item.id == name:
                 return list(item.as_dict().get("options") or [])
         return []

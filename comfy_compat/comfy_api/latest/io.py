@@ -1,5 +1,6 @@
 """ComfyUI's `comfy_api.latest.io` namespace: every socket type and the node protocol, in one module."""
 
+from comfy_compat.comfy_api.latest.io_dynamic import AutogrowDynamic, DynamicInput, DynamicOutput, MatchType
 from comfy_compat.comfy_api.latest.io_node import (
     ComfyNode,
     Hidden,
@@ -32,6 +33,7 @@ __all__ = [
     "Audio",
     "AudioEncoder",
     "AudioEncoderOutput",
+    "AutogrowDynamic",
     "Boolean",
     "Clip",
     "ClipVision",
@@ -44,6 +46,8 @@ __all__ = [
     "Conditioning",
     "ControlNet",
     "Custom",
+    "DynamicInput",
+    "DynamicOutput",
     "FaceAnalysis",
     "Float",
     "FlowControl",
@@ -65,6 +69,7 @@ __all__ = [
     "LoraModel",
     "LossMap",
     "Mask",
+    "MatchType",
     "Mesh",
     "Model",
     "MultiCombo",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from comfy_compat.comfy_api.latest.io_dynamic import expanded
 from comfy_compat.comfy_api.latest.io_node import Schema
 from comfy_compat.comfy_api.latest.io_types import Input
 
@@ -18,7 +19,7 @@ def input_declaration(item: Input) -> tuple[Any, dict[str, Any]]:
 def v1_inputs(schema: Schema) -> dict[str, dict[str, Any]]:
     """{"required": {...}, "optional": {...}, "hidden": {...}} with hidden values as (kind,)."""
     sections: dict[str, dict[str, Any]] = {"required": {}}
-    for item in schema.inputs or ():
+    for item in expanded(schema.inputs):
         kind, options = input_declaration(item)
         sections.setdefault("optional" if item.optional else "required", {})[item.id] = [kind, options]
     for hidden in schema.hidden or ():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from comfy_api.latest import ComfyAPI, ComfyExtension, io, ui
+from comfy_api.latest._io import AutogrowDynamic, MatchType  # not in 0.3.64's io namespace, only in _io
 from comfy_execution.graph_utils import GraphBuilder
 
 CALLS: list[str] = []
@@ -257,10 +258,29 @@ class SaveGrey(io.ComfyNode):
         return io.NodeOutput(mask, ui={"images": saved.as_dict()["images"] + preview.as_dict()["images"]})
 
 
+class Join(io.ComfyNode):
+    """Joins two to four strings: an autogrowing input, and a matched-type passthrough."""
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        same = MatchType.Template("T", [io.Int, io.Float])
+        return io.Schema(
+            node_id="V3TJoin", category="testing/v3",
+            inputs=[AutogrowDynamic.Input("parts", template_input=io.String.Input("part", display_name="part"),
+                                             min=2, max=4),
+                    MatchType.Input("number", template=same, optional=True)],
+            outputs=[io.String.Output(), MatchType.Output("same", template=same)],
+        )
+
+    @classmethod
+    def execute(cls, number: object = None, **parts: str) -> io.NodeOutput:
+        return io.NodeOutput("-".join(parts[name] for name in sorted(parts)), number)
+
+
 class V3TestExtension(ComfyExtension):
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
         return [Add, AsyncScale, LazySwitch, RepeatAdd, Range, Sum, WhoAmI, Show, Even, Stamp, Gate, RemotePick,
-                PreviewGrey, SaveGrey]
+                PreviewGrey, SaveGrey, Join]
 
 
 async def comfy_entrypoint() -> ComfyExtension:
