@@ -122,3 +122,16 @@ def test_controlnet_text_rides_on_the_conditioning_and_t5_options_leave_clip_alo
     assert torch.equal(options["pooled_output_controlnet"], dog_options["pooled_output"])
     assert not np.array_equal(dog.numpy(), cat.numpy())
 
+
+
+def test_timesteps_range_splits_the_schedule_and_hooks_are_refused_by_name():
+    import pytest
+
+    from nodes.conditioning_props import ConditioningSetProperties, ConditioningTimestepsRange
+
+    assert ConditioningTimestepsRange(start_percent=0.2, end_percent=0.7).run(None) == ((0.2, 0.7), (0.0, 0.2),
+                                                                                         (0.7, 1.0))
+    node = ConditioningSetProperties(cond_NEW=[[torch.zeros(1, 77, 8), {}]], strength=1.0, set_cond_area="default",
+                                     hooks=object())
+    with pytest.raises(ValueError, match="ConditioningSetProperties: input 'hooks'"):
+        node.run(None)

@@ -15,6 +15,7 @@ from torch import nn
 
 from engine.memory import ModelHandle, ModelManager
 from nodes import conditioning as cond_nodes
+from nodes import conditioning_props as props
 from nodes import model_merging, model_merging_blocks
 
 DATA = Path(__file__).parent / "data"
@@ -111,23 +112,31 @@ def _conditioning(name: str) -> list:
     return entries
 
 
-CONDITIONING = {
+HOOK_PROPS = {"strength": 0.4, "set_cond_area": "mask bounds", "mask": REFERENCE["input/hook_mask"], "hooks": None,
+              "timesteps": (0.2, 0.6)}
+CONDITIONING = {  # case -> the node run on the "to" conditioning, its output ComfyUI recorded
     "average": lambda to: cond_nodes.ConditioningAverage(
-        conditioning_to=to, conditioning_from=_conditioning("from"), conditioning_to_strength=0.3),
+        conditioning_to=to, conditioning_from=_conditioning("from"), conditioning_to_strength=0.3).run(None)[0],
     "average_short_from": lambda to: cond_nodes.ConditioningAverage(
-        conditioning_to=to, conditioning_from=_conditioning("short"), conditioning_to_strength=0.6),
-    "concat": lambda to: cond_nodes.ConditioningConcat(conditioning_to=to, conditioning_from=_conditioning("from")),
+        conditioning_to=to, conditioning_from=_conditioning("short"), conditioning_to_strength=0.6).run(None)[0],
+    "concat": lambda to: cond_nodes.ConditioningConcat(conditioning_to=to, conditioning_from=_conditioning("from")).run(None)[0],
     "area_percentage": lambda to: cond_nodes.ConditioningSetAreaPercentage(
-        conditioning=to, width=0.5, height=0.25, x=0.1, y=0.2, strength=0.8),
-    "area_strength": lambda to: cond_nodes.ConditioningSetAreaStrength(conditioning=to, strength=2.5),
-    "timestep_range": lambda to: cond_nodes.ConditioningSetTimestepRange(conditioning=to, start=0.2, end=0.7),
-    "zero_out": lambda to: cond_nodes.ConditioningZeroOut(conditioning=to),
+        conditioning=to, width=0.5, height=0.25, x=0.1, y=0.2, strength=0.8).run(None)[0],
+    "area_strength": lambda to: cond_nodes.ConditioningSetAreaStrength(conditioning=to, strength=2.5).run(None)[0],
+    "timestep_range": lambda to: cond_nodes.ConditioningSetTimestepRange(conditioning=to, start=0.2, end=0.7).run(None)[0],
+    "zero_out": lambda to: cond_nodes.ConditioningZeroOut(conditioning=to).run(None)[0],
+    "props_combine": lambda to: props.ConditioningSetPropertiesAndCombine(
+        cond=_conditioning("from"), cond_NEW=to, **HOOK_PROPS).run(None)[0],
+    "pair_props_positive": lambda to: props.PairConditioningSetProperties(
+        positive_NEW=to, negative_NEW=_conditioning("from"), **HOOK_PROPS).run(None)[0],
+    "pair_props_negative": lambda to: props.PairConditioningSetProperties(
+        positive_NEW=to, negative_NEW=_conditioning("from"), **HOOK_PROPS).run(None)[1],
 }
 
 
 @pytest.mark.parametrize("case", list(CONDITIONING))
 def test_conditioning_node_equals_comfyui(case):
-    (out,) = CONDITIONING[case](_conditioning("to")).run(None)
+    out = CONDITIONING[case](_conditioning("to"))
     expected_options = OPTIONS["outputs"][case]
     assert len(out) == len(expected_options)
     for i, (embedding, options) in enumerate(out):

@@ -93,6 +93,7 @@ def main(comfy: str) -> None:
         "timestep_range": nodes.ConditioningSetTimestepRange().set_range(to, 0.2, 0.7)[0],
         "zero_out": nodes.ConditioningZeroOut().zero_out(to)[0],
     }
+    cases |= hook_property_cases(torch, to, source, tensors)
     for name, conditioning in (("to", to), ("from", source), ("short", short)):
         for i, (embedding, options) in enumerate(conditioning):
             tensors[f"input/{name}/{i}/embedding"] = embedding
@@ -113,6 +114,24 @@ def main(comfy: str) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     save_file({k: v.clone().contiguous() for k, v in tensors.items()}, str(OUT / "comfy_model_nodes.safetensors"))
     (OUT / "comfy_model_nodes.json").write_text(json.dumps(options, indent=1) + "\n")
+
+
+def hook_property_cases(torch, to: list, source: list, tensors: dict) -> dict:
+    """ComfyUI's conditioning-property nodes (nodes_hooks) with a mask and a timestep range, no hooks."""
+    from comfy_extras import nodes_hooks
+
+    mask = torch.zeros(16, 16)
+    mask[4:12, 2:9] = 1.0
+    tensors["input/hook_mask"] = mask
+    props = {"strength": 0.4, "set_cond_area": "mask bounds", "mask": mask, "hooks": None, "timesteps": (0.2, 0.6)}
+
+    def run(cls, **inputs):
+        node = cls()
+        return getattr(node, node.FUNCTION)(**inputs)
+
+    single = run(nodes_hooks.ConditioningSetPropertiesAndCombine, cond=source, cond_NEW=to, **props)[0]
+    positive, negative = run(nodes_hooks.PairConditioningSetProperties, positive_NEW=to, negative_NEW=source, **props)
+    return {"props_combine": single, "pair_props_positive": positive, "pair_props_negative": negative}
 
 
 def style_model_cases(torch, gen) -> dict:

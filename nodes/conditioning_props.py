@@ -1,0 +1,140 @@
+"""The conditioning-property nodes of ComfyUI's hooks group (nodes_hooks): strength, mask area and timestep
+range set on new conditioning, optionally combined with existing conditioning, single or as a pair, and the
+TIMESTEPS_RANGE maker.
+
+Their `hooks` input takes a HOOKS value (scheduled LoRA / model-as-LoRA weights); Loom has no hook nodes
+yet, so a HOOKS value is refused with a clear error rather than silently dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import torch
+from pydantic import Field
+
+from engine.graph.native import Node, Out, Socket, Widget, node
+
+COND_SINGLE, COND_PAIR = "advanced/hooks/cond single", "advanced/hooks/cond pair"
+Strength = Annotated[float, Widget(step=0.01)]
+Percent = Annotated[float, Widget(step=0.001)]
+
+
+def with_properties(node_name: str, conditioning: list, strength: float, set_cond_area: str,
+                    mask: torch.Tensor | None, hooks, timesteps: tuple[float, float] | None) -> list:
+    """A copy of `conditioning` with ComfyUI's set_conds_props applied: the mask (with strength and area
+    mode) when given, the timestep range when given."""
+    if hooks is not None:
+        raise ValueError(f"{node_name}: input 'hooks' is not supported yet (Loom has no hook keyframes or LoRA "
+                         "hooks); leave it unconnected")
+    options: dict = {}
+    if mask is not None:
+        options |= {"mask": mask if mask.ndim >= 3 else mask[None],
+                    "set_area_to_bounds": set_cond_area != "default", "mask_strength": strength}
+    if timesteps is not None:
+        options |= {"start_percent": timesteps[0], "end_percent": timesteps[1]}
+    return [[embedding, {**extra, **options}] for embedding, extra in conditioning]
+
+
+class _Properties(Node):
+    """Subclasses declare their conditioning inputs first, then strength, set_cond_area, mask, hooks and
+    timesteps (ComfyUI's input order)."""
+
+    def props(self, conditioning: list) -> list:
+        return with_properties(type(self).__name__, conditioning, self.strength, self.set_cond_area, self.mask,
+                               self.hooks, self.timesteps)
+
+
+@node(category=COND_SINGLE, display_name="Cond Set Props", experimental=True, outputs=[Out("CONDITIONING")])
+class ConditioningSetProperties(_Properties):
+    """Set strength, a mask (its area mode) and a timestep range on new conditioning."""
+
+    cond_NEW: Annotated[object, Socket("CONDITIONING")]
+    strength: Strength = Field(1.0, ge=0.0, le=10.0)
+    set_cond_area: Literal["default", "mask bounds"]
+    mask: Annotated[object, Socket("MASK")] = None
+    hooks: Annotated[object, Socket("HOOKS")] = None
+    timesteps: Annotated[object, Socket("TIMESTEPS_RANGE")] = None
+
+    def run(self, ctx):
+        return (self.props(self.cond_NEW),)
+
+
+@node(category=COND_SINGLE, display_name="Cond Set Props Combine", experimental=True,
+      outputs=[Out("CONDITIONING")])
+class ConditioningSetPropertiesAndCombine(_Properties):
+    """Like Cond Set Props on `cond_NEW`, then combined entry by entry with `cond`."""
+
+    cond: Annotated[object, Socket("CONDITIONING")]
+    cond_NEW: Annotated[object, Socket("CONDITIONING")]
+    strength: Strength = Field(1.0, ge=0.0, le=10.0)
+    set_cond_area: Literal["default", "mask bounds"]
+    mask: Annotated[object, Socket("MASK")] = None
+    hooks: Annotated[object, Socket("HOOKS")] = None
+    timesteps: Annotated[object, Socket("TIMESTEPS_RANGE")] = None
+
+    def run(self, ctx):
+        return (list(self.cond) + self.props(self.cond_NEW),)
+
+
+@node(category=COND_PAIR, display_name="Cond Pair Set Props", experimental=True,
+      outputs=[Out("CONDITIONING", "positive"), Out("CONDITIONING", "negative")])
+class PairConditioningSetProperties(_Properties):
+    """Cond Set Props on a positive / negative pair."""
+
+    positive_NEW: Annotated[object, Socket("CONDITIONING")]
+    negative_NEW: Annotated[object, Socket("CONDITIONING")]
+    strength: Strength = Field(1.0, ge=0.0, le=10.0)
+    set_cond_area: Literal["default", "mask bounds"]
+    mask: Annotated[object, Socket("MASK")] = None
+    hooks: Annotated[object, Socket("HOOKS")] = None
+    timesteps: Annotated[object, Socket("TIMESTEPS_RANGE")] = None
+
+    def run(self, ctx):
+        return (self.props(self.positive_NEW), self.props(self.negative_NEW))
+
+
+@node(category=COND_PAIR, display_name="Cond Pair Set Props Combine", experimental=True,
+      outputs=[Out("CONDITIONING", "positive"), Out("CONDITIONING", "negative")])
+class PairConditioningSetPropertiesAndCombine(_Properties):
+    """Cond Set Props Combine on a positive / negative pair."""
+
+    positive: Annotated[object, Socket("CONDITIONING")]
+    negative: Annotated[object, Socket("CONDITIONING")]
+    positive_NEW: Annotated[object, Socket("CONDITIONING")]
+    negative_NEW: Annotated[object, Socket("CONDITIONING")]
+    strength: Strength = Field(1.0, ge=0.0, le=10.0)
+    set_cond_area: Literal["default", "mask bounds"]
+    mask: Annotated[object, Socket("MASK")] = None
+    hooks: Annotated[object, Socket("HOOKS")] = None
+    timesteps: Annotated[object, Socket("TIMESTEPS_RANGE")] = None
+
+    def run(self, ctx):
+        return (list(self.positive) + self.props(self.positive_NEW),
+                list(self.negative) + self.props(self.negative_NEW))
+
+
+@node(category=COND_PAIR, display_name="Cond Pair Combine", experimental=True,
+      outputs=[Out("CONDITIONING", "positive"), Out("CONDITIONING", "negative")])
+class PairConditioningCombine(Node):
+    """Both pairs at once: positives together, negatives together."""
+
+    positive_A: Annotated[object, Socket("CONDITIONING")]
+    negative_A: Annotated[object, Socket("CONDITIONING")]
+    positive_B: Annotated[object, Socket("CONDITIONING")]
+    negative_B: Annotated[object, Socket("CONDITIONING")]
+
+    def run(self, ctx):
+        return (list(self.positive_A) + list(self.positive_B), list(self.negative_A) + list(self.negative_B))
+
+
+@node(category="advanced/hooks", display_name="Timesteps Range", experimental=True,
+      outputs=[Out("TIMESTEPS_RANGE"), Out("TIMESTEPS_RANGE", "BEFORE_RANGE"), Out("TIMESTEPS_RANGE", "AFTER_RANGE")])
+class ConditioningTimestepsRange(Node):
+    """A part of the schedule (start..end) and the parts before and after it."""
+
+    start_percent: Percent = Field(0.0, ge=0.0, le=1.0)
+    end_percent: Percent = Field(1.0, ge=0.0, le=1.0)
+
+    def run(self, ctx):
+        return ((self.start_percent, self.end_percent), (0.0, self.start_percent), (self.end_percent, 1.0))
