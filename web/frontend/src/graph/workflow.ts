@@ -18,7 +18,7 @@ export type UiNode = {
   type: string;
   pos: [number, number];
   size: [number, number];
-  flags: { collapsed?: boolean };
+  flags: { collapsed?: boolean; pinned?: boolean };
   order: number;
   mode: NodeMode;
   title?: string;

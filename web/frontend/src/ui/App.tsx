@@ -4,7 +4,9 @@ import { useEffect, useMemo, useRef, useState, type DragEvent } from "react";
 import { openFile } from "../state/actions";
 import { startSession } from "../state/session";
 import { addNodeAt } from "../state/commands";
-import { Canvas, type SearchRequest } from "./Canvas";
+import { Canvas, type MenuRequest, type SearchRequest } from "./Canvas";
+import { ContextMenu } from "./ContextMenu";
+import { canvasMenu, groupMenu, linkMenu, nodeMenu, type MenuItem } from "./contextMenus";
 import { HelpPanel } from "./HelpPanel";
 import { HistoryPanel } from "./HistoryPanel";
 import { NodeSearch } from "./NodeSearch";
@@ -20,6 +22,7 @@ function Editor() {
   const fileInput = useRef<HTMLInputElement>(null);
   const [searchAt, setSearchAt] = useState<SearchRequest | null>(null);
   const [help, setHelp] = useState(false);
+  const [menu, setMenu] = useState<MenuRequest | null>(null);
   const [tab, setTab] = useState<"queue" | "history">("queue");
   const hooks = useMemo(
     () => ({ fit: () => rf.fitView({ padding: 0.15, maxZoom: 1 }), open: () => fileInput.current?.click(), help: () => setHelp(true) }),
@@ -30,6 +33,12 @@ function Editor() {
   const centre = () => {
     const box = document.querySelector(".canvas")!.getBoundingClientRect();
     return rf.screenToFlowPosition({ x: box.left + box.width / 2, y: box.top + box.height / 3 });
+  };
+  const menuItems = (m: MenuRequest): MenuItem[] => {
+    if (m.kind === "canvas") return canvasMenu(m.at, () => setSearchAt(m.at));
+    if (m.kind === "node") return nodeMenu(m.id);
+    if (m.kind === "link") return linkMenu(m.id, m.at);
+    return groupMenu(m.index);
   };
   const onDrop = (e: DragEvent) => {
     const file = e.dataTransfer.files?.[0];
@@ -44,7 +53,7 @@ function Editor() {
       <div className="main">
         <Palette onAdd={(type) => addNodeAt(type, centre())} />
         <div className="canvas">
-          <Canvas onSearch={setSearchAt} />
+          <Canvas onSearch={setSearchAt} onMenu={setMenu} />
         </div>
         <aside className="side">
           <div className="tabs">
@@ -68,6 +77,7 @@ function Editor() {
           }}
         />
       )}
+      {menu && <ContextMenu x={menu.screen.x} y={menu.screen.y} items={menuItems(menu)} onClose={() => setMenu(null)} />}
       {help && <HelpPanel onClose={() => setHelp(false)} />}
       <TokenDialog />
       <Notices />

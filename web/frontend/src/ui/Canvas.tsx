@@ -28,6 +28,13 @@ const nodeTypes = { loom: LoomNode, loomGroup: GroupNode };
 export const NODE_DRAG_TYPE = "application/x-loom-node";
 
 export type SearchRequest = { x: number; y: number; link?: LooseLink };
+/** What was right-clicked: the screen point for the menu, the canvas point for anything it adds. */
+export type MenuRequest = { screen: { x: number; y: number }; at: { x: number; y: number } } & (
+  | { kind: "canvas" }
+  | { kind: "node"; id: number }
+  | { kind: "link"; id: number }
+  | { kind: "group"; index: number }
+);
 
 function looseLink(nodeId: string, handleId: string | null | undefined, end: "source" | "target"): LooseLink | undefined {
   const node = doc.get().nodes.find((n) => n.id === Number(nodeId));
@@ -40,7 +47,7 @@ function parseConnection(c: Connection | Edge): [number, number, number, number]
   return [Number(c.source), Number(c.sourceHandle?.slice(1)), Number(c.target), Number(c.targetHandle?.slice(1))];
 }
 
-export function Canvas({ onSearch }: { onSearch: (request: SearchRequest) => void }) {
+export function Canvas({ onSearch, onMenu }: { onSearch: (request: SearchRequest) => void; onMenu: (request: MenuRequest) => void }) {
   const wf = useStore(doc, (w) => w);
   const nodeSel = useStore(selection, (s) => s);
   const edgeSel = useStore(edgeSelection, (s) => s);
@@ -77,7 +84,7 @@ export function Canvas({ onSearch }: { onSearch: (request: SearchRequest) => voi
         selected: groupSel.has(k),
         dragHandle: ".group-title",
       })),
-      ...wf.nodes.map((n) => ({ id: String(n.id), type: "loom", position: { x: n.pos[0], y: n.pos[1] }, data: {}, selected: nodeSel.has(n.id), measured: sizes.get(String(n.id)) })),
+      ...wf.nodes.map((n) => ({ id: String(n.id), type: "loom", position: { x: n.pos[0], y: n.pos[1] }, data: {}, draggable: !n.flags.pinned, selected: nodeSel.has(n.id), measured: sizes.get(String(n.id)) })),
     ],
     [wf.nodes, wf.groups, nodeSel, groupSel, sizes],
   );
@@ -150,6 +157,11 @@ export function Canvas({ onSearch }: { onSearch: (request: SearchRequest) => voi
     if ((e.target as Element).classList.contains("react-flow__pane")) onSearch(rf.screenToFlowPosition({ x: e.clientX, y: e.clientY }));
   };
 
+  const where = (e: MouseEvent | globalThis.MouseEvent) => {
+    e.preventDefault();
+    return { screen: { x: e.clientX, y: e.clientY }, at: rf.screenToFlowPosition({ x: e.clientX, y: e.clientY }) };
+  };
+
   return (
     <ReactFlow
       nodes={nodes}
@@ -167,6 +179,9 @@ export function Canvas({ onSearch }: { onSearch: (request: SearchRequest) => voi
       onDragOver={(e) => e.preventDefault()}
       onDrop={onDrop}
       onDoubleClick={onDoubleClick}
+      onPaneContextMenu={(e) => onMenu({ ...where(e), kind: "canvas" })}
+      onNodeContextMenu={(e, n) => onMenu(n.type === "loomGroup" ? { ...where(e), kind: "group", index: (n.data as { index: number }).index } : { ...where(e), kind: "node", id: Number(n.id) })}
+      onEdgeContextMenu={(e, edge) => onMenu({ ...where(e), kind: "link", id: Number(edge.id) })}
       zoomOnDoubleClick={false}
       deleteKeyCode={null}
       selectionKeyCode="Shift"

@@ -4,7 +4,7 @@ import { memo, useState } from "react";
 import { updateNode } from "../graph/edit";
 import { nodeTitle, VIRTUAL_TYPES, widgetSlots } from "../graph/spec";
 import { convertInputToWidget, isConverted } from "../graph/widgets";
-import { findNode } from "../graph/workflow";
+import { findNode, type UiNode } from "../graph/workflow";
 import { commit, doc } from "../state/document";
 import { runtime } from "../state/runtime";
 import { useStore } from "../state/store";
@@ -31,12 +31,24 @@ function Title({ id, text, editNow }: { id: number; text: string; editNow: boole
   return <input className="nodrag title-edit" autoFocus defaultValue={text} onBlur={(e) => done(e.target.value)} onKeyDown={(e) => e.key === "Enter" && done(e.currentTarget.value)} />;
 }
 
+/** A Reroute is only a dot passing its link on, as in ComfyUI. */
+function RerouteDot({ node, selected }: { node: UiNode; selected: boolean }) {
+  const type = node.inputs[0]?.type === "*" ? node.outputs[0]?.type : node.inputs[0]?.type;
+  return (
+    <div className={`loom-reroute${selected ? " selected" : ""}`} data-node-type="Reroute" title={type}>
+      <Handle type="target" position={Position.Left} id="i0" style={{ background: typeColor(type ?? "*") }} />
+      <Handle type="source" position={Position.Right} id="o0" style={{ background: typeColor(type ?? "*") }} />
+    </div>
+  );
+}
+
 function LoomNodeView({ id, selected }: NodeProps) {
   const node = useStore(doc, (wf) => findNode(wf, Number(id)));
   const info = useStore(runtime, (r) => (node ? r.objectInfo[node.type] : undefined));
   const state = useStore(runtime, (r) => r.nodes[id]);
   const [renaming, setRenaming] = useState(0);
   if (!node) return null;
+  if (node.type === "Reroute") return <RerouteDot node={node} selected={!!selected} />;
   const title = node.title || nodeTitle(info, node.type);
   const collapsed = !!node.flags.collapsed;
   const slots = info ? widgetSlots(info, node).filter((s) => !isConverted(node, s.def.name)) : [];

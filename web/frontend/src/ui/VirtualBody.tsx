@@ -1,5 +1,6 @@
-/** Bodies of canvas-only nodes from ComfyUI files: a Note's text, a PrimitiveNode's editable value. */
+/** Bodies of canvas-only nodes: a Note's editable text, a PrimitiveNode's editable value. */
 import type { InputDef, WidgetKind, WidgetSlot } from "../graph/spec";
+import { updateNode } from "../graph/edit";
 import { setWidgetValue } from "../graph/widgets";
 import type { UiNode } from "../graph/workflow";
 import { commit, doc } from "../state/document";
@@ -27,6 +28,9 @@ export function VirtualBody({ node }: { node: UiNode }) {
       </div>
     );
   }
-  if (node.type === "Note" || node.type === "MarkdownNote") return <div className="note-text">{String(first ?? "")}</div>;
+  if (node.type === "Note" || node.type === "MarkdownNote") {
+    const save = (text: string) => text !== String(first ?? "") && commit(updateNode(doc.get(), node.id, (n) => ({ ...n, widgets_values: [text] })));
+    return <textarea className="note-text nodrag nowheel" defaultValue={String(first ?? "")} placeholder="Note…" onBlur={(e) => save(e.target.value)} />;
+  }
   return null;
 }
