@@ -12,7 +12,7 @@ import comfy_compat
 MODULES = ["comfy_api.latest", "comfy_api.latest._io", "comfy_api.latest._ui", "comfy_api.v0_0_1",
            "comfy_api.v0_0_2", "comfy_api.input", "comfy_api.input.basic_types", "comfy_api.input.video_types",
            "comfy_api.input_impl", "comfy_api.input_impl.video_types", "comfy_api.util",
-           "comfy_api.util.video_types", "comfy_api.version_list", "comfy.comfy_types",
+           "comfy_api.util.video_types", "comfy_api.version_list", "comfy_api.internal", "comfy.comfy_types",
            "comfy.comfy_types.node_typing"]
 
 
@@ -94,3 +94,17 @@ def test_node_class_without_execute_is_refused():
 
     with pytest.raises(TypeError, match="No execute function was defined for node class NoExecute"):
         NoExecute.GET_SCHEMA()
+
+
+def test_internal_markers_and_override_lookup_see_v3_classes():
+    from comfy_api.internal import _ComfyNodeInternal, _NodeOutputInternal, first_real_override
+    from comfy_api.latest import io
+
+    class Hooked(io.ComfyNode):
+        @classmethod
+        def fingerprint_inputs(cls, **kwargs):
+            return 1
+
+    assert issubclass(Hooked, _ComfyNodeInternal) and isinstance(io.NodeOutput(), _NodeOutputInternal)
+    assert first_real_override(Hooked, "fingerprint_inputs") is not None
+    assert first_real_override(Hooked, "validate_inputs") is None

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from comfy_compat.comfy_api.internal import _ComfyNodeInternal, _NodeOutputInternal, first_real_override
 from comfy_compat.comfy_api.latest.io_types import Input, Output
 
 
@@ -102,7 +103,7 @@ class UIOutput:
         raise NotImplementedError
 
 
-class NodeOutput:
+class NodeOutput(_NodeOutputInternal):
     """What `execute` returns: output values, plus optional `ui`, `expand` (a subgraph) or `block_execution`
     (a message; every output becomes an ExecutionBlocker)."""
 
@@ -128,17 +129,7 @@ class NodeOutput:
         return self.args[index]
 
 
-def _overrides(cls: type, name: str) -> bool:
-    """Whether a class below ComfyNode defines `name` (the base versions only mark the hook as absent)."""
-    for klass in cls.__mro__:
-        if klass is ComfyNode:
-            return False
-        if name in vars(klass):
-            return True
-    return False
-
-
-class ComfyNode:
+class ComfyNode(_ComfyNodeInternal):
     """Base class of V3 nodes: override `define_schema` and `execute` (sync or async), optionally
     `validate_inputs`, `fingerprint_inputs` and `check_lazy_status`."""
 
@@ -169,15 +160,19 @@ class ComfyNode:
         return [name for name, value in kwargs.items() if value is None]
 
     @classmethod
+    def GET_BASE_CLASS(cls) -> type:
+        return ComfyNode
+
+    @classmethod
     def VALIDATE_CLASS(cls) -> None:
         for name in ("define_schema", "execute"):
-            if not _overrides(cls, name):
+            if not cls.overrides(name):
                 raise TypeError(f"No {name} function was defined for node class {cls.__name__}.")
 
     @classmethod
     def overrides(cls, name: str) -> bool:
-        """Whether this node defines the optional hook `name` itself."""
-        return _overrides(cls, name)
+        """Whether this node defines `name` itself (ComfyNode's own versions only mark a hook as absent)."""
+        return first_real_override(cls, name) is not None
 
     @classmethod
     def FINALIZE_SCHEMA(cls) -> Schema:
