@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
 # canvas coordinates -> page coordinates, through the canvas's current offset and scale
 _TO_PAGE = """([x, y]) => { const ds = app.canvas.ds, box = app.canvas.canvas.getBoundingClientRect();
   return [box.left + (x + ds.offset[0]) * ds.scale, box.top + (y + ds.offset[1]) * ds.scale]; }"""
@@ -43,9 +45,15 @@ def widget_value(page, node_type: str, widget: str):
 def add_node(page, search: str, node_type: str, at: tuple[float, float]) -> None:
     """Double-click empty canvas at page point `at`, type in the node search box, click the first match."""
     before = len(node_ids(page, node_type))
-    page.mouse.dblclick(*at)
+    page.locator(".graphdialog").wait_for(state="detached")
     box = page.locator("input[placeholder='Search Nodes...']")
-    box.wait_for()
+    for _ in range(3):  # a double-click landing while the canvas closes a widget prompt opens nothing
+        page.mouse.dblclick(*at)
+        try:
+            box.wait_for(timeout=3000)
+            break
+        except PlaywrightTimeout:
+            continue
     box.press_sequentially(search, delay=30)
     page.get_by_role("option").filter(has_text=search).first.click()
     page.wait_for_function("([t, n]) => app.graph.nodes.filter(x => x.type === t).length > n", arg=[node_type, before])
