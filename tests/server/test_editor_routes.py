@@ -57,6 +57,20 @@ async def test_extensions_lists_pack_scripts_at_the_pack_folder_name(pack_client
     assert script.status == 200 and await script.read() == b"export {}"
 
 
+async def test_extensions_lists_the_served_editors_own_scripts_first(make_client, tmp_path):
+    static = tmp_path / "editor"
+    (static / "extensions" / "core").mkdir(parents=True)
+    (static / "index.html").write_text("<html></html>")
+    (static / "extensions" / "core" / "widgetInputs.js").write_text("export {}")
+    pack = _pack(tmp_path, "ComfyUI-Some-Pack")
+    client = await make_client(static_dir=static, web_extensions={"ComfyUI-Some-Pack": pack / "js"})
+    urls = await (await client.get("/api/extensions")).json()
+    assert urls == ["/extensions/core/widgetInputs.js", "/extensions/ComfyUI-Some-Pack/lib/util.js",
+                    "/extensions/ComfyUI-Some-Pack/main.js"]
+    for url in urls:
+        assert (await client.get(url)).status == 200, url
+
+
 async def test_file_lists_per_folder_newest_first(client, tmp_path):
     for age, name in enumerate(["new.png", "mid.png", "old.png"]):
         path = tmp_path / "output" / name
