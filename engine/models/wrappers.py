@@ -7,12 +7,24 @@ from __future__ import annotations
 from collections.abc import Callable
 
 DIFFUSION_MODEL = "diffusion_model"  # ComfyUI's WrappersMP.DIFFUSION_MODEL: around the UNet's forward
+OUTER_SAMPLE = "outer_sample"  # around a guider's whole run (noise, latent, sampler, sigmas, ...)
+PREDICT_NOISE = "predict_noise"  # around a guider's x0 of one step (x, sigma, model_options, seed)
+CALC_COND_BATCH = "calc_cond_batch"  # around the network calls of one step (model, conds, x, sigma, model_options)
 
 
 def wrappers_of(transformer_options: dict | None, wrapper_type: str) -> list[Callable]:
     """Every wrapper of `wrapper_type` in the options, in registration order."""
     table = (transformer_options or {}).get("wrappers", {}).get(wrapper_type, {})
     return [fn for fns in table.values() for fn in fns]
+
+
+def run_wrapped(original: Callable, class_obj: object, transformer_options: dict | None, wrapper_type: str,
+                *args, **kwargs):
+    """`original(*args)` through the options' wrappers of `wrapper_type` (directly when there are none)."""
+    wrappers = wrappers_of(transformer_options, wrapper_type)
+    if not wrappers:
+        return original(*args, **kwargs)
+    return WrapperExecutor(original, class_obj, wrappers).execute(*args, **kwargs)
 
 
 class WrapperExecutor:

@@ -15,12 +15,14 @@ and its residuals are passed to the network.
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
+from engine.models.wrappers import CALC_COND_BATCH, run_wrapped
 from engine.sampling.model_options import run_model
 
 FEATHER = 8  # latent pixels over which an area's inner edges fade in (ConditioningSetArea)
@@ -49,6 +51,7 @@ class _Entry:
     sigma_start: float
     sigma_end: float
     control: Control | None
+    uuid: uuid.UUID = field(default_factory=uuid.uuid4)  # ComfyUI's per-entry id, in transformer_options["uuids"]
 
 
 def repeat_to_batch(t: torch.Tensor, batch: int) -> torch.Tensor:
@@ -187,9 +190,16 @@ def calc_cond_batch(model, sides: list[list[_Entry] | None], x: torch.Tensor, si
     """x0 per side: area-weighted average of its active entries, in as few batched network calls as fit.
 
     A side given as None is not evaluated (its result is zeros, as in ComfyUI). Each network call goes
-    through `run_model` (transformer_options and the "model_function_wrapper" of model_options).
+    through `run_model` (transformer_options and the "model_function_wrapper" of model_options); the
+    whole step through the "calc_cond_batch" wrappers (ComfyUI's WrappersMP.CALC_COND_BATCH).
     """
     model_options = model_options or {}
+    return run_wrapped(_calc_cond_batch, None, model_options.get("transformer_options"), CALC_COND_BATCH,
+                       model, sides, x, sigma, model_options)
+
+
+def _calc_cond_batch(model, sides: list[list[_Entry] | None], x: torch.Tensor, sigma: torch.Tensor,
+                     model_options: dict) -> list[torch.Tensor]:
     level = float(sigma[0])
     todo = [(k, e) for k, entries in enumerate(sides) if entries
             for e in entries if e.sigma_end <= level <= e.sigma_start]
@@ -205,7 +215,8 @@ def calc_cond_batch(model, sides: list[list[_Entry] | None], x: torch.Tensor, si
         sigmas = sigma.repeat(len(group))
         kwargs = _batch_kwargs(group)
         control = _control_residuals(group[0].control, model.model_sampling, xs, sigmas, kwargs)
-        out = run_model(model, model_options, xs, sigmas, {**kwargs, "control": control}, cond_or_uncond)
+        out = run_model(model, model_options, xs, sigmas, {**kwargs, "control": control}, cond_or_uncond,
+                        [e.uuid for e in group])
         for k, e, (h, w, top, left), d in zip(cond_or_uncond, group, regions, out.chunk(len(group))):
             outs[k][:, :, top:top + h, left:left + w] += d * e.mult
             counts[k][:, :, top:top + h, left:left + w] += e.mult

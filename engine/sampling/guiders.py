@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager, contextmanager
 
 import torch
 
+from engine.models.wrappers import OUTER_SAMPLE, PREDICT_NOISE, run_wrapped
 from engine.sampling.cfg import calc_cond_batch, cfg_function, prepare_conds, sampling_function
 from engine.sampling.model_options import model_options_of
 
@@ -57,7 +58,9 @@ class CFGGuider:
         self.original_conds.update({name: list(c) for name, c in conds.items()})
 
     def __call__(self, x, sigma, model_options=None, seed=None) -> torch.Tensor:
-        return self.predict_noise(x, sigma, model_options or {}, seed)
+        """predict_noise through the MODEL's "predict_noise" wrappers (ComfyUI's WrappersMP.PREDICT_NOISE)."""
+        return run_wrapped(self.predict_noise, self, self.model_options.get("transformer_options"), PREDICT_NOISE,
+                           x, sigma, model_options or {}, seed)
 
     def predict_noise(self, x, sigma, model_options, seed=None) -> torch.Tensor:
         return sampling_function(self.inner_model, x, sigma, self.conds.get("negative"), self.conds.get("positive"),
@@ -66,9 +69,17 @@ class CFGGuider:
     def sample(self, noise: torch.Tensor, latent_image: torch.Tensor, sampler, sigmas: torch.Tensor,
                denoise_mask: torch.Tensor | None = None, callback=None, disable_pbar: bool = False,
                seed: int | None = None) -> torch.Tensor:
-        """Sample from `noise` around `latent_image` (both in LATENT space) down `sigmas`."""
+        """Sample from `noise` around `latent_image` (both in LATENT space) down `sigmas`, through the MODEL's
+        "outer_sample" wrappers (ComfyUI's WrappersMP.OUTER_SAMPLE, called with this guider as class_obj)."""
         if sigmas.shape[-1] == 0:
             return latent_image
+        return run_wrapped(self.outer_sample, self, self.model_options.get("transformer_options"), OUTER_SAMPLE,
+                           noise, latent_image, sampler, sigmas, denoise_mask, callback, disable_pbar, seed)
+
+    def outer_sample(self, noise: torch.Tensor, latent_image: torch.Tensor, sampler, sigmas: torch.Tensor,
+                     denoise_mask: torch.Tensor | None, callback, disable_pbar: bool,
+                     seed: int | None) -> torch.Tensor:
+        """The run itself; reads self.model_options afresh, which an outer_sample wrapper may replace."""
         with self.place(self.model_patcher, self.original_conds, noise.shape[0]) as (inner_model, conds):
             device = getattr(inner_model, "device", None) or noise.device
             noise, latent, sigmas = noise.to(device), latent_image.to(device, torch.float32), sigmas.to(device)

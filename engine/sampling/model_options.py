@@ -3,8 +3,8 @@ call, and the unet function wrapper.
 
 A MODEL's `model_options` (ComfyUI's names) holds "transformer_options" (attention / block patches, read
 inside the UNet) and "model_function_wrapper" (wraps the whole network call). Each batched call gets a
-fresh transformer_options with "cond_or_uncond" (0 positive / 1 negative per chunk of the batch) and
-"sigmas", as ComfyUI's calc_cond_batch sets them.
+fresh transformer_options with "cond_or_uncond" (0 positive / 1 negative per chunk of the batch),
+"uuids" (the conditioning entry of each chunk) and "sigmas", as ComfyUI's calc_cond_batch sets them.
 """
 
 from __future__ import annotations
@@ -21,17 +21,18 @@ def model_options_of(model) -> dict:
     return getattr(model, "model_options", None) or {}
 
 
-def call_options(model_options: dict, cond_or_uncond: list[int], sigmas: torch.Tensor) -> dict:
+def call_options(model_options: dict, cond_or_uncond: list[int], sigmas: torch.Tensor,
+                 uuids: list | None = None) -> dict:
     """transformer_options for one batched network call."""
     return {**model_options.get("transformer_options", {}), "cond_or_uncond": list(cond_or_uncond),
-            "sigmas": sigmas}
+            "uuids": list(uuids or []), "sigmas": sigmas}
 
 
 def run_model(model, model_options: dict, x: torch.Tensor, sigma: torch.Tensor, kwargs: dict,
-              cond_or_uncond: list[int]) -> torch.Tensor:
+              cond_or_uncond: list[int], uuids: list | None = None) -> torch.Tensor:
     """x0 for the batch: model.apply_model, through "model_function_wrapper" when one is set, which is called
     as ComfyUI calls it: wrapper(apply_model, {"input", "timestep", "c", "cond_or_uncond"})."""
-    kwargs = {**kwargs, "transformer_options": call_options(model_options, cond_or_uncond, sigma)}
+    kwargs = {**kwargs, "transformer_options": call_options(model_options, cond_or_uncond, sigma, uuids)}
     wrapper = model_options.get("model_function_wrapper")
     if wrapper is None:
         return model.apply_model(x, sigma, **kwargs)
