@@ -110,10 +110,13 @@ class KSamplerAdvanced(Node):
     end_at_step: int = Field(MAX_STEPS, ge=0, le=MAX_STEPS)
     return_with_leftover_noise: Literal["disable", "enable"]
 
+    def settings(self) -> dict:
+        """engine.sampling.sample's keyword arguments for these widgets (ComfyUI's mapping)."""
+        return {"noise_seed": self.noise_seed, "steps": self.steps, "cfg": self.cfg,
+                "sampler_name": self.sampler_name, "scheduler": self.scheduler, "positive": self.positive,
+                "negative": self.negative, "add_noise": self.add_noise == "enable",
+                "start_step": self.start_at_step, "last_step": self.end_at_step,
+                "force_full_denoise": self.return_with_leftover_noise == "disable"}
+
     def run(self, ctx):
-        latent = run_sampler(
-            ctx, self.model, self.latent_image, noise_seed=self.noise_seed, steps=self.steps, cfg=self.cfg,
-            sampler_name=self.sampler_name, scheduler=self.scheduler, positive=self.positive,
-            negative=self.negative, add_noise=self.add_noise == "enable", start_step=self.start_at_step,
-            last_step=self.end_at_step, force_full_denoise=self.return_with_leftover_noise == "disable")
-        return (latent,)
+        return (run_sampler(ctx, self.model, self.latent_image, **self.settings()),)
