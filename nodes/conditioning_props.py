@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, create_model
 
 from engine.graph.native import Node, Out, Socket, Widget, node
 
@@ -36,82 +36,72 @@ def with_properties(node_name: str, conditioning: list, strength: float, set_con
     return [[embedding, {**extra, **options}] for embedding, extra in conditioning]
 
 
-class _Properties(Node):
-    """Subclasses declare their conditioning inputs first, then strength, set_cond_area, mask, hooks and
-    timesteps (ComfyUI's input order)."""
+CONDITIONING = (Annotated[object, Socket("CONDITIONING")], ...)
+# the inputs every property node takes after its conditioning inputs, in ComfyUI's order
+PROPERTY_INPUTS = {
+    "strength": (Strength, Field(1.0, ge=0.0, le=10.0)),
+    "set_cond_area": (Literal["default", "mask bounds"], ...),
+    "mask": (Annotated[object, Socket("MASK")], None),
+    "hooks": (Annotated[object, Socket("HOOKS")], None),
+    "timesteps": (Annotated[object, Socket("TIMESTEPS_RANGE")], None),
+}
 
+
+class _Properties(Node):
     def props(self, conditioning: list) -> list:
         return with_properties(type(self).__name__, conditioning, self.strength, self.set_cond_area, self.mask,
                                self.hooks, self.timesteps)
 
 
-@node(category=COND_SINGLE, display_name="Cond Set Props", experimental=True, outputs=[Out("CONDITIONING")])
-class ConditioningSetProperties(_Properties):
-    """Set strength, a mask (its area mode) and a timestep range on new conditioning."""
+def _property_node(base: type[_Properties], conditioning: tuple[str, ...], category: str, display_name: str,
+                   outputs: list[Out]) -> type[Node]:
+    """The node class: `base`'s run, the conditioning inputs named, then PROPERTY_INPUTS."""
+    cls = create_model(base.__name__.lstrip("_"), __base__=base, __module__=__name__, __doc__=base.__doc__,
+                       **dict.fromkeys(conditioning, CONDITIONING), **PROPERTY_INPUTS)
+    return node(cls, category=category, display_name=display_name, experimental=True, outputs=outputs)
 
-    cond_NEW: Annotated[object, Socket("CONDITIONING")]
-    strength: Strength = Field(1.0, ge=0.0, le=10.0)
-    set_cond_area: Literal["default", "mask bounds"]
-    mask: Annotated[object, Socket("MASK")] = None
-    hooks: Annotated[object, Socket("HOOKS")] = None
-    timesteps: Annotated[object, Socket("TIMESTEPS_RANGE")] = None
+
+PAIR = [Out("CONDITIONING", "positive"), Out("CONDITIONING", "negative")]
+
+
+class _ConditioningSetProperties(_Properties):
+    """Set strength, a mask (its area mode) and a timestep range on new conditioning."""
 
     def run(self, ctx):
         return (self.props(self.cond_NEW),)
 
 
-@node(category=COND_SINGLE, display_name="Cond Set Props Combine", experimental=True,
-      outputs=[Out("CONDITIONING")])
-class ConditioningSetPropertiesAndCombine(_Properties):
-    """Like Cond Set Props on `cond_NEW`, then combined entry by entry with `cond`."""
-
-    cond: Annotated[object, Socket("CONDITIONING")]
-    cond_NEW: Annotated[object, Socket("CONDITIONING")]
-    strength: Strength = Field(1.0, ge=0.0, le=10.0)
-    set_cond_area: Literal["default", "mask bounds"]
-    mask: Annotated[object, Socket("MASK")] = None
-    hooks: Annotated[object, Socket("HOOKS")] = None
-    timesteps: Annotated[object, Socket("TIMESTEPS_RANGE")] = None
+class _ConditioningSetPropertiesAndCombine(_Properties):
+    """Like Cond Set Props on `cond_NEW`, then combined with `cond`."""
 
     def run(self, ctx):
         return (list(self.cond) + self.props(self.cond_NEW),)
 
 
-@node(category=COND_PAIR, display_name="Cond Pair Set Props", experimental=True,
-      outputs=[Out("CONDITIONING", "positive"), Out("CONDITIONING", "negative")])
-class PairConditioningSetProperties(_Properties):
+class _PairConditioningSetProperties(_Properties):
     """Cond Set Props on a positive / negative pair."""
-
-    positive_NEW: Annotated[object, Socket("CONDITIONING")]
-    negative_NEW: Annotated[object, Socket("CONDITIONING")]
-    strength: Strength = Field(1.0, ge=0.0, le=10.0)
-    set_cond_area: Literal["default", "mask bounds"]
-    mask: Annotated[object, Socket("MASK")] = None
-    hooks: Annotated[object, Socket("HOOKS")] = None
-    timesteps: Annotated[object, Socket("TIMESTEPS_RANGE")] = None
 
     def run(self, ctx):
         return (self.props(self.positive_NEW), self.props(self.negative_NEW))
 
 
-@node(category=COND_PAIR, display_name="Cond Pair Set Props Combine", experimental=True,
-      outputs=[Out("CONDITIONING", "positive"), Out("CONDITIONING", "negative")])
-class PairConditioningSetPropertiesAndCombine(_Properties):
+class _PairConditioningSetPropertiesAndCombine(_Properties):
     """Cond Set Props Combine on a positive / negative pair."""
-
-    positive: Annotated[object, Socket("CONDITIONING")]
-    negative: Annotated[object, Socket("CONDITIONING")]
-    positive_NEW: Annotated[object, Socket("CONDITIONING")]
-    negative_NEW: Annotated[object, Socket("CONDITIONING")]
-    strength: Strength = Field(1.0, ge=0.0, le=10.0)
-    set_cond_area: Literal["default", "mask bounds"]
-    mask: Annotated[object, Socket("MASK")] = None
-    hooks: Annotated[object, Socket("HOOKS")] = None
-    timesteps: Annotated[object, Socket("TIMESTEPS_RANGE")] = None
 
     def run(self, ctx):
         return (list(self.positive) + self.props(self.positive_NEW),
                 list(self.negative) + self.props(self.negative_NEW))
+
+
+ConditioningSetProperties = _property_node(_ConditioningSetProperties, ("cond_NEW",), COND_SINGLE,
+                                           "Cond Set Props", [Out("CONDITIONING")])
+ConditioningSetPropertiesAndCombine = _property_node(_ConditioningSetPropertiesAndCombine, ("cond", "cond_NEW"),
+                                                     COND_SINGLE, "Cond Set Props Combine", [Out("CONDITIONING")])
+PairConditioningSetProperties = _property_node(_PairConditioningSetProperties, ("positive_NEW", "negative_NEW"),
+                                               COND_PAIR, "Cond Pair Set Props", PAIR)
+PairConditioningSetPropertiesAndCombine = _property_node(
+    _PairConditioningSetPropertiesAndCombine, ("positive", "negative", "positive_NEW", "negative_NEW"), COND_PAIR,
+    "Cond Pair Set Props Combine", PAIR)
 
 
 @node(category=COND_PAIR, display_name="Cond Pair Combine", experimental=True,

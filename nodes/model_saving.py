@@ -1,5 +1,6 @@
-"""Save nodes for models (ComfyUI's CheckpointSave, ModelSave, CLIPSave, VAESave, ImageOnlyCheckpointSave): the weights as placed,
-patches and merges applied, written as .safetensors in the layout real files use, under the output folder.
+"""Save nodes for models (ComfyUI's CheckpointSave, ModelSave, CLIPSave, VAESave, ImageOnlyCheckpointSave):
+the weights as placed, patches and merges applied, written as .safetensors in the layout real files use,
+under the output folder.
 
 Names follow SaveImage's rule: `<prefix>_00001_.safetensors`, counting on; the prefix may hold subfolders
 (ComfyUI's defaults put checkpoints in output/checkpoints/). The API prompt and workflow go in the metadata.

@@ -32,7 +32,8 @@ _TEXT_LAYOUTS = {
     "sd2_unclip": (("openclip_h", "cond_stage_model.model."), ("clip_vision_h", "embedder.model.")),
 }
 UNCLIP_VISION_PREFIX = "embedder.model.visual."
-SCALING_FACTORS = {"sd1": 0.18215, "sd2": 0.18215, "sd2_unclip": 0.18215, "sdxl": 0.13025, "sdxl_refiner": 0.13025, "svd": 0.18215}
+SCALING_FACTORS = {"sd1": 0.18215, "sd2": 0.18215, "sd2_unclip": 0.18215, "sdxl": 0.13025, "sdxl_refiner": 0.13025,
+                   "svd": 0.18215}
 # SD2 768-v heuristic (as ComfyUI): the last output transformer's first norm bias is wider in v models.
 _V_PRED_STD_THRESHOLD = 0.09
 

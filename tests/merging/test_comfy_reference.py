@@ -1,6 +1,6 @@
 """Merge and conditioning-math nodes, the sampler's "mask bounds" area, LoRA extraction, hypernetworks and
-style models against ComfyUI 0.3.64 itself: tests/merging/data holds inputs and ComfyUI's outputs, made by tools/comfy_reference/model_nodes.py (ComfyUI's nodes and ModelPatcher on
-seeded tensors). Loom's nodes, run on the same inputs, must give the same tensors at float32 tolerance
+style models against ComfyUI 0.3.64 itself: tests/merging/data holds inputs and ComfyUI's outputs, made by
+tools/comfy_reference/model_nodes.py (ComfyUI's nodes and ModelPatcher on seeded tensors). Loom's nodes, run on the same inputs, must give the same tensors at float32 tolerance
 and the same options."""
 
 import json
@@ -119,11 +119,13 @@ CONDITIONING = {  # case -> the node run on the "to" conditioning, its output Co
         conditioning_to=to, conditioning_from=_conditioning("from"), conditioning_to_strength=0.3).run(None)[0],
     "average_short_from": lambda to: cond_nodes.ConditioningAverage(
         conditioning_to=to, conditioning_from=_conditioning("short"), conditioning_to_strength=0.6).run(None)[0],
-    "concat": lambda to: cond_nodes.ConditioningConcat(conditioning_to=to, conditioning_from=_conditioning("from")).run(None)[0],
+    "concat": lambda to: cond_nodes.ConditioningConcat(
+        conditioning_to=to, conditioning_from=_conditioning("from")).run(None)[0],
     "area_percentage": lambda to: cond_nodes.ConditioningSetAreaPercentage(
         conditioning=to, width=0.5, height=0.25, x=0.1, y=0.2, strength=0.8).run(None)[0],
     "area_strength": lambda to: cond_nodes.ConditioningSetAreaStrength(conditioning=to, strength=2.5).run(None)[0],
-    "timestep_range": lambda to: cond_nodes.ConditioningSetTimestepRange(conditioning=to, start=0.2, end=0.7).run(None)[0],
+    "timestep_range": lambda to: cond_nodes.ConditioningSetTimestepRange(
+        conditioning=to, start=0.2, end=0.7).run(None)[0],
     "zero_out": lambda to: cond_nodes.ConditioningZeroOut(conditioning=to).run(None)[0],
     "props_combine": lambda to: props.ConditioningSetPropertiesAndCombine(
         cond=_conditioning("from"), cond_NEW=to, **HOOK_PROPS).run(None)[0],

@@ -16,7 +16,8 @@ def _diffusers_folder(root, checkpoint: dict):
     """unet/, text_encoder/ from the checkpoint, vae/ from a seeded diffusers AutoencoderKL (returned)."""
     from diffusers import AutoencoderKL
 
-    unet = {k[len("model.diffusion_model."):]: v for k, v in checkpoint.items() if k.startswith("model.diffusion_model.")}
+    prefix = "model.diffusion_model."
+    unet = {k[len(prefix):]: v for k, v in checkpoint.items() if k.startswith(prefix)}
     blocks = block_map(infer_unet_config(unet))
     parts = {
         "unet/diffusion_pytorch_model.safetensors": {ldm_to_diffusers(k, blocks): v for k, v in unet.items()},

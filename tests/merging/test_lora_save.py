@@ -18,16 +18,19 @@ def _extract_and_apply(loom, lora_type: str, rank: int) -> tuple[dict, dict]:
     loom.run({
         "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": first}},
         "2": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": second}},
-        "3": {"class_type": "ModelMergeSubtract", "inputs": {"model1": ["1", 0], "model2": ["2", 0], "multiplier": 1.0}},
+        "3": {"class_type": "ModelMergeSubtract",
+              "inputs": {"model1": ["1", 0], "model2": ["2", 0], "multiplier": 1.0}},
         "4": {"class_type": "CLIPMergeSubtract", "inputs": {"clip1": ["1", 1], "clip2": ["2", 1], "multiplier": 1.0}},
-        "5": {"class_type": "LoraSave", "inputs": {"filename_prefix": "loras/diff", "rank": rank, "lora_type": lora_type,
-                                                   "bias_diff": True, "model_diff": ["3", 0], "text_encoder_diff": ["4", 0]}},
+        "5": {"class_type": "LoraSave", "inputs": {
+            "filename_prefix": "loras/diff", "rank": rank, "lora_type": lora_type, "bias_diff": True,
+            "model_diff": ["3", 0], "text_encoder_diff": ["4", 0]}},
     })
     lora = load_file(str(loom.folders.output_dir / "loras" / "diff_00001_.safetensors"))
     loom.run({
         "2": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": second}},
-        "6": {"class_type": "LoraLoader", "inputs": {"model": ["2", 0], "clip": ["2", 1], "lora_name": "diff_00001_.safetensors",
-                                                     "strength_model": 1.0, "strength_clip": 1.0}},
+        "6": {"class_type": "LoraLoader", "inputs": {
+            "model": ["2", 0], "clip": ["2", 1], "lora_name": "diff_00001_.safetensors", "strength_model": 1.0,
+            "strength_clip": 1.0}},
         "7": {"class_type": "CheckpointSave", "inputs": {"model": ["6", 0], "clip": ["6", 1], "vae": ["2", 2],
                                                           "filename_prefix": "checkpoints/restored"}},
     })

@@ -17,7 +17,8 @@ def _save_parts(loom, family: str) -> None:
     """ModelSave, CLIPSave and VAESave of the family's first checkpoint into output/."""
     loom.run({
         "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": PAIRS[family][0]}},
-        "2": {"class_type": "ModelSave", "inputs": {"model": ["1", 0], "filename_prefix": f"diffusion_models/{family}"}},
+        "2": {"class_type": "ModelSave",
+              "inputs": {"model": ["1", 0], "filename_prefix": f"diffusion_models/{family}"}},
         "3": {"class_type": "CLIPSave", "inputs": {"clip": ["1", 1], "filename_prefix": f"clip/{family}"}},
         "4": {"class_type": "VAESave", "inputs": {"vae": ["1", 2], "filename_prefix": f"vae/{family}"}},
     })

@@ -1,6 +1,7 @@
 """unCLIP: the SD2.1 unCLIP checkpoint loads with its image encoder, workflows/sd21_unclip.json runs, the
-image embedding steers the picture (SDXL too, as its pooled text), and the label vector equals ComfyUI's (tools/comfy_reference/
-model_nodes.py ran ComfyUI's unclip_adm with SD2.1-unclip's noise augmentor: exact in float32)."""
+image embedding steers the picture (SDXL too, as its pooled text), and the label vector equals ComfyUI's
+(tools/comfy_reference/model_nodes.py ran ComfyUI's unclip_adm with SD2.1-unclip's noise augmentor: exact
+in float32)."""
 
 from pathlib import Path
 

@@ -1,7 +1,8 @@
 """Reference outputs of ComfyUI's model merging and conditioning math nodes, for tests/merging.
 
-Runs ComfyUI itself (its nodes, its ModelPatcher, its unCLIP label function) on small seeded inputs and writes inputs and outputs to
-tests/merging/data/comfy_model_nodes.safetensors (tensors) and .json (non-tensor conditioning options).
+Runs ComfyUI itself (its nodes, its ModelPatcher, its unCLIP label function, ...) on small seeded inputs and
+writes inputs and outputs to tests/merging/data/comfy_model_nodes.safetensors (tensors) and .json (non-tensor
+conditioning options), plus the small hypernetwork and style-adapter files the cases use.
 Run with ComfyUI's own environment:
 
     /work/ref/comfy_venv/bin/python tools/comfy_reference/model_nodes.py /path/to/ComfyUI
@@ -14,7 +15,8 @@ from pathlib import Path
 OUT = Path(__file__).resolve().parents[2] / "tests" / "merging" / "data"
 # UNet-like keys: SD1's two-digit blocks share prefixes with one-digit ones ("input_blocks.1." vs ".10.").
 KEYS = ["time_embed.0.weight", "label_emb.0.0.weight", "input_blocks.0.0.weight", "input_blocks.1.0.in_layers.2.weight",
-        "input_blocks.10.0.skip_connection.weight", "input_blocks.11.0.out_layers.3.bias", "middle_block.1.proj_in.weight",
+        "input_blocks.10.0.skip_connection.weight", "input_blocks.11.0.out_layers.3.bias",
+        "middle_block.1.proj_in.weight",
         "output_blocks.2.1.conv.weight", "output_blocks.11.0.emb_layers.1.weight", "out.2.weight"]
 MERGES = {
     "simple": ("ModelMergeSimple", {"ratio": 0.3}),
