@@ -81,8 +81,9 @@ def _area(options: dict, height: int, width: int) -> tuple[int, int, int, int] |
     area = options.get("area")
     if area is None:
         return None if "mask" not in options else (height, width, 0, 0)
-    if area[0] == "percentage":
-        _, h, w, y, x = area
+    if area[0] == "percentage":  # sizes then offsets; a video box's (frames, h, w, z, y, x) reads as ComfyUI does
+        fractions = area[1:]
+        h, w, y, x = (*fractions[:2], *fractions[len(fractions) // 2:][:2])
         return (max(1, round(h * height)), max(1, round(w * width)), round(y * height), round(x * width))
     h, w, y, x = area
     return (min(h, height - y), min(w, width - x), y, x)

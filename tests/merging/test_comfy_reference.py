@@ -204,3 +204,14 @@ def test_style_model_apply_equals_comfyui(tmp_path, kind, strength):
     torch.testing.assert_close(embedding, REFERENCE[f"style/{kind}/cond"], rtol=1e-5, atol=1e-5)
     if f"style/{kind}/attention_mask" in REFERENCE:
         assert torch.equal(options["attention_mask"], REFERENCE[f"style/{kind}/attention_mask"])
+
+
+def test_video_percentage_area_on_image_latents_reads_like_comfyui():
+    from engine.sampling.cfg import _area
+
+    (conditioning,) = cond_nodes.ConditioningSetAreaPercentageVideo(
+        conditioning=[[torch.zeros(1, 77, 8), {}]], width=0.25, height=0.5, temporal=1.0, x=0.3, y=0.2, z=0.1,
+        strength=1.0).run(None)
+    # ComfyUI's get_area_and_mult on a 2-D latent: sizes from the first two fractions (temporal, height),
+    # offsets from the first two of the second half (z, y)
+    assert _area(conditioning[0][1], 8, 6) == (8, 3, 1, 1)
