@@ -149,3 +149,41 @@ async def test_official_templates_and_node_docs_are_served_from_their_packages(c
     assert default.status == 200 and "KSampler" in await default.text()
     doc = await client.get("/docs/KSampler/en.md")
     assert doc.status == 200 and "KSampler" in await doc.text()
+
+
+async def test_model_previews_come_from_a_picture_beside_the_model_or_its_metadata(client, tmp_path):
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+    from safetensors.numpy import save_file
+
+    def png(color) -> bytes:
+        out = io.BytesIO()
+        Image.new("RGB", (4, 4), color).save(out, format="PNG")
+        return out.getvalue()
+
+    loras = tmp_path / "models" / "loras"
+    loras.mkdir(parents=True)
+    save_file({"w": np.zeros(1, np.float32)}, str(loras / "pictured.safetensors"))
+    (loras / "pictured.preview.png").write_bytes(png((255, 0, 0)))
+    cover = json.dumps([base64.b64encode(png((0, 0, 255))).decode()])
+    save_file({"w": np.zeros(1, np.float32)}, str(loras / "covered.safetensors"), metadata={"ssmd_cover_images": cover})
+    save_file({"w": np.zeros(1, np.float32)}, str(loras / "plain.safetensors"))
+
+    async def preview(name):
+        response = await client.get(f"/api/experiment/models/preview/loras/0/{name}")
+        if response.status != 200:
+            return response.status
+        assert response.content_type == "image/webp"
+        return Image.open(io.BytesIO(await response.read())).convert("RGB").getpixel((0, 0))
+
+    def near(pixel, color):  # WEBP is lossy: a few levels off
+        return max(abs(a - b) for a, b in zip(pixel, color, strict=True)) <= 4
+
+    assert near(await preview("pictured.webp"), (255, 0, 0))
+    assert near(await preview("covered.webp"), (0, 0, 255))
+    assert await preview("plain.webp") == 404
+    assert await preview("..%2F..%2Fsecret.webp") == 404
+    assert (await client.get("/api/experiment/models/preview/loras/7/pictured.webp")).status == 404

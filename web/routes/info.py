@@ -73,7 +73,7 @@ async def models_of_kind(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text=f"unknown model folder {kind!r}") from None
 
 
-def _safetensors_metadata(path) -> dict | None:
+def safetensors_metadata(path) -> dict | None:
     """The `__metadata__` of a safetensors header (None if the file has none or is not safetensors)."""
     with open(path, "rb") as handle:
         size = int.from_bytes(handle.read(8), "little")
@@ -99,7 +99,7 @@ async def view_metadata(request: web.Request) -> web.Response:
         raise web.HTTPForbidden(text=f"refused: {exc}") from None
     except (KeyError, ModelNotFound) as exc:
         raise web.HTTPNotFound(text=str(exc)) from None
-    metadata = await asyncio.to_thread(_safetensors_metadata, path)
+    metadata = await asyncio.to_thread(safetensors_metadata, path)
     if metadata is None:
         raise web.HTTPNotFound(text=f"{name} has no metadata")
     return web.json_response(metadata)
