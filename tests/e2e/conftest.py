@@ -112,11 +112,17 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser, loom_server):
-    """A fresh browser context (empty localStorage) with the canvas loaded; page errors fail the test."""
-    url, _ = loom_server
+# A browser that has used the canvas before keeps its (here: empty) workflow, so no default workflow opens.
+RETURNING_VISITOR_JS = """if (localStorage.getItem('loom.workflow') === null)
+  localStorage.setItem('loom.workflow', JSON.stringify({last_node_id: 0, last_link_id: 0, nodes: [], links: [],
+    groups: [], config: {}, extra: {}, version: 0.4}));"""
+
+
+@contextlib.contextmanager
+def _canvas_page(browser, url: str, returning: bool):
     context = browser.new_context(viewport={"width": 1400, "height": 900})
+    if returning:
+        context.add_init_script(RETURNING_VISITOR_JS)
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
@@ -125,6 +131,20 @@ def page(browser, loom_server):
     yield pg
     context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
+
+
+@pytest.fixture
+def page(browser, loom_server):
+    """A browser context starting from an empty canvas, with the canvas loaded; page errors fail the test."""
+    with _canvas_page(browser, loom_server[0], returning=True) as pg:
+        yield pg
+
+
+@pytest.fixture
+def first_visit_page(browser, loom_server):
+    """A browser that never opened the canvas (empty localStorage): what a new user sees."""
+    with _canvas_page(browser, loom_server[0], returning=False) as pg:
+        yield pg
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,8 @@ import { createStore } from "./store";
 const STORAGE_KEY = "loom.workflow";
 const HISTORY_LIMIT = 100;
 
+/** True when this browser had no saved workflow (a first visit): the canvas then opens the default workflow. */
+export const firstVisit = localStorage.getItem(STORAGE_KEY) === null;
 export const doc = createStore<Workflow>(restore());
 export const selection = createStore<Set<number>>(new Set());
 export const edgeSelection = createStore<Set<string>>(new Set());

@@ -1,8 +1,17 @@
 /** Starts talking to the server: node definitions first (may ask for the token), then the websocket. */
 import { connectSocket, newClientId } from "../api/socket";
+import { defaultWorkflow } from "../graph/templates";
 import { refreshObjectInfo, setClientId } from "./actions";
+import { doc, firstVisit, replaceWorkflow } from "./document";
 import { handleMessage, handlePreview } from "./execution";
 import { notify, runtime } from "./runtime";
+
+/** A first visit starts from text-to-image rather than an empty canvas. */
+function openDefaultOnFirstVisit(): void {
+  if (!firstVisit || doc.get().nodes.length) return;
+  const wf = defaultWorkflow(runtime.get().objectInfo);
+  if (wf) replaceWorkflow(wf);
+}
 
 /** Returns a function that closes the websocket. */
 export function startSession(): () => void {
@@ -11,6 +20,7 @@ export function startSession(): () => void {
   let close = () => {};
   let stopped = false;
   refreshObjectInfo()
+    .then(openDefaultOnFirstVisit)
     .catch((err) => notify(`Cannot load node definitions: ${err instanceof Error ? err.message : String(err)}`, "error"))
     .finally(() => {
       if (stopped) return;

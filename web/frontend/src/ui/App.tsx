@@ -14,6 +14,7 @@ import { Notices } from "./Notices";
 import { Palette } from "./Palette";
 import { QueuePanel } from "./QueuePanel";
 import { useShortcuts } from "./shortcuts";
+import { TemplateBrowser } from "./TemplateBrowser";
 import { TokenDialog } from "./TokenDialog";
 import { Toolbar } from "./Toolbar";
 
@@ -22,6 +23,7 @@ function Editor() {
   const fileInput = useRef<HTMLInputElement>(null);
   const [searchAt, setSearchAt] = useState<SearchRequest | null>(null);
   const [help, setHelp] = useState(false);
+  const [templates, setTemplates] = useState(false);
   const [menu, setMenu] = useState<MenuRequest | null>(null);
   const [tab, setTab] = useState<"queue" | "history">("queue");
   const hooks = useMemo(
@@ -48,7 +50,7 @@ function Editor() {
   };
   return (
     <div className="app" onDragOver={(e) => e.preventDefault()} onDrop={onDrop}>
-      <Toolbar onOpen={hooks.open} onFit={hooks.fit} onHelp={hooks.help} />
+      <Toolbar onOpen={hooks.open} onFit={hooks.fit} onHelp={hooks.help} onTemplates={() => setTemplates(true)} />
       <input ref={fileInput} type="file" accept=".json,.png,.webp,application/json,image/png,image/webp" hidden onChange={(e) => e.target.files?.[0] && void openFile(e.target.files[0])} />
       <div className="main">
         <Palette onAdd={(type) => addNodeAt(type, centre())} />
@@ -78,6 +80,7 @@ function Editor() {
         />
       )}
       {menu && <ContextMenu x={menu.screen.x} y={menu.screen.y} items={menuItems(menu)} onClose={() => setMenu(null)} />}
+      {templates && <TemplateBrowser onClose={() => setTemplates(false)} />}
       {help && <HelpPanel onClose={() => setHelp(false)} />}
       <TokenDialog />
       <Notices />

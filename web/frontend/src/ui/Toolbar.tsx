@@ -4,9 +4,9 @@ import { queueWorkflow, refreshObjectInfo, saveWorkflow } from "../state/actions
 import { notify, runtime } from "../state/runtime";
 import { useStore } from "../state/store";
 
-type Props = { onOpen: () => void; onFit: () => void; onHelp: () => void };
+type Props = { onOpen: () => void; onFit: () => void; onHelp: () => void; onTemplates: () => void };
 
-export function Toolbar({ onOpen, onFit, onHelp }: Props) {
+export function Toolbar({ onOpen, onFit, onHelp, onTemplates }: Props) {
   const connected = useStore(runtime, (r) => r.connected);
   const remaining = useStore(runtime, (r) => r.queueRemaining);
   const overall = useStore(runtime, (r) => r.overall);
@@ -29,6 +29,9 @@ export function Toolbar({ onOpen, onFit, onHelp }: Props) {
         </span>
       )}
       <span className="spacer" />
+      <button type="button" className="templates-button" onClick={onTemplates} title="Start from an official template">
+        Templates
+      </button>
       <button type="button" onClick={onOpen} title="Open a workflow (Ctrl+O)">
         Open
       </button>
