@@ -1,6 +1,7 @@
 """HTTP routes, one module per subject; `ALL` lists their tables in registration order."""
 
 from web.routes import (
+       downloads,
        files,
        history,
        info,
@@ -14,4 +15,4 @@ from web.routes import (
 )
 
 ALL = (prompt.routes, queue.routes, history.routes, files.routes, info.routes, userdata.routes, settings.routes,
-       internal.routes, model_library.routes, pack_content.routes)
+       internal.routes, model_library.routes, pack_content.routes, downloads.routes)
