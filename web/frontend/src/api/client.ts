@@ -74,3 +74,13 @@ export function viewUrl(ref: FileRef): string {
   const q = new URLSearchParams({ filename: ref.filename, type: ref.type ?? "output", subfolder: ref.subfolder ?? "" });
   return withToken(`/view?${q}`);
 }
+
+/** One model download as the server reports it (POST answer and `loom.download` websocket events). */
+export type DownloadState = { id: string; name: string; directory: string; downloaded: number; total: number | null; status: "downloading" | "done" | "exists" | "error"; error?: string };
+
+export function startModelDownload(need: { url: string; directory: string; name: string; sha256?: string }): Promise<DownloadState> {
+  return post("/models/download", need).then(async (res) => {
+    if (!res.ok) throw new Error(await res.text());
+    return (await res.json()) as DownloadState;
+  });
+}

@@ -2,6 +2,8 @@
 import { fetchQueue } from "../api/client";
 import type { Preview, WsMessage } from "../api/socket";
 import type { FileRef } from "../api/types";
+import type { DownloadState } from "../api/client";
+import { recordDownload } from "./downloads";
 import { clearRunMarks, notify, patchNode, runtime } from "./runtime";
 
 let previewUrl: string | null = null;
@@ -46,6 +48,9 @@ type ServerOverall = { nodes_done: number; nodes_total: number; fraction: number
 export function handleMessage(msg: WsMessage): void {
   const d = msg.data ?? {};
   switch (msg.type) {
+    case "loom.download":
+      recordDownload(d as DownloadState);
+      break;
     case "status": {
       const info = (d.status as { exec_info?: { queue_remaining?: number } })?.exec_info;
       runtime.set((r) => ({ ...r, queueRemaining: info?.queue_remaining ?? 0 }));

@@ -9,6 +9,7 @@ import { ContextMenu } from "./ContextMenu";
 import { canvasMenu, groupMenu, linkMenu, nodeMenu, type MenuItem } from "./contextMenus";
 import { HelpPanel } from "./HelpPanel";
 import { HistoryPanel } from "./HistoryPanel";
+import { MissingModels } from "./MissingModels";
 import { NodeSearch } from "./NodeSearch";
 import { Notices } from "./Notices";
 import { Palette } from "./Palette";
@@ -82,6 +83,7 @@ function Editor() {
       {menu && <ContextMenu x={menu.screen.x} y={menu.screen.y} items={menuItems(menu)} onClose={() => setMenu(null)} />}
       {templates && <TemplateBrowser onClose={() => setTemplates(false)} />}
       {help && <HelpPanel onClose={() => setHelp(false)} />}
+      <MissingModels />
       <TokenDialog />
       <Notices />
     </div>
