@@ -192,9 +192,17 @@ def calc_cond_batch(model, sides: list[list[_Entry] | None], x: torch.Tensor, si
 
     A side given as None is not evaluated (its result is zeros, as in ComfyUI). Each network call goes
     through `run_model` (transformer_options and the "model_function_wrapper" of model_options); the
-    whole step through the "calc_cond_batch" wrappers (ComfyUI's WrappersMP.CALC_COND_BATCH).
+    whole step through the "calc_cond_batch" wrappers (ComfyUI's WrappersMP.CALC_COND_BATCH), once per
+    context window when model_options has a "context_handler" (engine.sampling.context_windows).
     """
     model_options = model_options or {}
+    handler = model_options.get("context_handler")
+    if handler is not None and handler.should_use_context(x):
+        return handler.execute(_calc_cond_batch_wrapped, model, sides, x, sigma, model_options)
+    return _calc_cond_batch_wrapped(model, sides, x, sigma, model_options)
+
+
+def _calc_cond_batch_wrapped(model, sides, x, sigma, model_options: dict) -> list[torch.Tensor]:
     return run_wrapped(_calc_cond_batch, None, model_options.get("transformer_options"), CALC_COND_BATCH,
                        model, sides, x, sigma, model_options)
 

@@ -5,6 +5,11 @@ addition: the toy's forward runs ComfyUI's "diffusion_model" wrappers, as ComfyU
 EasyCache (a diffusion_model wrapper) acts on it. Writes tests/sampling_extras/data/comfy_sampling_extras.safetensors:
 
 - `advanced/<case>`: nodes.KSamplerAdvanced's latent for each case of ADVANCED (and a base -> refiner hand-off);
+- `windows/<schedule>/<frames>/<length>/<overlap>/<stride>/<closed>/<step>`: comfy.context_windows' window
+  lists, concatenated with -1 after each window;
+- `context/<schedule>/<fuse>/<dim>`: euler / normal, 6 steps, a 10x8 latent through a toy whose output
+  also depends on the mean over height and width (so windows show), after ContextWindowsManual
+  (context_length 4, overlap 2) along height (dim 2) or width (dim 3);
 - `cache/<node>/<threshold>` and `calls/<node>/<threshold>`: the latent of euler / normal after EasyCache or
   LazyCache at that reuse_threshold ("none": no cache), and how many times the network ran.
 
@@ -33,6 +38,15 @@ ADVANCED = {
     "middle_no_noise": ("disable", 2, 5, "disable"),
     "start_past_end": ("enable", 6, 10000, "disable"),
 }
+
+
+WINDOW_CASES = [(10, 4, 2, 1, False, 0), (10, 4, 1, 2, False, 3), (16, 4, 1, 3, True, 5), (9, 3, 0, 1, False, 1),
+                (7, 8, 2, 1, False, 0), (13, 5, 2, 2, False, 2)]
+CONTEXT_SHAPE = (1, 4, 10, 8)  # ComfyUI 0.3.64's step lookup needs one sigma: a batch of 1, windows on dim 2 or 3
+CONTEXT_RUNS = [("standard_static", "pyramid", 2), ("standard_static", "flat", 2),
+                ("standard_static", "overlap-linear", 2), ("standard_static", "relative", 2),
+                ("looped_uniform", "pyramid", 2), ("standard_uniform", "relative", 2), ("batched", "flat", 2),
+                ("standard_static", "pyramid", 3)]
 
 
 class WrappedToyUNet(base.ToyUNet):
@@ -68,6 +82,41 @@ def advanced_runs(patcher, out, positive, negative, image):
     out["advanced/handoff"] = second["samples"].float()
 
 
+class MixingToyUNet(base.ToyUNet):
+    """The toy plus 0.3 tanh(mean of x over height and width): positions influence each other."""
+
+    def forward(self, x, timesteps, context=None, control=None, transformer_options=None, **kw):
+        return super().forward(x, timesteps, context) + 0.3 * torch.tanh(x.mean(dim=(2, 3), keepdim=True))
+
+
+def window_lists(out):
+    import comfy.context_windows as cw
+
+    for schedule in cw.CONTEXT_MAPPING:
+        for frames, length, overlap, stride, closed, step in WINDOW_CASES:
+            handler = cw.IndexListContextHandler(cw.get_matching_context_schedule(schedule),
+                                                 cw.get_matching_fuse_method("pyramid"), length, overlap, stride, closed)
+            handler._step = step
+            flat = [i for w in handler.context_schedule.func(frames, handler, {}) for i in [*w, -1]]
+            out[f"windows/{schedule}/{frames}/{length}/{overlap}/{stride}/{closed}/{step}"] = torch.tensor(flat)
+
+
+def context_runs(root, out, positive, negative):
+    import comfy.sample
+    from comfy_extras import nodes_context_windows
+
+    base.ToyUNet = MixingToyUNet
+    patcher = base.load_comfy(root)
+    latent = torch.zeros(CONTEXT_SHAPE)
+    noise = comfy.sample.prepare_noise(latent, base.SEED)
+    for schedule, fuse, dim in CONTEXT_RUNS + [("none", "none", 0)]:
+        model = patcher if schedule == "none" else nodes_context_windows.ContextWindowsManualNode.execute(
+            patcher, 4, 2, schedule, 1, False, fuse, dim)[0]
+        out[f"context/{schedule}/{fuse}/{dim}"] = comfy.sample.sample(
+            model, noise, base.STEPS, base.CFG, "euler", "normal", [[positive, {}]], [[negative, {}]], latent,
+            seed=base.SEED, disable_pbar=True).float()
+
+
 def cache_runs(patcher, out, positive, negative):
     import comfy.sample
     from comfy_extras import nodes_easycache
@@ -97,6 +146,8 @@ def main() -> None:
     out = {}
     advanced_runs(patcher, out, positive, negative, image)
     cache_runs(patcher, out, positive, negative)
+    window_lists(out)
+    context_runs(args.comfyui.resolve(), out, positive, negative)
     from safetensors.torch import save_file
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
