@@ -1,17 +1,17 @@
 """The model manager: where each model's weights live (disk, CPU RAM, the compute device).
 
 Weights stay on disk (memory-mapped) until a node needs them, move to the compute device when a node runs
-them, and are offloaded least-recently-used first (device -> CPU -> dropped, re-read on demand) when a
-memory budget would be exceeded. Patches (LoRA and friends) ride on handles and are applied on placement.
-Hosts build it from flags with launch.compute_flags and put it in `Services.models`.
-Placement is per model; `_place` is where per-block (partial) placement would go.
+them, and are offloaded least-recently-used first, one tier down the explicit list of engine.memory_tiers
+(device -> host RAM -> disk, re-read on demand), when a tier's budget would be exceeded. A model larger
+than the device budget runs partially loaded (its layers streamed onto the device). Patches (LoRA and
+friends) ride on handles and are applied on placement. Hosts build it from flags with launch.compute_flags
+and put it in `Services.models`.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -23,10 +23,15 @@ from torch import nn
 
 from engine.graph import context as graph_context
 from engine.graph.events import Event
+from engine.memory_tiers import (
+    DISK,
+    LayerStreamer,
+    Tier,
+    default_tiers,
+    measured_ram_budget,
+    measured_vram_budget,
+)
 from engine.weight_patches import Patch, apply_patches, restore_weights, same_patches
-
-DISK = "disk"
-GIB = 1 << 30
 
 
 @dataclass(eq=False)
@@ -47,9 +52,13 @@ class _Slot:
     pins: int = 0
     last_used: int = 0
     manager: ModelManager | None = None
+    streamer: LayerStreamer | None = None
 
     @property
     def resident_bytes(self) -> int:
+        """Bytes held at `location` (a partially loaded model: the device budget it streams within)."""
+        if self.streamer is not None:
+            return self.streamer.budget
         return self.size + sum(_nbytes(t) for t in self.backups.values())
 
 
@@ -123,41 +132,29 @@ def file_key(path: str | os.PathLike, component: str) -> str:
     return f"{resolved}|{resolved.stat().st_mtime_ns}|{component}"
 
 
-def measured_ram_budget() -> int:
-    """80% of the RAM available now (MemAvailable), the default `--ram-budget`."""
-    try:
-        import psutil
-
-        available = psutil.virtual_memory().available
-    except ImportError:
-        meminfo = Path("/proc/meminfo").read_text()
-        available = int(re.search(r"MemAvailable:\s+(\d+) kB", meminfo).group(1)) * 1024
-    return int(available * 0.8)
-
-
-def measured_vram_budget(device: torch.device) -> int:
-    """Free device memory now, less a reserve for activations (the larger of 1 GiB and 10%)."""
-    free, total = torch.cuda.mem_get_info(device)
-    return max(0, free - max(GIB, total // 10))
-
-
-
-
 class ModelManager:
     """Loads, places, patches and offloads models under a device budget and a RAM budget."""
 
     def __init__(self, device: str | torch.device | None = None, vram_budget: int | None = None,
                  ram_budget: int | None = None, precision: str = "auto",
-                 on_event: Callable[[Event], None] | None = None):
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+                 on_event: Callable[[Event], None] | None = None, tiers: list[Tier] | None = None):
+        """`tiers` (top first, disk last) replaces the list the device and budgets describe; its top tier's
+        device is where models compute."""
         if precision not in ("auto", "fp32", "fp16", "bf16"):
             raise ValueError(f"precision must be auto, fp32, fp16 or bf16, got {precision!r}")
         self.precision = precision
-        self.ram_budget = ram_budget if ram_budget is not None else measured_ram_budget()
-        if self.device.type == "cpu":
-            self.vram_budget = self.ram_budget
-        else:
-            self.vram_budget = vram_budget if vram_budget is not None else measured_vram_budget(self.device)
+        if tiers is None:
+            device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+            ram = ram_budget if ram_budget is not None else measured_ram_budget()
+            vram = ram if device.type == "cpu" else (
+                vram_budget if vram_budget is not None else measured_vram_budget(device))
+            tiers = default_tiers(device, vram, ram)
+        if tiers[-1].device is not None or any(t.device is None for t in tiers[:-1]):
+            raise ValueError("tiers must end with the disk tier (device None) and have no other")
+        self.tiers = tiers
+        self.device = tiers[0].device
+        self.vram_budget = tiers[0].budget
+        self.ram_budget = next((t.budget for t in tiers if t.name == "cpu"), tiers[0].budget)
         self._slots: dict[str, _Slot] = {}
         self._listeners: list[Callable[[Event], None]] = [on_event] if on_event else []
         self._lock = threading.RLock()
@@ -165,7 +162,10 @@ class ModelManager:
 
     @property
     def device_location(self) -> str:
-        return str(self.device)
+        return self.tiers[0].name
+
+    def _tier_index(self, location: str) -> int:
+        return next(i for i, t in enumerate(self.tiers) if t.name == location)
 
     def subscribe(self, listener: Callable[[Event], None]) -> None:
         """Also send model_load / model_offload events to `listener` (they always go to the running node)."""
@@ -262,23 +262,47 @@ class ModelManager:
     # -- placement -------------------------------------------------------------------------------
 
     def _budget(self, location: str) -> int:
-        return self.ram_budget if location == "cpu" else self.vram_budget
+        return self.tiers[self._tier_index(location)].budget
 
     def _place(self, slot: _Slot, target: str) -> None:
         if slot.location == target:
             return
-        source = slot.location
+        tier, source = self.tiers[self._tier_index(target)], slot.location
         dtype = self.dtype_for(slot.kind)
         weights = slot.state_dict() if source == DISK else None
-        self._make_room(target, slot.size if weights is None else _estimate_bytes(weights, dtype), keep=slot)
+        needed = slot.size if weights is None else _estimate_bytes(weights, dtype)
+        self._make_room(target, needed, keep=slot)
+        host = self.tiers[1] if tier is self.tiers[0] and self.tiers[1].device is not None else None
+        if needed > tier.budget and host is not None:
+            self._stream(slot, tier, host, weights, dtype)
+            return
         if weights is not None:
-            slot.module = _materialize(slot, weights, torch.device(target), dtype)
+            slot.module = _materialize(slot, weights, tier.device, dtype)
             slot.size = _module_bytes(slot.module)
         else:
-            slot.module.to(torch.device(target))
+            slot.module.to(tier.device)
         slot.location = target
         self._emit("model_load", slot, source=source, to=target, dtype=str(dtype).removeprefix("torch."),
                    over_budget=self.used(target) > self._budget(target))
+
+    def _stream(self, slot: _Slot, tier: Tier, host: Tier, weights, dtype: torch.dtype) -> None:
+        """Partial loading: the model is larger than the device budget, so it computes from the host with
+        as many layers resident on the device as the room left allows and the others streamed in."""
+        source = slot.location
+        if weights is not None:
+            self._make_room(host.name, _estimate_bytes(weights, dtype), keep=slot)
+            slot.module = _materialize(slot, weights, host.device, dtype)
+            slot.size = _module_bytes(slot.module)
+        room = max(0, tier.budget - self.used(tier.name))
+        slot.streamer = LayerStreamer(slot.module, tier.device, host.device, room)
+        slot.location = tier.name
+        self._emit("model_load", slot, source=source, to=tier.name, dtype=str(dtype).removeprefix("torch."),
+                   over_budget=False, streamed_layers=slot.streamer.streamed_count)
+
+    def _unstream(self, slot: _Slot) -> None:
+        if slot.streamer is not None:
+            slot.streamer.detach()
+            slot.streamer = None
 
     def _make_room(self, location: str, needed: int, keep: _Slot) -> None:
         while self.used(location) + needed > self._budget(location):
@@ -289,25 +313,28 @@ class ModelManager:
             self._demote(min(victims, key=lambda s: s.last_used))
 
     def _demote(self, slot: _Slot) -> None:
-        if slot.location == DISK:
-            return
-        if slot.location == "cpu":
-            self._drop(slot)
-            return
-        self._restore(slot)
-        self._make_room("cpu", slot.size, keep=slot)
-        if self.used("cpu") + slot.size > self.ram_budget:
-            self._drop(slot)
-            return
-        slot.module.to(torch.device("cpu"))
-        source, slot.location = slot.location, "cpu"
-        self._emit("model_offload", slot, source=source, to="cpu")
+        """Move the weights to the first lower tier with room (made by demoting its LRU models); the
+        disk tier means dropping them."""
+        index = self._tier_index(slot.location)
+        for lower in self.tiers[index + 1:]:
+            if lower.device is None:
+                self._drop(slot)
+                return
+            self._make_room(lower.name, slot.size, keep=slot)
+            if self.used(lower.name) + slot.size <= lower.budget:
+                if index == 0:
+                    self._restore(slot)
+                self._unstream(slot)
+                slot.module.to(lower.device)
+                source, slot.location = slot.location, lower.name
+                self._emit("model_offload", slot, source=source, to=lower.name)
+                return
 
     def _drop(self, slot: _Slot) -> None:
         if slot.location == DISK:
             return
         source = slot.location
-        slot.module, slot.location, slot.applied, slot.backups = None, DISK, (), {}
+        slot.module, slot.location, slot.applied, slot.backups, slot.streamer = None, DISK, (), {}, None
         if source != "cpu" and self.device.type == "cuda":
             torch.cuda.empty_cache()
         self._emit("model_offload", slot, source=source, to=DISK)
