@@ -46,6 +46,13 @@ def report(callback, i: int, x: torch.Tensor, sigma: torch.Tensor, denoised: tor
         callback({"i": i, "x": x, "sigma": sigma, "sigma_hat": sigma, "denoised": denoised})
 
 
+def x0_at_step(model, x: torch.Tensor, sigmas: torch.Tensor, i: int, extra_args: dict, callback) -> torch.Tensor:
+    """The denoiser's x0 estimate at sigmas[i], handed to the callback as step i (every sampler's first move)."""
+    denoised = model(x, bcast(sigmas[i], x), **extra_args)
+    report(callback, i, x, sigmas[i], denoised)
+    return denoised
+
+
 def capture_uncond(extra_args: dict) -> tuple[dict, dict]:
     """extra_args whose model options record each call's unguided x0 (for the CFG++ samplers).
 
@@ -78,8 +85,7 @@ def sample_with_step(step: Step, model, x, sigmas, extra_args=None, callback=Non
     """
     extra_args = extra_args or {}
     for i in range(len(sigmas) - 1):
-        denoised = model(x, bcast(sigmas[i], x), **extra_args)
-        report(callback, i, x, sigmas[i], denoised)
+        denoised = x0_at_step(model, x, sigmas, i, extra_args, callback)
         sigma_down, sigma_up = ancestral_step(sigmas[i], sigmas[i + 1], eta)
         x = (euler_step if sigma_down == 0 else step)(model, x, denoised, sigmas[i], sigma_down, extra_args)
         if noise_sampler is not None and sigmas[i + 1] > 0:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine.sampling.common import bcast, euler_step, report, sample_with_step, to_d
+from engine.sampling.common import bcast, euler_step, sample_with_step, to_d, x0_at_step
 from engine.sampling.noise import seeded_noise
 from engine.sampling.samplers_cfg_pp import (
     dpmpp_2m_cfg_pp,
@@ -122,8 +122,7 @@ def lms(model, x, sigmas, extra_args=None, callback=None, disable=None, order=4)
     sigmas_np = sigmas.detach().cpu().numpy().astype(np.float64)
     ds = []
     for i in range(len(sigmas) - 1):
-        denoised = model(x, bcast(sigmas[i], x), **extra_args)
-        report(callback, i, x, sigmas[i], denoised)
+        denoised = x0_at_step(model, x, sigmas, i, extra_args, callback)
         ds = [to_d(x, sigmas[i], denoised)] + ds[: order - 1]
         if sigmas[i + 1] == 0:
             x = denoised
@@ -139,8 +138,7 @@ def lcm(model, x, sigmas, extra_args=None, callback=None, disable=None, noise_sa
     extra_args = extra_args or {}
     noise_sampler = noise_sampler or seeded_noise(x, extra_args)
     for i in range(len(sigmas) - 1):
-        denoised = model(x, bcast(sigmas[i], x), **extra_args)
-        report(callback, i, x, sigmas[i], denoised)
+        denoised = x0_at_step(model, x, sigmas, i, extra_args, callback)
         x = denoised
         if sigmas[i + 1] > 0:
             x = x + noise_sampler(sigmas[i], sigmas[i + 1]) * sigmas[i + 1]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.sampling.common import ancestral_step, bcast, capture_uncond, lam, report, sigma_at, to_d
+from engine.sampling.common import ancestral_step, bcast, capture_uncond, lam, sigma_at, to_d, x0_at_step
 from engine.sampling.noise import seeded_noise
 
 
@@ -22,8 +22,7 @@ def euler_ancestral_cfg_pp(model, x, sigmas, extra_args=None, callback=None, dis
     noise_sampler = noise_sampler or seeded_noise(x, extra_args)
     extra_args, seen = capture_uncond(extra_args)
     for i in range(len(sigmas) - 1):
-        denoised = model(x, bcast(sigmas[i], x), **extra_args)
-        report(callback, i, x, sigmas[i], denoised)
+        denoised = x0_at_step(model, x, sigmas, i, extra_args, callback)
         if sigmas[i + 1] == 0:
             x = denoised
             continue
@@ -49,9 +48,8 @@ def dpmpp_2s_ancestral_cfg_pp(model, x, sigmas, extra_args=None, callback=None, 
     noise_sampler = noise_sampler or seeded_noise(x, extra_args)
     extra_args, seen = capture_uncond(extra_args)
     for i in range(len(sigmas) - 1):
-        denoised = model(x, bcast(sigmas[i], x), **extra_args)
+        denoised = x0_at_step(model, x, sigmas, i, extra_args, callback)
         sigma_down, sigma_up = ancestral_step(sigmas[i], sigmas[i + 1], eta)
-        report(callback, i, x, sigmas[i], denoised)
         uncond = seen["uncond"]
         if sigma_down == 0:
             x = denoised + to_d(x, sigmas[i], uncond) * sigma_down
@@ -74,8 +72,7 @@ def dpmpp_2m_cfg_pp(model, x, sigmas, extra_args=None, callback=None, disable=No
     extra_args, seen = capture_uncond(extra_args or {})
     old_uncond = None
     for i in range(len(sigmas) - 1):
-        denoised = model(x, bcast(sigmas[i], x), **extra_args)
-        report(callback, i, x, sigmas[i], denoised)
+        denoised = x0_at_step(model, x, sigmas, i, extra_args, callback)
         uncond = seen["uncond"]
         h = lam(sigmas[i + 1]) - lam(sigmas[i])
         mix = -torch.exp(-h) * uncond
@@ -105,9 +102,8 @@ def _res_multistep(model, x, sigmas, extra_args, callback, s_noise, noise_sample
         extra_args, seen = capture_uncond(extra_args)
     old_denoised = old_sigma_down = None
     for i in range(len(sigmas) - 1):
-        denoised = model(x, bcast(sigmas[i], x), **extra_args)
+        denoised = x0_at_step(model, x, sigmas, i, extra_args, callback)
         sigma_down, sigma_up = ancestral_step(sigmas[i], sigmas[i + 1], eta)
-        report(callback, i, x, sigmas[i], denoised)
         base = seen["uncond"] if cfg_pp else denoised
         if sigma_down == 0 or old_denoised is None:
             if cfg_pp:
@@ -163,9 +159,8 @@ def gradient_estimation(model, x, sigmas, extra_args=None, callback=None, disabl
         extra_args, seen = capture_uncond(extra_args)
     old_d = None
     for i in range(len(sigmas) - 1):
-        denoised = model(x, bcast(sigmas[i], x), **extra_args)
+        denoised = x0_at_step(model, x, sigmas, i, extra_args, callback)
         d = to_d(x, sigmas[i], seen["uncond"] if cfg_pp else denoised)
-        report(callback, i, x, sigmas[i], denoised)
         dt = sigmas[i + 1] - sigmas[i]
         if sigmas[i + 1] == 0:
             x = denoised

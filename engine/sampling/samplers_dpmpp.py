@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.sampling.common import ancestral_step, bcast, lam, report, sample_with_step, sigma_at
+from engine.sampling.common import ancestral_step, bcast, lam, sample_with_step, sigma_at, x0_at_step
 from engine.sampling.noise import seeded_brownian, seeded_noise
 
 
@@ -45,8 +45,7 @@ def dpmpp_sde(model, x, sigmas, extra_args=None, callback=None, disable=None, et
     extra_args = extra_args or {}
     noise_sampler = noise_sampler or seeded_brownian(x, sigmas, extra_args)
     for i in range(len(sigmas) - 1):
-        denoised = model(x, bcast(sigmas[i], x), **extra_args)
-        report(callback, i, x, sigmas[i], denoised)
+        denoised = x0_at_step(model, x, sigmas, i, extra_args, callback)
         if sigmas[i + 1] == 0:
             x = denoised
             continue
@@ -83,8 +82,7 @@ def dpmpp_2m(model, x, sigmas, extra_args=None, callback=None, disable=None):
     extra_args = extra_args or {}
     old_denoised = None
     for i in range(len(sigmas) - 1):
-        denoised = model(x, bcast(sigmas[i], x), **extra_args)
-        report(callback, i, x, sigmas[i], denoised)
+        denoised = x0_at_step(model, x, sigmas, i, extra_args, callback)
         t, t_next = lam(sigmas[i]), lam(sigmas[i + 1])
         h = t_next - t
         denoised_d = denoised
@@ -108,8 +106,7 @@ def dpmpp_2m_sde(model, x, sigmas, extra_args=None, callback=None, disable=None,
     noise_sampler = noise_sampler or seeded_brownian(x, sigmas, extra_args)
     old_denoised, h_last = None, None
     for i in range(len(sigmas) - 1):
-        denoised = model(x, bcast(sigmas[i], x), **extra_args)
-        report(callback, i, x, sigmas[i], denoised)
+        denoised = x0_at_step(model, x, sigmas, i, extra_args, callback)
         if sigmas[i + 1] == 0:
             x = denoised
             continue
@@ -160,8 +157,7 @@ def dpmpp_3m_sde(model, x, sigmas, extra_args=None, callback=None, disable=None,
     noise_sampler = noise_sampler or seeded_brownian(x, sigmas, extra_args)
     history = []  # [(denoised, h)] of previous steps, newest first
     for i in range(len(sigmas) - 1):
-        denoised = model(x, bcast(sigmas[i], x), **extra_args)
-        report(callback, i, x, sigmas[i], denoised)
+        denoised = x0_at_step(model, x, sigmas, i, extra_args, callback)
         if sigmas[i + 1] == 0:
             x = denoised
             continue

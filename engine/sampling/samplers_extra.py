@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.sampling.common import bcast, report, to_d
+from engine.sampling.common import bcast, to_d, x0_at_step
 from engine.sampling.noise import seeded_noise
 
 
@@ -31,8 +31,7 @@ def ddpm(model, x, sigmas, extra_args=None, callback=None, disable=None, noise_s
     extra_args = extra_args or {}
     noise_sampler = noise_sampler or seeded_noise(x, extra_args)
     for i in range(len(sigmas) - 1):
-        denoised = model(x, bcast(sigmas[i], x), **extra_args)
-        report(callback, i, x, sigmas[i], denoised)
+        denoised = x0_at_step(model, x, sigmas, i, extra_args, callback)
         noise = noise_sampler(sigmas[i], sigmas[i + 1]) if sigmas[i + 1] > 0 else None
         x = ddpm_step(x, sigmas[i], sigmas[i + 1], to_d(x, sigmas[i], denoised), noise)
     return x
@@ -50,8 +49,7 @@ def heunpp2(model, x, sigmas, extra_args=None, callback=None, disable=None):
         return to_d(x_at, sigma, model(x_at, bcast(sigma, x), **extra_args))
 
     for i in range(len(sigmas) - 1):
-        denoised = model(x, bcast(sigmas[i], x), **extra_args)
-        report(callback, i, x, sigmas[i], denoised)
+        denoised = x0_at_step(model, x, sigmas, i, extra_args, callback)
         d = to_d(x, sigmas[i], denoised)
         dt = sigmas[i + 1] - sigmas[i]
         if sigmas[i + 1] == s_end:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.sampling.common import bcast, report, to_d
+from engine.sampling.common import to_d, x0_at_step
 
 # Adams-Bashforth weights for equal steps, newest derivative first, by order.
 ADAMS_BASHFORTH = {1: (1,), 2: (3 / 2, -1 / 2), 3: (23 / 12, -16 / 12, 5 / 12),
@@ -21,8 +21,7 @@ def _walk(model, x, sigmas, extra_args, callback, max_order, update):
     extra_args = extra_args or {}
     ds: list[torch.Tensor] = []
     for i in range(len(sigmas) - 1):
-        denoised = model(x, bcast(sigmas[i], x), **extra_args)
-        report(callback, i, x, sigmas[i], denoised)
+        denoised = x0_at_step(model, x, sigmas, i, extra_args, callback)
         ds = [to_d(x, sigmas[i], denoised)] + ds[: max_order - 1]
         x = denoised if sigmas[i + 1] == 0 else update(i, x, ds)
     return x

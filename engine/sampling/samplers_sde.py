@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.sampling.common import bcast, lam, report, sigma_at
+from engine.sampling.common import bcast, lam, sigma_at, x0_at_step
 from engine.sampling.noise import seeded_noise
 
 ER_SDE_POINTS = 200  # quadrature points of ER-SDE's stage-2/3 integrals
@@ -31,8 +31,7 @@ def er_sde(model, x, sigmas, extra_args=None, callback=None, disable=None, s_noi
     lambdas = sigmas  # sigma / alpha with alpha = 1
     old_denoised = old_denoised_d = None
     for i in range(len(sigmas) - 1):
-        denoised = model(x, bcast(sigmas[i], x), **extra_args)
-        report(callback, i, x, sigmas[i], denoised)
+        denoised = x0_at_step(model, x, sigmas, i, extra_args, callback)
         stage = min(max_stage, i + 1)
         if sigmas[i + 1] == 0:
             x = denoised
@@ -90,8 +89,7 @@ def seeds_2(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=
     extra_args = extra_args or {}
     noise_sampler = noise_sampler or seeded_noise(x, extra_args)
     for i in range(len(sigmas) - 1):
-        denoised = model(x, bcast(sigmas[i], x), **extra_args)
-        report(callback, i, x, sigmas[i], denoised)
+        denoised = x0_at_step(model, x, sigmas, i, extra_args, callback)
         if sigmas[i + 1] == 0:
             x = denoised
             continue
@@ -122,8 +120,7 @@ def seeds_3(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=
     extra_args = extra_args or {}
     noise_sampler = noise_sampler or seeded_noise(x, extra_args)
     for i in range(len(sigmas) - 1):
-        denoised = model(x, bcast(sigmas[i], x), **extra_args)
-        report(callback, i, x, sigmas[i], denoised)
+        denoised = x0_at_step(model, x, sigmas, i, extra_args, callback)
         if sigmas[i + 1] == 0:
             x = denoised
             continue
