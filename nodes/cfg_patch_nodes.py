@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from pydantic import Field
@@ -14,22 +15,16 @@ Model = Annotated[object, Socket("MODEL")]
 PATCHED = [Out("MODEL", "patched_model")]
 
 
-def _with_cfg_function(model, fn):
+def _clone_with_hook(setter: str, model, fn) -> tuple:
+    """The node's output: a clone of `model` with one guidance hook set through the named ModelPatcher setter."""
     patched = model.clone()
-    patched.set_model_sampler_cfg_function(fn)
+    getattr(patched, setter)(fn)
     return (patched,)
 
 
-def _with_post_cfg_function(model, fn):
-    patched = model.clone()
-    patched.set_model_sampler_post_cfg_function(fn)
-    return (patched,)
-
-
-def _with_pre_cfg_function(model, fn):
-    patched = model.clone()
-    patched.set_model_sampler_pre_cfg_function(fn)
-    return (patched,)
+_with_cfg_function = partial(_clone_with_hook, "set_model_sampler_cfg_function")
+_with_pre_cfg_function = partial(_clone_with_hook, "set_model_sampler_pre_cfg_function")
+_with_post_cfg_function = partial(_clone_with_hook, "set_model_sampler_post_cfg_function")
 
 
 @node(category="advanced/model", outputs=[Out("MODEL")])
