@@ -158,7 +158,14 @@ def _node(result):
 def custom_runs(patcher, out, positive, negative):
     """Sampler nodes with settings, the guider nodes, AddNoise, and every CFG patch node."""
     from comfy_extras import nodes_advanced_samplers as adv
-    from comfy_extras import nodes_apg, nodes_cfg, nodes_mahiro, nodes_model_advanced, nodes_perpneg, nodes_tcfg
+    from comfy_extras import (
+        nodes_apg,
+        nodes_cfg,
+        nodes_mahiro,
+        nodes_model_advanced,
+        nodes_perpneg,
+        nodes_tcfg,
+    )
     from comfy_extras import nodes_custom_sampler as cs
 
     empty = torch.zeros(SHAPE)
