@@ -187,3 +187,11 @@ async def test_model_previews_come_from_a_picture_beside_the_model_or_its_metada
     assert await preview("plain.webp") == 404
     assert await preview("..%2F..%2Fsecret.webp") == 404
     assert (await client.get("/api/experiment/models/preview/loras/7/pictured.webp")).status == 404
+
+
+def test_front_end_comfyui_without_the_package_names_the_extra_to_install(monkeypatch):
+    from web import comfy_frontend
+
+    monkeypatch.setattr(comfy_frontend, "package_folder", lambda package, folder: None)
+    with pytest.raises(FileNotFoundError, match=r"loom-diffusion\[comfyui-frontend\]"):
+        comfy_frontend.comfyui_static_dir()
