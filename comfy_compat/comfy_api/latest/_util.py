@@ -6,24 +6,23 @@ from enum import Enum
 from typing import Any
 
 
-class VideoCodec(str, Enum):
+class _ComboChoices(str, Enum):
+    """A string enum whose values a combo input offers (members are declared by the subclasses)."""
+
+    @classmethod
+    def as_input(cls) -> list[str]:
+        """The names a combo input offers, in declaration order."""
+        return [member.value for member in cls]
+
+
+class VideoCodec(_ComboChoices):
     AUTO = "auto"
     H264 = "h264"
 
-    @classmethod
-    def as_input(cls) -> list[str]:
-        """The codec names a combo input offers."""
-        return [member.value for member in cls]
 
-
-class VideoContainer(str, Enum):
+class VideoContainer(_ComboChoices):
     AUTO = "auto"
     MP4 = "mp4"
-
-    @classmethod
-    def as_input(cls) -> list[str]:
-        """The container names a combo input offers."""
-        return [member.value for member in cls]
 
     @classmethod
     def get_extension(cls, value: Any) -> str:
