@@ -37,10 +37,10 @@ class CONDNoiseShape(CONDRegular):
 
     def process_cond(self, batch_size: int, device: Any, area: Any = None, **kwargs: Any) -> CONDRegular:
         data = self.cond
-        if area is not None:
-            dims = len(area) // 2
-            for i in range(dims):
-                data = data.narrow(i + 2, area[i + dims], area[i])
+        if area is not None:  # (sizes..., offsets...) over the spatial dims, which follow batch and channels
+            spatial = len(area) // 2
+            for dim, (size, offset) in enumerate(zip(area[:spatial], area[spatial:]), start=2):
+                data = data.narrow(dim, offset, size)
         return self._copy_with(repeat_to_batch_size(data, batch_size).to(device))
 
 

@@ -98,15 +98,12 @@ def load_controlnet(ckpt_path: str, model: Any = None, model_options: dict | Non
 
 
 def broadcast_image_to(tensor: torch.Tensor, target_batch_size: int, batched_number: int) -> torch.Tensor:
-    """A hint batch repeated (or cut) to `target_batch_size`, per cond/uncond group."""
-    current = tensor.shape[0]
-    if current == 1:
+    """A hint batch fitted to `target_batch_size`: one group of target / batched_number images (the hint's
+    leading images, cycled when it has fewer), repeated once per cond/uncond group. A single image stays as is."""
+    if tensor.shape[0] == 1:
         return tensor
-    per_batch = target_batch_size // batched_number
-    tensor = tensor[:per_batch]
-    if per_batch > tensor.shape[0]:
-        tensor = torch.cat([tensor] * (per_batch // tensor.shape[0]) + [tensor[:per_batch % tensor.shape[0]]])
-    current = tensor.shape[0]
-    if current == target_batch_size:
-        return tensor
-    return torch.cat([tensor] * batched_number, dim=0)
+    group_size = target_batch_size // batched_number
+    group = tensor[torch.arange(group_size, device=tensor.device) % tensor.shape[0]]
+    if group_size == target_batch_size:
+        return group
+    return torch.cat([group] * batched_number, dim=0)
