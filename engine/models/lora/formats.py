@@ -203,7 +203,7 @@ SUFFIXES: dict[str, tuple[type[Adapter] | None, str]] = {
     ".lora_B.default.weight": (LoRA, "up"), ".lora_A.default.weight": (LoRA, "down"),
     **{f".hada_{name}": (LoHa, name) for name in ("w1_a", "w1_b", "w2_a", "w2_b", "t1", "t2")},
     **{f".lokr_{name}": (LoKr, name) for name in ("w1", "w1_a", "w1_b", "w2", "w2_a", "w2_b", "t2")},
-    ".diff": (Full, "diff"), ".diff_b": (Full, "diff_b"),
+    ".diff": (Full, "diff"), ".diff_b": (None, "diff_b"),  # a bias change may ride along any adapter
     ".alpha": (None, "alpha"), ".dora_scale": (None, "dora"), ".lora_magnitude_vector": (None, "dora"),
     ".lora_magnitude_vector.weight": (None, "dora"), ".lora_magnitude_vector.default.weight": (None, "dora"),
 }

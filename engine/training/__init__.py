@@ -1,0 +1,1 @@
+"""Training adapters on a placed UNet (ComfyUI's TrainLoraNode)."""

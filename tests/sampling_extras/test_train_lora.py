@@ -1,0 +1,73 @@
+"""LoRA training on the tiny SD1.5 checkpoint, on the CPU: TrainLoraNode lowers the loss of every step of
+the run's second half against the same run with a negligible learning rate (same seeds: same latents,
+noise and sigmas at every step; sigmas vary, so losses are compared step by step), SaveLoRANode
+writes a file LoraLoaderModelOnly loads into the model TrainLoraNode returned, and LossGraphNode plots."""
+
+import shutil
+
+import pytest
+import torch
+
+from engine.graph.context import ExecutionContext, Services
+from nodes.loaders import CheckpointLoaderSimple
+from nodes.lora import LoraLoaderModelOnly
+from nodes.sampling import KSampler
+from nodes.text_encode import CLIPTextEncode
+from nodes.training import LossGraphNode, SaveLoRANode, TrainLoraNode
+from tests.fixtures.workflow_runner import Loom, write_checkpoints
+
+STEPS = 12
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    write_checkpoints(root)
+    (root / "loras").mkdir(parents=True, exist_ok=True)
+    return root
+
+
+@pytest.fixture
+def ctx(tmp_path, models_dir):
+    loom = Loom(tmp_path, models_dir)
+    return ExecutionContext("1", "p", {}, Services(folders=loom.folders, models=loom.manager), sink=loom.events)
+
+
+def train(ctx, learning_rate: float, **settings):
+    model, clip, _ = CheckpointLoaderSimple(ckpt_name="v1-5-pruned-emaonly.safetensors").run(ctx)
+    (positive,) = CLIPTextEncode(text="a red square", clip=clip).run(ctx)
+    latents = {"samples": torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(5))}
+    options = {"batch_size": 1, "grad_accumulation_steps": 1, "steps": STEPS, "learning_rate": learning_rate,
+               "rank": 4, "optimizer": "AdamW", "loss_function": "MSE", "seed": 7, "training_dtype": "fp32",
+               "lora_dtype": "fp32", "algorithm": "LoRA", "gradient_checkpointing": True,
+               "existing_lora": "[None]"} | settings
+    return model, positive, TrainLoraNode(model=model, latents=latents, positive=positive, **options).run(ctx)
+
+
+def test_training_lowers_the_loss_against_an_untrained_run_on_the_same_draws(ctx):
+    _, _, (_, _, trained, steps) = train(ctx, 0.01)
+    _, _, (_, _, untrained, _) = train(ctx, 1e-7)
+    assert steps == STEPS and len(trained["loss"]) == len(untrained["loss"]) == STEPS
+    assert trained["loss"][0] == pytest.approx(untrained["loss"][0], rel=1e-4)  # same start
+    late = range(STEPS // 2, STEPS)  # step by step: the same latent, noise and sigma in both runs
+    assert all(trained["loss"][i] < untrained["loss"][i] for i in late)
+
+
+def test_saved_lora_loads_with_lora_loader_into_the_trained_model(ctx, models_dir):
+    model, positive, (with_lora, lora, loss, steps) = train(ctx, 0.01, steps=4)
+    assert any(k.endswith(".lora_up.weight") for k in lora) and any(k.endswith(".diff_b") for k in lora)
+    SaveLoRANode(lora=lora, prefix="loras/trained", steps=steps).run(ctx)
+    saved = ctx.services.folders.output_dir / "loras" / "trained_4_steps_00001_.safetensors"
+    assert saved.is_file()
+    shutil.copy(saved, models_dir / "loras" / saved.name)
+    (loaded,) = LoraLoaderModelOnly(model=model, lora_name=saved.name, strength_model=1.0).run(ctx)
+    latent = {"samples": torch.zeros(1, 4, 8, 8)}
+    sample = {"seed": 1, "steps": 2, "cfg": 1.0, "sampler_name": "euler", "scheduler": "normal",
+              "positive": positive, "negative": positive, "latent_image": latent, "denoise": 1.0}
+    (from_file,) = KSampler(model=loaded, **sample).run(ctx)
+    (from_node,) = KSampler(model=with_lora, **sample).run(ctx)
+    (base,) = KSampler(model=model, **sample).run(ctx)
+    assert torch.allclose(from_file["samples"], from_node["samples"], atol=1e-5)
+    assert not torch.allclose(from_file["samples"], base["samples"], atol=1e-4)
+    ui = LossGraphNode(loss=loss, filename_prefix="loss_graph").run(ctx).ui
+    assert ui["images"][0]["type"] == "temp"
