@@ -38,10 +38,15 @@ def morphology(images: torch.Tensor, operation: str, size: int) -> torch.Tensor:
         return erode(images, size)
     if operation == "dilate":
         return dilate(images, size)
-    opened = dilate(erode(images, size), size)
-    closed = erode(dilate(images, size), size)
-    return {"open": opened, "close": closed, "gradient": dilate(images, size) - erode(images, size),
-            "top_hat": images - opened, "bottom_hat": closed - images}[operation]
+    if operation == "gradient":
+        return dilate(images, size) - erode(images, size)
+    if operation in ("open", "top_hat"):
+        opened = dilate(erode(images, size), size)
+        return opened if operation == "open" else images - opened
+    if operation in ("close", "bottom_hat"):
+        closed = erode(dilate(images, size), size)
+        return closed if operation == "close" else closed - images
+    raise ValueError(f"ImageMorphology: operation must be one of {', '.join(OPERATIONS)}, got {operation!r}")
 
 
 @node(category="image/postprocessing", display_name="ImageMorphology", outputs=[Out("IMAGE")])
