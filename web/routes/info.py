@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import platform
 import sys
 
 from aiohttp import web
@@ -148,7 +147,7 @@ async def system_stats(request: web.Request) -> web.Response:
     """Operating system, memory, versions and devices."""
     torch_version, devices = await asyncio.to_thread(_devices)
     total, free = _memory()
-    system = {"os": platform.system().lower(), "ram_total": total, "ram_free": free,
+    system = {"os": os.name, "ram_total": total, "ram_free": free,  # "nt" / "posix", as ComfyUI (packs test it)
               **editor_versions(), "loom_version": VERSION, "python_version": sys.version,
               "pytorch_version": torch_version, "embedded_python": False, "argv": sys.argv}
     return web.json_response({"system": system, "devices": devices})
