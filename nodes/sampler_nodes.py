@@ -10,22 +10,18 @@ import torch
 from pydantic import Field
 
 from engine.graph.native import Node, Out, Socket, Widget, node
-from engine.sampling.common import bcast, capture_uncond, report, to_d
+from engine.sampling.common import capture_uncond, to_d, x0_at_step
 from engine.sampling.sampler_object import Sampler, ksampler
 from engine.sampling.samplers_sa_solver import tau_interval
 from engine.sampling.samplers_sde import er_sde_noise_scaler
 from nodes.latents import resize_latent
+from nodes.sigma_nodes import unrounded_float
 
 SAMPLERS_CATEGORY = "sampling/custom_sampling/samplers"
 NoiseDevice = Literal["gpu", "cpu"]
 
 
-def _exact(step: float, low: float, high: float):
-    """A float widget whose value is not rounded to its step."""
-    return Annotated[float, Widget(step=step, round=False), Field(ge=low, le=high)]
-
-
-Eta = _exact(0.01, 0.0, 100.0)
+Eta = unrounded_float(0.01, 0.0, 100.0)
 
 
 def _device_variant(name: str, noise_device: str) -> str:
@@ -48,8 +44,8 @@ class SamplerEulerAncestral(Node):
 class SamplerEulerAncestralCFGPP(Node):
     """euler_ancestral_cfg_pp with eta and s_noise."""
 
-    eta: _exact(0.01, 0.0, 1.0) = 1.0
-    s_noise: _exact(0.01, 0.0, 10.0) = 1.0
+    eta: unrounded_float(0.01, 0.0, 1.0) = 1.0
+    s_noise: unrounded_float(0.01, 0.0, 10.0) = 1.0
 
     def run(self, ctx):
         return (ksampler("euler_ancestral_cfg_pp", {"eta": self.eta, "s_noise": self.s_noise}),)
@@ -165,7 +161,7 @@ class SamplerSASolver(Node):
     """sa_solver with its stochastic interval (in percent of the model's schedule), orders and PECE mode."""
 
     model: Annotated[object, Socket("MODEL")]
-    eta: _exact(0.01, 0.0, 10.0) = 1.0
+    eta: unrounded_float(0.01, 0.0, 10.0) = 1.0
     sde_start_percent: Annotated[float, Widget(step=0.001), Field(ge=0.0, le=1.0)] = 0.2
     sde_end_percent: Annotated[float, Widget(step=0.001), Field(ge=0.0, le=1.0)] = 0.8
     s_noise: Eta = 1.0
@@ -194,9 +190,7 @@ def lcm_upscale(model, x, sigmas, extra_args=None, callback=None, disable=None, 
     scales = np.linspace(1.0, total_upscale, upscale_steps)[1:]
     height, width = x.shape[-2:]
     for i in range(len(sigmas) - 1):
-        denoised = model(x, bcast(sigmas[i], x), **extra_args)
-        report(callback, i, x, sigmas[i], denoised)
-        x = denoised
+        x = x0_at_step(model, x, sigmas, i, extra_args, callback)
         if i < len(scales):
             x = resize_latent(x, round(width * scales[i]), round(height * scales[i]), upscale_method)
         if sigmas[i + 1] > 0:
@@ -223,9 +217,8 @@ def euler_cfg_pp_alternative(model, x, sigmas, extra_args=None, callback=None, d
     """Euler along the derivative of the guided x0 taken from x moved by (unconditional - guided) x0."""
     extra_args, seen = capture_uncond(extra_args or {})
     for i in range(len(sigmas) - 1):
-        denoised = model(x, bcast(sigmas[i], x), **extra_args)
+        denoised = x0_at_step(model, x, sigmas, i, extra_args, callback)
         d = to_d(x - denoised + seen["uncond"], sigmas[i], denoised)
-        report(callback, i, x, sigmas[i], denoised)
         x = x + d * (sigmas[i + 1] - sigmas[i])
     return x
 

@@ -28,8 +28,8 @@ Denoise = Annotated[float, Widget(step=0.01), Field(ge=0.0, le=1.0)]
 SigmaLevel = Annotated[float, Widget(step=0.01, round=False), Field(ge=0.0, le=5000.0)]
 
 
-def _exact(step: float, low: float, high: float):
-    """A float widget whose value is not rounded to its step."""
+def unrounded_float(step: float, low: float, high: float):
+    """A float widget in [low, high] whose value is not rounded to its step (ComfyUI's round=False)."""
     return Annotated[float, Widget(step=step, round=False), Field(ge=low, le=high)]
 
 
@@ -57,7 +57,7 @@ class KarrasScheduler(Node):
     steps: Steps = 20
     sigma_max: SigmaLevel = SD_SIGMA_MAX
     sigma_min: SigmaLevel = SD_SIGMA_MIN
-    rho: _exact(0.01, 0.0, 100.0) = 7.0
+    rho: unrounded_float(0.01, 0.0, 100.0) = 7.0
 
     def run(self, ctx):
         return (sigmas_karras(self.steps, self.sigma_min, self.sigma_max, self.rho),)
@@ -82,7 +82,7 @@ class PolyexponentialScheduler(Node):
     steps: Steps = 20
     sigma_max: SigmaLevel = SD_SIGMA_MAX
     sigma_min: SigmaLevel = SD_SIGMA_MIN
-    rho: _exact(0.01, 0.0, 100.0) = 1.0
+    rho: unrounded_float(0.01, 0.0, 100.0) = 1.0
 
     def run(self, ctx):
         return (sigmas_polyexponential(self.steps, self.sigma_min, self.sigma_max, self.rho),)
@@ -95,8 +95,8 @@ class LaplaceScheduler(Node):
     steps: Steps = 20
     sigma_max: SigmaLevel = SD_SIGMA_MAX
     sigma_min: SigmaLevel = SD_SIGMA_MIN
-    mu: _exact(0.1, -10.0, 10.0) = 0.0
-    beta: _exact(0.1, 0.0, 10.0) = 0.5
+    mu: unrounded_float(0.1, -10.0, 10.0) = 0.0
+    beta: unrounded_float(0.1, 0.0, 10.0) = 0.5
 
     def run(self, ctx):
         return (sigmas_laplace(self.steps, self.sigma_min, self.sigma_max, self.mu, self.beta),)
@@ -107,9 +107,9 @@ class VPScheduler(Node):
     """The continuous variance-preserving SDE's schedule."""
 
     steps: Steps = 20
-    beta_d: _exact(0.01, 0.0, 5000.0) = 19.9
-    beta_min: _exact(0.01, 0.0, 5000.0) = 0.1
-    eps_s: _exact(0.0001, 0.0, 1.0) = 0.001
+    beta_d: unrounded_float(0.01, 0.0, 5000.0) = 19.9
+    beta_min: unrounded_float(0.01, 0.0, 5000.0) = 0.1
+    eps_s: unrounded_float(0.0001, 0.0, 1.0) = 0.001
 
     def run(self, ctx):
         return (sigmas_vp(self.steps, self.beta_d, self.beta_min, self.eps_s),)
@@ -121,8 +121,8 @@ class BetaSamplingScheduler(Node):
 
     model: Annotated[object, Socket("MODEL")]
     steps: Steps = 20
-    alpha: _exact(0.01, 0.0, 50.0) = 0.6
-    beta: _exact(0.01, 0.0, 50.0) = 0.6
+    alpha: unrounded_float(0.01, 0.0, 50.0) = 0.6
+    beta: unrounded_float(0.01, 0.0, 50.0) = 0.6
 
     def run(self, ctx):
         return (beta(_model_sampling(self.model), self.steps, self.alpha, self.beta),)
@@ -213,7 +213,7 @@ class SetFirstSigma(Node):
     """Replace a schedule's first sigma."""
 
     sigmas: Annotated[object, Socket("SIGMAS")]
-    sigma: _exact(0.001, 0.0, 20000.0) = 136.0
+    sigma: unrounded_float(0.001, 0.0, 20000.0) = 136.0
 
     def run(self, ctx):
         sigmas = self.sigmas.clone()
@@ -227,8 +227,8 @@ class ExtendIntermediateSigmas(Node):
 
     sigmas: Annotated[object, Socket("SIGMAS")]
     steps: Annotated[int, Field(ge=1, le=100)] = 2
-    start_at_sigma: _exact(0.01, -1.0, 20000.0) = -1.0
-    end_at_sigma: _exact(0.01, 0.0, 20000.0) = 12.0
+    start_at_sigma: unrounded_float(0.01, -1.0, 20000.0) = -1.0
+    end_at_sigma: unrounded_float(0.01, 0.0, 20000.0) = 12.0
     spacing: Literal["linear", "cosine", "sine"]
 
     def run(self, ctx):
