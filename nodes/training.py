@@ -60,11 +60,17 @@ class TrainLoraNode(Node):
                                         model_folder="loras")] = NO_LORA
 
     def run(self, ctx):
+        with torch.inference_mode(False), torch.enable_grad():
+            return self.train(ctx)
+
+    def train(self, ctx):
+        """The run, where autograd records (tensors made under inference mode are cloned out of it first)."""
         if self.algorithm != "LoRA":
             raise ValueError(f"TrainLoraNode: algorithm {self.algorithm!r} is not supported by Loom yet; "
                              f"use 'LoRA'")
-        latents = self.latents["samples"]
-        positive = list(self.positive)
+        latents = self.latents["samples"].clone()
+        positive = [[c.clone(), {k: v.clone() if torch.is_tensor(v) else v for k, v in options.items()}]
+                    for c, options in self.positive]
         if len(positive) == 1 and latents.shape[0] > 1:
             positive = positive * latents.shape[0]
         elif len(positive) != latents.shape[0]:
@@ -74,7 +80,7 @@ class TrainLoraNode(Node):
         settings = TrainSettings(self.batch_size, self.grad_accumulation_steps, self.steps, self.learning_rate,
                                  self.optimizer, self.loss_function, self.seed, DTYPES[self.training_dtype])
         lora_dtype = DTYPES[self.lora_dtype]
-        with torch.inference_mode(False), torch.enable_grad(), model_manager(ctx).use(self.model.handle) as unet:
+        with model_manager(ctx).use(self.model.handle) as unet:
             adapters = LoraAdapters(unet, self.rank, lora_dtype, self.seed, existing)
             placed = sampling_model(self.model, unet)
             adapted = UNetCall(AdaptedUNet(unet, adapters, self.gradient_checkpointing),

@@ -71,3 +71,22 @@ def test_saved_lora_loads_with_lora_loader_into_the_trained_model(ctx, models_di
     assert not torch.allclose(from_file["samples"], base["samples"], atol=1e-4)
     ui = LossGraphNode(loss=loss, filename_prefix="loss_graph").run(ctx).ui
     assert ui["images"][0]["type"] == "temp"
+
+
+def test_training_workflow_runs_headless_and_saves_the_lora(tmp_path, models_dir):
+    loom = Loom(tmp_path, models_dir)
+    prompt = {
+        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "v1-5-pruned-emaonly.safetensors"}},
+        "2": {"class_type": "CLIPTextEncode", "inputs": {"text": "a cat", "clip": ["1", 1]}},
+        "3": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
+        "4": {"class_type": "TrainLoraNode", "inputs": {
+            "model": ["1", 0], "latents": ["3", 0], "positive": ["2", 0], "batch_size": 1,
+            "grad_accumulation_steps": 2, "steps": 2, "learning_rate": 0.001, "rank": 2, "optimizer": "SGD",
+            "loss_function": "Huber", "seed": 3, "training_dtype": "bf16", "lora_dtype": "bf16",
+            "algorithm": "LoRA", "gradient_checkpointing": False, "existing_lora": "[None]"}},
+        "5": {"class_type": "SaveLoRANode", "inputs": {"lora": ["4", 1], "prefix": "loras/wf", "steps": ["4", 3]}},
+        "6": {"class_type": "LossGraphNode", "inputs": {"loss": ["4", 2], "filename_prefix": "loss_graph"}},
+    }
+    result = loom.run(prompt)
+    assert (loom.folders.output_dir / "loras" / "wf_2_steps_00001_.safetensors").is_file()
+    assert result.outputs["6"]["images"][0]["filename"].startswith("loss_graph")
