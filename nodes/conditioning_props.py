@@ -2,8 +2,9 @@
 range set on new conditioning, optionally combined with existing conditioning, single or as a pair, and the
 TIMESTEPS_RANGE maker.
 
-Their `hooks` input takes a HOOKS value (scheduled LoRA / model-as-LoRA weights); Loom has no hook nodes
-yet, so a HOOKS value is refused with a clear error rather than silently dropped.
+Their `hooks` input takes a HOOKS value (scheduled LoRA / model-as-LoRA weights, nodes/hooks.py): the new
+conditioning carries them (added to any it carries already) and the sampler applies them to it alone.
+The default-combine nodes add conditioning that fills whatever area the other entries leave uncovered.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import torch
 from pydantic import Field, create_model
 
 from engine.graph.native import Node, Out, Socket, Widget, node
+from engine.sampling.hooks import combine_hooks
 
 COND_SINGLE, COND_PAIR = "advanced/hooks/cond single", "advanced/hooks/cond pair"
 Strength = Annotated[float, Widget(step=0.01)]
@@ -22,18 +24,32 @@ Percent = Annotated[float, Widget(step=0.001)]
 
 def with_properties(node_name: str, conditioning: list, strength: float, set_cond_area: str,
                     mask: torch.Tensor | None, hooks, timesteps: tuple[float, float] | None) -> list:
-    """A copy of `conditioning` with ComfyUI's set_conds_props applied: the mask (with strength and area
-    mode) when given, the timestep range when given."""
-    if hooks is not None:
-        raise ValueError(f"{node_name}: input 'hooks' is not supported yet (Loom has no hook keyframes or LoRA "
-                         "hooks); leave it unconnected")
+    """A copy of `conditioning` with ComfyUI's set_conds_props applied: the hooks, the mask (with strength
+    and area mode) when given, the timestep range when given."""
     options: dict = {}
     if mask is not None:
         options |= {"mask": mask if mask.ndim >= 3 else mask[None],
                     "set_area_to_bounds": set_cond_area != "default", "mask_strength": strength}
     if timesteps is not None:
         options |= {"start_percent": timesteps[0], "end_percent": timesteps[1]}
-    return [[embedding, {**extra, **options}] for embedding, extra in conditioning]
+    return [[embedding, {**extra, **options, **_hooked(node_name, extra, hooks)}]
+            for embedding, extra in conditioning]
+
+
+def _hooked(node_name: str, options: dict, hooks) -> dict:
+    """{"hooks": the entry's hooks and `hooks`} when `hooks` is given."""
+    if hooks is None:
+        return {}
+    if not isinstance(hooks, tuple):
+        raise TypeError(f"{node_name}: input 'hooks' must be HOOKS (from a Create Hook node), got "
+                        f"{type(hooks).__name__}")
+    return {"hooks": combine_hooks([options.get("hooks"), hooks])}
+
+
+def as_default(node_name: str, conditioning: list, hooks) -> list:
+    """Entries marked "default" (they fill the area the other entries of their side leave), with hooks."""
+    return [[embedding, {**extra, **_hooked(node_name, extra, hooks), "default": True}]
+            for embedding, extra in conditioning]
 
 
 CONDITIONING = (Annotated[object, Socket("CONDITIONING")], ...)
@@ -102,6 +118,34 @@ PairConditioningSetProperties = _property_node(_PairConditioningSetProperties, (
 PairConditioningSetPropertiesAndCombine = _property_node(
     _PairConditioningSetPropertiesAndCombine, ("positive", "negative", "positive_NEW", "negative_NEW"), COND_PAIR,
     "Cond Pair Set Props Combine", PAIR)
+
+
+@node(category=COND_SINGLE, display_name="Cond Set Default Combine", experimental=True, outputs=[Out("CONDITIONING")])
+class ConditioningSetDefaultCombine(Node):
+    """`cond` plus `cond_DEFAULT` as default conditioning (used where `cond` leaves area uncovered)."""
+
+    cond: Annotated[object, Socket("CONDITIONING")]
+    cond_DEFAULT: Annotated[object, Socket("CONDITIONING")]
+    hooks: Annotated[object, Socket("HOOKS")] = None
+
+    def run(self, ctx):
+        return (list(self.cond) + as_default("ConditioningSetDefaultCombine", self.cond_DEFAULT, self.hooks),)
+
+
+@node(category=COND_PAIR, display_name="Cond Pair Set Default Combine", experimental=True, outputs=PAIR)
+class PairConditioningSetDefaultCombine(Node):
+    """Cond Set Default Combine on a positive / negative pair."""
+
+    positive: Annotated[object, Socket("CONDITIONING")]
+    negative: Annotated[object, Socket("CONDITIONING")]
+    positive_DEFAULT: Annotated[object, Socket("CONDITIONING")]
+    negative_DEFAULT: Annotated[object, Socket("CONDITIONING")]
+    hooks: Annotated[object, Socket("HOOKS")] = None
+
+    def run(self, ctx):
+        name = "PairConditioningSetDefaultCombine"
+        return (list(self.positive) + as_default(name, self.positive_DEFAULT, self.hooks),
+                list(self.negative) + as_default(name, self.negative_DEFAULT, self.hooks))
 
 
 @node(category=COND_PAIR, display_name="Cond Pair Combine", experimental=True,

@@ -11,12 +11,13 @@ from nodes.model_files import model_manager
 
 
 def encode(ctx, clip, tokenize, **options) -> list:
-    """CONDITIONING with one entry: the encoded tokens, pooled output and `options`."""
+    """CONDITIONING with one entry: the encoded tokens, pooled output, `options` and the CLIP's hooks."""
     if clip is None:
         raise ValueError("clip input is None: this checkpoint has no text encoder (use a CLIP loader)")
     with placed_clip(model_manager(ctx), clip) as encoder:
         cond, pooled = encoder.encode(tokenize(encoder))
-    return [[cond, {"pooled_output": pooled, **options}]]
+    hooks = getattr(clip, "cond_hooks", None)
+    return [[cond, {"pooled_output": pooled, **options, **({"hooks": hooks} if hooks else {})}]]
 
 
 @node(category="conditioning", display_name="CLIP Text Encode (Prompt)", aliases=["CLIPEncode"],

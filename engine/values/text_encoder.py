@@ -43,10 +43,12 @@ def loom_key(comfy_key: str, module_keys) -> str | None:
 
 @dataclass(eq=False)
 class TextEncoderModel:
-    """CLIP: the text towers' handle and the clip-skip layer (None = the family's default)."""
+    """CLIP: the text towers' handle, the clip-skip layer (None = the family's default) and the HOOKS its
+    encodings carry to the sampler (SetClipHooks' apply_to_conds)."""
 
     handle: ModelHandle
     layer_idx: int | None = None
+    cond_hooks: tuple | None = None
 
     def with_layer(self, layer_idx: int | None) -> TextEncoderModel:
         return replace(self, layer_idx=layer_idx)

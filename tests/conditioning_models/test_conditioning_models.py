@@ -124,7 +124,7 @@ def test_controlnet_text_rides_on_the_conditioning_and_t5_options_leave_clip_alo
 
 
 
-def test_timesteps_range_splits_the_schedule_and_hooks_are_refused_by_name():
+def test_timesteps_range_splits_the_schedule_and_hooks_of_another_type_are_refused_by_name():
     import pytest
 
     from nodes.conditioning_props import ConditioningSetProperties, ConditioningTimestepsRange
@@ -133,5 +133,5 @@ def test_timesteps_range_splits_the_schedule_and_hooks_are_refused_by_name():
                                                                                          (0.7, 1.0))
     node = ConditioningSetProperties(cond_NEW=[[torch.zeros(1, 77, 8), {}]], strength=1.0, set_cond_area="default",
                                      hooks=object())
-    with pytest.raises(ValueError, match="ConditioningSetProperties: input 'hooks'"):
+    with pytest.raises(TypeError, match="ConditioningSetProperties: input 'hooks' must be HOOKS"):
         node.run(None)
