@@ -92,5 +92,5 @@ def load_vae_file(manager: ModelManager, path: Path) -> VAEModel:
     try:
         config = infer_vae_config(shapes, prefix)
     except UnsupportedCheckpoint as exc:
-        raise UnsupportedCheckpoint(f"{path.name}: not an AutoencoderKL VAE in the single-file layout: {exc}")
+        raise UnsupportedCheckpoint(f"{path.name}: not an AutoencoderKL VAE in the single-file layout: {exc}") from exc
     return vae_model(manager, path, prefix, config)
