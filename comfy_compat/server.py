@@ -95,8 +95,17 @@ class PromptServer:
         self.client_session = None
 
     def add_on_prompt_handler(self, handler: Any) -> None:
-        """Kept for packs that register one; Loom's POST /prompt does not call them."""
+        """`handler(json)` gets each POST /prompt body before it is read and returns the body to use."""
         self.on_prompt_handlers.append(handler)
+
+    def trigger_on_prompt(self, json_data: Any) -> Any:
+        """Pass a POST /prompt body through every handler in turn; one that raises is logged and skipped."""
+        for handler in list(self.on_prompt_handlers):
+            try:
+                json_data = handler(json_data)
+            except Exception:  # a pack's broken hook must not refuse the prompt (as in ComfyUI)
+                log.warning("on_prompt handler %r failed; prompt passed on unchanged", handler, exc_info=True)
+        return json_data
 
     def send_progress_text(self, text: str, node_id: str | None = None, sid: str | None = None) -> None:
         """Text shown on a node while it runs."""
@@ -148,6 +157,11 @@ class PromptServer:
 
 
 PromptServer.instance = PromptServer()
+
+
+def prompt_transformers() -> list:
+    """What Loom's POST /prompt passes each request body through: the packs' on-prompt handlers."""
+    return [PromptServer.instance.trigger_on_prompt]
 
 
 def mount_routes(app: web.Application, prefixes: tuple[str, ...] = ("", "/api")) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -18,12 +18,13 @@ import torch
 
 @dataclass
 class VideoComponents:
-    """IMAGE frames [N,H,W,3], AUDIO ({"waveform": [B,C,S], "sample_rate": int}) or None, frames per second."""
+    """IMAGE frames [N,H,W,3], frames per second, AUDIO ({"waveform": [B,C,S], "sample_rate": int}) or None,
+    container metadata. Field order and defaults are ComfyUI's: packs build it positionally."""
 
     images: torch.Tensor
-    audio: dict | None
     frame_rate: Fraction
-    metadata: dict = field(default_factory=dict)
+    audio: dict | None = None
+    metadata: dict | None = None
 
 
 def frames_to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -79,6 +80,11 @@ class Video:
         images = self.get_components().images
         return images.shape[2], images.shape[1]
 
+    def get_duration(self) -> float:
+        """Length in seconds: frame count over frame rate."""
+        parts = self.get_components()
+        return float(parts.images.shape[0] / parts.frame_rate)
+
     def save_to(self, path: str | Path, format: str = "auto", codec: str = "auto",
                 metadata: dict[str, Any] | None = None) -> None:
         check_format(str(format), str(codec))
@@ -106,6 +112,13 @@ class VideoFromFile(Video):
             for stream in container.streams.video:
                 return stream.width, stream.height
         raise ValueError(f"no video stream in {self.path}")
+
+    def get_duration(self) -> float:
+        """Length in seconds from the container's header, or from the decoded frames when it has none."""
+        with av.open(str(self.path)) as container:
+            if container.duration is not None:
+                return float(container.duration / av.time_base)
+        return super().get_duration()
 
     def get_components(self) -> VideoComponents:
         with av.open(str(self.path)) as container:

@@ -14,14 +14,14 @@ from typing import Any
 from aiohttp import web
 
 import comfy_compat
-from comfy_compat.server import mount_routes
+from comfy_compat.server import mount_routes, prompt_transformers
 from engine.queue import PromptQueue
 from web import comfy_frontend
 from web import routes as route_modules
 from web.bodies import body_timeout_guard
 from web.routes.info import server_features
 from web.security import error_guard, host_guard, origin_guard, token_guard
-from web.state import CONFIG, FOLDERS, HUB, QUEUE, REGISTRY, WORKER, ServerConfig
+from web.state import CONFIG, FOLDERS, HUB, PROMPT_TRANSFORMERS, QUEUE, REGISTRY, WORKER, ServerConfig
 from web.webhook import webhooks
 from web.worker import PromptWorker
 from web.ws import Hub
@@ -92,6 +92,7 @@ def create_app(config: ServerConfig, registry: Any, executor: Any, queue: Prompt
     app = web.Application(middlewares=middlewares, client_max_size=config.max_upload_bytes)
     config.folders.ensure()
     app[CONFIG], app[FOLDERS], app[REGISTRY], app[QUEUE] = config, config.folders, registry, queue
+    app[PROMPT_TRANSFORMERS] = prompt_transformers()  # node packs' on-prompt handlers
 
     def free_memory(unload_models: bool) -> None:
         executor.reset()

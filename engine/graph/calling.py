@@ -70,7 +70,7 @@ def find_blocker(kwargs: dict[str, Any], input_is_list: bool = False) -> Executi
 def split_result(raw: Any) -> tuple[Any, dict | None, dict | None]:
     """(outputs, ui, expand) from a native NodeOutput, a V1 dict, a tuple, a blocker or None.
 
-    A dict or NodeOutput without a result gives empty outputs; a bare None counts as zero outputs.
+    A dict or NodeOutput without a result gives None outputs; a bare None counts as zero outputs.
     """
     if raw is None:
         return (), None, None
@@ -83,19 +83,17 @@ def split_result(raw: Any) -> tuple[Any, dict | None, dict | None]:
     return raw, None, None
 
 
-def result_items(spec: NodeSpec, outputs: Any, resolve_link: Any = None) -> list[list[Any]]:
-    """One call's outputs as a list of items per slot (list outputs and links contribute many)."""
+def result_items(spec: NodeSpec, outputs: Any, resolve_link: Any = None) -> list[list[Any]] | None:
+    """One call's outputs as a list of items per slot (list outputs and links contribute many); None when
+    the call gave no result at all (a dict or NodeOutput without one), which ComfyUI leaves out of the merge."""
     count = len(spec.outputs)
-    if outputs is None or (isinstance(outputs, tuple) and not outputs and count == 0):
-        return [[] for _ in range(count)]
+    if outputs is None:
+        return None
     if isinstance(outputs, ExecutionBlocker):
         return [[outputs] for _ in range(count)]
     if not isinstance(outputs, (tuple, list)):
         raise TypeError(f"{spec.name} must return a tuple of {count} outputs, got {type(outputs).__name__}")
-    if len(outputs) < count:
-        raise TypeError(f"{spec.name} returned {len(outputs)} outputs, its spec declares {count} "
-                        f"({', '.join(o.name for o in spec.outputs)})")
-    items = []
+    items = []  # fewer values than declared: only those slots exist (as in ComfyUI), readers of the rest get None
     for slot, value in zip(spec.outputs, outputs):
         if resolve_link is not None and is_link(value):
             items.append(list(resolve_link(value)))
@@ -106,15 +104,29 @@ def result_items(spec: NodeSpec, outputs: Any, resolve_link: Any = None) -> list
     return items
 
 
-def merge_calls(spec: NodeSpec, per_call: list[list[list[Any]]]) -> list[list[Any]]:
-    """Concatenate every call's items per output slot."""
-    if len(per_call) == 1:
-        return per_call[0]
-    merged: list[list[Any]] = [[] for _ in spec.outputs]
-    for items in per_call:
+def merge_calls(spec: NodeSpec, per_call: list[list[list[Any]] | None]) -> list[list[Any]]:
+    """Concatenate every call's items per output slot; the first result decides how many slots exist.
+
+    With no call at all every slot is empty; with calls but no result, no slot exists (readers get None).
+    """
+    if not per_call:
+        return [[] for _ in spec.outputs]
+    per_call = [items for items in per_call if items is not None]
+    if len(per_call) <= 1:
+        return per_call[0] if per_call else []
+    merged: list[list[Any]] = [[] for _ in per_call[0]]
+    for index, items in enumerate(per_call):
+        if len(items) < len(merged):
+            raise TypeError(f"{spec.name} returned {len(items)} outputs on call {index + 1} "
+                            f"but {len(merged)} on its first call")
         for slot, values in zip(merged, items):
             slot.extend(values)
     return merged
+
+
+def slot_items(outputs: list[list[Any]], index: int) -> list[Any]:
+    """The items of output slot `index`; [None] for a slot the node did not return (ComfyUI passes None)."""
+    return outputs[index] if index < len(outputs) else [None]
 
 
 def merge_ui(uis: list[dict | None]) -> dict | None:

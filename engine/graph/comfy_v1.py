@@ -78,16 +78,20 @@ class V1Definition(NodeDefinition):
             api_node=bool(getattr(cls, "API_NODE", False)), inputs=inputs, outputs=outputs,
         )
         self.function_name = getattr(cls, "FUNCTION", None)
-        if not self.function_name or not callable(getattr(cls, self.function_name, None)):
-            raise TypeError(f"{name}: FUNCTION must name a method of {cls.__name__}, got {self.function_name!r}")
-        self.is_async = inspect.iscoroutinefunction(getattr(cls, self.function_name))
+        method = getattr(cls, self.function_name, None) if isinstance(self.function_name, str) else None
+        # ComfyUI lists a class without a FUNCTION method (display-only nodes) and fails only when it runs
+        self.is_async = inspect.iscoroutinefunction(method)
         self.hidden = {i.name: i.type for i in inputs if i.section == "hidden"}
 
     def new_instance(self) -> Any:
         return self.cls()
 
     def call(self, instance: Any, kwargs: dict[str, Any], ctx: Any) -> Any:
-        return getattr(instance, self.function_name)(**kwargs)
+        method = getattr(instance, self.function_name, None) if isinstance(self.function_name, str) else None
+        if not callable(method):
+            raise TypeError(f"{self.spec.name} cannot run: its FUNCTION ({self.function_name!r}) does not name a "
+                            f"method of {self.cls.__name__} (a display-only node)")
+        return method(**kwargs)
 
     def lazy_status(self, instance: Any, kwargs: dict[str, Any], ctx: Any) -> Any:
         return instance.check_lazy_status(**kwargs) if self.has_lazy_check else []

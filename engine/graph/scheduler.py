@@ -19,6 +19,7 @@ from engine.graph.calling import (
     merge_calls,
     merge_ui,
     result_items,
+    slot_items,
     split_result,
 )
 from engine.graph.context import (
@@ -181,7 +182,7 @@ class PromptRun:
                 out = self.values[src]
             if out is None and name not in definition.deferred_inputs:
                 raise RuntimeError(f"output of node {src} is not available to node {node.id} ({name})")
-            inputs[name] = out[index] if out is not None else [None]
+            inputs[name] = slot_items(out, index) if out is not None else [None]
         for name, kind in definition.host_hidden.items():
             inputs[name] = [self.hidden_value(kind, node.id)]
         return inputs
@@ -336,7 +337,7 @@ class PromptRun:
         node = self.node(node_id)
         spec = node.definition.spec
         try:
-            resolver = (lambda link: self.values[link[0]][link[1]]) if resolve else None
+            resolver = (lambda link: slot_items(self.values[link[0]], link[1])) if resolve else None
             outputs = merge_calls(spec, [result_items(spec, out, resolver) for out, _, _ in split])
         except Exception as exc:
             raise NodeFailure(node_id, exc) from exc

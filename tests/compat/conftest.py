@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 import comfy_compat
+from engine.graph.cache import CachePolicy
 from engine.graph.context import Services
+from engine.graph.executor import Executor
 from engine.graph.packs import PackReport, load_packs
 from engine.graph.registry import NodeRegistry
 from engine.paths import Folders
+from engine.queue import PromptQueue
+from web.app import create_app
+from web.state import ServerConfig
 
 PACKS = Path(__file__).parent / "packs"
 BROKEN_PACKS = Path(__file__).parent / "packs_broken"
@@ -39,3 +47,17 @@ def loaded_registry(base: Path, packs_dir: Path) -> Loaded:
 @pytest.fixture
 def loaded(tmp_path) -> Loaded:
     return loaded_registry(tmp_path, PACKS)
+
+
+@asynccontextmanager
+async def served(loaded: Loaded) -> AsyncIterator[TestClient]:
+    """A real Loom server (app, executor, queue) over the loaded packs, with a client to it."""
+    executor = Executor(loaded.registry, cache=CachePolicy.classic())
+    queue = PromptQueue(loaded.folders.user_dir / "queue.sqlite3")
+    app = create_app(ServerConfig(folders=loaded.folders), loaded.registry, executor, queue)
+    client = TestClient(TestServer(app, host="127.0.0.1"))
+    await client.start_server()
+    try:
+        yield client
+    finally:
+        await client.close()

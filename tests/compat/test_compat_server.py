@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
-from engine.graph.cache import CachePolicy
-from engine.graph.executor import Executor
-from engine.queue import PromptQueue
+from tests.compat.conftest import served
 from tests.server.helpers import submit, until_done, until_progress
-from web.app import create_app
-from web.state import ServerConfig
 
 
 @pytest.fixture
 async def client(loaded):
-    executor = Executor(loaded.registry, cache=CachePolicy.classic())
-    queue = PromptQueue(loaded.folders.user_dir / "queue.sqlite3")
-    app = create_app(ServerConfig(folders=loaded.folders), loaded.registry, executor, queue)
-    client = TestClient(TestServer(app, host="127.0.0.1"))
-    await client.start_server()
-    yield client
-    await client.close()
+    async with served(loaded) as client:
+        yield client
 
 
 async def test_pack_route_answers_with_loom_model_files(client):

@@ -116,7 +116,7 @@ class SeesConstants:
 
 
 class UiOnly:
-    """Declares an output but returns only UI data: the output is empty, downstream nodes do not run."""
+    """Declares an output but returns only UI data: as in ComfyUI, readers of the output get None."""
 
     RETURN_TYPES = ("INT",)
     FUNCTION = "go"
@@ -236,11 +236,12 @@ def test_v1_instance_persists_between_runs_of_the_same_node(h):
     assert h.run(prompt).outputs["out"] == {"value": [2]}
 
 
-def test_node_returning_too_few_outputs_is_an_error_naming_it(h):
-    result = h.run(record({"t": {"class_type": "TwoOutputs", "inputs": {}}}, "t"))
-    assert result.status == "error"
-    assert result.error["node_id"] == "t"
-    assert "TwoOutputs returned 1 outputs, its spec declares 2" in result.error["exception_message"]
+def test_node_returning_too_few_outputs_runs_and_its_missing_output_reads_as_none(h):
+    """As in ComfyUI: the returned outputs flow on, a reader of a missing one gets None."""
+    assert h.run(record({"t": {"class_type": "TwoOutputs", "inputs": {}}}, "t")).outputs["out"] == {"value": [1]}
+    prompt = {"t": {"class_type": "TwoOutputs", "inputs": {}},
+              "out": {"class_type": "Record", "inputs": {"value": ["t", 1]}}}
+    assert h.run(prompt).outputs["out"] == {"value": [None]}
 
 
 def test_is_changed_gets_constants_only_once_per_prompt(h):
@@ -251,11 +252,10 @@ def test_is_changed_gets_constants_only_once_per_prompt(h):
     assert SeesConstants.SEEN == [(None, 5)]
 
 
-def test_ui_only_result_leaves_outputs_empty(h):
+def test_ui_only_result_gives_readers_of_its_output_none(h):
     result = h.run(record({"u": {"class_type": "UiOnly", "inputs": {}}}, "u"))
     assert result.status == "success"
-    assert result.outputs == {"u": {"text": ["hi"]}}
-    assert "out" not in CALLS
+    assert result.outputs == {"u": {"text": ["hi"]}, "out": {"value": [None]}}
 
 
 def test_async_node_failure_is_reported(h):

@@ -22,7 +22,7 @@ from web.schemas import (
     parse_model,
     read_json,
 )
-from web.state import QUEUE, REGISTRY, WORKER
+from web.state import PROMPT_TRANSFORMERS, QUEUE, REGISTRY, WORKER
 from web.webhook import WEBHOOK_KEY, webhook_problem
 
 routes = web.RouteTableDef()
@@ -30,6 +30,8 @@ routes = web.RouteTableDef()
 
 async def _read_request(request: web.Request) -> PromptRequest:
     data = await read_json(request)
+    for transform in request.app.get(PROMPT_TRANSFORMERS, ()):
+        data = transform(data)
     if not isinstance(data, dict) or "prompt" not in data:
         raise bad_request("no_prompt", "No prompt provided", "the body needs a 'prompt' object")
     return parse_model(PromptRequest, data)
