@@ -125,7 +125,7 @@ def loom_worker(args) -> dict:
             stamps.append(time.perf_counter())
 
     start = time.perf_counter()
-    manager = ModelManager(device=args.device)
+    manager = ModelManager(device=args.device, manual_cast=args.manual_cast)
     folders = Folders(ckpt.parents[2], models_dir=ckpt.parents[1])
     ctx = ExecutionContext("bench", "bench", {}, Services(folders=folders, models=manager), sink=sink)
     model, _, _ = CheckpointLoaderSimple(ckpt_name=ckpt.name).run(ctx)
@@ -194,6 +194,7 @@ def _peak_memory(device: str) -> dict:
 def _run_worker(impl: str, ckpt: Path, args, size: int) -> dict:
     command = [sys.executable, __file__, "--worker", impl, "--ckpt", str(ckpt), "--family", args.family,
                "--device", args.device, "--size", str(size), "--steps", str(args.steps)]
+    command += ["--manual-cast"] if args.manual_cast else []
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{impl} worker failed at {size}px:\n{done.stderr[-3000:]}")
@@ -206,6 +207,9 @@ def main() -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--sizes", type=int, nargs="+", default=None, help="image sides (default 256 512 on CPU)")
     parser.add_argument("--steps", type=int, default=3, help="sampling steps per run (the first is not timed)")
+    parser.add_argument("--manual-cast", action="store_true",
+                        help="Loom keeps the fp16 weights and computes per layer in fp32 (compare peak RSS)")
+    parser.add_argument("--impls", nargs="+", default=["loom", "diffusers"], choices=("loom", "diffusers"))
     parser.add_argument("--worker", choices=("loom", "diffusers"), help=argparse.SUPPRESS)
     parser.add_argument("--ckpt", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
@@ -227,13 +231,14 @@ def main() -> None:
         print(f"{'size':>6} {'impl':>10} {'dtype':>14} {'load s':>8} {'s/step':>8} {'it/s':>7} {'peak RSS MB':>12}"
               + ("  peak VRAM MB" if args.device == "cuda" else ""))
         for size in sizes:
-            results = {impl: _run_worker(impl, ckpt, args, size) for impl in ("loom", "diffusers")}
+            results = {impl: _run_worker(impl, ckpt, args, size) for impl in args.impls}
             for impl, r in results.items():
                 vram = f"  {r['peak_vram_mb']:12.0f}" if "peak_vram_mb" in r else ""
                 print(f"{size:>6} {impl:>10} {r['dtype']:>14} {r['load_s']:8.2f} {r['step_s']:8.3f} "
                       f"{1 / r['step_s']:7.2f} {r['peak_rss_mb']:12.0f}{vram}")
-            ratio = results["loom"]["step_s"] / results["diffusers"]["step_s"]
-            print(f"{size:>6} {'ratio':>10}  Loom / diffusers seconds per step = {ratio:.3f}")
+            if len(results) == 2:
+                ratio = results["loom"]["step_s"] / results["diffusers"]["step_s"]
+                print(f"{size:>6} {'ratio':>10}  Loom / diffusers seconds per step = {ratio:.3f}")
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ class _Slot:
     def resident_bytes(self) -> int:
         """Bytes held at `location` (a partially loaded model: the device budget it streams within)."""
         if self.streamer is not None:
-            return self.streamer.budget
+            return self.streamer.footprint
         return self.size + sum(_nbytes(t) for t in self.backups.values())
 
 
@@ -122,6 +122,8 @@ class ModelHandle:
 
 def weight_dtype(module: nn.Module) -> tuple[torch.device, torch.dtype]:
     """Where and in which dtype a placed module computes."""
+    if hasattr(module, "loom_compute"):
+        return module.loom_compute
     weight = next(module.parameters())
     return weight.device, weight.dtype
 
@@ -137,12 +139,14 @@ class ModelManager:
 
     def __init__(self, device: str | torch.device | None = None, vram_budget: int | None = None,
                  ram_budget: int | None = None, precision: str = "auto",
-                 on_event: Callable[[Event], None] | None = None, tiers: list[Tier] | None = None):
+                 on_event: Callable[[Event], None] | None = None, tiers: list[Tier] | None = None,
+                 manual_cast: bool = False):
         """`tiers` (top first, disk last) replaces the list the device and budgets describe; its top tier's
-        device is where models compute."""
+        device is where models compute. `manual_cast` keeps fp16/bf16 checkpoints in their storage dtype and
+        computes each layer in the dtype dtype_for gives (fp32 on CPU): about half the weight memory."""
         if precision not in ("auto", "fp32", "fp16", "bf16"):
             raise ValueError(f"precision must be auto, fp32, fp16 or bf16, got {precision!r}")
-        self.precision = precision
+        self.precision, self.manual_cast = precision, manual_cast
         if tiers is None:
             device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
             ram = ram_budget if ram_budget is not None else measured_ram_budget()
@@ -277,10 +281,12 @@ class ModelManager:
             self._stream(slot, tier, host, weights, dtype)
             return
         if weights is not None:
-            slot.module = _materialize(slot, weights, tier.device, dtype)
+            slot.module = _materialize(slot, weights, tier.device, self._storage_dtype(weights, dtype))
             slot.size = _module_bytes(slot.module)
         else:
             slot.module.to(tier.device)
+        if tier is self.tiers[0] and weight_dtype(slot.module)[1] != dtype:
+            slot.streamer = LayerStreamer(slot.module, tier.device, tier.device, 1 << 62, compute_dtype=dtype)
         slot.location = target
         self._emit("model_load", slot, source=source, to=target, dtype=str(dtype).removeprefix("torch."),
                    over_budget=self.used(target) > self._budget(target))
@@ -291,13 +297,22 @@ class ModelManager:
         source = slot.location
         if weights is not None:
             self._make_room(host.name, _estimate_bytes(weights, dtype), keep=slot)
-            slot.module = _materialize(slot, weights, host.device, dtype)
+            slot.module = _materialize(slot, weights, host.device, self._storage_dtype(weights, dtype))
             slot.size = _module_bytes(slot.module)
         room = max(0, tier.budget - self.used(tier.name))
-        slot.streamer = LayerStreamer(slot.module, tier.device, host.device, room)
+        cast = dtype if weight_dtype(slot.module)[1] != dtype else None
+        slot.streamer = LayerStreamer(slot.module, tier.device, host.device, room, compute_dtype=cast)
         slot.location = tier.name
         self._emit("model_load", slot, source=source, to=tier.name, dtype=str(dtype).removeprefix("torch."),
                    over_budget=False, streamed_layers=slot.streamer.streamed_count)
+
+    def _storage_dtype(self, weights: Mapping[str, torch.Tensor], dtype: torch.dtype) -> torch.dtype:
+        """With manual cast, the checkpoint's own half-precision dtype where it is narrower than `dtype`."""
+        if not self.manual_cast:
+            return dtype
+        stored = next((v.dtype for v in weights.values() if v.is_floating_point()), dtype)
+        narrower = stored in (torch.float16, torch.bfloat16) and dtype == torch.float32
+        return stored if narrower else dtype
 
     def _unstream(self, slot: _Slot) -> None:
         if slot.streamer is not None:

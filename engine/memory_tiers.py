@@ -61,47 +61,79 @@ def _own_tensors(module: nn.Module) -> list[torch.Tensor]:
     return [*module.parameters(recurse=False), *module.buffers(recurse=False)]
 
 
-def _nbytes(module: nn.Module) -> int:
-    return sum(t.numel() * t.element_size() for t in _own_tensors(module))
+def _nbytes(module: nn.Module, dtype: torch.dtype | None = None) -> int:
+    """Bytes of the module's own tensors, as stored or (floating ones) once cast to `dtype`."""
+    def size(t: torch.Tensor) -> int:
+        cast = dtype is not None and t.is_floating_point()
+        return t.numel() * (torch.empty((), dtype=dtype).element_size() if cast else t.element_size())
+    return sum(size(t) for t in _own_tensors(module))
 
 
 class LayerStreamer:
-    """Partial loading: the leading layers that fit in `budget` stay on `device`; every other layer (a
-    module with weights of its own) lives on `host` and is moved to `device` for its forward, then back.
+    """Per-layer weights: partial loading and manual cast, with one mechanism (the module's `loom_compute`
+    says where and in which dtype it computes while attached).
 
-    `budget` covers the resident layers plus the largest streamed one (the most ever on the device at once);
-    `peak_bytes` records the most that was, so a test can hold it against the budget on any device.
+    The leading layers that fit in `budget` stay on `device`; every other layer (a module with weights of its
+    own) stays on `host`. With `compute_dtype` (manual cast: weights kept in the checkpoint's fp16/bf16,
+    computed in fp32) every layer is hooked, else only the streamed ones. For the length of a hooked layer's
+    forward its own tensors are swapped for copies on `device` in `compute_dtype` (and so are its floating
+    inputs); the originals come back after it. `budget` covers the resident layers plus the largest copy
+    (the most ever added at once); `peak_bytes` records the most that was, on any device.
     """
 
-    def __init__(self, module: nn.Module, device: torch.device, host: torch.device, budget: int):
+    def __init__(self, module: nn.Module, device: torch.device, host: torch.device, budget: int,
+                 compute_dtype: torch.dtype | None = None):
         self.module, self.device, self.host, self.budget = module, device, host, budget
+        self.compute_dtype = compute_dtype
         layers = [m for m in module.modules() if _own_tensors(m)]
-        largest = max((_nbytes(m) for m in layers), default=0)
+        largest = max((_nbytes(m, compute_dtype) for m in layers), default=0)
         if largest > budget:
             raise MemoryError(f"the largest layer ({largest} bytes) does not fit the device budget ({budget})")
-        room = budget - largest
         sizes = list(itertools.accumulate(_nbytes(m) for m in layers))
-        fitting = sum(1 for total in sizes if total <= room)
-        self.resident, self.streamed = layers[:fitting], layers[fitting:]
+        fitting = sum(1 for total in sizes if total <= budget - largest)
+        resident, self.streamed = layers[:fitting], layers[fitting:]
         self.resident_bytes = sizes[fitting - 1] if fitting else 0
+        self.footprint = self.resident_bytes + largest
+        first = next(module.parameters(), None)
+        module.loom_compute = (device, compute_dtype or (first.dtype if first is not None else torch.float32))
         self.peak_bytes = self.resident_bytes
         self._in_flight = 0
-        for layer in self.resident:
+        self._streamed = set(self.streamed)
+        self._originals: dict[nn.Module, tuple[list[tuple[dict, str, torch.Tensor]], int]] = {}
+        for layer in resident:
             layer.to(device)
         for layer in self.streamed:
             layer.to(host)
-        self._hooks = [h for layer in self.streamed for h in (layer.register_forward_pre_hook(self._arrive),
-                                                               layer.register_forward_hook(self._leave))]
+        hooked = layers if compute_dtype is not None else self.streamed
+        self._hooks = [h for layer in hooked for h in (
+            layer.register_forward_pre_hook(self._arrive, with_kwargs=True),
+            layer.register_forward_hook(self._leave))]
 
-    def _arrive(self, layer: nn.Module, args: tuple) -> tuple:
-        layer.to(self.device)
-        self._in_flight += _nbytes(layer)
+    def _convert(self, value):
+        if not isinstance(value, torch.Tensor):
+            return value
+        dtype = self.compute_dtype if self.compute_dtype is not None and value.is_floating_point() else value.dtype
+        return value.to(self.device, dtype)
+
+    def _arrive(self, layer: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        swapped = []
+        for store in (layer._parameters, layer._buffers):
+            for name, original in store.items():
+                copy = None if original is None else self._convert(original)
+                if copy is not None and copy is not original:
+                    store[name] = copy
+                    swapped.append((store, name, original))
+        added = _nbytes(layer, self.compute_dtype) if swapped or layer in self._streamed else 0
+        self._originals[layer] = (swapped, added)
+        self._in_flight += added
         self.peak_bytes = max(self.peak_bytes, self.resident_bytes + self._in_flight)
-        return tuple(a.to(self.device) if isinstance(a, torch.Tensor) else a for a in args)
+        return tuple(self._convert(a) for a in args), {k: self._convert(v) for k, v in kwargs.items()}
 
     def _leave(self, layer: nn.Module, args: tuple, output):
-        layer.to(self.host)
-        self._in_flight -= _nbytes(layer)
+        swapped, added = self._originals.pop(layer, ([], 0))
+        for store, name, original in swapped:
+            store[name] = original
+        self._in_flight -= added
         return output
 
     @property
@@ -113,4 +145,5 @@ class LayerStreamer:
         for hook in self._hooks:
             hook.remove()
         self._hooks = []
+        del self.module.loom_compute
         self.module.to(self.host)
