@@ -85,10 +85,12 @@ def dpmpp_2m_cfg_pp(model, x, sigmas, extra_args=None, callback=None, disable=No
 
 
 def _phi_1(t: torch.Tensor) -> torch.Tensor:
+    """The exponential integrator's first phi function, (e^t - 1) / t."""
     return torch.expm1(t) / t
 
 
 def _phi_2(t: torch.Tensor) -> torch.Tensor:
+    """The second phi function, (phi_1(t) - 1) / t."""
     return (_phi_1(t) - 1.0) / t
 
 

@@ -106,10 +106,12 @@ def seeds_2(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=
 
 
 def _h_phi_1(h: torch.Tensor) -> torch.Tensor:
+    """h * phi_1(h) = e^h - 1: the total weight SEEDS' step gives its x0 estimates."""
     return torch.expm1(h)
 
 
 def _h_phi_2(h: torch.Tensor) -> torch.Tensor:
+    """h * phi_2(h) = (e^h - 1 - h) / h: the share of that weight SEEDS moves to a later x0 estimate."""
     return (torch.expm1(h) - h) / h
 
 
