@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.models.wrappers import CALC_COND_BATCH, run_wrapped
+from engine.sampling.gligen_conds import with_gligen_patch
 from engine.sampling.model_options import run_model
 
 FEATHER = 8  # latent pixels over which an area's inner edges fade in (ConditioningSetArea)
@@ -51,6 +52,7 @@ class _Entry:
     sigma_start: float
     sigma_end: float
     control: Control | None
+    gligen: tuple | None = None  # ("position" | "empty", GLIGEN, boxes): a middle patch for this entry
     uuid: uuid.UUID = field(default_factory=uuid.uuid4)  # ComfyUI's per-entry id, in transformer_options["uuids"]
 
 
@@ -129,7 +131,7 @@ def prepare_conds(model, conditioning: list, shape: torch.Size, device) -> list[
             kwargs=kwargs, area=area, mult=_weights(options, area, shape).to(device),
             sigma_start=ms.percent_to_sigma(options.get("start_percent", 0.0)),
             sigma_end=ms.percent_to_sigma(options.get("end_percent", 1.0)),
-            control=options.get("control")))
+            control=options.get("control"), gligen=options.get("gligen")))
     return entries
 
 
@@ -164,6 +166,8 @@ def _merge_residuals(a: dict, b: dict) -> dict:
 def _compatible(a: _Entry, b: _Entry) -> bool:
     if (a.area and a.area[:2]) != (b.area and b.area[:2]) or a.control is not b.control or a.kwargs.keys() != b.kwargs.keys():
         return False
+    if a.gligen is not None or b.gligen is not None:  # each entry's GLIGEN patch is its own network call
+        return a is b
     for key, va in a.kwargs.items():
         vb = b.kwargs[key]
         if key == "context" and va.shape != vb.shape:
@@ -224,7 +228,8 @@ def _calc_cond_batch(model, sides: list[list[_Entry] | None], x: torch.Tensor, s
         sigmas = sigma.repeat(len(group))
         kwargs = _batch_kwargs(group)
         control = _control_residuals(group[0].control, model.model_sampling, xs, sigmas, kwargs)
-        out = run_model(model, model_options, xs, sigmas, {**kwargs, "control": control}, cond_or_uncond,
+        options = with_gligen_patch(model_options, group[0].gligen, xs.shape, xs.device)
+        out = run_model(model, options, xs, sigmas, {**kwargs, "control": control}, cond_or_uncond,
                         [e.uuid for e in group])
         for k, e, (h, w, top, left), d in zip(cond_or_uncond, group, regions, out.chunk(len(group))):
             outs[k][:, :, top:top + h, left:left + w] += d * e.mult

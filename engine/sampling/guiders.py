@@ -18,6 +18,7 @@ import torch
 
 from engine.models.wrappers import OUTER_SAMPLE, PREDICT_NOISE, run_wrapped
 from engine.sampling.cfg import calc_cond_batch, cfg_function, prepare_conds, sampling_function
+from engine.sampling.gligen_conds import share_gligen_with_negative
 from engine.sampling.model_options import model_options_of
 
 # place(model_patcher, conds, batch) -> context yielding (sampling model, conds bound to it, e.g. ControlNets)
@@ -91,7 +92,7 @@ class CFGGuider:
                 denoise_mask = prepare_mask(denoise_mask, noise.shape, device)
             self.inner_model = inner_model
             self.conds = {name: prepare_conds(inner_model, with_seed(entries, seed), noise.shape, device)
-                          for name, entries in conds.items()}
+                          for name, entries in share_gligen_with_negative(conds).items()}
             options = {**self.model_options}
             options["transformer_options"] = {**options.get("transformer_options", {}), "sample_sigmas": sigmas}
             extra_args = {"model_options": options, "seed": seed}
