@@ -14,17 +14,9 @@ from nodes.lora import LoraLoaderModelOnly
 from nodes.sampling import KSampler
 from nodes.text_encode import CLIPTextEncode
 from nodes.training import LossGraphNode, SaveLoRANode, TrainLoraNode
-from tests.fixtures.workflow_runner import Loom, write_checkpoints
+from tests.fixtures.workflow_runner import Loom
 
 STEPS = 12
-
-
-@pytest.fixture(scope="module")
-def models_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("models")
-    write_checkpoints(root)
-    (root / "loras").mkdir(parents=True, exist_ok=True)
-    return root
 
 
 @pytest.fixture
