@@ -17,13 +17,14 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
 
 from engine.models.wrappers import CALC_COND_BATCH, run_wrapped
 from engine.sampling.gligen_conds import with_gligen_patch
+from engine.sampling.hooks import place_hook_weights
 from engine.sampling.model_options import run_model
 
 FEATHER = 8  # latent pixels over which an area's inner edges fade in (ConditioningSetArea)
@@ -54,6 +55,8 @@ class _Entry:
     control: Control | None
     gligen: tuple | None = None  # ("position" | "empty", GLIGEN, boxes): a middle patch for this entry
     uuid: uuid.UUID = field(default_factory=uuid.uuid4)  # ComfyUI's per-entry id, in transformer_options["uuids"]
+    hooks: tuple | None = None  # HOOKS whose weight patches apply while this entry is evaluated
+    default: bool = False  # fills only the area its side's other entries leave (ConditioningSetDefaultCombine)
 
 
 def repeat_to_batch(t: torch.Tensor, batch: int) -> torch.Tensor:
@@ -131,7 +134,8 @@ def prepare_conds(model, conditioning: list, shape: torch.Size, device) -> list[
             kwargs=kwargs, area=area, mult=_weights(options, area, shape).to(device),
             sigma_start=ms.percent_to_sigma(options.get("start_percent", 0.0)),
             sigma_end=ms.percent_to_sigma(options.get("end_percent", 1.0)),
-            control=options.get("control"), gligen=options.get("gligen")))
+            control=options.get("control"), gligen=options.get("gligen"), hooks=options.get("hooks"),
+            default=bool(options.get("default"))))
     return entries
 
 
@@ -163,11 +167,31 @@ def _merge_residuals(a: dict, b: dict) -> dict:
     return merged
 
 
+def with_defaults(todo: list[tuple[int, _Entry]], x: torch.Tensor) -> list[tuple[int, _Entry]]:
+    """The active entries, each side's default entries weighted by what its other entries leave uncovered
+    (1 minus their weights, at least 0), and left out where nothing is left."""
+    defaults = [(k, e) for k, e in todo if e.default]
+    if not defaults:
+        return todo
+    regular = [(k, e) for k, e in todo if not e.default]
+    left: dict[int, torch.Tensor] = {}
+    for side in dict.fromkeys(k for k, _ in defaults):
+        free = torch.ones_like(x)
+        for k, e in regular:
+            if k == side:
+                h, w, top, start = e.area or (x.shape[2], x.shape[3], 0, 0)
+                free[:, :, top:top + h, start:start + w] -= e.mult
+        left[side] = free.clamp_(min=0)
+    return regular + [(k, replace(e, mult=left[k], area=None)) for k, e in defaults if left[k].max() > 0]
+
+
 def _compatible(a: _Entry, b: _Entry) -> bool:
     if (a.area and a.area[:2]) != (b.area and b.area[:2]) or a.control is not b.control or a.kwargs.keys() != b.kwargs.keys():
         return False
     if a.gligen is not None or b.gligen is not None:  # each entry's GLIGEN patch is its own network call
         return a is b
+    if a.hooks != b.hooks:
+        return False
     for key, va in a.kwargs.items():
         vb = b.kwargs[key]
         if key == "context" and va.shape != vb.shape:
@@ -216,6 +240,9 @@ def _calc_cond_batch(model, sides: list[list[_Entry] | None], x: torch.Tensor, s
     level = float(sigma[0])
     todo = [(k, e) for k, entries in enumerate(sides) if entries
             for e in entries if e.sigma_end <= level <= e.sigma_start]
+    todo = with_defaults(todo, x)
+    hooked = any(e.hooks for _, e in todo)
+    schedule = model_options.get("transformer_options", {}).get("sample_sigmas")
     outs = [torch.zeros_like(x) for _ in sides]
     counts = [torch.full_like(x, 1e-37) for _ in sides]
     while todo:
@@ -229,11 +256,15 @@ def _calc_cond_batch(model, sides: list[list[_Entry] | None], x: torch.Tensor, s
         kwargs = _batch_kwargs(group)
         control = _control_residuals(group[0].control, model.model_sampling, xs, sigmas, kwargs)
         options = with_gligen_patch(model_options, group[0].gligen, xs.shape, xs.device)
+        if hooked:
+            place_hook_weights(model, group[0].hooks, level, schedule)
         out = run_model(model, options, xs, sigmas, {**kwargs, "control": control}, cond_or_uncond,
                         [e.uuid for e in group])
         for k, e, (h, w, top, left), d in zip(cond_or_uncond, group, regions, out.chunk(len(group))):
             outs[k][:, :, top:top + h, left:left + w] += d * e.mult
             counts[k][:, :, top:top + h, left:left + w] += e.mult
+    if hooked:
+        place_hook_weights(model, None, level, schedule)
     return [o / c for o, c in zip(outs, counts)]
 
 

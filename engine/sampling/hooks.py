@@ -110,3 +110,16 @@ def group_patches(target, hooks: Sequence[WeightHook], clip: bool, sigma: float 
         if multiplier:
             patches.extend(hook.patches_for(target, clip, multiplier))
     return tuple(patches)
+
+
+def place_hook_weights(model, hooks: Sequence[WeightHook] | None, sigma: float,
+                       schedule: Sequence[float] | None) -> None:
+    """Patch the placed UNet of sampling `model` with its MODEL's patches plus `hooks`' patches at `sigma`
+    (none: the MODEL's own weights back). Only the patch set's changes cost anything."""
+    target = getattr(model, "hook_target", None)
+    if target is None:
+        raise ValueError("conditioning carries HOOKS, but this model has no MODEL to patch (hooks need a "
+                         "checkpoint's MODEL)")
+    schedule = None if schedule is None else [float(s) for s in schedule]
+    patches = group_patches(target, hooks or (), False, sigma, schedule, model.model_sampling.percent_to_sigma)
+    target.handle.manager.load(target.handle.with_patches(patches))

@@ -52,6 +52,7 @@ class SamplingModel:
     dtype: torch.dtype | None = None
     device: Any = None
     model_options: dict = field(default_factory=dict)
+    hook_target: Any = None  # the MODEL whose weights HOOKS on conditioning patch (engine.sampling.hooks)
 
     def apply_model(self, x: torch.Tensor, sigma: torch.Tensor, context: torch.Tensor, concat=None,
                     control=None, **kw) -> torch.Tensor:

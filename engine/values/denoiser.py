@@ -135,4 +135,5 @@ def sampling_model(model: ModelPatcher, unet: nn.Module) -> SamplingModel:
         dtype=dtype,
         device=device,
         model_options=options,
+        hook_target=model,
     )
