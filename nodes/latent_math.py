@@ -9,7 +9,7 @@ from pydantic import Field
 
 from engine.graph.native import Node, Out, Socket, Widget, node
 from engine.image_resize import interpolate
-from nodes.masks import repeat_to_batch
+from engine.sampling.cfg import repeat_to_batch
 from nodes.postprocessing import convolve_channels, gaussian_kernel, sharpen_kernel
 
 MAX_SIZE = 16384

@@ -9,8 +9,8 @@ from pydantic import Field
 
 from engine.graph.native import Node, Out, Socket, Widget, node
 from engine.image_resize import interpolate
+from engine.sampling.cfg import repeat_to_batch
 from nodes.image_transform import FlipMethod, Rotation, quarter_turns
-from nodes.masks import repeat_to_batch
 
 MAX_SIZE = 16384
 SCALE = 8

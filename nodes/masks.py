@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from engine.graph.native import Node, NodeOutput, Out, Socket, Widget, node
+from engine.sampling.cfg import repeat_to_batch
 from nodes.image_io import preview_images
 
 MAX_SIZE = 16384
@@ -23,16 +24,6 @@ def as_batch(mask: torch.Tensor) -> torch.Tensor:
 def mask_to_image(mask: torch.Tensor) -> torch.Tensor:
     """MASK -> grey IMAGE [B,H,W,3]."""
     return mask.reshape((-1, 1, mask.shape[-2], mask.shape[-1])).movedim(1, -1).expand(-1, -1, -1, 3)
-
-
-def repeat_to_batch(tensor: torch.Tensor, size: int) -> torch.Tensor:
-    """Cut or cycle dim 0 to `size` entries."""
-    if tensor.shape[0] > size:
-        return tensor[:size]
-    if tensor.shape[0] < size:
-        times = -(-size // tensor.shape[0])
-        return tensor.repeat((times,) + (1,) * (tensor.ndim - 1))[:size]
-    return tensor
 
 
 def paste(destination: torch.Tensor, source: torch.Tensor, x: int, y: int, mask: torch.Tensor | None,

@@ -19,6 +19,7 @@ from comfy_compat.unet_key_maps import (  # noqa: F401 - ComfyUI's comfy.utils n
     unet_to_diffusers,
 )
 from engine.graph import context
+from engine.sampling.cfg import repeat_to_batch
 
 PROGRESS_BAR_ENABLED = True
 MMAP_TORCH_FILES = False
@@ -140,15 +141,8 @@ tiled_scale_multidim = tiled_scale
 
 
 def repeat_to_batch_size(tensor: torch.Tensor, batch_size: int, dim: int = 0) -> torch.Tensor:
-    """`tensor` cut or tiled along `dim` to `batch_size` entries."""
-    size = tensor.shape[dim]
-    if size > batch_size:
-        return tensor.narrow(dim, 0, batch_size)
-    if size < batch_size:
-        repeats = [1] * tensor.ndim
-        repeats[dim] = -(-batch_size // size)
-        return tensor.repeat(*repeats).narrow(dim, 0, batch_size)
-    return tensor
+    """`tensor` cut or tiled along `dim` to `batch_size` entries (Loom's engine.sampling.cfg.repeat_to_batch)."""
+    return repeat_to_batch(tensor, batch_size, dim)
 
 
 def resize_to_batch_size(tensor: torch.Tensor, batch_size: int) -> torch.Tensor:

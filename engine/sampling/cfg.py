@@ -59,10 +59,17 @@ class _Entry:
     default: bool = False  # fills only the area its side's other entries leave (ConditioningSetDefaultCombine)
 
 
-def repeat_to_batch(t: torch.Tensor, batch: int) -> torch.Tensor:
-    if t.shape[0] == batch:
-        return t
-    return t.repeat(math.ceil(batch / t.shape[0]), *([1] * (t.ndim - 1)))[:batch]
+def repeat_to_batch(tensor: torch.Tensor, size: int, dim: int = 0) -> torch.Tensor:
+    """`tensor` cut, or cycled whole, along `dim` to `size` entries: a conditioning, mask or image batch
+    fitted to the batch it is used with (the one helper nodes and comfy.utils use too)."""
+    count = tensor.shape[dim]
+    if count > size:
+        return tensor.narrow(dim, 0, size)
+    if count < size:
+        repeats = [1] * tensor.ndim
+        repeats[dim] = -(-size // count)
+        return tensor.repeat(*repeats).narrow(dim, 0, size)
+    return tensor
 
 
 def _mask_bounds(mask: torch.Tensor, height: int, width: int) -> tuple[int, int, int, int]:
