@@ -4,6 +4,7 @@ plot its loss, save it as a LoRA file that LoraLoaderModelOnly (Loom or ComfyUI)
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Annotated, Literal
 
 import numpy as np
@@ -32,8 +33,8 @@ def _existing(ctx, name: str) -> tuple[dict, int]:
     """The tensors and trained steps of the LoRA to continue ("<name>_<steps>_steps_..." file names)."""
     if name == NO_LORA:
         return {}, 0
-    steps = int(name.split("_steps_")[0].split("_")[-1])
-    return load_file(str(folders_of(ctx).find("loras", name))), steps
+    counted = name.split("_steps_")[0].split("_")[-1] if "_steps_" in name else ""
+    return load_file(str(folders_of(ctx).find("loras", name))), int(counted) if counted.isdigit() else 0
 
 
 @node(category="training", display_name="Train LoRA", experimental=True, outputs=[
@@ -85,7 +86,7 @@ class TrainLoraNode(Node):
             placed = sampling_model(self.model, unet)
             adapted = UNetCall(AdaptedUNet(unet, adapters, self.gradient_checkpointing),
                                placed.diffusion_model.replaced)
-            trainable = type(placed)(**{**placed.__dict__, "diffusion_model": adapted})
+            trainable = replace(placed, diffusion_model=adapted)
             adapters.to(placed.device or latents.device)
             losses = train_lora(trainable, adapters, latents, positive, settings, ctx.progress)
         lora = adapters.state_dict(lora_dtype)

@@ -82,3 +82,14 @@ def test_training_workflow_runs_headless_and_saves_the_lora(tmp_path, models_dir
     result = loom.run(prompt)
     assert (loom.folders.output_dir / "loras" / "wf_2_steps_00001_.safetensors").is_file()
     assert result.outputs["6"]["images"][0]["filename"].startswith("loss_graph")
+
+
+def test_training_continues_an_existing_lora_and_counts_its_steps(ctx, models_dir):
+    _, _, (_, lora, _, steps) = train(ctx, 0.01, steps=2)
+    SaveLoRANode(lora=lora, prefix="loras/first", steps=steps).run(ctx)
+    name = "first_2_steps_00001_.safetensors"
+    shutil.copy(ctx.services.folders.output_dir / "loras" / name, models_dir / "loras" / name)
+    _, _, (_, continued, _, total) = train(ctx, 1e-7, steps=1, existing_lora=name)
+    assert total == 3
+    assert continued.keys() == lora.keys()
+    assert all(torch.allclose(continued[k], lora[k], atol=1e-5) for k in lora)
