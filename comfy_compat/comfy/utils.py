@@ -76,37 +76,12 @@ def lanczos(samples: torch.Tensor, width: int, height: int) -> torch.Tensor:
     return resize_channels_first(samples, width, height, "lanczos")
 
 
-def _slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation of row vectors a -> b by t (norms interpolated linearly)."""
-    norm_a, norm_b = a.norm(dim=-1, keepdim=True), b.norm(dim=-1, keepdim=True)
-    unit_a, unit_b = a / norm_a.clamp_min(1e-12), b / norm_b.clamp_min(1e-12)
-    cos = (unit_a * unit_b).sum(-1, keepdim=True).clamp(-1.0, 1.0)
-    omega = torch.acos(cos)
-    sin = torch.sin(omega)
-    linear = sin.abs() < 1e-4
-    wa = torch.where(linear, 1.0 - t, torch.sin((1.0 - t) * omega) / sin.where(~linear, torch.ones_like(sin)))
-    wb = torch.where(linear, t, torch.sin(t * omega) / sin.where(~linear, torch.ones_like(sin)))
-    return (wa * unit_a + wb * unit_b) * (norm_a * (1.0 - t) + norm_b * t)
-
-
-def _bislerp_axis(samples: torch.Tensor, size: int, dim: int) -> torch.Tensor:
-    """Resize one spatial axis by slerping the channel vectors of the two nearest source positions."""
-    length = samples.shape[dim]
-    centres = (torch.arange(size, dtype=torch.float32) + 0.5) * length / size - 0.5
-    centres = centres.clamp(0, length - 1)
-    low = centres.floor().long()
-    high = (low + 1).clamp(max=length - 1)
-    t = (centres - low).to(samples.dtype)
-    moved = samples.movedim(1, -1).movedim(dim - 1 if dim > 1 else dim, -2)
-    a, b = moved.index_select(-2, low), moved.index_select(-2, high)
-    mixed = _slerp(a, b, t.view(-1, 1))
-    return mixed.movedim(-2, dim - 1 if dim > 1 else dim).movedim(-1, 1)
-
-
 def bislerp(samples: torch.Tensor, width: int, height: int) -> torch.Tensor:
-    """Bilinear resize of [B,C,H,W] latents where each blend is a slerp of the channel vectors (keeps
-    their norm, which plain bilinear shrinks between dissimilar neighbours)."""
-    return _bislerp_axis(_bislerp_axis(samples.float(), height, 2), width, 3).to(samples.dtype)
+    """Bilinear resize of [B,C,H,W] latents where each blend is a slerp of the channel vectors (keeps their
+    norm, which plain bilinear shrinks between dissimilar neighbours): LatentUpscale's own implementation."""
+    from nodes.latents import bislerp as latent_bislerp
+
+    return latent_bislerp(samples, width, height)
 
 
 def get_tiled_scale_steps(width: int, height: int, tile_x: int, tile_y: int, overlap: int) -> int:
