@@ -12,7 +12,7 @@ export function createNode(wf: Workflow, info: NodeInfo, pos: [number, number], 
     id,
     type: info.name,
     pos: [Math.round(pos[0]), Math.round(pos[1])],
-    size: [280, 120],
+    size: [280, 0], // the height is measured once drawn
     flags: {},
     order: wf.nodes.length,
     mode: 0,

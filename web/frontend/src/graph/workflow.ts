@@ -13,6 +13,9 @@ export type UiInput = {
 
 export type UiOutput = { name: string; type: string; links: number[] | null; slot_index?: number; label?: string };
 
+/** ComfyUI stores a node's size without its title bar; the canvas draws this much above the stored height. */
+export const TITLE_HEIGHT = 30;
+
 export type UiNode = {
   id: number;
   type: string;

@@ -2,7 +2,7 @@
 import { copyNodes, pasteNodes, type Clip } from "../graph/clipboard";
 import { connect, createNode, removeLinks, removeNodes, updateNode } from "../graph/edit";
 import { attachSlot, type LooseLink } from "../graph/linking";
-import type { NodeMode, UiGroup, Workflow } from "../graph/workflow";
+import { TITLE_HEIGHT, type NodeMode, type UiGroup, type Workflow } from "../graph/workflow";
 import { commit, doc, edgeSelection, groupSelection, selection } from "./document";
 import { runtime } from "./runtime";
 
@@ -45,7 +45,7 @@ export function groupSelected(): void {
   const x = Math.min(...nodes.map((n) => n.pos[0])) - pad;
   const y = Math.min(...nodes.map((n) => n.pos[1])) - pad - 40;
   const right = Math.max(...nodes.map((n) => n.pos[0] + n.size[0])) + pad;
-  const bottom = Math.max(...nodes.map((n) => n.pos[1] + n.size[1])) + pad;
+  const bottom = Math.max(...nodes.map((n) => n.pos[1] + n.size[1] + TITLE_HEIGHT)) + pad;
   const group: UiGroup = { title: "Group", bounding: [x, y, right - x, bottom - y], color: "#3f789e", font_size: 20 };
   commit({ ...wf, groups: [...wf.groups, group] });
 }

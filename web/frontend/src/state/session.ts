@@ -2,7 +2,7 @@
 import { connectSocket, newClientId } from "../api/socket";
 import { defaultWorkflow } from "../graph/templates";
 import { refreshObjectInfo, setClientId } from "./actions";
-import { doc, firstVisit, replaceWorkflow } from "./document";
+import { doc, firstVisit, loads, replaceWorkflow } from "./document";
 import { handleMessage, handlePreview } from "./execution";
 import { notify, runtime } from "./runtime";
 
@@ -19,6 +19,8 @@ export function startSession(): () => void {
   setClientId(clientId);
   let close = () => {};
   let stopped = false;
+  // Node ids restart in another graph (after Clear, or a loaded file): what the old nodes showed must go.
+  const forgetOldGraph = loads.subscribe(() => runtime.set((r) => ({ ...r, nodes: {} })));
   refreshObjectInfo()
     .then(openDefaultOnFirstVisit)
     .catch((err) => notify(`Cannot load node definitions: ${err instanceof Error ? err.message : String(err)}`, "error"))
@@ -31,6 +33,7 @@ export function startSession(): () => void {
       });
     });
   return () => {
+    forgetOldGraph();
     stopped = true;
     close();
   };

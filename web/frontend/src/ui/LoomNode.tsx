@@ -4,7 +4,7 @@ import { memo, useState } from "react";
 import { updateNode } from "../graph/edit";
 import { nodeTitle, VIRTUAL_TYPES, widgetSlots } from "../graph/spec";
 import { convertInputToWidget, isConverted } from "../graph/widgets";
-import { findNode, type UiNode } from "../graph/workflow";
+import { findNode, TITLE_HEIGHT, type UiNode } from "../graph/workflow";
 import { commit, doc } from "../state/document";
 import { runtime } from "../state/runtime";
 import { useStore } from "../state/store";
@@ -57,7 +57,7 @@ function LoomNodeView({ id, selected }: NodeProps) {
   const shown = new Set(slots.map((s) => s.def.name));
   const socketErrors = Object.entries(state?.inputErrors ?? {}).filter(([name]) => !shown.has(name));
   return (
-    <div className={classes.filter(Boolean).join(" ")} style={{ width: collapsed ? undefined : node.size[0], background: node.bgcolor }} data-node-type={node.type}>
+    <div className={classes.filter(Boolean).join(" ")} style={{ width: collapsed ? undefined : node.size[0], minHeight: collapsed ? undefined : node.size[1] + TITLE_HEIGHT, background: node.bgcolor }} data-node-type={node.type}>
       {!collapsed && <NodeResizeControl className="width-grip" variant={ResizeControlVariant.Line} position="right" minWidth={180} />}
       <div className="node-header" style={{ background: node.color }}>
         <button type="button" className="icon nodrag" title={collapsed ? "Expand" : "Collapse"} onClick={() => toggleCollapse(new Set([node.id]))}>

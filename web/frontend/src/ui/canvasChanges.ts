@@ -1,7 +1,9 @@
 /** Applies React Flow's node/edge change events to the workflow document and the selection. */
 import type { EdgeChange, NodeChange } from "@xyflow/react";
 import { moveNodes } from "../graph/edit";
-import type { Workflow } from "../graph/workflow";
+import { TITLE_HEIGHT, type UiNode, type Workflow } from "../graph/workflow";
+import { VIRTUAL_TYPES } from "../graph/spec";
+import { runtime } from "../state/runtime";
 import { createStore } from "../state/store";
 import { beginGesture, doc, endGesture, groupSelection, selection } from "../state/document";
 
@@ -34,6 +36,13 @@ function moveGroup(wf: Workflow, index: number, x: number, y: number, moved: Set
   return { ...moveNodes(wf, moves), groups: wf.groups.map((gr, k) => (k === index ? { ...gr, bounding } : gr)) };
 }
 
+/** Only a node drawn with its real body has a size worth keeping (not collapsed, a Reroute's dot, or the
+ * placeholder shown until node definitions arrive, which would otherwise ratchet heights up on every reload). */
+function drawnInFull(n: UiNode): boolean {
+  const known = !!runtime.get().objectInfo[n.type] || (VIRTUAL_TYPES.has(n.type) && n.type !== "Reroute");
+  return known && !n.flags.collapsed;
+}
+
 export function applyNodeChanges(changes: NodeChange[]): void {
   let wf = doc.get();
   const moves = new Map<number, [number, number]>();
@@ -61,7 +70,9 @@ export function applyNodeChanges(changes: NodeChange[]): void {
       if (groupIndex(c.id) !== null) continue;
       const { width, height } = c.dimensions;
       const id = Number(c.id);
-      wf = { ...wf, nodes: wf.nodes.map((n) => (n.id === id && !n.flags.collapsed && (n.size[0] !== width || n.size[1] !== height) ? { ...n, size: [Math.round(width), Math.round(height)] } : n)) };
+      const size: [number, number] = [Math.round(width), Math.round(height) - TITLE_HEIGHT];
+      const resized = (n: UiNode) => n.id === id && drawnInFull(n) && (n.size[0] !== size[0] || n.size[1] !== size[1]);
+      wf = { ...wf, nodes: wf.nodes.map((n) => (resized(n) ? { ...n, size } : n)) };
     }
   }
   if (moves.size) wf = moveNodes(wf, moves);
