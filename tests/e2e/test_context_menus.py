@@ -57,10 +57,16 @@ def _pane_corner(page) -> tuple[float, float]:
     return box["x"] + box["width"] - 60, box["y"] + box["height"] - 200
 
 
-def test_node_menu_converts_widget_colours_pins_bypasses_and_removes(page):
+def test_node_menu_renames_converts_widget_colours_pins_bypasses_and_removes(page):
     box = page.locator(".react-flow__pane").bounding_box()
     drag_from_palette(page, "EmptyImage", box["x"] + 150, box["y"] + 120)
     header = node(page, 1).locator(".node-header")
+    header.click(button="right")
+    _menu_pick(page, "Title")
+    page.keyboard.press("Control+a")
+    page.keyboard.type("Canvas size")
+    page.keyboard.press("Enter")
+    assert saved_workflow(page)["nodes"][0]["title"] == "Canvas size"
     header.click(button="right")
     _menu_pick(page, "Convert Widget to Input", "Convert width to input")
     node(page, 1).locator(".socket-row.in", has=page.locator('span:text-is("width")')).wait_for()

@@ -9,6 +9,7 @@ import { commit, doc } from "../state/document";
 import { runtime } from "../state/runtime";
 import { useStore } from "../state/store";
 import { toggleCollapse } from "../state/commands";
+import { renameRequest } from "./contextMenus";
 import { Media } from "./Media";
 import { NodeMenu } from "./NodeMenu";
 import { typeColor } from "./theme";
@@ -47,6 +48,7 @@ function LoomNodeView({ id, selected }: NodeProps) {
   const info = useStore(runtime, (r) => (node ? r.objectInfo[node.type] : undefined));
   const state = useStore(runtime, (r) => r.nodes[id]);
   const [renaming, setRenaming] = useState(0);
+  const asked = useStore(renameRequest, (r) => (r.id === Number(id) ? r.count : 0));
   if (!node) return null;
   if (node.type === "Reroute") return <RerouteDot node={node} selected={!!selected} />;
   const title = node.title || nodeTitle(info, node.type);
@@ -63,7 +65,7 @@ function LoomNodeView({ id, selected }: NodeProps) {
         <button type="button" className="icon nodrag" title={collapsed ? "Expand" : "Collapse"} onClick={() => toggleCollapse(new Set([node.id]))}>
           {collapsed ? "▸" : "▾"}
         </button>
-        <Title key={renaming} id={node.id} text={title} editNow={renaming > 0} />
+        <Title key={`${renaming}-${asked}`} id={node.id} text={title} editNow={renaming + asked > 0} />
         <span className="node-id">#{node.id}</span>
         <NodeMenu node={node} onRename={() => setRenaming(renaming + 1)} />
       </div>

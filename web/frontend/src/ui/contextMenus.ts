@@ -8,6 +8,10 @@ import { findNode, type Workflow } from "../graph/workflow";
 import { toggleCollapse, toggleMode } from "../state/commands";
 import { commit, doc, selection } from "../state/document";
 import { runtime } from "../state/runtime";
+import { createStore } from "../state/store";
+
+/** The node whose title the menu asked to edit, with a counter so asking twice edits twice. */
+export const renameRequest = createStore<{ id: number; count: number }>({ id: -1, count: 0 });
 
 export type MenuItem = { label: string; action?: () => void; items?: MenuItem[] };
 export type Point = { x: number; y: number };
@@ -53,6 +57,7 @@ export function nodeMenu(id: number): MenuItem[] {
   if (!node) return [];
   const pinned = !!node.flags.pinned;
   return [
+    { label: "Title", action: () => renameRequest.set((r) => ({ id, count: r.count + 1 })) },
     ...widgetItems(id),
     {
       label: "Colors",
