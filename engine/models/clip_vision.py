@@ -94,7 +94,8 @@ def vision_checkpoint_state_dict(
     return hf_visual_to_open_clip(sd) if open_clip else dict(sd)
 
 
-def clip_preprocess(images: torch.Tensor, size: int, crop: bool = True) -> torch.Tensor:
+def clip_preprocess(images: torch.Tensor, size: int, crop: bool = True, mean: tuple = CLIP_MEAN,
+                    std: tuple = CLIP_STD) -> torch.Tensor:
     """IMAGE [B,H,W,C] in 0..1 -> normalised [B,3,size,size]: shorter side to `size` and a centre
     crop (or a plain resize without crop), bicubic with antialiasing, rounded to 8-bit levels."""
     pixels = images[..., :3].movedim(-1, 1).float()
@@ -106,9 +107,9 @@ def clip_preprocess(images: torch.Tensor, size: int, crop: bool = True) -> torch
         top, left = (pixels.shape[-2] - size) // 2, (pixels.shape[-1] - size) // 2
         pixels = pixels[..., top : top + size, left : left + size]
     pixels = (pixels * 255).clamp(0, 255).round() / 255
-    mean = torch.tensor(CLIP_MEAN, device=pixels.device).view(3, 1, 1)
-    std = torch.tensor(CLIP_STD, device=pixels.device).view(3, 1, 1)
-    return (pixels - mean) / std
+    mean_t = torch.tensor(mean, device=pixels.device).view(3, 1, 1)
+    std_t = torch.tensor(std, device=pixels.device).view(3, 1, 1)
+    return (pixels - mean_t) / std_t
 
 
 @dataclass
