@@ -13,6 +13,7 @@ from typing import TextIO
 
 
 def add_packs_flags(parser: argparse.ArgumentParser) -> None:
+    """The `packs` command's arguments: the action and the folder of packs."""
     parser.add_argument("action", choices=["check"], help="check: load each pack and list what Loom lacks")
     parser.add_argument("directory", nargs="?", type=Path, default=None,
                         help="a folder of packs (default: <base>/custom_nodes)")
@@ -57,6 +58,7 @@ def report_packs(directory: Path, base_dir: Path, out: TextIO) -> int:
 
 
 def packs_command(args: argparse.Namespace, base_dir: Path) -> int:
+    """`packs check`: load every pack in the folder and report; exit status 1 when any pack failed."""
     base = (args.base_directory or base_dir).absolute()
     directory = (args.directory or base / "custom_nodes").absolute()
     return report_packs(directory, base, sys.stdout)

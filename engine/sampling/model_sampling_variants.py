@@ -123,4 +123,5 @@ def continuous_edm_sampling(sampling: str, sigma_min: float, sigma_max: float) -
 
 
 def continuous_v_sampling(sigma_min: float, sigma_max: float) -> ModelSampling:
+    """v-prediction over a continuous sigma range (ModelSamplingContinuousV's model sampling)."""
     return ContinuousV("v", sigma_min, sigma_max, 1.0)

@@ -19,6 +19,7 @@ DISCARD_PENULTIMATE_SIGMA = frozenset({"dpm_2", "dpm_2_ancestral", "uni_pc", "un
 
 
 def append_zero(sigmas: torch.Tensor) -> torch.Tensor:
+    """The schedule with its final step to sigma 0 (a clean sample) added."""
     return torch.cat([sigmas, sigmas.new_zeros(1)])
 
 

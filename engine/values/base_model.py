@@ -96,6 +96,7 @@ class ModelConfig:
 
 
 def model_type_of(config: CheckpointConfig) -> ModelType:
+    """ComfyUI's ModelType for a detected checkpoint: EDM-style v for SVD, else v or eps as detected."""
     if config.family == "svd":
         return ModelType.V_PREDICTION_EDM
     return ModelType.V_PREDICTION if config.prediction_type == "v" else ModelType.EPS
