@@ -16,6 +16,7 @@ from safetensors.torch import load_file, save_file
 from engine.graph.native import Combo, Node, NodeOutput, Out, Socket, Widget, node
 from engine.models.lora.apply import LoRAFile
 from engine.models.lora.formats import build_adapters
+from engine.training.lora_adapters import ALGORITHMS as TRAINABLE
 from engine.training.lora_adapters import AdaptedUNet, LoraAdapters
 from engine.training.lora_training import DTYPES, LOSSES, OPTIMIZERS, TrainSettings, train_lora
 from engine.values.denoiser import UNetCall, sampling_model
@@ -66,9 +67,9 @@ class TrainLoraNode(Node):
 
     def train(self, ctx):
         """The run, where autograd records (tensors made under inference mode are cloned out of it first)."""
-        if self.algorithm != "LoRA":
+        if self.algorithm not in TRAINABLE:
             raise ValueError(f"TrainLoraNode: algorithm {self.algorithm!r} is not supported by Loom yet; "
-                             f"use 'LoRA'")
+                             f"use one of {list(TRAINABLE)}")
         latents = self.latents["samples"].clone()
         positive = [[c.clone(), {k: v.clone() if torch.is_tensor(v) else v for k, v in options.items()}]
                     for c, options in self.positive]
@@ -82,7 +83,7 @@ class TrainLoraNode(Node):
                                  self.optimizer, self.loss_function, self.seed, DTYPES[self.training_dtype])
         lora_dtype = DTYPES[self.lora_dtype]
         with model_manager(ctx).use(self.model.handle) as unet:
-            adapters = LoraAdapters(unet, self.rank, lora_dtype, self.seed, existing)
+            adapters = LoraAdapters(unet, self.rank, lora_dtype, self.seed, existing, self.algorithm)
             placed = sampling_model(self.model, unet)
             adapted = UNetCall(AdaptedUNet(unet, adapters, self.gradient_checkpointing),
                                placed.diffusion_model.replaced)

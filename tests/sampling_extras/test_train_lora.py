@@ -1,7 +1,8 @@
 """LoRA training on the tiny SD1.5 checkpoint, on the CPU: TrainLoraNode lowers the loss of every step of
 the run's second half against the same run with a negligible learning rate (same seeds: same latents,
 noise and sigmas at every step; sigmas vary, so losses are compared step by step), SaveLoRANode
-writes a file LoraLoaderModelOnly loads into the model TrainLoraNode returned, and LossGraphNode plots."""
+writes a file (LoRA or LoHa) LoraLoaderModelOnly loads into the model TrainLoraNode returned, and
+LossGraphNode plots."""
 
 import shutil
 
@@ -45,11 +46,12 @@ def test_training_lowers_the_loss_against_an_untrained_run_on_the_same_draws(ctx
     assert all(trained["loss"][i] < untrained["loss"][i] for i in late)
 
 
-def test_saved_lora_loads_with_lora_loader_into_the_trained_model(ctx, models_dir):
-    model, positive, (with_lora, lora, loss, steps) = train(ctx, 0.01, steps=4)
-    assert any(k.endswith(".lora_up.weight") for k in lora) and any(k.endswith(".diff_b") for k in lora)
-    SaveLoRANode(lora=lora, prefix="loras/trained", steps=steps).run(ctx)
-    saved = ctx.services.folders.output_dir / "loras" / "trained_4_steps_00001_.safetensors"
+@pytest.mark.parametrize(("algorithm", "factor"), [("LoRA", ".lora_up.weight"), ("LoHa", ".hada_w1_a")])
+def test_saved_lora_loads_with_lora_loader_into_the_trained_model(ctx, models_dir, algorithm, factor):
+    model, positive, (with_lora, lora, loss, steps) = train(ctx, 0.01, steps=4, algorithm=algorithm)
+    assert any(k.endswith(factor) for k in lora) and any(k.endswith(".diff_b") for k in lora)
+    SaveLoRANode(lora=lora, prefix=f"loras/{algorithm}", steps=steps).run(ctx)
+    saved = ctx.services.folders.output_dir / "loras" / f"{algorithm}_4_steps_00001_.safetensors"
     assert saved.is_file()
     shutil.copy(saved, models_dir / "loras" / saved.name)
     (loaded,) = LoraLoaderModelOnly(model=model, lora_name=saved.name, strength_model=1.0).run(ctx)
