@@ -14,7 +14,7 @@ from pydantic import Field, create_model
 from engine.graph.native import Node, Out, Socket, Widget, node
 from engine.models.lora.apply import lora_patches, read_lora
 from engine.models.lora.keys import clip_names, unet_names
-from engine.sampling.hooks import Keyframe, WeightHook, add_keyframes, combine_hooks
+from engine.sampling.hooks import Keyframe, WeightHook, add_keyframes, clip_schedule, combine_hooks
 from engine.weight_patches import Patch
 from nodes.loaders import load_checkpoint
 from nodes.model_files import file_version, folders_of, model_files
@@ -220,7 +220,8 @@ class CreateHookKeyframesFromFloats(Node):
 @node(category="advanced/hooks/clip", display_name="Set CLIP Hooks", experimental=True, outputs=[Out("CLIP")])
 class SetClipHooks(Node):
     """Encode with the hooks' CLIP weights; with apply_to_conds the encodings also carry the hooks to the
-    sampler. Without schedule_clip the hooks' keyframes are ignored when encoding."""
+    sampler. With schedule_clip a prompt is encoded once per keyframe part of the run (each entry limited to
+    its part); without it the keyframes are ignored when encoding."""
 
     clip: Annotated[object, Socket("CLIP")]
     apply_to_conds: bool = True
@@ -230,10 +231,19 @@ class SetClipHooks(Node):
     def run(self, ctx):
         if self.hooks is None:
             return (self.clip,)
+        cond_hooks = self.hooks if self.apply_to_conds else self.clip.cond_hooks
         if self.schedule_clip:
-            raise ValueError("SetClipHooks: schedule_clip is not supported yet (Loom encodes a prompt once); "
-                             "set it to false")
+            return (replace(self.clip, cond_hooks=cond_hooks, scheduled_hooks=self.hooks),)
         patches = [p for hook in self.hooks for p in hook.patches_for(self.clip, True, 1.0)]
-        clip = replace(self.clip.with_patches(patches),
-                       cond_hooks=self.hooks if self.apply_to_conds else self.clip.cond_hooks)
-        return (clip,)
+        return (replace(self.clip.with_patches(patches), cond_hooks=cond_hooks),)
+
+
+def scheduled_clips(clip) -> list[tuple[object, dict]]:
+    """(CLIP to encode with, timestep range of its encoding): the CLIP itself, or, when hooks schedule its
+    encoding, one patched CLIP per part of the run in which the hooks' strengths hold."""
+    hooks = getattr(clip, "scheduled_hooks", None)
+    if not hooks:
+        return [(clip, {})]
+    return [(clip.with_patches([p for hook, m in zip(hooks, strengths) for p in hook.patches_for(clip, True, m)]),
+             {"start_percent": start, "end_percent": end})
+            for start, end, strengths in clip_schedule(hooks)]

@@ -6,18 +6,23 @@ from pydantic import Field
 
 from engine.graph.native import Node, Out, Socket, Widget, node
 from engine.values.text_encoder import placed_clip
+from nodes.hooks import scheduled_clips
 from nodes.latents import MAX_SIZE
 from nodes.model_files import model_manager
 
 
 def encode(ctx, clip, tokenize, **options) -> list:
-    """CONDITIONING with one entry: the encoded tokens, pooled output, `options` and the CLIP's hooks."""
+    """CONDITIONING: the encoded tokens, pooled output, `options` and the CLIP's hooks; one entry, or one per
+    part of the run for a CLIP whose hooks schedule its encoding (SetClipHooks)."""
     if clip is None:
         raise ValueError("clip input is None: this checkpoint has no text encoder (use a CLIP loader)")
-    with placed_clip(model_manager(ctx), clip) as encoder:
-        cond, pooled = encoder.encode(tokenize(encoder))
     hooks = getattr(clip, "cond_hooks", None)
-    return [[cond, {"pooled_output": pooled, **options, **({"hooks": hooks} if hooks else {})}]]
+    out = []
+    for part, timing in scheduled_clips(clip):
+        with placed_clip(model_manager(ctx), part) as encoder:
+            cond, pooled = encoder.encode(tokenize(encoder))
+        out.append([cond, {"pooled_output": pooled, **options, **timing, **({"hooks": hooks} if hooks else {})}])
+    return out
 
 
 @node(category="conditioning", display_name="CLIP Text Encode (Prompt)", aliases=["CLIPEncode"],

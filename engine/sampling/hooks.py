@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 
 from engine.weight_patches import Patch
 
@@ -123,3 +124,25 @@ def place_hook_weights(model, hooks: Sequence[WeightHook] | None, sigma: float,
     schedule = None if schedule is None else [float(s) for s in schedule]
     patches = group_patches(target, hooks or (), False, sigma, schedule, model.model_sampling.percent_to_sigma)
     target.handle.manager.load(target.handle.with_patches(patches))
+
+
+def clip_schedule(hooks: Sequence[WeightHook]) -> list[tuple[float, float, tuple[float, ...]]]:
+    """(start_percent, end_percent, keyframe multiplier of each hook) for each part of the run in which no
+    hook's keyframe strength changes: a scheduled CLIP encodes once per part (SetClipHooks schedule_clip)."""
+    bounds = sorted({0.0, 1.0, *(k.start_percent for h in hooks for k in h.keyframes)})
+    parts = []
+    for start, end in pairwise(bounds):
+        strengths = tuple(_held_strength(h.keyframes, start) for h in hooks)
+        if parts and parts[-1][2] == strengths:
+            parts[-1] = (parts[-1][0], end, strengths)
+        else:
+            parts.append((start, end, strengths))
+    return parts
+
+
+def _held_strength(keyframes: Sequence[Keyframe], percent: float) -> float:
+    """The strength of the last keyframe starting at or before `percent` (the first one before any)."""
+    if not keyframes:
+        return 1.0
+    started = [k for k in keyframes if k.start_percent <= percent]
+    return (started[-1] if started else keyframes[0]).strength

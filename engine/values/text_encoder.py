@@ -43,12 +43,14 @@ def loom_key(comfy_key: str, module_keys) -> str | None:
 
 @dataclass(eq=False)
 class TextEncoderModel:
-    """CLIP: the text towers' handle, the clip-skip layer (None = the family's default) and the HOOKS its
-    encodings carry to the sampler (SetClipHooks' apply_to_conds)."""
+    """CLIP: the text towers' handle, the clip-skip layer (None = the family's default), the HOOKS its
+    encodings carry to the sampler (SetClipHooks' apply_to_conds) and the HOOKS whose keyframes schedule
+    its encoding (schedule_clip: one encoding per part of the run)."""
 
     handle: ModelHandle
     layer_idx: int | None = None
     cond_hooks: tuple | None = None
+    scheduled_hooks: tuple | None = None
 
     def with_layer(self, layer_idx: int | None) -> TextEncoderModel:
         return replace(self, layer_idx=layer_idx)
