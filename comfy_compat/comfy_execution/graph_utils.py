@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.graph.expansion import GraphBuilder, NodeHandle
+from engine.graph.types import is_link as engine_is_link
 
 Node = NodeHandle
 
@@ -12,6 +13,5 @@ __all__ = ["GraphBuilder", "Node", "is_link"]
 
 
 def is_link(obj: Any) -> bool:
-    """Whether an input value is a link `[node_id, output_index]` rather than a literal."""
-    return (isinstance(obj, (list, tuple)) and len(obj) == 2 and isinstance(obj[0], str)
-            and isinstance(obj[1], int) and not isinstance(obj[1], bool))
+    """Whether an input value is a link `[node_id, output_index]` rather than a literal (the engine's test)."""
+    return engine_is_link(obj)
