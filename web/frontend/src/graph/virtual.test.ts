@@ -4,7 +4,11 @@ import { describe, expect, it } from "vitest";
 import type { ApiPrompt, ObjectInfo } from "../api/types";
 import { workflowToApi } from "./convert";
 import { apiToWorkflow } from "./layout";
-import { createVirtualNode, insertReroute } from "./virtual";
+import { connect } from "./edit";
+import { createVirtualNode, insertReroute, typePrimitives } from "./virtual";
+import { convertWidgetToInput } from "./widgets";
+import { widgetSlots } from "./spec";
+import type { Workflow } from "./workflow";
 
 const CASES = join(__dirname, "../../../../tests/shared_cases/ui_to_api");
 const c = JSON.parse(readFileSync(join(CASES, "basic_widgets_links_titles.json"), "utf8")) as { object_info: ObjectInfo; api: ApiPrompt };
@@ -32,6 +36,21 @@ describe("canvas-only nodes from the menus", () => {
     let wf = apiToWorkflow(c.api, c.object_info);
     [wf] = createVirtualNode(wf, "Note", [0, 0]);
     [wf] = createVirtualNode(wf, "PrimitiveNode", [0, 0]);
+    expect(workflowToApi(wf, c.object_info)).toEqual(c.api);
+  });
+
+  it("a Primitive linked to a converted widget takes its type and value, and feeds the prompt", () => {
+    let wf = apiToWorkflow(c.api, c.object_info);
+    const target = wf.nodes.find((n) => n.type === "EmptyImage")!;
+    const slot = widgetSlots(c.object_info.EmptyImage, target).find((s) => s.def.name === "width")!;
+    wf = convertWidgetToInput(wf, target.id, slot);
+    let prim;
+    [wf, prim] = createVirtualNode(wf, "PrimitiveNode", [0, 0]);
+    const at = wf.nodes.find((n) => n.id === target.id)!.inputs.findIndex((i) => i.name === "width");
+    wf = typePrimitives(connect(wf, prim.id, 0, target.id, at) as Workflow, c.object_info);
+    const typed = wf.nodes.find((n) => n.id === prim.id)!;
+    expect(typed.outputs[0].type).toBe("INT");
+    expect(typed.widgets_values).toEqual([c.api[String(target.id)].inputs.width]);
     expect(workflowToApi(wf, c.object_info)).toEqual(c.api);
   });
 });

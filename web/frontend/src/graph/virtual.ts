@@ -1,6 +1,8 @@
 /** Canvas-only nodes made from the menus: Reroute, Note and Primitive, and a Reroute spliced into a link. */
-import { connect, removeLinks } from "./edit";
-import { findLink, type UiNode, type Workflow } from "./workflow";
+import type { ObjectInfo } from "../api/types";
+import { connect, removeLinks, updateNode } from "./edit";
+import { widgetSlots } from "./spec";
+import { findLink, findNode, type UiNode, type Workflow } from "./workflow";
 
 export type VirtualKind = "Reroute" | "Note" | "PrimitiveNode";
 
@@ -27,4 +29,23 @@ export function insertReroute(wf: Workflow, linkId: number, pos: [number, number
   if (typeof fed === "string") return wf;
   const out = connect(fed, reroute.id, 0, to, inSlot);
   return typeof out === "string" ? wf : out;
+}
+
+/** A Primitive linked to a widget input for the first time takes that input's type and current value, so it
+ * edits the value the node had (ComfyUI's behaviour); Primitives already typed are left alone. */
+export function typePrimitives(wf: Workflow, objectInfo: ObjectInfo): Workflow {
+  let out = wf;
+  for (const node of wf.nodes) {
+    if (node.type !== "PrimitiveNode" || node.outputs[0]?.type !== "*") continue;
+    const link = wf.links.find((l) => l[1] === node.id);
+    const target = link && findNode(wf, link[3]);
+    const input = target?.inputs[link![4]];
+    const info = target && objectInfo[target.type];
+    const slot = input?.widget && info ? widgetSlots(info, target).find((s) => s.def.name === input.widget!.name) : undefined;
+    if (!slot || !input) continue;
+    const values = target!.widgets_values;
+    const value = Array.isArray(values) ? values[slot.index] : values[slot.def.name];
+    out = updateNode(out, node.id, (n) => ({ ...n, outputs: [{ ...n.outputs[0], type: input.type, name: input.type }], widgets_values: [value] }));
+  }
+  return out;
 }

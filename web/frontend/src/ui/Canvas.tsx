@@ -17,7 +17,8 @@ import { connect, connectionProblem, removeLinks } from "../graph/edit";
 import type { LooseLink } from "../graph/linking";
 import { addNodeAt } from "../state/commands";
 import { commit, doc, edgeSelection, groupSelection, loads, selection } from "../state/document";
-import { notify } from "../state/runtime";
+import { typePrimitives } from "../graph/virtual";
+import { notify, runtime } from "../state/runtime";
 import { useStore } from "../state/store";
 import { applyEdgeSelection, applyNodeChanges, groupId, measured } from "./canvasChanges";
 import { GroupNode } from "./GroupNode";
@@ -106,7 +107,7 @@ export function Canvas({ onSearch, onMenu }: { onSearch: (request: SearchRequest
   const onConnect = (c: Connection) => {
     const next = connect(doc.get(), ...parseConnection(c));
     if (typeof next === "string") notify(next, "error");
-    else commit(next);
+    else commit(typePrimitives(next, runtime.get().objectInfo));
   };
 
   /** The link of the input a drag started from; letting go over empty canvas detaches it. */
