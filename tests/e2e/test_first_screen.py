@@ -38,8 +38,10 @@ def test_first_visit_opens_a_linked_text_to_image_workflow(first_visit_page):
         (n["id"], n["pos"], n["widgets_values"]) for n in wf["nodes"]], "the default opens once; later visits keep it"
 
 
-def test_template_browser_lists_runnable_templates_with_thumbnails_and_loads_one(page, artifacts):
+def test_template_browser_lists_runnable_templates_with_thumbnails_and_loads_one(first_visit_page, artifacts):
+    page = first_visit_page
     default = json.loads((_templates_folder() / "default.json").read_text())
+    page.locator('.react-flow__node[data-id="9"]').wait_for()
     page.mouse.click(*_centre(page.locator("button.templates-button")))
     card = page.locator('.template-card[data-template="default"]')
     card.wait_for()
