@@ -90,7 +90,7 @@ async def download(target: DownloadTarget, session: aiohttp.ClientSession, progr
                     have += len(chunk)
                     progress(have, total)
                 out.flush()
-                os.fsync(out.fileno())
+                await asyncio.to_thread(os.fsync, out.fileno())
     if target.sha256 and (actual := await asyncio.to_thread(_file_sha256, part)) != target.sha256:
         part.unlink()
         raise DownloadFailed(f"{target.name}: sha256 {actual} differs from the expected {target.sha256}")

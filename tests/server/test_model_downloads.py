@@ -26,8 +26,13 @@ async def remote(tmp_path):
         ranges.append(request.headers.get("Range"))
         return web.FileResponse(tmp_path / "host" / "model.safetensors")
 
+    async def serve_whole(request: web.Request) -> web.Response:
+        ranges.append(request.headers.get("Range"))
+        return web.Response(body=PAYLOAD)  # a host that ignores Range
+
     app = web.Application()
     app.router.add_get("/files/model.safetensors", serve)
+    app.router.add_get("/whole/model.safetensors", serve_whole)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     yield str(server.make_url("/files/model.safetensors")), ranges
@@ -78,6 +83,18 @@ async def test_a_partial_file_is_resumed_with_a_range_request(client, remote, tm
     state = await _finished(client, (await res.json())["id"])
     assert state["status"] == "done", state
     assert ranges == ["bytes=1000000-"]
+    assert (_checkpoints(tmp_path) / "sd15.safetensors").read_bytes() == PAYLOAD
+
+
+async def test_a_host_ignoring_range_restarts_the_file_from_the_beginning(client, remote, tmp_path):
+    url, ranges = remote
+    _checkpoints(tmp_path).mkdir(parents=True)
+    (_checkpoints(tmp_path) / "sd15.safetensors.part").write_bytes(b"stale bytes from another file")
+    res = await client.post("/models/download", json={"url": url.replace("/files/", "/whole/"),
+                                                      "directory": "checkpoints", "name": "sd15.safetensors"})
+    state = await _finished(client, (await res.json())["id"])
+    assert state["status"] == "done", state
+    assert ranges == ["bytes=29-"]
     assert (_checkpoints(tmp_path) / "sd15.safetensors").read_bytes() == PAYLOAD
 
 
