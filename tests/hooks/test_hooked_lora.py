@@ -40,12 +40,18 @@ def _hooked(positive, hooks):
                                      hooks=hooks).run(None)[0]
 
 
-def test_hooked_lora_on_positive_equals_the_lora_on_the_whole_model_for_it_and_leaves_negative_alone(env):
+def lora_setup(env, strength: float):
+    """(MODEL, positive, negative, a LoRA hook at `strength`, the MODEL with that LoRA loaded)."""
     model, _, _ = env.checkpoint("sd15")
     name = _lora(env, model)
     positive, negative = _conds()
-    (hooks,) = CreateHookLoraModelOnly(lora_name=name, strength_model=0.8).run(env.ctx)
-    (with_lora,) = LoraLoaderModelOnly(model=model, lora_name=name, strength_model=0.8).run(env.ctx)
+    (hooks,) = CreateHookLoraModelOnly(lora_name=name, strength_model=strength).run(env.ctx)
+    (with_lora,) = LoraLoaderModelOnly(model=model, lora_name=name, strength_model=strength).run(env.ctx)
+    return model, positive, negative, hooks, with_lora
+
+
+def test_hooked_lora_on_positive_equals_the_lora_on_the_whole_model_for_it_and_leaves_negative_alone(env):
+    model, positive, negative, hooks, with_lora = lora_setup(env, 0.8)
     base_before = env.weights(model.handle)
 
     hooked_neg, hooked_pos = _x0(env, model, _hooked(positive, hooks), negative, 2.0)
@@ -61,14 +67,10 @@ def test_hooked_lora_on_positive_equals_the_lora_on_the_whole_model_for_it_and_l
 
 
 def test_keyframes_turn_the_hook_off_from_their_start_percent(env):
-    model, _, _ = env.checkpoint("sd15")
-    name = _lora(env, model)
-    positive, negative = _conds()
-    (hooks,) = CreateHookLoraModelOnly(lora_name=name, strength_model=1.0).run(env.ctx)
+    model, positive, negative, hooks, with_lora = lora_setup(env, 1.0)
     (keyframes,) = CreateHookKeyframe(strength_mult=1.0, start_percent=0.0).run(None)
     (keyframes,) = CreateHookKeyframe(strength_mult=0.0, start_percent=0.5, prev_hook_kf=keyframes).run(None)
     (scheduled,) = SetHookKeyframes(hooks=hooks, hook_kf=keyframes).run(None)
-    (with_lora,) = LoraLoaderModelOnly(model=model, lora_name=name, strength_model=1.0).run(env.ctx)
     ms = model.get_model_object("model_sampling")
     switch = ms.percent_to_sigma(0.5)
     early, late = switch * 1.5, switch * 0.5

@@ -4,12 +4,11 @@ model-as-LoRA hook; and the MODEL's weights are its own again afterwards."""
 
 import torch
 
-from nodes.hooks import CreateHookLoraModelOnly, CreateHookModelAsLoraModelOnly
+from nodes.hooks import CreateHookModelAsLoraModelOnly
 from nodes.loaders import CheckpointLoaderSimple
-from nodes.lora import LoraLoaderModelOnly
 from nodes.sampling import KSampler
 from tests.fixtures.checkpoints import make_tiny_checkpoint
-from tests.hooks.test_hooked_lora import _conds, _hooked, _lora
+from tests.hooks.test_hooked_lora import _conds, _hooked, lora_setup
 
 OTHER = "other_sd15.safetensors"
 
@@ -21,11 +20,7 @@ def _sample(env, model, positive, negative):
 
 
 def test_ksampler_with_a_lora_hook_on_positive_equals_sampling_the_lora_model(env):
-    model, _, _ = env.checkpoint("sd15")
-    name = _lora(env, model)
-    positive, negative = _conds()
-    (hooks,) = CreateHookLoraModelOnly(lora_name=name, strength_model=1.5).run(env.ctx)
-    (with_lora,) = LoraLoaderModelOnly(model=model, lora_name=name, strength_model=1.5).run(env.ctx)
+    model, positive, negative, hooks, with_lora = lora_setup(env, 1.5)
     before = env.weights(model.handle)
 
     hooked = _sample(env, model, _hooked(positive, hooks), negative)
