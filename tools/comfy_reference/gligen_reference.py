@@ -10,34 +10,24 @@ way at the tiny phrase width and handed to ComfyUI's Gligen._set_position.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
 
-REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loom_fixture import REPO, comfy_on_cpu, load_fixture
+
 LATENT = (2, 4, 8, 8)
 BOXES = ((4, 4, 0, 2), (3, 5, 4, 1))  # (h, w, y, x) in latent pixels
 TOKENS = {32: 64, 64: 16}  # transformer width -> image tokens at that UNet level for an 8 x 8 latent
 
 
-def _fixture():
-    """Loom's fixture module, loaded by path (ComfyUI has a `tests` package of its own)."""
-    spec = importlib.util.spec_from_file_location("gligen_file", REPO / "tests/fixtures/gligen_file.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def main(comfy_path: str) -> None:
-    sys.path.insert(0, comfy_path)
-    from comfy.cli_args import args
-
-    args.cpu = True
+    comfy_on_cpu(comfy_path)
     import comfy.gligen
-    fixture = _fixture()
+    fixture = load_fixture("gligen_file")
     phrase_dim, transformers = fixture.PHRASE_DIM, fixture.TINY_SD15_TRANSFORMERS
 
     gligen = comfy.gligen.load_gligen(fixture.tiny_gligen_state_dict())

@@ -9,30 +9,20 @@ the class-word position and ComfyUI's fused prompt embedding.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
 
-REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loom_fixture import REPO, comfy_on_cpu, load_fixture
+
 CLASS_TOKEN = 2
 
 
-def _fixture():
-    """Loom's fixture module, loaded by path (ComfyUI has a `tests` package of its own)."""
-    spec = importlib.util.spec_from_file_location("photomaker_file", REPO / "tests/fixtures/photomaker_file.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def main(comfy_path: str) -> None:
-    sys.path.insert(0, comfy_path)
-    from comfy.cli_args import args
-
-    args.cpu = True
+    comfy_on_cpu(comfy_path)
     import comfy.clip_vision
     import comfy.model_management
     from comfy_extras import nodes_photomaker
@@ -40,7 +30,7 @@ def main(comfy_path: str) -> None:
     # On a CPU ComfyUI stores text-encoder-class weights in float16; float32 here keeps the reference exact.
     comfy.model_management.text_encoder_dtype = lambda device=None: torch.float32
 
-    fixture = _fixture()
+    fixture = load_fixture("photomaker_file")
     nodes_photomaker.VISION_CONFIG_DICT.update(num_hidden_layers=1, intermediate_size=fixture.MLP_WIDTH)
     encoder = nodes_photomaker.PhotoMakerIDEncoder()
     encoder.load_state_dict(fixture.tiny_photomaker_state_dict(fixture.FULL_WIDTH))
