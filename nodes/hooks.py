@@ -38,23 +38,15 @@ def _lora_maker(lora, clip: bool):
     return make
 
 
-class _Towards:
-    """A patch function moving a weight towards another model's weight: w + strength * (other - w)."""
-
-    def __init__(self, other: torch.Tensor):
-        self.other = other
-
-    def __call__(self, weight: torch.Tensor, strength: float) -> torch.Tensor:
-        return weight + strength * (self.other.to(weight) - weight)
-
-
 def _model_maker(source):
-    """make_patches moving every weight the target shares (same key and shape) with `source`'s weights."""
+    """make_patches adding strength x (source weight - the target's own unpatched weight) to every weight the
+    target shares (same key and shape) with `source` (ComfyUI's model_as_lora: at strength 1 the source's
+    weights, plus whatever other patches the target carries)."""
 
     def make(target, strength: float) -> tuple[Patch, ...]:
-        weights, shapes = source.handle.source_tensors(), target.handle.module_shapes()
-        return tuple(Patch(k, _Towards(weights[k]), strength) for k, shape in shapes.items()
-                     if k in weights and tuple(weights[k].shape) == tuple(shape))
+        weights, own = source.handle.source_tensors(), target.handle.source_tensors()
+        return tuple(Patch(k, weights[k].float() - t.float(), strength) for k, t in own.items()
+                     if k in weights and weights[k].shape == t.shape)
 
     return make
 

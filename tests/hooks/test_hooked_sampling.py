@@ -6,6 +6,7 @@ import torch
 
 from nodes.hooks import CreateHookModelAsLoraModelOnly
 from nodes.loaders import CheckpointLoaderSimple
+from nodes.lora import LoraLoaderModelOnly
 from nodes.sampling import KSampler
 from tests.fixtures.checkpoints import make_tiny_checkpoint
 from tests.hooks.test_hooked_lora import _conds, _hooked, lora_setup
@@ -42,3 +43,16 @@ def test_ksampler_with_a_model_as_lora_hook_equals_sampling_the_other_checkpoint
 
     torch.testing.assert_close(hooked, _sample(env, other, positive, negative), rtol=1e-4, atol=1e-4)
     assert (hooked - _sample(env, model, positive, negative)).abs().max() > 1e-3
+
+
+def test_model_as_lora_hook_keeps_the_models_own_lora(env):
+    make_tiny_checkpoint("sd15", env.folders.models_dir / "checkpoints" / OTHER, seed=7)
+    _, positive, negative, _, with_lora = lora_setup(env, 1.0)
+    (other, _, _) = CheckpointLoaderSimple(ckpt_name=OTHER).run(env.ctx)
+    (other_with_lora,) = LoraLoaderModelOnly(model=other, lora_name="hook.safetensors",
+                                             strength_model=1.0).run(env.ctx)
+    (hooks,) = CreateHookModelAsLoraModelOnly(ckpt_name=OTHER, strength_model=1.0).run(env.ctx)
+
+    hooked = _sample(env, with_lora, _hooked(positive, hooks), negative)
+
+    torch.testing.assert_close(hooked, _sample(env, other_with_lora, positive, negative), rtol=1e-4, atol=1e-4)
