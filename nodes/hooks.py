@@ -5,6 +5,7 @@ CLIP. The hooks themselves and their scheduling are engine.sampling.hooks.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import Annotated, Literal
 
@@ -25,6 +26,7 @@ KEYFRAMES = Annotated[object, Socket("HOOK_KEYFRAMES")]
 HookStrength = Annotated[float, Widget(step=0.01)]
 STRENGTH = Field(1.0, ge=-20.0, le=20.0)
 Percent = Annotated[float, Widget(step=0.001)]
+log = logging.getLogger(__name__)
 
 
 def _lora_maker(lora, clip: bool):
@@ -152,10 +154,14 @@ class CreateHookKeyframe(Node):
         return (add_keyframes(tuple(self.prev_hook_kf or ()), [Keyframe(self.strength_mult, self.start_percent)]),)
 
 
-def _spread(strengths: list[float], start: float, end: float, prev) -> tuple[Keyframe, ...]:
-    """Keyframes at evenly spaced percents from start to end; only the first guarantees a step."""
+def _spread(strengths: list[float], start: float, end: float, prev, show: bool) -> tuple[Keyframe, ...]:
+    """Keyframes at evenly spaced percents from start to end; only the first guarantees a step (logged when
+    `show`, the nodes' print_keyframes)."""
     percents = torch.linspace(start, end, len(strengths)).tolist()
     new = [Keyframe(float(s), p, 1 if i == 0 else 0) for i, (p, s) in enumerate(zip(percents, strengths))]
+    if show:
+        for keyframe in new:
+            log.info("Hook Keyframe - start_percent:%s = %s", keyframe.start_percent, keyframe.strength)
     return add_keyframes(tuple(prev or ()), new)
 
 
@@ -180,7 +186,7 @@ class CreateHookKeyframesInterpolated(Node):
     def run(self, ctx):
         t = EASINGS[self.interpolation](torch.linspace(0, 1, self.keyframes_count, dtype=torch.float64))
         strengths = (self.strength_start + (self.strength_end - self.strength_start) * t).tolist()
-        return (_spread(strengths, self.start_percent, self.end_percent, self.prev_hook_kf),)
+        return (_spread(strengths, self.start_percent, self.end_percent, self.prev_hook_kf, self.print_keyframes),)
 
 
 @node(category=SCHEDULING, display_name="Create Hook Keyframes From Floats", experimental=True,
@@ -206,7 +212,7 @@ class CreateHookKeyframesFromFloats(Node):
             except TypeError as e:
                 raise TypeError(f"CreateHookKeyframesFromFloats: floats_strength must be a float or a list of "
                                 f"floats, got {type(values).__name__}") from e
-        return (_spread(values, self.start_percent, self.end_percent, self.prev_hook_kf),)
+        return (_spread(values, self.start_percent, self.end_percent, self.prev_hook_kf, self.print_keyframes),)
 
 
 @node(category="advanced/hooks/clip", display_name="Set CLIP Hooks", experimental=True, outputs=[Out("CLIP")])

@@ -54,7 +54,7 @@ class WeightHook:
                                                                                self.strength_model)
         if make is None:
             return ()
-        slot = (id(target.handle.slot), clip)
+        slot = (target.handle.key, clip)
         if slot not in self._cache:
             self._cache[slot] = make(target, 1.0)
         return tuple(p._replace(strength=p.strength * strength * multiplier) for p in self._cache[slot])
