@@ -92,12 +92,14 @@ class Gligen(nn.Module):
 
         def middle_patch(x: torch.Tensor, extra_options: dict) -> torch.Tensor:
             fuser = self.module_list[extra_options["transformer_index"]]
-            return fuser(x, objs.to(x))
+            dtype = fuser.linear.weight.dtype
+            return fuser(x.to(dtype), objs.to(x.device, dtype)).to(x.dtype)
         return middle_patch
 
     def set_position(self, latent_shape, position_params: list, device) -> MiddlePatch:
-        """The middle patch for boxes `position_params`: (phrase embedding [1, D], h, w, y, x) in latent
-        pixels, relative to a latent of `latent_shape` (B, C, H, W)."""
+        """Move to `device` (where the UNet runs) and give the middle patch for boxes `position_params`:
+        (phrase embedding [1, D], h, w, y, x) in latent pixels, relative to a latent of `latent_shape`."""
+        self.to(device)
         batch, _, height, width = latent_shape
         if len(position_params) > MAX_OBJECTS:
             raise ValueError(f"GLIGEN: {len(position_params)} boxes on one prompt; at most {MAX_OBJECTS} are supported")
@@ -111,7 +113,8 @@ class Gligen(nn.Module):
         return self._patch(*(t[None].repeat(batch, *[1] * t.ndim).to(device) for t in (boxes, masks, phrases)))
 
     def set_empty(self, latent_shape, device) -> MiddlePatch:
-        """The middle patch with no boxes: every slot the null token."""
+        """Move to `device` and give the middle patch with no boxes: every slot the null token."""
+        self.to(device)
         batch = latent_shape[0]
         return self._patch(torch.zeros(batch, MAX_OBJECTS, 4, device=device),
                            torch.zeros(batch, MAX_OBJECTS, device=device),
