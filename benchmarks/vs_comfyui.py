@@ -118,6 +118,13 @@ class Run:
         return self.started[next_node] - self.started[node]
 
 
+def refusal(body: dict) -> str:
+    """One line for a refused prompt: the error and the first node error's reason."""
+    error, node_errors = body.get("error") or {}, body.get("node_errors") or {}
+    first = next(iter(node_errors.values()), {}).get("errors", [{}])[0]
+    return f"{error.get('message', body)}; {first.get('message', '')} {first.get('details', '')}".strip()[:300]
+
+
 async def run_prompt(session: aiohttp.ClientSession, url: str, prompt: dict, timeout: float) -> Run:
     """Queue `prompt` and follow its messages until `executing` None (done) or an error."""
     client = f"bench{time.monotonic_ns()}"
@@ -127,7 +134,7 @@ async def run_prompt(session: aiohttp.ClientSession, url: str, prompt: dict, tim
         async with session.post(f"{url}/prompt", json={"prompt": prompt, "client_id": client}) as response:
             body = await response.json()
         if response.status != 200:
-            return Run(error=json.dumps(body)[:300])
+            return Run(error=refusal(body))
         prompt_id = body["prompt_id"]
         async with asyncio.timeout(timeout):
             async for msg in ws:
@@ -201,7 +208,7 @@ async def graph_figures(session, url: str, figures: dict, args) -> None:
     for repeat in range(args.repeats):
         run = await run_prompt(session, url, chain(GRAPH_NODES, 1000 + repeat), args.timeout)
         if run.error:
-            figures["chain_us"] = f"refused: {run.error[:120]}"
+            figures["chain_us"] = f"refused: {run.error}"
             break
         colds.append(run.seconds / GRAPH_NODES * 1e6)
     else:
@@ -209,7 +216,7 @@ async def graph_figures(session, url: str, figures: dict, args) -> None:
     prompt = fan_out(GRAPH_NODES + 1)
     first = await run_prompt(session, url, prompt, args.timeout)
     if first.error:
-        figures["fanout_ms"] = f"refused: {first.error[:120]}"
+        figures["fanout_ms"] = f"refused: {first.error}"
         return
     cached = [(await run_prompt(session, url, prompt, args.timeout)).seconds * 1e3 for _ in range(args.repeats)]
     figures["fanout_ms"] = statistics.median(cached)
