@@ -244,8 +244,9 @@ def comfyui_command(args, base: Path, port: int) -> list[str]:
             "--base-directory", str(base), "--disable-auto-launch", "--preview-method", "none"]
 
 
-def loom_command(base: Path, port: int) -> list[str]:
-    return [sys.executable, "main.py", "--cpu", "--port", str(port), "--base-directory", str(base)]
+def loom_command(args, base: Path, port: int) -> list[str]:
+    return [sys.executable, "main.py", "--cpu", "--port", str(port), "--base-directory", str(base),
+            *args.loom_args.split()]
 
 
 ROWS = [("ready_s", "server ready (s)"), ("ready_rss", "RSS at ready (MiB)"),
@@ -291,7 +292,7 @@ def run_both(args) -> None:
                 (base / folder).mkdir(parents=True)
             (base / "models" / "checkpoints" / CHECKPOINT).symlink_to(checkpoint.resolve())
             port = args.port + offset
-            command = comfyui_command(args, base, port) if name == "comfyui" else loom_command(base, port)
+            command = comfyui_command(args, base, port) if name == "comfyui" else loom_command(args, base, port)
             cwd = Path(args.comfyui) if name == "comfyui" else ROOT
             results[name] = measure(name, command, cwd, port, args)
             print(f"{name}: {json.dumps(results[name])}", flush=True)
@@ -309,6 +310,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="runs per figure (default 2)")
     parser.add_argument("--port", type=int, default=19000, help="ComfyUI's port; Loom uses the next one")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per prompt / start-up")
+    parser.add_argument("--loom-args", default="", help="extra flags for Loom's server, e.g. '--manual-cast'")
     parser.add_argument("--work", help="folder for the servers' logs (default: a temporary one)")
     args = parser.parse_args()
     if not args.checkpoint and not args.quick:
