@@ -64,3 +64,14 @@ def test_missing_models_are_listed_with_url_and_folder_and_download(page, loom_s
         """() => document.querySelector('tr[data-model="never_there.safetensors"] .download-state')
              .textContent.startsWith('failed')""")
     assert "404" in gone.locator(".download-state").inner_text()
+
+
+def test_a_refused_queue_lists_the_missing_files_again(page, file_host, tmp_path):
+    path = tmp_path / "needs_models.json"
+    path.write_text(json.dumps(_workflow(file_host)))
+    drop_file(page, path, "application/json")
+    dialog = page.locator(".missing-models")
+    dialog.locator("button", has_text="Close").click()
+    dialog.wait_for(state="detached")
+    page.locator("button.queue-button").click()
+    page.locator('tr.missing-model[data-model="never_there.safetensors"]').wait_for()

@@ -2,11 +2,13 @@
 import { fetchObjectInfo, PromptRejected, queuePrompt, uploadImage } from "../api/client";
 import type { NodeErrors } from "../api/types";
 import { workflowToApi } from "../graph/convert";
+import { missingModels } from "../graph/models";
 import { widgetSlots } from "../graph/spec";
 import { applyControlAfterGenerate, setWidgetValue } from "../graph/widgets";
 import { NoEmbeddedWorkflow, workflowFromFile } from "../files/load";
 import { addNodeAt } from "./commands";
 import { commit, doc, replaceWorkflow } from "./document";
+import { missingModelsAsked } from "./downloads";
 import { expectPrompt } from "./execution";
 import { notify, runtime } from "./runtime";
 
@@ -67,6 +69,7 @@ export async function queueWorkflow(): Promise<void> {
     commit(applyControlAfterGenerate(doc.get(), objectInfo));
   } catch (err) {
     if (err instanceof PromptRejected) markNodeErrors(err.nodeErrors);
+    if (missingModels(wf, objectInfo).length) missingModelsAsked.set((n) => n + 1);
     notify(err instanceof Error ? err.message : String(err), "error");
   }
 }

@@ -1,11 +1,11 @@
-/** After a workflow loads: the model files it names that this server lacks, where they come from and where they
+/** After a workflow loads (and when a queue is refused): the model files it names that this server lacks, where they come from and where they
  * go, each with a Download button showing the server's progress; the node lists refresh when one lands. */
 import { useEffect, useState } from "react";
 import { startModelDownload, type DownloadState } from "../api/client";
 import { missingModels, type ModelNeed } from "../graph/models";
 import { refreshObjectInfo } from "../state/actions";
 import { doc, loads } from "../state/document";
-import { downloads, recordDownload } from "../state/downloads";
+import { downloads, missingModelsAsked, recordDownload } from "../state/downloads";
 import { notify, runtime } from "../state/runtime";
 import { useStore } from "../state/store";
 
@@ -42,18 +42,20 @@ export function MissingModels() {
   const loaded = useStore(loads, (n) => n);
   const objectInfo = useStore(runtime, (r) => r.objectInfo);
   const finished = useStore(downloads, (all) => Object.values(all).filter((d) => d.status === "done").length);
-  const [shownFor, setShownFor] = useState(-1);
+  const asked = useStore(missingModelsAsked, (n) => n);
+  const occasion = `${loaded}-${asked}`;
+  const [shownFor, setShownFor] = useState("");
   const [needs, setNeeds] = useState<ModelNeed[]>([]);
   useEffect(() => {
     if (finished) void refreshObjectInfo();
   }, [finished]);
   useEffect(() => {
-    if (shownFor === loaded) return;
+    if (shownFor === occasion) return;
     const missing = missingModels(doc.get(), objectInfo);
     if (Object.keys(objectInfo).length === 0) return;
     setNeeds(missing);
-    setShownFor(loaded);
-  }, [loaded, objectInfo, shownFor]);
+    setShownFor(occasion);
+  }, [occasion, objectInfo, shownFor]);
   if (!needs.length) return null;
   return (
     <div className="modal-backdrop" onMouseDown={() => setNeeds([])}>
