@@ -1,5 +1,5 @@
-"""GLIGEN: the position net and fusers equal ComfyUI's comfy/gligen.py on the same tiny weights
-(tools/comfy_reference/gligen_reference.py), and in a workflow a text box changes the sampled latent only
+"""GLIGEN: the position net and fusers, alone and inside the tiny SD1.5 UNet, equal ComfyUI's comfy/gligen.py
+(and UNet) on the same tiny weights (tools/comfy_reference/gligen_reference.py), and in a workflow a text box changes the sampled latent only
 when one is applied, and differently for different boxes."""
 
 from pathlib import Path
@@ -11,6 +11,7 @@ from safetensors.torch import load_file, save_file
 from engine.models.gligen import load_gligen
 from tests.fixtures.checkpoints import make_tiny_checkpoint
 from tests.fixtures.gligen_file import tiny_gligen_state_dict
+from tests.fixtures.tiny_model import tiny_model
 from tests.fixtures.workflow_runner import Loom
 
 REFERENCE = Path(__file__).parent / "data" / "gligen_reference.safetensors"
@@ -34,6 +35,22 @@ def test_gligen_middle_patch_equals_comfyui_for_boxes_and_for_none():
             torch.testing.assert_close(empty(x, {"transformer_index": index}), ref[f"empty.{index}"],
                                        rtol=1e-5, atol=1e-5)
             assert not torch.allclose(ref[f"position.{index}"], ref[f"empty.{index}"])
+
+
+def test_unet_with_gligen_middle_patch_equals_comfyui_unet(tmp_path):
+    """The tiny SD1.5 UNet and inputs of tools/comfy_reference/unet_patches_reference.py, with the patch."""
+    ref = load_file(str(REFERENCE))
+    gligen = load_gligen(tiny_gligen_state_dict())
+    boxes = [(ref["phrases"][i:i + 1], *box) for i, box in enumerate(BOXES)]
+    unet = tiny_model(make_tiny_checkpoint("sd15", tmp_path / "sd15.safetensors")).patch_model().diffusion_model
+    gen = torch.Generator().manual_seed(11)
+    x, context = torch.randn(2, 4, 16, 16, generator=gen), torch.randn(2, 5, 32, generator=gen)
+    for name, patch in (("position", gligen.set_position(LATENT, boxes, "cpu")), ("empty", gligen.set_empty(LATENT, "cpu"))):
+        options = {"patches": {"middle_patch": [patch]}, "cond_or_uncond": [0, 1], "sigmas": torch.tensor([14.0, 14.0])}
+        with torch.no_grad():
+            out = unet(x, torch.tensor([500.0, 500.0]), context, transformer_options=options)
+        torch.testing.assert_close(out, ref[f"unet.{name}"], rtol=2e-5, atol=2e-5)
+    assert (ref["unet.position"] - ref["unet.empty"]).abs().max() > 1e-3
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ package of its own, so Loom's cannot be imported by name)."""
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import sys
 from pathlib import Path
@@ -25,3 +26,13 @@ def load_fixture(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def use_loom_tests() -> None:
+    """Make `tests` Loom's test package (a namespace package, which any regular `tests` package on the
+    path would otherwise shadow), with the repository importable for the fixtures' own imports."""
+    sys.path.insert(0, str(REPO))
+    for name in [m for m in sys.modules if m == "tests" or m.startswith("tests.")]:
+        del sys.modules[name]
+    spec = importlib.machinery.PathFinder.find_spec("tests", [str(REPO)])
+    sys.modules["tests"] = importlib.util.module_from_spec(spec)
