@@ -243,5 +243,5 @@ def scheduled_clips(clip) -> list[tuple[object, dict]]:
     if not hooks:
         return [(clip, {})]
     return [(clip.with_patches([p for hook, m in zip(hooks, strengths) for p in hook.patches_for(clip, True, m)]),
-             {"start_percent": start, "end_percent": end})
+             {"clip_start_percent": start, "clip_end_percent": end})
             for start, end, strengths in clip_schedule(hooks)]

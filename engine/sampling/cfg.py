@@ -130,7 +130,8 @@ def _weights(options: dict, area, shape) -> torch.Tensor:
 
 
 def prepare_conds(model, conditioning: list, shape: torch.Size, device) -> list[_Entry]:
-    """Turn a CONDITIONING list into entries with network kwargs, area weights and sigma ranges."""
+    """Turn a CONDITIONING list into entries with network kwargs, area weights and sigma ranges (the timestep
+    range, narrowed to the part of the run a scheduled CLIP encoded the entry for)."""
     ms = model.model_sampling
     entries = []
     for context, options in conditioning:
@@ -139,8 +140,9 @@ def prepare_conds(model, conditioning: list, shape: torch.Size, device) -> list[
         kwargs = {k: _crop(repeat_to_batch(v, shape[0]), k, area).to(device) for k, v in kwargs.items()}
         entries.append(_Entry(
             kwargs=kwargs, area=area, mult=_weights(options, area, shape).to(device),
-            sigma_start=ms.percent_to_sigma(options.get("start_percent", 0.0)),
-            sigma_end=ms.percent_to_sigma(options.get("end_percent", 1.0)),
+            sigma_start=ms.percent_to_sigma(max(options.get("start_percent", 0.0),
+                                                options.get("clip_start_percent", 0.0))),
+            sigma_end=ms.percent_to_sigma(min(options.get("end_percent", 1.0), options.get("clip_end_percent", 1.0))),
             control=options.get("control"), gligen=options.get("gligen"), hooks=options.get("hooks"),
             default=bool(options.get("default"))))
     return entries

@@ -8,6 +8,7 @@ from nodes.hooks import CreateHookKeyframe, CreateHookLora, SetClipHooks, SetHoo
 from nodes.lora import LoraLoader
 from nodes.text_encode import CLIPTextEncode
 from tests.fixtures.lora_files import SD15_KOHYA, lora_tensors
+from tests.hooks.test_hooked_lora import _x0
 
 PROMPT = "a red cube"
 
@@ -57,9 +58,16 @@ def test_scheduled_clip_encodes_each_keyframe_part_with_its_strength(env):
     (_, half_clip) = LoraLoader(model=model, clip=clip, lora_name=name, strength_model=1.0,
                                 strength_clip=0.5).run(env.ctx)
 
-    (early, early_options), (late, late_options) = _encode(env, hooked_clip)
+    parts = _encode(env, hooked_clip)
+    (early, early_options), (late, late_options) = parts
 
-    assert (early_options["start_percent"], early_options["end_percent"]) == (0.0, 0.4)
-    assert (late_options["start_percent"], late_options["end_percent"]) == (0.4, 1.0)
+    assert (early_options["clip_start_percent"], early_options["clip_end_percent"]) == (0.0, 0.4)
+    assert (late_options["clip_start_percent"], late_options["clip_end_percent"]) == (0.4, 1.0)
     torch.testing.assert_close(early, _encode(env, clip)[0][0], rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(late, _encode(env, half_clip)[0][0], rtol=1e-5, atol=1e-5)
+
+    ms = model.get_model_object("model_sampling")
+    for percent, active in ((0.2, [parts[0]]), (0.7, [parts[1]])):  # each part drives only its own steps
+        sigma = ms.percent_to_sigma(percent)
+        torch.testing.assert_close(_x0(env, model, parts, parts, sigma)[1], _x0(env, model, active, active, sigma)[1],
+                                   rtol=1e-6, atol=1e-6)
