@@ -18,23 +18,30 @@ LATENT_SCALE = 8  # image pixels per latent pixel (the SD VAEs' downscale)
 LatentUpscaleMethod = Literal["nearest-exact", "bilinear", "area", "bicubic", "bislerp"]
 
 
-def _slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation of the rows of [N,C] a and b by [N,1] t, lerping their lengths; rows almost
-    parallel keep a, rows almost opposite are lerped (ComfyUI's bislerp rules)."""
-    channels = a.shape[-1]
-    norm_a, norm_b = torch.norm(a, dim=-1, keepdim=True), torch.norm(b, dim=-1, keepdim=True)
-    unit_a, unit_b = a / norm_a, b / norm_b
-    unit_a[norm_a.expand(-1, channels) == 0.0] = 0.0
-    unit_b[norm_b.expand(-1, channels) == 0.0] = 0.0
-    dot = (unit_a * unit_b).sum(1)
-    omega = torch.acos(dot)
-    sin = torch.sin(omega)
-    out = ((torch.sin((1.0 - t.squeeze(1)) * omega) / sin).unsqueeze(1) * unit_a
-           + (torch.sin(t.squeeze(1) * omega) / sin).unsqueeze(1) * unit_b)
-    out *= (norm_a * (1.0 - t) + norm_b * t).expand(-1, channels)
-    out[dot > 1 - 1e-5] = a[dot > 1 - 1e-5]
-    out[dot < 1e-5 - 1] = (a * (1.0 - t) + b * t)[dot < 1e-5 - 1]
-    return out
+def _unit_rows(rows: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Each row divided by its length; a zero-length row stays the zero vector instead of NaN."""
+    return torch.where(lengths == 0.0, torch.zeros_like(rows), rows / lengths)
+
+
+def _slerp(start: torch.Tensor, end: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Move each [N,C] row of `start` toward the matching row of `end` by the [N,1] fraction t.
+
+    The direction travels along the great circle between the two unit vectors (angle theta): the point at
+    fraction t is (sin((1-t)theta) u0 + sin(t theta) u1) / sin(theta). Its length is lerped between the
+    two lengths. Where sin(theta) vanishes the formula is 0/0, so rows pointing the same way keep `start`
+    and rows pointing opposite ways are lerped component-wise (the numbers ComfyUI's bislerp gives)."""
+    start_len = torch.norm(start, dim=-1, keepdim=True)
+    end_len = torch.norm(end, dim=-1, keepdim=True)
+    start_dir, end_dir = _unit_rows(start, start_len), _unit_rows(end, end_len)
+    cos_theta = (start_dir * end_dir).sum(dim=-1, keepdim=True)
+    theta = torch.acos(cos_theta)
+    sin_theta = torch.sin(theta)
+    start_weight = torch.sin((1.0 - t) * theta) / sin_theta
+    end_weight = torch.sin(t * theta) / sin_theta
+    on_arc = (start_weight * start_dir + end_weight * end_dir) * (start_len * (1.0 - t) + end_len * t)
+    straight = start * (1.0 - t) + end * t
+    same_way, opposite = cos_theta > 1 - 1e-5, cos_theta < 1e-5 - 1
+    return torch.where(same_way, start, torch.where(opposite, straight, on_arc))
 
 
 def _source_positions(count: int, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
