@@ -57,7 +57,8 @@ def make_target(url: str, folder: Path, name: str, sha256: str | None = None) ->
     return DownloadTarget(url, folder, name, sha256.lower() if sha256 else None)
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file read in chunks (the downloads' integrity check; the load nodes' change key)."""
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(CHUNK), b""):
@@ -91,7 +92,7 @@ async def download(target: DownloadTarget, session: aiohttp.ClientSession, progr
                     progress(have, total)
                 out.flush()
                 await asyncio.to_thread(os.fsync, out.fileno())
-    if target.sha256 and (actual := await asyncio.to_thread(_file_sha256, part)) != target.sha256:
+    if target.sha256 and (actual := await asyncio.to_thread(file_sha256, part)) != target.sha256:
         part.unlink()
         raise DownloadFailed(f"{target.name}: sha256 {actual} differs from the expected {target.sha256}")
     os.replace(part, target.path)

@@ -5,7 +5,6 @@ Saved PNGs embed the API prompt and the canvas workflow, so a picture reloads as
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import string
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, ImageSequence
 
+from engine.downloads import file_sha256
 from engine.graph.context import current
 from engine.graph.native import Combo, Node, NodeOutput, Out, Socket, Widget, node
 from engine.graph.workflow_io import png_info
@@ -82,14 +82,6 @@ def load_image_file(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
             if opened.format == "MPO":
                 break
     return torch.stack(images), torch.stack(masks)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @node(category="image", display_name="Load Image", outputs=[Out("IMAGE"), Out("MASK")])

@@ -8,10 +8,11 @@ from typing import Annotated
 import torch
 from safetensors.torch import load_file, save_file
 
+from engine.downloads import file_sha256
 from engine.graph.context import current
 from engine.graph.native import Combo, Node, NodeOutput, Out, Socket, node
 from engine.paths import Folders
-from nodes.image_io import annotated_file, file_sha256
+from nodes.image_io import annotated_file
 from nodes.model_files import folders_of
 from nodes.video_save import output_file
 

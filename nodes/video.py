@@ -11,10 +11,11 @@ import av
 import torch
 from pydantic import Field
 
+from engine.downloads import file_sha256
 from engine.graph.context import current
 from engine.graph.native import Combo, Node, NodeOutput, Out, Socket, Widget, node
 from engine.paths import Folders
-from nodes.image_io import annotated_file, file_sha256
+from nodes.image_io import annotated_file
 from nodes.model_files import folders_of
 from nodes.video_save import output_file
 from nodes.video_values import Video, VideoComponents, VideoFromComponents, VideoFromFile, frames_to_uint8
