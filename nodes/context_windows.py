@@ -11,13 +11,12 @@ from engine.graph.native import Combo, Node, Out, Socket, Widget, node
 from engine.sampling.context_windows import FUSE_METHODS, SCHEDULES, ContextHandler
 
 MAX_RESOLUTION = 16384
-Schedule = Annotated[str, Combo(SCHEDULES, tooltip="The stride of the context window.")]
-FuseMethod = Annotated[str, Combo(FUSE_METHODS, tooltip="The method to use to fuse the context windows.")]
-Stride = Annotated[int, Widget(tooltip="The stride of the context window; only applicable to uniform schedules."),
+Schedule = Annotated[str, Combo(SCHEDULES, tooltip="How windows are laid out over the sequence.")]
+FuseMethod = Annotated[str, Combo(FUSE_METHODS, tooltip="How overlapping windows' predictions are weighted when merged.")]
+Stride = Annotated[int, Widget(tooltip="Spacing step between window starts (uniform layouts only)."),
                    Field(ge=1)]
-ClosedLoop = Annotated[bool, Widget(tooltip="Whether to close the context window loop; only applicable to looped "
-                                            "schedules.")]
-WITH_WINDOWS = [Out("MODEL", tooltip="The model with context windows applied during sampling.")]
+ClosedLoop = Annotated[bool, Widget(tooltip="Let the last window wrap around to the start (looped layouts only).")]
+WITH_WINDOWS = [Out("MODEL", tooltip="A copy of the input model that samples window by window.")]
 
 
 def with_context_windows(model, **settings):
@@ -29,16 +28,16 @@ def with_context_windows(model, **settings):
 
 @node(category="context", display_name="Context Windows (Manual)", outputs=WITH_WINDOWS)
 class ContextWindowsManual(Node):
-    """Manually set context windows."""
+    """Sample a long latent in overlapping windows along a chosen axis, with explicit window settings."""
 
-    model: Annotated[object, Socket("MODEL", tooltip="The model to apply context windows to during sampling.")]
-    context_length: Annotated[int, Widget(tooltip="The length of the context window."), Field(ge=1)] = 16
-    context_overlap: Annotated[int, Widget(tooltip="The overlap of the context window."), Field(ge=0)] = 4
+    model: Annotated[object, Socket("MODEL", tooltip="Model whose steps should run window by window.")]
+    context_length: Annotated[int, Widget(tooltip="Elements per window."), Field(ge=1)] = 16
+    context_overlap: Annotated[int, Widget(tooltip="Elements shared by neighbouring windows."), Field(ge=0)] = 4
     context_schedule: Schedule
     context_stride: Stride = 1
     closed_loop: ClosedLoop = False
     fuse_method: FuseMethod = "pyramid"
-    dim: Annotated[int, Widget(tooltip="The dimension to apply the context windows to."), Field(ge=0, le=5)] = 0
+    dim: Annotated[int, Widget(tooltip="Latent axis the windows slide along."), Field(ge=0, le=5)] = 0
 
     def run(self, ctx):
         return with_context_windows(
@@ -49,13 +48,13 @@ class ContextWindowsManual(Node):
 
 @node(category="context", display_name="WAN Context Windows (Manual)", outputs=WITH_WINDOWS)
 class WanContextWindowsManual(Node):
-    """Manually set context windows for WAN-like models (dim=2): lengths in frames, windows in latent frames
-    (4 frames each, the first alone)."""
+    """Windowed sampling for Wan-style video latents (time on axis 2): sizes are given in video frames and
+    converted to latent frames (4 frames each, the first alone)."""
 
-    model: Annotated[object, Socket("MODEL", tooltip="The model to apply context windows to during sampling.")]
-    context_length: Annotated[int, Widget(step=4, tooltip="The length of the context window."),
+    model: Annotated[object, Socket("MODEL", tooltip="Model whose steps should run window by window.")]
+    context_length: Annotated[int, Widget(step=4, tooltip="Video frames per window."),
                               Field(ge=1, le=MAX_RESOLUTION)] = 81
-    context_overlap: Annotated[int, Widget(tooltip="The overlap of the context window."), Field(ge=0)] = 30
+    context_overlap: Annotated[int, Widget(tooltip="Video frames shared by neighbouring windows."), Field(ge=0)] = 30
     context_schedule: Schedule
     context_stride: Stride = 1
     closed_loop: ClosedLoop = False

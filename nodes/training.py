@@ -43,9 +43,9 @@ def _existing(ctx, name: str) -> tuple[dict, int]:
 class TrainLoraNode(Node):
     """Train a LoRA on the MODEL so that it denoises `latents` under `positive` (one entry, or one per latent)."""
 
-    model: Annotated[object, Socket("MODEL", tooltip="The model to train the LoRA on.")]
-    latents: Annotated[object, Socket("LATENT", tooltip="The Latents to use for training.")]
-    positive: Annotated[object, Socket("CONDITIONING", tooltip="The positive conditioning to use for training.")]
+    model: Annotated[object, Socket("MODEL", tooltip="Base model the adapter is fitted to (left unchanged).")]
+    latents: Annotated[object, Socket("LATENT", tooltip="Training examples, already encoded.")]
+    positive: Annotated[object, Socket("CONDITIONING", tooltip="Prompt conditioning: one entry for all latents, or one per latent.")]
     batch_size: Annotated[int, Widget(step=1), Field(ge=1, le=10000)] = 1
     grad_accumulation_steps: Annotated[int, Widget(step=1), Field(ge=1, le=1024)] = 1
     steps: Annotated[int, Field(ge=1, le=100000)] = 16
@@ -100,11 +100,11 @@ class TrainLoraNode(Node):
 class SaveLoRANode(Node):
     """Save a trained LORA_MODEL as a .safetensors LoRA file under the output folder."""
 
-    lora: Annotated[object, Socket("LORA_MODEL", tooltip="The LoRA model to save.")]
-    prefix: Annotated[str, Widget(tooltip="The prefix to use for the saved LoRA file.")] = \
+    lora: Annotated[object, Socket("LORA_MODEL", tooltip="Adapter weights from Train LoRA.")]
+    prefix: Annotated[str, Widget(tooltip="File name start, relative to the output folder.")] = \
         "loras/ComfyUI_trained_lora"
-    steps: Annotated[int | None, Widget(force_input=True, tooltip="The number of steps the LoRA has been trained "
-                                                                 "for, used to name the saved file.")] = None
+    steps: Annotated[int | None, Widget(force_input=True, tooltip="Training step count written into the file "
+                                                                 "name (optional).")] = None
 
     def run(self, ctx):
         if not isinstance(self.lora, Mapping):
@@ -118,28 +118,31 @@ class SaveLoRANode(Node):
 
 
 def loss_graph(losses: list[float], width: int = 800, height: int = 480, margin: int = 40) -> Image.Image:
-    """The loss curve on white with axes, labels and the min / max loss."""
-    image = Image.new("RGB", (width + margin, height + margin), "white")
-    draw = ImageDraw.Draw(image)
+    """A white chart of the losses: the plot area sits right of a `margin`-wide strip for the value labels
+    and above a `margin`-high strip for the step label; step i is at x = i / len(losses) of the width."""
     low, high = min(losses), max(losses)
     span = (high - low) or 1.0
-    points = [(margin + int(i / len(losses) * width), height - int((v - low) / span * height))
-              for i, v in enumerate(losses)]
-    if len(points) > 1:
-        draw.line(points, fill="blue", width=2)
-    draw.line([(margin, 0), (margin, height)], fill="black", width=2)
-    draw.line([(margin, height), (width + margin, height)], fill="black", width=2)
+
+    def at(step: int, loss: float) -> tuple[int, int]:
+        return margin + int(step / len(losses) * width), height - int((loss - low) / span * height)
+
+    chart = Image.new("RGB", (margin + width, height + margin), "white")
+    pen = ImageDraw.Draw(chart)
+    if len(losses) > 1:
+        pen.line([at(step, loss) for step, loss in enumerate(losses)], fill="blue", width=2)
+    for axis in ([(margin, 0), (margin, height)], [(margin, height), (margin + width, height)]):
+        pen.line(axis, fill="black", width=2)
     font = ImageFont.load_default()
-    draw.text((5, height // 2), "Loss", font=font, fill="black")
-    draw.text((width // 2, height + 10), "Steps", font=font, fill="black")
-    draw.text((margin - 30, 0), f"{high:.2f}", font=font, fill="black")
-    draw.text((margin - 30, height - 10), f"{low:.2f}", font=font, fill="black")
-    return image
+    labels = {(5, height // 2): "Loss", (width // 2, height + 10): "Steps",
+              (margin - 30, 0): f"{high:.2f}", (margin - 30, height - 10): f"{low:.2f}"}
+    for corner, text in labels.items():
+        pen.text(corner, text, font=font, fill="black")
+    return chart
 
 
 @node(category="training", display_name="Plot Loss Graph", experimental=True, outputs=[], output_node=True)
 class LossGraphNode(Node):
-    """Plots the loss graph and saves it to the output directory."""
+    """Draw the training loss per step as a line chart and show it as a temporary preview image."""
 
     loss: Annotated[object, Socket("LOSS_MAP", default={})]
     filename_prefix: str = "loss_graph"

@@ -74,7 +74,7 @@ class StepCache:
 
     def check_metadata(self, key) -> None:
         if self.metadata is not None and self.metadata != key:
-            log.warning("%s: the latent's shape, dtype or device changed; starting over", self.name)
+            log.warning("%s: new latent size, dtype or device; cache state cleared", self.name)
             self.reset()
         if self.metadata is None:
             self.metadata = key
