@@ -73,7 +73,8 @@ class AttnBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
         n = self.norm(x)
-        q, k, v = (conv(n).flatten(2).transpose(1, 2) for conv in (self.q, self.k, self.v))
+        # Pixel-major memory for q/k/v, as ComfyUI hands them to SDPA: the CPU kernel's sums depend on the layout.
+        q, k, v = (conv(n).flatten(2).transpose(1, 2).contiguous() for conv in (self.q, self.k, self.v))
         out = attention(q, k, v, heads=1).transpose(1, 2).reshape(b, c, h, w)
         return x + self.proj_out(out)
 

@@ -2,7 +2,10 @@
 
 The PNGs and the API-format prompts in data/ come from tools/comfy_reference/txt2img_png.py, which ran
 ComfyUI's own nodes on tests/fixtures/comfy_loadable_sd15.py's checkpoint (full-size CLIP-L and VAE, a
-small SD1.5-shaped UNet); PNG metadata differs by design, so the decoded pixels are compared.
+small SD1.5-shaped UNet); PNG metadata differs by design, so the decoded pixels are compared. ComfyUI ran
+twice: with torch's scaled_dot_product_attention (its GPU default and Loom's kernel), where the pixels must
+be identical, and with the kernels it picks on a CPU without flags, which sum in another order (float32
+differences of ~1e-6 relative) and may move a few 8-bit values by one level.
 """
 
 import json
@@ -17,28 +20,47 @@ from tests.fixtures.workflow_runner import Loom
 
 DATA = Path(__file__).parent / "data"
 PROMPTS = json.loads((DATA / "comfy_txt2img_prompts.json").read_text())
+# Measured against ComfyUI's CPU-default attention (one torch thread): euler 0, dpmpp_2m 2 of 12288 values off by 1.
+CPU_DEFAULT_MAX_DIFFERING = 4
 
 
 @pytest.fixture(scope="module")
-def loom_with_checkpoint(tmp_path_factory):
+def loom_pngs(tmp_path_factory) -> dict[str, np.ndarray]:
+    """Loom's decoded PNG pixels for every prompt, on the checkpoint the reference used."""
     models = tmp_path_factory.mktemp("comfy_sd15_models")
     (models / "checkpoints").mkdir()
-    ckpt_name = PROMPTS["euler_normal"]["4"]["inputs"]["ckpt_name"]
-    make_comfy_loadable_sd15(models / "checkpoints" / ckpt_name)
-    yield Loom(tmp_path_factory.mktemp("comfy_sd15_base"), models)
+    make_comfy_loadable_sd15(models / "checkpoints" / PROMPTS["euler_normal"]["4"]["inputs"]["ckpt_name"])
+    loom = Loom(tmp_path_factory.mktemp("comfy_sd15_base"), models)
+    pixels = {}
+    for name, prompt in PROMPTS.items():
+        saved = loom.run(prompt).outputs["9"]["images"][0]
+        pixels[name] = _pixels(loom.folders.output_dir / saved["subfolder"] / saved["filename"])
+    return pixels
 
 
 def _pixels(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"))
 
 
-@pytest.mark.parametrize("name", sorted(PROMPTS))
-def test_txt2img_png_pixels_equal_comfyui(loom_with_checkpoint, name):
-    loom = loom_with_checkpoint
-    result = loom.run(PROMPTS[name])
-    saved = result.outputs["9"]["images"][0]
-    ours = _pixels(loom.folders.output_dir / saved["subfolder"] / saved["filename"])
-    theirs = _pixels(DATA / f"comfy_txt2img_{name}.png")
+def _difference(ours: np.ndarray, theirs: np.ndarray) -> np.ndarray:
     assert ours.shape == theirs.shape == (64, 64, 3)
-    diff = np.abs(ours.astype(np.int16) - theirs.astype(np.int16))
-    assert np.array_equal(ours, theirs), f"max |diff| {diff.max()}, {np.count_nonzero(diff)} differing values"
+    return np.abs(ours.astype(np.int16) - theirs.astype(np.int16))
+
+
+@pytest.mark.parametrize("name", sorted(PROMPTS))
+def test_txt2img_pixels_identical_to_comfyui_with_the_same_attention_kernel(loom_pngs, name):
+    theirs = _pixels(DATA / f"comfy_txt2img_{name}_sdpa.png")
+    diff = _difference(loom_pngs[name], theirs)
+    assert np.array_equal(loom_pngs[name], theirs), f"max |diff| {diff.max()}, {np.count_nonzero(diff)} values differ"
+
+
+@pytest.mark.parametrize("name", sorted(PROMPTS))
+def test_txt2img_pixels_within_one_level_of_comfyui_cpu_default_attention(loom_pngs, name):
+    diff = _difference(loom_pngs[name], _pixels(DATA / f"comfy_txt2img_{name}_cpu_default.png"))
+    assert diff.max() <= 1 and np.count_nonzero(diff) <= CPU_DEFAULT_MAX_DIFFERING, (
+        f"max |diff| {diff.max()}, {np.count_nonzero(diff)} values differ")
+
+
+def test_samplers_give_different_pictures(loom_pngs):
+    """Guards the oracle: the checkpoint's UNet is strong enough for the sampler to show in the pixels."""
+    assert _difference(loom_pngs["euler_normal"], loom_pngs["dpmpp_2m_karras"]).max() >= 4

@@ -2,15 +2,19 @@
 
 Builds tests/fixtures/comfy_loadable_sd15.py's checkpoint in a temporary folder, runs ComfyUI's nodes
 (CheckpointLoaderSimple -> CLIPTextEncode x2 -> EmptyLatentImage -> KSampler -> VAEDecode -> SaveImage) on
-the CPU once per sampler in SAMPLERS, and writes into the output folder the PNGs SaveImage produced plus
-the API-format prompt that describes the same graph (the test runs that prompt in Loom):
+the CPU once per sampler in SAMPLERS and attention mode in ATTENTION, and writes into the output folder the
+PNGs SaveImage produced (comfy_txt2img_<sampler>_<attention>.png) plus the API-format prompts that describe
+the same graphs (the test runs them in Loom):
 
     /work/ref/comfy_venv/bin/python tools/comfy_reference/txt2img_png.py /path/to/ComfyUI tests/sd/data
+
+ComfyUI picks its attention kernels when it is imported, so each mode runs in a process of its own.
 """
 
 import json
 import logging
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -26,6 +30,10 @@ SAMPLING = {"seed": 42, "steps": 3, "cfg": 7.0, "denoise": 1.0}
 POSITIVE = "a photograph of a lighthouse on a cliff at sunset, highly detailed"
 NEGATIVE = "blurry, low quality"
 SIZE = 64
+# "sdpa": --use-pytorch-cross-attention, torch's scaled_dot_product_attention everywhere (ComfyUI's choice on
+# GPUs, and Loom's); "cpu_default": what ComfyUI picks on a CPU without flags (sub-quadratic attention in the
+# UNet, a plain softmax in CLIP, split attention in the VAE), which sums in another order.
+ATTENTION = {"sdpa": True, "cpu_default": False}
 
 
 def prompt(sampler: str, scheduler: str, prefix: str) -> dict:
@@ -57,9 +65,14 @@ def run_comfy(nodes, graph: dict) -> str:
     raise RuntimeError("SaveImage wrote nothing")
 
 
-def main(comfy_path: str, out_dir: str) -> None:
+def generate(comfy_path: str, out_dir: str, attention: str) -> None:
+    """Run every sampler of SAMPLERS in ComfyUI with the attention kernels of `attention`."""
     logging.basicConfig(level=logging.INFO)
+    torch.set_num_threads(1)  # as Loom's tests run: CPU kernels split their float sums by thread count
     comfy_on_cpu(comfy_path)
+    from comfy.cli_args import args
+
+    args.use_pytorch_cross_attention = ATTENTION[attention]
     import folder_paths
 
     import nodes  # ComfyUI's, imported before Loom's repository (which has a `nodes` package) joins the path
@@ -79,9 +92,17 @@ def main(comfy_path: str, out_dir: str) -> None:
             prompts[name] = prompt(sampler, scheduler, f"comfy_txt2img_{name}")
             with torch.inference_mode():  # as ComfyUI's executor runs nodes
                 written = run_comfy(nodes, prompts[name])
-            shutil.copyfile(Path(tmp) / "output" / written, out / f"comfy_txt2img_{name}.png")
+            shutil.copyfile(Path(tmp) / "output" / written, out / f"comfy_txt2img_{name}_{attention}.png")
     (out / "comfy_txt2img_prompts.json").write_text(json.dumps(prompts, indent=1) + "\n")
 
 
+def main(comfy_path: str, out_dir: str) -> None:
+    for attention in ATTENTION:
+        subprocess.run([sys.executable, __file__, comfy_path, out_dir, attention], check=True)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    if len(sys.argv) == 4:
+        generate(*sys.argv[1:])
+    else:
+        main(sys.argv[1], sys.argv[2])
