@@ -29,12 +29,13 @@ def loom_pngs(tmp_path_factory) -> dict[str, np.ndarray]:
     """Loom's decoded PNG pixels for every prompt, on the checkpoint the reference used."""
     models = tmp_path_factory.mktemp("comfy_sd15_models")
     (models / "checkpoints").mkdir()
-    make_comfy_loadable_sd15(models / "checkpoints" / PROMPTS["euler_normal"]["4"]["inputs"]["ckpt_name"])
+    checkpoint = make_comfy_loadable_sd15(models / "checkpoints" / PROMPTS["euler_normal"]["4"]["inputs"]["ckpt_name"])
     loom = Loom(tmp_path_factory.mktemp("comfy_sd15_base"), models)
     pixels = {}
     for name, prompt in PROMPTS.items():
         saved = loom.run(prompt).outputs["9"]["images"][0]
         pixels[name] = _pixels(loom.folders.output_dir / saved["subfolder"] / saved["filename"])
+    checkpoint.unlink()  # ~500 MB; pytest keeps the temporary folders of its last runs
     return pixels
 
 
