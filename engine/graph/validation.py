@@ -20,7 +20,7 @@ from typing import Any
 import networkx as nx
 
 from engine.graph.spec import InputSpec, NodeDefinition, input_options
-from engine.graph.types import LINK_ONLY_TYPES, WIDGET_TYPES, is_link, types_compatible, unwrap_literal
+from engine.graph.types import LINK_ONLY_TYPES, is_link, types_compatible, unwrap_literal
 
 
 def _to_bool(value: Any) -> bool:
@@ -209,9 +209,7 @@ class _Validator:
             if item.section == "hidden" and item.name not in definition.passthrough_hidden:
                 continue
             if item.name not in inputs:
-                if item.section == "required" and item.type in WIDGET_TYPES and item.default is not None:
-                    consts[item.name] = item.default
-                elif item.section == "required":
+                if item.section == "required":
                     self.fail(node_id, _input_error("required_input_missing", "Required input is missing",
                                                     item, None, f"{item.name} (expects {item.type})"))
                 continue

@@ -139,7 +139,7 @@ def test_failed_node_keeps_upstream_outputs_cached(h):
     prompt["3"] = {"class_type": "Fail", "inputs": {"a": ["2", 0]}}
     prompt["4"] = {"class_type": "Record", "inputs": {"value": ["3", 0]}}
     assert h.run(prompt).status == "error"
-    prompt["3"] = {"class_type": "Add", "inputs": {"a": ["2", 0]}}
+    prompt["3"] = {"class_type": "Add", "inputs": {"a": ["2", 0], "b": 1}}
     result = h.run(prompt)
     assert result.status == "success"
     assert CALLS == ["3", "4"]

@@ -16,7 +16,7 @@ def h():
 def test_runs_only_what_requested_outputs_need(h):
     prompt = chain(3)
     prompt["unused"] = {"class_type": "Const", "inputs": {"value": 9}}
-    prompt["unused_add"] = {"class_type": "Add", "inputs": {"a": ["unused", 0]}}
+    prompt["unused_add"] = {"class_type": "Add", "inputs": {"a": ["unused", 0], "b": 1}}
     result = h.run(prompt)
     assert result.status == "success"
     assert CALLS == ["0", "1", "2", "3"]
@@ -103,7 +103,7 @@ def test_input_is_list_node_gets_the_whole_list_once(h):
 def test_empty_list_input_skips_the_consumer(h):
     prompt = {
         "r": {"class_type": "Range", "inputs": {"count": 0}},
-        "add": {"class_type": "Add", "inputs": {"a": ["r", 0]}},
+        "add": {"class_type": "Add", "inputs": {"a": ["r", 0], "b": 1}},
         "out": {"class_type": "Record", "inputs": {"value": ["add", 0]}},
     }
     result = h.run(prompt)
@@ -156,7 +156,7 @@ def gated_prompt(mode: str) -> dict:
     return {
         "c": {"class_type": "Const", "inputs": {"value": 1}},
         "gate": {"class_type": "V1Gate", "inputs": {"x": ["c", 0], "mode": mode}},
-        "after": {"class_type": "Add", "inputs": {"a": ["gate", 0]}},
+        "after": {"class_type": "Add", "inputs": {"a": ["gate", 0], "b": 1}},
         "out": {"class_type": "Record", "inputs": {"value": ["after", 0]}},
     }
 
@@ -265,7 +265,7 @@ def test_interrupt_lands_at_a_progress_update(h):
 
 def test_interrupt_while_async_nodes_wait_cancels_them(h):
     interrupt = Interrupt()
-    prompt = {"s": {"class_type": "Sleep", "inputs": {"seconds": 5.0}},
+    prompt = {"s": {"class_type": "Sleep", "inputs": {"seconds": 5.0, "tag": ""}},
               "o": {"class_type": "Record", "inputs": {"value": ["s", 0]}}}
 
     def sink(event):

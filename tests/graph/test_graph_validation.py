@@ -64,12 +64,13 @@ def test_missing_required_socket_names_node_and_input(registry):
     assert "o" not in result.node_errors  # invalid only because of its upstream
 
 
-def test_missing_widget_with_a_default_uses_the_default(registry):
+def test_missing_widget_is_refused_even_with_a_default_as_comfyui_does(registry):
     prompt = {"c": {"class_type": "Const", "inputs": {}}, "o": {"class_type": "Record",
                                                                 "inputs": {"value": ["c", 0]}}}
     result = validate_prompt(prompt, registry)
-    assert result.ok
-    assert result.nodes["c"].consts == {"value": 0}
+    assert not result.ok
+    (error,) = result.node_errors["c"]["errors"]
+    assert error["type"] == "required_input_missing" and error["extra_info"]["input_name"] == "value"
 
 
 @pytest.mark.parametrize(("link", "details"), [
@@ -88,8 +89,8 @@ def test_bad_links_are_reported(registry, link, details):
 
 
 def test_type_mismatch_names_both_types(registry):
-    prompt = {"p": {"class_type": "Pick", "inputs": {"mode": "fast", "ckpt": "none.safetensors"}},
-              "a": {"class_type": "Add", "inputs": {"a": ["p", 0]}},
+    prompt = {"p": {"class_type": "Pick", "inputs": {"mode": "fast", "ckpt": "none.safetensors", "level": 0}},
+              "a": {"class_type": "Add", "inputs": {"a": ["p", 0], "b": 1}},
               "o": {"class_type": "Record", "inputs": {"value": ["a", 0]}}}
     error = only_error(validate_prompt(prompt, registry), "a")
     assert error["type"] == "return_type_mismatch"
@@ -98,7 +99,7 @@ def test_type_mismatch_names_both_types(registry):
 
 
 def test_wildcard_and_union_types_link(registry):
-    prompt = {"p": {"class_type": "Pick", "inputs": {"mode": "fast", "ckpt": "none.safetensors"}},
+    prompt = {"p": {"class_type": "Pick", "inputs": {"mode": "fast", "ckpt": "none.safetensors", "level": 0}},
               "o": {"class_type": "Record", "inputs": {"value": ["p", 0]}}}
     assert validate_prompt(prompt, registry).ok
 
@@ -137,7 +138,7 @@ def test_values_outside_min_max(registry, value, kind):
 
 
 def test_value_not_among_options(registry):
-    prompt = {"p": {"class_type": "Pick", "inputs": {"mode": "turbo", "ckpt": "none.safetensors"}},
+    prompt = {"p": {"class_type": "Pick", "inputs": {"mode": "turbo", "ckpt": "none.safetensors", "level": 0}},
               "o": {"class_type": "Record", "inputs": {"value": ["p", 0]}}}
     result = validate_prompt(prompt, registry)
     error = only_error(result, "p")
@@ -174,7 +175,7 @@ def test_dynamic_combo_is_checked_against_the_live_folder_listing(tmp_path):
     from engine.graph.context import Services
 
     registry = make_registry(Services(folders=Folders()))
-    prompt = {"p": {"class_type": "Pick", "inputs": {"mode": "fast", "ckpt": "new.safetensors"}},
+    prompt = {"p": {"class_type": "Pick", "inputs": {"mode": "fast", "ckpt": "new.safetensors", "level": 0}},
               "o": {"class_type": "Record", "inputs": {"value": ["p", 0]}}}
     assert only_error(validate_prompt(prompt, registry), "p")["type"] == "value_not_in_list"
     (tmp_path / "new.safetensors").write_bytes(b"")
@@ -241,7 +242,7 @@ def test_validator_taking_input_types_decides_link_types_itself():
     prompt = {"c": {"class_type": "Const", "inputs": {"value": 1}},
               "n": {"class_type": "AnyNumber", "inputs": {"x": ["c", 0]}}}
     assert validate_prompt(prompt, registry).ok
-    prompt["c"] = {"class_type": "Pick", "inputs": {"mode": "fast", "ckpt": "none.safetensors"}}
+    prompt["c"] = {"class_type": "Pick", "inputs": {"mode": "fast", "ckpt": "none.safetensors", "level": 0}}
     error = only_error(validate_prompt(prompt, registry), "n")
     assert error["type"] == "custom_validation_failed" and error["details"] == "x cannot take STRING"
 
@@ -249,7 +250,7 @@ def test_validator_taking_input_types_decides_link_types_itself():
 def test_all_problems_are_reported_at_once(registry):
     prompt = {"c": {"class_type": "Const", "inputs": {"value": 500}},
               "a": {"class_type": "Add", "inputs": {"a": ["c", 0], "b": "x"}},
-              "p": {"class_type": "Pick", "inputs": {"mode": "turbo", "ckpt": "none.safetensors"}},
+              "p": {"class_type": "Pick", "inputs": {"mode": "turbo", "ckpt": "none.safetensors", "level": 0}},
               "o1": {"class_type": "Record", "inputs": {"value": ["a", 0]}},
               "o2": {"class_type": "Record", "inputs": {"value": ["p", 0]}}}
     result = validate_prompt(prompt, registry)
@@ -259,8 +260,8 @@ def test_all_problems_are_reported_at_once(registry):
 
 
 def test_cycle_is_reported_once_with_its_nodes_and_the_input_that_closes_it(registry):
-    prompt = {"a": {"class_type": "Add", "inputs": {"a": ["b", 0]}},
-              "b": {"class_type": "Add", "inputs": {"a": ["a", 0]}},
+    prompt = {"a": {"class_type": "Add", "inputs": {"a": ["b", 0], "b": 1}},
+              "b": {"class_type": "Add", "inputs": {"a": ["a", 0], "b": 1}},
               "o": {"class_type": "Record", "inputs": {"value": ["b", 0]}}}
     result = validate_prompt(prompt, registry)
     assert not result.ok
@@ -275,7 +276,7 @@ def test_cycle_is_reported_once_with_its_nodes_and_the_input_that_closes_it(regi
 def test_a_long_cycle_answer_grows_linearly_with_the_cycle(registry):
     """Every node of a 2,000-node ring once named its whole ring: 4 million node names."""
     size = 2000
-    prompt = {str(i): {"class_type": "Add", "inputs": {"a": [str((i + 1) % size), 0]}} for i in range(size)}
+    prompt = {str(i): {"class_type": "Add", "inputs": {"a": [str((i + 1) % size), 0], "b": 1}} for i in range(size)}
     prompt["o"] = {"class_type": "Record", "inputs": {"value": ["0", 0]}}
     result = validate_prompt(prompt, registry)
     assert len(result.node_errors) == 1
@@ -300,8 +301,8 @@ def test_partial_validation_runs_the_valid_outputs_and_names_the_dropped_ones():
 def test_outputs_outside_a_cycle_still_run():
     h = Harness()
     prompt = chain(2)
-    prompt.update({"a": {"class_type": "Add", "inputs": {"a": ["b", 0]}},
-                   "b": {"class_type": "Add", "inputs": {"a": ["a", 0]}},
+    prompt.update({"a": {"class_type": "Add", "inputs": {"a": ["b", 0], "b": 1}},
+                   "b": {"class_type": "Add", "inputs": {"a": ["a", 0], "b": 1}},
                    "o": {"class_type": "Record", "inputs": {"value": ["b", 0]}}})
     result = h.run(prompt)
     assert result.status == "success"

@@ -2,6 +2,9 @@
 arithmetic done here on the two source files (exact in float32), including ComfyUI's quirks (Subtract
 scales both models; ModelMergeBlocks' first ratio covers keys no block names)."""
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -25,6 +28,12 @@ def _save(loom, family: str, model_node: dict, clip_node: dict | None = None) ->
     }
     loom.run(prompt)
     return load_file(str(loom.folders.output_dir / "checkpoints" / f"{family}_merged_00001_.safetensors"))
+
+
+def _reference_inputs(class_type: str) -> list[str]:
+    """The required inputs ComfyUI declares for `class_type` (a prompt must give every one)."""
+    reference = json.loads((Path(__file__).parents[1] / "nodes/data/comfy_object_info.json").read_text())
+    return list(reference["nodes"][class_type]["input"]["required"])
 
 
 def _merge(kind: str, **inputs) -> dict:
@@ -85,7 +94,8 @@ def test_block_merge_matches_the_longest_prefix_and_the_first_ratio_covers_the_r
 def test_model_merge_sd1_takes_each_block_ratio_by_its_comfyui_input_name(loom, source):
     a, b = (source(name) for name in PAIRS["sd15"])
     ratios = {"time_embed.": 0.1, "input_blocks.1.": 0.0, "middle_block.1.": 0.7, "out.": 0.9}
-    saved = _save(loom, "sd15", _merge("ModelMergeSD1", **ratios))
+    every_block = {name: 1.0 for name in _reference_inputs("ModelMergeSD1") if name not in ("model1", "model2")}
+    saved = _save(loom, "sd15", _merge("ModelMergeSD1", **(every_block | ratios)))
 
     def expected(key, wa, wb):
         if not key.startswith(UNET):
