@@ -65,13 +65,13 @@ class APG(Node):
 
     model: Model
     eta: Annotated[float, Widget(step=0.01, tooltip=(
-        "Controls the scale of the parallel guidance vector. Default CFG behavior at a setting of 1.")),
+        "Weight of the guidance part parallel to the positive prediction; 1 gives plain CFG.")),
         Field(ge=-10.0, le=10.0)] = 1.0
     norm_threshold: Annotated[float, Widget(step=0.1, tooltip=(
-        "Normalize guidance vector to this value, normalization disable at a setting of 0.")),
+        "Cap on the guidance vector's norm; 0 turns the cap off.")),
         Field(ge=0.0, le=50.0)] = 5.0
     momentum: Annotated[float, Widget(step=0.01, tooltip=(
-        "Controls a running average of guidance during diffusion, disabled at a setting of 0.")),
+        "Momentum of the running average of guidance across steps; 0 turns it off.")),
         Field(ge=-5.0, le=1.0)] = 0.0
 
     def run(self, ctx):
@@ -81,8 +81,8 @@ class APG(Node):
 
 @node(category="_for_testing", outputs=PATCHED,
       display_name="Mahiro is so cute that she deserves a better guidance function!! (。・ω・。)",
-      description=("Modify the guidance to scale more on the 'direction' of the positive prompt rather than the "
-                   "difference between the negative prompt."))
+      description=("Weights guidance by how far the positive prediction points, not only by its "
+                   "difference from the negative one."))
 class Mahiro(Node):
     """Guidance weighted towards the positive prompt's direction."""
 

@@ -34,9 +34,9 @@ class LoraSave(Node):
     rank: Annotated[int, Widget(step=1)] = Field(8, ge=1, le=4096)
     lora_type: Literal["standard", "full_diff"]
     bias_diff: bool = True
-    model_diff: Annotated[object, Socket("MODEL", tooltip="The ModelSubtract output to be converted to a lora.")] = None
+    model_diff: Annotated[object, Socket("MODEL", tooltip="A model difference (from ModelSubtract) to store as a LoRA.")] = None
     text_encoder_diff: Annotated[object, Socket(
-        "CLIP", tooltip="The CLIPSubtract output to be converted to a lora.")] = None
+        "CLIP", tooltip="A text-encoder difference (from CLIPSubtract) to store as a LoRA.")] = None
 
     def run(self, ctx):
         if self.model_diff is None and self.text_encoder_diff is None:

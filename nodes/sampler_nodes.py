@@ -144,8 +144,8 @@ class SamplerER_SDE(Node):
     solver_type: Literal["ER-SDE", "Reverse-time SDE", "ODE"]
     max_stage: Annotated[int, Field(ge=1, le=3)] = 3
     eta: Annotated[float, Widget(step=0.01, round=False, tooltip=(
-        "Stochastic strength of reverse-time SDE.\nWhen eta=0, it reduces to deterministic ODE. "
-        "This setting doesn't apply to ER-SDE solver type.")), Field(ge=0.0, le=100.0)] = 1.0
+        "How much fresh noise each reverse-time SDE step adds; 0 makes the solver a plain ODE. "
+        "Ignored by the ER-SDE solver type.")), Field(ge=0.0, le=100.0)] = 1.0
     s_noise: Eta = 1.0
 
     def run(self, ctx):

@@ -243,8 +243,8 @@ class SamplingPercentToSigma(Node):
     model: Annotated[object, Socket("MODEL")]
     sampling_percent: Annotated[float, Widget(step=0.0001), Field(ge=0.0, le=1.0)] = 0.0
     return_actual_sigma: Annotated[bool, Widget(tooltip=(
-        "Return the actual sigma value instead of the value used for interval checks.\n"
-        "This only affects results at 0.0 and 1.0."))] = False
+        "Give the schedule's true sigma rather than the one used to test step ranges; "
+        "only 0.0 and 1.0 differ."))] = False
 
     def run(self, ctx):
         return (sigma_tools.percent_to_sigma(_model_sampling(self.model), self.sampling_percent,

@@ -230,7 +230,7 @@ def frequency_scale(x: torch.Tensor, scale_low: float, scale_high: float, freq_c
 
 @node(category="_for_testing", display_name="FreSca", outputs=[Out("MODEL")], experimental=True)
 class FreSca(Node):
-    """Applies frequency-dependent scaling to the guidance"""
+    """FreSca: scale the low and high spatial frequencies of the guidance difference separately."""
 
     model: ModelIn
     scale_low: Factor = Field(1.0, ge=0, le=10)
