@@ -128,8 +128,7 @@ def build_app(args: argparse.Namespace, base_dir: Path, hosts: list[str]) -> web
     config = ServerConfig(folders=folders, auth_token=resolve_token(args, hosts),
                           allow_origins=tuple(args.allow_origin), max_upload_mb=args.max_upload_size,
                           max_prompt_mb=args.max_prompt_size, host_names=host_names(hosts, args.allow_host),
-                          web_extensions={**{p.name: p.web_directory for p in loaded if p.web_directory},
-                                          **pack_web_dirs()},
+                          web_extensions={**packs.web_directories(), **pack_web_dirs()},
                           pack_folders={p.name: p.path for p in loaded})
     if args.front_end == "comfyui":
         try:
