@@ -69,15 +69,16 @@ def _random_weights(shapes: dict[str, torch.Size], gen: torch.Generator) -> dict
     return out
 
 
-def build_checkpoint(family: str, path: Path) -> int:
-    """Write a full-size random checkpoint in the real single-file layout; returns its parameter count."""
+def build_checkpoint(family: str, path: Path, unet_config: UNetConfig | None = None) -> int:
+    """Write a random checkpoint in the real single-file layout (full-size unless `unet_config` narrows
+    the UNet); returns its parameter count."""
     from safetensors.torch import save_file
 
     from tests.fixtures.text_weights import tiny_clip_l_state_dict, tiny_open_clip_state_dict
 
     gen = torch.Generator().manual_seed(0)
     with torch.device("meta"):
-        unet, vae = UNetModel(UNETS[family]), AutoencoderKL(VAEConfig())
+        unet, vae = UNetModel(unet_config or UNETS[family]), AutoencoderKL(VAEConfig())
     sd = _random_weights({"model.diffusion_model." + k: v.shape for k, v in unet.state_dict().items()}, gen)
     sd |= _random_weights({"first_stage_model." + k: v.shape for k, v in vae.state_dict().items()}, gen)
     if family == "sd15":

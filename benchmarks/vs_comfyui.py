@@ -12,10 +12,11 @@ websocket client and prints, per server and as Loom / ComfyUI:
 
     python benchmarks/vs_comfyui.py --comfyui /work/ref/ComfyUI-h10 \
         --comfyui-python /work/ref/comfy_venv/bin/python --checkpoint sd15.safetensors
+    python benchmarks/vs_comfyui.py --comfyui ... --comfyui-python ...           # full-size random SD1.5
     python benchmarks/vs_comfyui.py --comfyui ... --comfyui-python ... --quick   # reduced random SD1.5
 
---quick builds a random SD1.5-layout checkpoint both servers detect as SD1.5 (320 model channels, 768
-context, full-size VAE and CLIP-L, but only two UNet levels with one block each) and uses small sizes.
+Without --checkpoint it builds a random-weight fp16 SD1.5 file (the real layout, full size; with --quick
+only two UNet levels with one block each) that both servers detect as SD1.5, and deletes it afterwards.
 The machine may be shared: figures are noisy, ratios are measured back to back.
 """
 
@@ -40,29 +41,19 @@ SAMPLERS = ("euler", "dpmpp_2m")
 GRAPH_NODES = 1000
 
 
-def build_quick_checkpoint(path: Path) -> None:
-    """A random SD1.5-layout file with a reduced UNet (two levels) that ComfyUI and Loom both detect."""
+QUICK_UNET = {"in_channels": 4, "out_channels": 4, "model_channels": 320, "channel_mult": (1, 2),
+              "num_res_blocks": (1, 1), "transformer_depth": (1, 1), "transformer_depth_middle": 1,
+              "transformer_depth_output": (1, 1, 1, 1), "context_dim": 768, "num_heads": 8}
+
+
+def build_checkpoint(path: Path, quick: bool) -> None:
+    """A random-weight fp16 SD1.5 file both servers detect as SD1.5: full-size, or with a reduced UNet
+    (two levels, one block each) for --quick."""
     sys.path.insert(0, str(ROOT))
-    import torch
-    from safetensors.torch import save_file
+    from benchmarks.sd_unet import build_checkpoint as build
+    from engine.models.unet import UNetConfig
 
-    from benchmarks.sd_unet import _random_weights
-    from engine.models.unet import UNetConfig, UNetModel
-    from engine.models.vae import AutoencoderKL, VAEConfig
-    from tests.fixtures.text_weights import tiny_clip_l_state_dict
-
-    config = UNetConfig(in_channels=4, out_channels=4, model_channels=320, channel_mult=(1, 2),
-                        num_res_blocks=(1, 1), transformer_depth=(1, 1), transformer_depth_middle=1,
-                        transformer_depth_output=(1, 1, 1, 1), context_dim=768, num_heads=8)
-    gen = torch.Generator().manual_seed(0)
-    with torch.device("meta"):
-        unet, vae = UNetModel(config), AutoencoderKL(VAEConfig())
-    sd = _random_weights({"model.diffusion_model." + k: v.shape for k, v in unet.state_dict().items()}, gen)
-    sd |= _random_weights({"first_stage_model." + k: v.shape for k, v in vae.state_dict().items()}, gen)
-    text = tiny_clip_l_state_dict("cond_stage_model.transformer.", width=768, layers=12)
-    sd |= {k: v.half() if v.is_floating_point() else v for k, v in text.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(sd, str(path))
+    build("sd15", path, UNetConfig(**QUICK_UNET) if quick else None)
 
 
 def txt2img(size: int, sampler: str, steps: int, seed: int) -> dict:
@@ -280,9 +271,9 @@ def run_both(args) -> None:
     with tempfile.TemporaryDirectory(prefix="loom-vs-comfy-") as tmp:
         args.work = args.work or tmp
         Path(args.work).mkdir(parents=True, exist_ok=True)
-        checkpoint = Path(args.checkpoint) if args.checkpoint else Path(tmp) / "quick.safetensors"
+        checkpoint = Path(args.checkpoint) if args.checkpoint else Path(tmp) / "random_sd15.safetensors"
         if not args.checkpoint:
-            build_quick_checkpoint(checkpoint)
+            build_checkpoint(checkpoint, args.quick)
         print(f"checkpoint {checkpoint} ({checkpoint.stat().st_size / 2**20:.0f} MiB); sizes {args.sizes}, "
               f"{args.steps} steps, cfg 8, {args.repeats} repeats; logs in {args.work}")
         results = {}
@@ -303,8 +294,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--comfyui", required=True, help="a ComfyUI checkout (it is run from there)")
     parser.add_argument("--comfyui-python", required=True, help="the Python of ComfyUI's environment")
-    parser.add_argument("--checkpoint", help="an SD1.5 .safetensors file (default with --quick: a built one)")
-    parser.add_argument("--quick", action="store_true", help="reduced random checkpoint, small sizes")
+    parser.add_argument("--checkpoint", help="an SD1.5 .safetensors file (default: a random-weight one, built)")
+    parser.add_argument("--quick", action="store_true", help="a reduced random checkpoint and small sizes")
     parser.add_argument("--sizes", type=int, nargs="+", help="image sides (default 256 512; quick: 128)")
     parser.add_argument("--steps", type=int, default=4, help="sampling steps per txt2img (default 4)")
     parser.add_argument("--repeats", type=int, default=2, help="runs per figure (default 2)")
@@ -313,8 +304,6 @@ def main() -> None:
     parser.add_argument("--loom-args", default="", help="extra flags for Loom's server, e.g. '--manual-cast'")
     parser.add_argument("--work", help="folder for the servers' logs (default: a temporary one)")
     args = parser.parse_args()
-    if not args.checkpoint and not args.quick:
-        parser.error("give --checkpoint, or --quick for a built reduced one")
     args.sizes = args.sizes or ([128] if args.quick else [256, 512])
     run_both(args)
 
