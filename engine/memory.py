@@ -23,10 +23,12 @@ from torch import nn
 
 from engine.graph import context as graph_context
 from engine.graph.events import Event
+from engine.memory_dtypes import DtypePolicy, held_bytes, tensor_specs
 from engine.memory_tiers import (
     DISK,
     LayerStreamer,
     Tier,
+    compute_dtype,
     default_tiers,
     measured_ram_budget,
     measured_vram_budget,
@@ -116,6 +118,15 @@ class ModelHandle:
             skeleton = slot.load({k: torch.empty(s, device="meta") for k, s in _shapes(slot.state_dict()).items()})
         return {k: v.shape for k, v in skeleton.state_dict().items()}
 
+    def held_dtype(self) -> torch.dtype:
+        """The dtype the weights are (or, once placed, will be) held in: the storage dtype of the first
+        floating tensor, which under manual cast differs from the dtype they compute in."""
+        slot = self.slot
+        if slot.module is not None:
+            return next(t.dtype for t in slot.module.parameters() if t.is_floating_point())
+        stored = next(d for _, d in tensor_specs(slot.state_dict()).values() if d.is_floating_point)
+        return slot.manager.policy.storage(stored, slot.kind)
+
     def __repr__(self) -> str:
         return f"ModelHandle({self.name!r}, {self.location}, patches={len(self.patches)})"
 
@@ -124,8 +135,7 @@ def weight_dtype(module: nn.Module) -> tuple[torch.device, torch.dtype]:
     """Where and in which dtype a placed module computes."""
     if hasattr(module, "loom_compute"):
         return module.loom_compute
-    weight = next(module.parameters())
-    return weight.device, weight.dtype
+    return next(module.parameters()).device, compute_dtype(module)
 
 
 def file_key(path: str | os.PathLike, component: str) -> str:
@@ -140,13 +150,12 @@ class ModelManager:
     def __init__(self, device: str | torch.device | None = None, vram_budget: int | None = None,
                  ram_budget: int | None = None, precision: str = "auto",
                  on_event: Callable[[Event], None] | None = None, tiers: list[Tier] | None = None,
-                 manual_cast: bool = False):
+                 manual_cast: bool | None = None):
         """`tiers` (top first, disk last) replaces the list the device and budgets describe; its top tier's
         device is where models compute. `manual_cast` keeps fp16/bf16 checkpoints in their storage dtype and
-        computes each layer in the dtype dtype_for gives (fp32 on CPU): about half the weight memory."""
-        if precision not in ("auto", "fp32", "fp16", "bf16"):
-            raise ValueError(f"precision must be auto, fp32, fp16 or bf16, got {precision!r}")
-        self.precision, self.manual_cast = precision, manual_cast
+        computes each layer in the dtype dtype_for gives (fp32 on CPU): about half the weight memory. None
+        (the default) turns it on where the device lacks fast half precision and no precision is forced;
+        see engine.memory_dtypes."""
         if tiers is None:
             device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
             ram = ram_budget if ram_budget is not None else measured_ram_budget()
@@ -157,6 +166,8 @@ class ModelManager:
             raise ValueError("tiers must end with the disk tier (device None) and have no other")
         self.tiers = tiers
         self.device = tiers[0].device
+        self.policy = DtypePolicy.create(self.device, precision, manual_cast)
+        self.precision, self.manual_cast = self.policy.precision, self.policy.manual_cast
         self.vram_budget = tiers[0].budget
         self.ram_budget = next((t.budget for t in tiers if t.name == "cpu"), tiers[0].budget)
         self._slots: dict[str, _Slot] = {}
@@ -195,14 +206,8 @@ class ModelManager:
             return ModelHandle(slot)
 
     def dtype_for(self, kind: str) -> torch.dtype:
-        """fp32 on CPU, fp16 on GPU (VAE: bf16 where supported, else fp32), unless precision is forced."""
-        if self.precision != "auto":
-            return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[self.precision]
-        if self.device.type == "cpu":
-            return torch.float32
-        if kind == "vae":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
-        return torch.float16
+        """The dtype models of `kind` compute in (engine.memory_dtypes.DtypePolicy.compute)."""
+        return self.policy.compute(kind)
 
     def load(self, handle: ModelHandle) -> nn.Module:
         """Place the model on the compute device with the handle's patches applied, and return it."""
@@ -274,18 +279,17 @@ class ModelManager:
         tier, source = self.tiers[self._tier_index(target)], slot.location
         dtype = self.dtype_for(slot.kind)
         weights = slot.state_dict() if source == DISK else None
-        needed = slot.size if weights is None else _estimate_bytes(weights, dtype)
+        needed = slot.size if weights is None else held_bytes(weights, self.policy, slot.kind)
         self._make_room(target, needed, keep=slot)
         host = self.tiers[1] if tier is self.tiers[0] and self.tiers[1].device is not None else None
         if needed > tier.budget and host is not None:
             self._stream(slot, tier, host, weights, dtype)
             return
         if weights is not None:
-            slot.module = _materialize(slot, weights, tier.device, self._storage_dtype(weights, dtype))
-            slot.size = _module_bytes(slot.module)
+            self._materialize(slot, weights, tier.device)
         else:
             slot.module.to(tier.device)
-        if tier is self.tiers[0] and weight_dtype(slot.module)[1] != dtype:
+        if tier is self.tiers[0] and _stored_otherwise(slot.module, dtype):
             slot.streamer = LayerStreamer(slot.module, tier.device, tier.device, 1 << 62, compute_dtype=dtype)
         slot.location = target
         self._emit("model_load", slot, source=source, to=target, dtype=str(dtype).removeprefix("torch."),
@@ -296,23 +300,19 @@ class ModelManager:
         as many layers resident on the device as the room left allows and the others streamed in."""
         source = slot.location
         if weights is not None:
-            self._make_room(host.name, _estimate_bytes(weights, dtype), keep=slot)
-            slot.module = _materialize(slot, weights, host.device, self._storage_dtype(weights, dtype))
-            slot.size = _module_bytes(slot.module)
+            self._make_room(host.name, held_bytes(weights, self.policy, slot.kind), keep=slot)
+            self._materialize(slot, weights, host.device)
         room = max(0, tier.budget - self.used(tier.name))
-        cast = dtype if weight_dtype(slot.module)[1] != dtype else None
+        cast = dtype if _stored_otherwise(slot.module, dtype) else None
         slot.streamer = LayerStreamer(slot.module, tier.device, host.device, room, compute_dtype=cast)
         slot.location = tier.name
         self._emit("model_load", slot, source=source, to=tier.name, dtype=str(dtype).removeprefix("torch."),
                    over_budget=False, streamed_layers=slot.streamer.streamed_count)
 
-    def _storage_dtype(self, weights: Mapping[str, torch.Tensor], dtype: torch.dtype) -> torch.dtype:
-        """With manual cast, the checkpoint's own half-precision dtype where it is narrower than `dtype`."""
-        if not self.manual_cast:
-            return dtype
-        stored = next((v.dtype for v in weights.values() if v.is_floating_point()), dtype)
-        narrower = stored in (torch.float16, torch.bfloat16) and dtype == torch.float32
-        return stored if narrower else dtype
+    def _materialize(self, slot: _Slot, weights: Mapping[str, torch.Tensor], device: torch.device) -> None:
+        """Give the slot its module, each floating tensor held in the dtype the policy gives it."""
+        slot.module = _materialize(slot, weights, device, lambda dtype: self.policy.storage(dtype, slot.kind))
+        slot.size = _module_bytes(slot.module)
 
     def _unstream(self, slot: _Slot) -> None:
         if slot.streamer is not None:
@@ -407,19 +407,23 @@ def _shapes(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Size]:
     return {k: v.shape for k, v in state_dict.items()}
 
 
-def _estimate_bytes(state_dict: Mapping[str, torch.Tensor], dtype: torch.dtype) -> int:
-    """Bytes the weights will take once cast to `dtype` (every tensor counted as floating point)."""
-    size = torch.empty((), dtype=dtype).element_size()
-    return sum(shape.numel() * size for shape in _shapes(state_dict).values())
+def _stored_otherwise(module: nn.Module, dtype: torch.dtype) -> bool:
+    """Whether some floating weight of `module` is held in another dtype than `dtype` (manual cast)."""
+    tensors = itertools.chain(module.parameters(), module.buffers())
+    return any(t.is_floating_point() and t.dtype != dtype for t in tensors)
 
 
 def _materialize(slot: _Slot, state_dict: Mapping[str, torch.Tensor], device: torch.device,
-                 dtype: torch.dtype) -> nn.Module:
-    """Build the module and give it the weights, cast to `dtype` on `device`.
+                 held: Callable[[torch.dtype], torch.dtype]) -> nn.Module:
+    """Build the module and give it the weights on `device`, a floating tensor stored as d held as held(d).
 
-    Built on the meta device and handed the tensors themselves (no second copy) unless the module has
-    non-persistent buffers, which only a real construction computes.
+    Built on the meta device and handed the tensors themselves: a memory-mapped tensor already in the dtype
+    it is held in becomes the parameter without a copy (the file's pages are the weights). Only a module
+    with non-persistent buffers, which only a real construction computes, is built for real.
     """
+    def place(t: torch.Tensor) -> torch.Tensor:
+        return t.to(device, held(t.dtype) if t.is_floating_point() else t.dtype)
+
     if slot.load is not None:
         module = slot.load(state_dict)
     else:
@@ -427,6 +431,5 @@ def _materialize(slot: _Slot, state_dict: Mapping[str, torch.Tensor], device: to
             module = slot.build()
         if any(m._non_persistent_buffers_set for m in module.modules()):
             module = slot.build()
-        weights = {k: v.to(device, dtype if v.is_floating_point() else v.dtype) for k, v in state_dict.items()}
-        module.load_state_dict(weights, strict=True, assign=True)
-    return module.to(device, dtype).requires_grad_(False).eval()
+        module.load_state_dict({k: place(v) for k, v in state_dict.items()}, strict=True, assign=True)
+    return module._apply(place).requires_grad_(False).eval()

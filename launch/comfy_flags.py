@@ -19,8 +19,9 @@ from typing import Any
 PREFIX = "comfyui_flag_"
 MEMORY = ("Loom keeps model weights on the GPU within --vram-budget (default: free memory less a reserve) and "
           "moves the least recently used to RAM (--ram-budget), past which they are dropped and reread when needed; set --vram-budget, e.g. 4GB, instead")
-PRECISION = ("Loom picks each model's dtype (fp16 on a GPU, the VAE in bf16 where supported, else fp32); "
-             "--force-fp32 / --force-fp16 / --force-bf16 set it for every model")
+PRECISION = ("Loom picks each model's dtype (fp16 on a GPU, the VAE in bf16 where supported, else fp32; on the "
+             "CPU half-precision weights stay half and compute in fp32); --force-fp32 / --force-fp16 / "
+             "--force-bf16 set it for every model")
 NOT_NEEDED = "not needed in Loom"
 
 
@@ -62,6 +63,12 @@ def _cuda_device(args: argparse.Namespace, value: Any) -> str:
     return f"only GPU {value} is visible (CUDA_VISIBLE_DEVICES={value})"
 
 
+def _upcast(args: argparse.Namespace, value: Any) -> str:
+    args.manual_cast = False
+    return ("half-precision checkpoints are upcast to fp32 at load, for every model (Loom has no per-model "
+            "precision; on a GPU use --force-fp32): --no-manual-cast")
+
+
 def _cache_classic(args: argparse.Namespace, value: Any) -> str:
     args.cache_lru, args.cache_none = 0, False
     return "Loom's default cache (the last prompt's outputs)"
@@ -77,16 +84,16 @@ FLAGS: tuple[ComfyFlag, ...] = (
     ComfyFlag("--disable-smart-memory", answer(MEMORY)),
     ComfyFlag("--async-offload", answer(NOT_NEEDED + ": Loom moves weights between devices itself")),
     ComfyFlag("--force-non-blocking", answer(NOT_NEEDED + ": Loom moves weights between devices itself")),
-    ComfyFlag("--fp32-unet", answer(PRECISION)),
+    ComfyFlag("--fp32-unet", _upcast),
     ComfyFlag("--fp64-unet", answer(PRECISION)),
     ComfyFlag("--bf16-unet", answer(PRECISION)),
     ComfyFlag("--fp16-unet", answer(PRECISION)),
     ComfyFlag("--fp16-vae", answer(PRECISION)),
-    ComfyFlag("--fp32-vae", answer(PRECISION)),
+    ComfyFlag("--fp32-vae", _upcast),
     ComfyFlag("--bf16-vae", answer(PRECISION)),
     ComfyFlag("--cpu-vae", answer("the VAE runs where the other models run; --cpu runs everything on the CPU")),
     ComfyFlag("--fp16-text-enc", answer(PRECISION)),
-    ComfyFlag("--fp32-text-enc", answer(PRECISION)),
+    ComfyFlag("--fp32-text-enc", _upcast),
     ComfyFlag("--bf16-text-enc", answer(PRECISION)),
     ComfyFlag("--supports-fp8-compute", answer("Loom does not compute in fp8")),
     ComfyFlag("--fast", answer("Loom has no experimental speed switches"), {"nargs": "*"}),

@@ -39,13 +39,14 @@ def add_compute_arguments(parser: argparse.ArgumentParser, suppress_defaults: bo
     group.add_argument("--attention", default=default("auto"), choices=("auto", "sdpa", "xformers", "sliced"),
                        help="attention backend: torch SDPA, xformers (CUDA), or sliced for low memory "
                             "(default: auto = xformers when usable, else SDPA)")
-    group.add_argument("--manual-cast", action="store_true", default=default(False),
-                       help="keep fp16/bf16 checkpoints in their own dtype and compute each layer in fp32 "
-                            "(about half the weight memory on CPU, a little slower)")
+    group.add_argument("--manual-cast", action=argparse.BooleanOptionalAction, default=default(None),
+                       help="keep fp16/bf16 checkpoints in their own dtype and compute each layer in fp32 (half "
+                            "the weight memory); --no-manual-cast upcasts them to fp32 at load (default: on "
+                            "where the device lacks fast half precision, i.e. the CPU, unless --force-* is given)")
     precision = group.add_mutually_exclusive_group()
     for name in ("fp32", "fp16", "bf16"):
         precision.add_argument(f"--force-{name}", dest="precision", action="store_const", const=name,
-                               default=default("auto"), help=f"hold every model in {name}")
+                               default=default("auto"), help=f"hold every model in {name} (converted at load)")
 
 
 def manager_from_args(args: argparse.Namespace) -> ModelManager:
@@ -57,4 +58,4 @@ def manager_from_args(args: argparse.Namespace) -> ModelManager:
     set_attention_backend(getattr(args, "attention", "auto"))
     return ModelManager(device="cpu" if getattr(args, "cpu", False) else None,
                         vram_budget=getattr(args, "vram_budget", None), ram_budget=getattr(args, "ram_budget", None),
-                        precision=getattr(args, "precision", "auto"), manual_cast=getattr(args, "manual_cast", False))
+                        precision=getattr(args, "precision", "auto"), manual_cast=getattr(args, "manual_cast", None))

@@ -37,6 +37,12 @@ _IGNORED_KEYS = frozenset(
     }
 )
 _IGNORED_PREFIXES = ("model_ema.",)
+# The dtype names of a safetensors header, as torch dtypes.
+_SAFETENSORS_DTYPES = {
+    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+    "F8_E4M3": torch.float8_e4m3fn, "F8_E5M2": torch.float8_e5m2, "I64": torch.int64, "I32": torch.int32,
+    "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8, "BOOL": torch.bool,
+}
 
 
 class CheckpointError(ValueError):
@@ -74,6 +80,10 @@ class LazyStateDict(Mapping):
         """key -> shape for every tensor, without reading tensor data."""
         return {key: self._reader.shape(raw) for key, raw in self._raw_keys.items()}
 
+    def dtypes(self) -> dict[str, torch.dtype]:
+        """key -> dtype for every tensor, without reading tensor data."""
+        return {key: self._reader.dtype(raw) for key, raw in self._raw_keys.items()}
+
     def with_prefix(self, prefix: str) -> LazyStateDict:
         """The tensors whose keys start with `prefix`, keyed without it."""
         keys = {k[len(prefix) :]: raw for k, raw in self._raw_keys.items() if k.startswith(prefix)}
@@ -95,6 +105,12 @@ class _SafetensorsReader:
 
     def shape(self, key: str) -> tuple[int, ...]:
         return tuple(self._file.get_slice(key).get_shape())
+
+    def dtype(self, key: str) -> torch.dtype:
+        name = self._file.get_slice(key).get_dtype()
+        if name not in _SAFETENSORS_DTYPES:
+            raise CheckpointError(f"tensor {key!r} has a dtype Loom does not read: {name}")
+        return _SAFETENSORS_DTYPES[name]
 
 
 class _PickleReader:
@@ -120,6 +136,9 @@ class _PickleReader:
 
     def shape(self, key: str) -> tuple[int, ...]:
         return tuple(self._tensors[key].shape)
+
+    def dtype(self, key: str) -> torch.dtype:
+        return self._tensors[key].dtype
 
 
 def _torch_load(path: Path):

@@ -41,6 +41,10 @@ class _PrefixedView(Mapping):
         shapes = self.source.shapes()
         return {k: shapes[k] for k in self._keys}
 
+    def dtypes(self) -> dict[str, torch.dtype]:
+        dtypes = self.source.dtypes()
+        return {k: dtypes[k] for k in self._keys}
+
 
 def text_encoder_model(manager: ModelManager, path: Path, config: CheckpointConfig,
                        embedding_dirs: Sequence[Path]) -> TextEncoderModel | None:
