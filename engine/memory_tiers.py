@@ -69,6 +69,25 @@ def _nbytes(module: nn.Module, dtype: torch.dtype | None = None) -> int:
     return sum(size(t) for t in _own_tensors(module))
 
 
+def compute_dtype(module: nn.Module) -> torch.dtype:
+    """The dtype `module` computes in: the LayerStreamer's while one is attached to it (fp16 weights computing
+    in fp32), else its first weight's. Forward code casts inputs to this, never to a weight's own dtype, which
+    under manual cast would round them to fp16."""
+    if hasattr(module, "loom_compute"):
+        return module.loom_compute[1]
+    return next((t.dtype for t in module.parameters() if t.is_floating_point()), torch.float32)
+
+
+def _castable(tensor: torch.Tensor, dtype: torch.dtype) -> bool:
+    """A floating tensor in another dtype, laid out densely (plain or channels-last), can be cast into scratch."""
+    dense = tensor.is_contiguous() or (tensor.dim() == 4 and tensor.is_contiguous(memory_format=torch.channels_last))
+    return tensor.is_floating_point() and tensor.dtype != dtype and dense
+
+
+def _shares(tensor: torch.Tensor, buffer: torch.Tensor) -> bool:
+    return tensor.untyped_storage().data_ptr() == buffer.untyped_storage().data_ptr()
+
+
 class LayerStreamer:
     """Per-layer weights: partial loading and manual cast, with one mechanism (the module's `loom_compute`
     says where and in which dtype it computes while attached).
@@ -79,6 +98,10 @@ class LayerStreamer:
     forward its own tensors are swapped for copies on `device` in `compute_dtype` (and so are its floating
     inputs); the originals come back after it. `budget` covers the resident layers plus the largest copy
     (the most ever added at once); `peak_bytes` records the most that was, on any device.
+
+    Manual cast writes a layer's copies into one reused scratch buffer: a fresh allocation per layer and step
+    faults in new pages every time (the allocator maps and unmaps large blocks), which costs more than the
+    cast. An embedding table is not cast: its lookup reads a few rows, which are cast on the way out (exact).
     """
 
     def __init__(self, module: nn.Module, device: torch.device, host: torch.device, budget: int,
@@ -100,6 +123,10 @@ class LayerStreamer:
         self._in_flight = 0
         self._streamed = set(self.streamed)
         self._originals: dict[nn.Module, tuple[list[tuple[dict, str, torch.Tensor]], int]] = {}
+        self._scratch_numel = max((sum(t.numel() for t in _own_tensors(m) if t.is_floating_point())
+                                   for m in layers), default=0)
+        self._scratch: torch.Tensor | None = None
+        self._scratch_owner: nn.Module | None = None
         for layer in resident:
             layer.to(device)
         for layer in self.streamed:
@@ -109,18 +136,37 @@ class LayerStreamer:
             layer.register_forward_pre_hook(self._arrive, with_kwargs=True),
             layer.register_forward_hook(self._leave))]
 
-    def _convert(self, value):
+    def _convert(self, value, keep_dtype: bool = False):
         if not isinstance(value, torch.Tensor):
             return value
-        dtype = self.compute_dtype if self.compute_dtype is not None and value.is_floating_point() else value.dtype
-        return value.to(self.device, dtype)
+        cast = self.compute_dtype is not None and value.is_floating_point() and not keep_dtype
+        return value.to(self.device, self.compute_dtype if cast else value.dtype)
+
+    def _claim_scratch(self, layer: nn.Module) -> torch.Tensor | None:
+        """The scratch buffer for `layer`'s copies, or None while a layer around it holds it."""
+        if self.compute_dtype is None or self._scratch_owner is not None:
+            return None
+        if self._scratch is None:
+            self._scratch = torch.empty(self._scratch_numel, dtype=self.compute_dtype, device=self.device)
+        self._scratch_owner = layer
+        return self._scratch
 
     def _arrive(self, layer: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
-        swapped = []
+        if layer in self._originals:  # its last forward raised before _leave ran
+            self._leave(layer, (), None)
+        gather = isinstance(layer, nn.Embedding)
+        scratch = None if gather else self._claim_scratch(layer)
+        swapped, offset = [], 0
         for store in (layer._parameters, layer._buffers):
             for name, original in store.items():
-                copy = None if original is None else self._convert(original)
-                if copy is not None and copy is not original:
+                if original is None:
+                    continue
+                if scratch is not None and _castable(original, self.compute_dtype):
+                    copy = scratch.as_strided(original.shape, original.stride(), offset).copy_(original)
+                    offset += original.numel()
+                else:
+                    copy = self._convert(original, keep_dtype=gather)
+                if copy is not original:
                     store[name] = copy
                     swapped.append((store, name, original))
         added = _nbytes(layer, self.compute_dtype) if swapped or layer in self._streamed else 0
@@ -134,6 +180,12 @@ class LayerStreamer:
         for store, name, original in swapped:
             store[name] = original
         self._in_flight -= added
+        if isinstance(output, torch.Tensor) and isinstance(layer, nn.Embedding):
+            return self._convert(output)
+        if self._scratch_owner is layer:
+            self._scratch_owner = None
+            if isinstance(output, torch.Tensor) and _shares(output, self._scratch):
+                return output.clone()  # a forward that returns its own weight must not see the next layer's
         return output
 
     @property
@@ -145,5 +197,6 @@ class LayerStreamer:
         for hook in self._hooks:
             hook.remove()
         self._hooks = []
+        self._scratch = None
         del self.module.loom_compute
         self.module.to(self.host)

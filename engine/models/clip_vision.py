@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
+from engine.memory_tiers import compute_dtype
 from engine.models.clip_keys import (
     VISION_HF,
     KeyMapError,
@@ -138,7 +139,7 @@ class ClipVision:
     def encode_image(self, images: torch.Tensor, crop: bool = True) -> ClipVisionOutput:
         """Encode an IMAGE batch: projected pooled embedding plus last and penultimate hidden states."""
         weight = self.model.visual_projection.weight
-        pixels = clip_preprocess(images.to(weight.device), self.image_size, crop).to(weight.dtype)
+        pixels = clip_preprocess(images.to(weight.device), self.image_size, crop).to(compute_dtype(self.model))
         vision = self.model.vision_model
         x = vision.pre_layrnorm(vision.embeddings(pixels))
         penultimate = x

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import nn
 
+from engine.memory_tiers import compute_dtype
 from engine.models.transformer import CrossAttention, FeedForward
 
 MAX_OBJECTS = 30  # boxes per prompt; the position net always sees this many (padded with null tokens)
@@ -86,13 +87,13 @@ class Gligen(nn.Module):
         self.phrase_dim = position_net.null_positive_feature.shape[0]
 
     def _patch(self, boxes: torch.Tensor, masks: torch.Tensor, phrases: torch.Tensor) -> MiddlePatch:
-        param = self.position_net.linears[0].weight
+        device, dtype = self.position_net.linears[0].weight.device, compute_dtype(self)
         with torch.no_grad():
-            objs = self.position_net(boxes.to(param), masks.to(param), phrases.to(param))
+            objs = self.position_net(*(t.to(device, dtype) for t in (boxes, masks, phrases)))
 
         def middle_patch(x: torch.Tensor, extra_options: dict) -> torch.Tensor:
             fuser = self.module_list[extra_options["transformer_index"]]
-            dtype = fuser.linear.weight.dtype
+            dtype = compute_dtype(self)
             return fuser(x.to(dtype), objs.to(x.device, dtype)).to(x.dtype)
         return middle_patch
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from engine.memory_tiers import compute_dtype
 from engine.models.clip_vision import ClipVision, clip_preprocess, load_clip_vision
 
 IMAGE_SIZE = 224  # PhotoMaker preprocesses at CLIP ViT-L's size whatever its position table says
@@ -62,7 +63,7 @@ class PhotoMakerIDEncoder(nn.Module):
     def identity(self, image: torch.Tensor) -> torch.Tensor:
         """IMAGE [B,H,W,C] -> the first picture's ID embedding [1, projection + projection_2]."""
         weight = self.visual_projection_2.weight
-        pixels = clip_preprocess(image[:1].to(weight.device), IMAGE_SIZE).to(weight.dtype)
+        pixels = clip_preprocess(image[:1].to(weight.device), IMAGE_SIZE).to(compute_dtype(self))
         pooled = self.vision_tower.vision_model(pixel_values=pixels).pooler_output
         return torch.cat([self.vision_tower.visual_projection(pooled), self.visual_projection_2(pooled)], dim=-1)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from engine.memory_tiers import compute_dtype
 from engine.models.blocks import (
     Downsample,
     ResBlock,
@@ -142,7 +143,7 @@ class UNetEncoder(nn.Module):
               transformer_options: dict | None = None) -> torch.Tensor:
         """The time embedding (through any ComfyUI "emb_patch"), plus the label embedding of `y` for
         SDXL-class models."""
-        dtype = self.time_embed[0].weight.dtype
+        dtype = compute_dtype(self)
         emb = self.time_embed(timestep_embedding(timesteps, self.config.model_channels).to(dtype))
         for patch in emb_patches:
             emb = patch(emb, self.config.model_channels, transformer_options)
