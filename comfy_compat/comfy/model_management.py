@@ -187,7 +187,11 @@ def _dtype_for(kind: str, fallback: torch.dtype) -> torch.dtype:
 
 
 def unet_dtype(device: Any = None, model_params: int = 0, supported_dtypes: Any = None, weight_dtype: Any = None) -> torch.dtype:
-    """The dtype Loom's model manager runs UNets in."""
+    """The dtype Loom's model manager holds a UNet stored in `weight_dtype` in (its own fp16/bf16 under manual
+    cast), else the dtype it runs UNets in."""
+    manager = _manager()
+    if weight_dtype is not None and hasattr(manager, "policy"):
+        return manager.policy.storage(weight_dtype, "unet")
     return _dtype_for("unet", torch.float16 if torch.cuda.is_available() else torch.float32)
 
 
@@ -199,8 +203,10 @@ def text_encoder_dtype(device: Any = None) -> torch.dtype:
     return _dtype_for("clip", torch.float16 if torch.cuda.is_available() else torch.float32)
 
 
-def unet_manual_cast(weight_dtype: Any, inference_device: Any, supported_dtypes: Any = None) -> None:
-    return None
+def unet_manual_cast(weight_dtype: Any, inference_device: Any, supported_dtypes: Any = None) -> torch.dtype | None:
+    """The dtype a UNet held in `weight_dtype` computes in where the two differ (manual cast), else None."""
+    compute = _dtype_for("unet", torch.float16 if torch.cuda.is_available() else torch.float32)
+    return compute if weight_dtype is not None and weight_dtype != compute else None
 
 
 def should_use_fp16(device: Any = None, model_params: int = 0, prioritize_performance: bool = True,

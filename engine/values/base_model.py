@@ -115,7 +115,6 @@ class BaseModel:
             "v_edm" if config.family == "svd" else config.prediction_type)
         self.latent_format = LatentFormat(config.scaling_factor, config.family)
         self.model_config = ModelConfig(config, self.latent_format)
-        self.manual_cast_dtype = None
         self._parameter_count: int | None = None
 
     @property
@@ -137,7 +136,14 @@ class BaseModel:
         return self._handle.manager.device
 
     def get_dtype(self) -> torch.dtype:
-        return self._handle.manager.dtype_for("unet")
+        """The dtype the UNet's weights are held in (fp16 for an fp16 checkpoint on the CPU: manual cast)."""
+        return self._handle.held_dtype()
+
+    @property
+    def manual_cast_dtype(self) -> torch.dtype | None:
+        """The dtype the UNet computes in where it differs from the one its weights are held in, else None."""
+        compute = self._handle.manager.dtype_for("unet")
+        return compute if compute != self.get_dtype() else None
 
     def memory_required(self, input_shape, cond_shapes=None) -> float:
         """Bytes of activations a batch of `input_shape` needs (ComfyUI's estimate without xformers)."""

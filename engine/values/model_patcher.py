@@ -84,7 +84,7 @@ class ModelPatcher:
         return self.model_size()
 
     def model_size(self) -> int:
-        """Bytes of the UNet's weights in the dtype it computes in."""
+        """Bytes of the UNet's weights in the dtype they are held in."""
         element = torch.empty((), dtype=self.model_dtype()).element_size()
         return self.model.parameter_count() * element
 
