@@ -1,8 +1,8 @@
 """ComfyUI's `server` module: `PromptServer.instance`, mapped onto Loom's web app, websocket hub (web/ws.py)
 and prompt queue (engine/queue.py).
 
-Packs add aiohttp routes to `PromptServer.instance.routes` at import time; the web app mounts them (also
-under /api) after the core routes, so a pack can never replace one. `send_sync` reaches the websocket
+Packs add aiohttp routes to `PromptServer.instance.routes` at import time; the web app serves them (also
+under /api) behind the core routes (web/nodes_gate.py), so a pack can never replace one. `send_sync` reaches the websocket
 clients once the app has started (web/app.py calls `set_server`); before that, or headless, it is a no-op.
 """
 
@@ -113,8 +113,8 @@ class PromptServer:
 
     @property
     def app(self) -> web.Application:
-        """The running aiohttp app; before the server starts (while packs import), an app of its own
-        whose routes and middlewares mount_routes carries over to Loom's app."""
+        """The running aiohttp app once the packs have loaded; while they import, an app of its own whose
+        routes and middlewares the web app serves behind its own (web/nodes_gate.py)."""
         return state.server_app() or self.early_app
 
     @property
@@ -164,30 +164,31 @@ def prompt_transformers() -> list:
     return [PromptServer.instance.trigger_on_prompt]
 
 
-def mount_routes(app: web.Application, prefixes: tuple[str, ...] = ("", "/api")) -> list[str]:
-    """Add the routes packs registered on `PromptServer.instance.routes` to `app`; returns the problems
-    (e.g. a path a core route already answers), which are logged and skipped."""
+def mount_routes(router: web.UrlDispatcher, prefixes: tuple[str, ...] = ("", "/api")) -> list[str]:
+    """Add the routes packs registered on `PromptServer.instance.routes` (or on its app while they
+    imported) to `router`; returns the problems (e.g. a path registered twice), logged and skipped."""
     problems = []
-    early = PromptServer.instance.early_app
-    for resource in early.router.resources():
+    for resource in PromptServer.instance.early_app.router.resources():
         for route in resource:
             try:
                 for prefix in prefixes:
-                    app.router.add_route(route.method, prefix + resource.canonical, route.handler)
+                    router.add_route(route.method, prefix + resource.canonical, route.handler)
             except (RuntimeError, ValueError) as exc:
                 problems.append(f"node pack route {route!r} not mounted: {exc}")
-    for middleware in early.middlewares:
-        if middleware not in app.middlewares:
-            app.middlewares.append(middleware)
     for route in PromptServer.instance.routes:
         try:
             if isinstance(route, web.RouteDef):
                 for prefix in prefixes:
-                    app.router.add_route(route.method, prefix + route.path, route.handler, **route.kwargs)
+                    router.add_route(route.method, prefix + route.path, route.handler, **route.kwargs)
             else:
-                route.register(app.router)
+                route.register(router)
         except (RuntimeError, ValueError) as exc:
             problems.append(f"node pack route {route!r} not mounted: {exc}")
     for problem in problems:
         log.warning(problem)
     return problems
+
+
+def pack_middlewares() -> list:
+    """The middlewares packs appended to `PromptServer.instance.app` while they imported."""
+    return list(PromptServer.instance.early_app.middlewares)

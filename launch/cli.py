@@ -98,26 +98,36 @@ def _pack_dirs(args: argparse.Namespace, folders: Folders) -> list[Path]:
     return [folders.base_dir / "custom_nodes", *folders.custom_node_dirs]
 
 
-def registry_from_args(args: argparse.Namespace, base_dir: Path) -> tuple[Folders, Any, Any]:
-    """The folders (created), the model manager and the node registry (core nodes, then packs)
-    the shared and memory flags describe -> (folders, registry, PackReport); packs import ComfyUI's
-    modules from comfy_compat."""
-    import comfy_compat
-    from engine.graph.context import Services
-    from engine.graph.registry import build_default_registry
-    from launch.compute_flags import manager_from_args
-
+def created_folders(args: argparse.Namespace, base_dir: Path) -> Folders:
+    """The Folders the shared flags describe, created on disk (StartupError when one cannot be)."""
     folders = folders_from_args(args, base_dir)
     try:
         folders.ensure()
         folders.ensure_model_folders()
     except OSError as exc:
         raise StartupError(f"cannot create the folder {exc.filename}: {exc.strerror or exc}") from exc
+    return folders
+
+
+def registry_from_args(args: argparse.Namespace, base_dir: Path) -> tuple[Folders, Any, Any]:
+    """The folders (created), and the node registry over them -> (folders, registry, PackReport)."""
+    folders = created_folders(args, base_dir)
+    return (folders, *registry_for_folders(args, folders))
+
+
+def registry_for_folders(args: argparse.Namespace, folders: Folders) -> tuple[Any, Any]:
+    """The model manager and the node registry (core nodes, then packs) the memory and pack flags
+    describe over `folders` -> (registry, PackReport); packs import ComfyUI's modules from comfy_compat
+    and may add model folders to `folders`."""
+    import comfy_compat
+    from engine.graph.context import Services
+    from engine.graph.registry import build_default_registry
+    from launch.compute_flags import manager_from_args
+
     services = Services(folders=folders, models=manager_from_args(args),
                         settings={"disable_metadata": args.disable_metadata})
     pack_dirs = [*_pack_dirs(args, folders), *args.custom_nodes_dir]
-    registry, report = build_default_registry(services, custom_node_dirs=pack_dirs, pack_host=comfy_compat)
-    return folders, registry, report
+    return build_default_registry(services, custom_node_dirs=pack_dirs, pack_host=comfy_compat)
 
 
 def pack_problems(report: Any) -> list[str]:
@@ -156,7 +166,7 @@ def _run(args: argparse.Namespace, base_dir: Path) -> int:
 
 
 def _add_serve(parser: argparse.ArgumentParser) -> None:
-    from launch.serve import add_serve_flags
+    from launch.serve_flags import add_serve_flags
 
     add_serve_flags(parser, suppress_defaults=True)
 
@@ -211,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="main.py", description="Loom: node-graph workflows for diffusion models",
                                      epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_shared_flags(parser)
-    from launch.serve import add_serve_flags
+    from launch.serve_flags import add_serve_flags
 
     add_serve_flags(parser)  # `python main.py --port N` serves without naming the subcommand
     add_comfyui_flags(parser)

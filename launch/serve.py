@@ -1,4 +1,8 @@
-"""`python main.py [serve]`: the server's flags, and building and running the app from them.
+"""`python main.py [serve]`: building the app from the flags (launch/serve_flags.py) and serving it.
+
+The port opens first and the node registry (every node module and pack, and torch with them) loads
+in a background thread right after, so the server answers within a fraction of a second; what needs
+the nodes waits for them (web/nodes_loading.py).
 
 Safe defaults: 127.0.0.1 only; listening on any other address needs a token (generated and
 printed when none is given) unless --no-auth is passed explicitly.
@@ -12,56 +16,20 @@ import logging
 import os
 import secrets
 import socket
+import time
 from pathlib import Path
 
 from aiohttp import web
 
-from comfy_compat.comfy_nodes import pack_web_dirs
-from launch.cli import StartupError, flag_default, pack_problems, registry_from_args
-from web.comfy_frontend import EDITORS, comfyui_static_dir
+from engine.paths import Folders
+from launch.cli import StartupError, created_folders, pack_problems, registry_for_folders, registry_from_args
+from launch.serve_flags import TOKEN_ENV
+from web.comfy_frontend import comfyui_static_dir
+from web.nodes_loading import ExecutorWhenLoaded, Nodes, NodesLoading
 from web.security import is_loopback
+from web.state import NODES, ServerConfig
 
 log = logging.getLogger("loom.server")
-TOKEN_ENV = "LOOM_AUTH_TOKEN"
-
-
-def add_serve_flags(parser: argparse.ArgumentParser, suppress_defaults: bool = False) -> None:
-    """Network, security, cache and pack flags of the server (ComfyUI's names where one exists)."""
-
-    def default(value):
-        return flag_default(value, suppress_defaults)
-
-    group = parser.add_argument_group("server")
-    group.add_argument("--listen", nargs="?", const="0.0.0.0", default=default("127.0.0.1"), metavar="HOSTS",
-                       help="addresses to listen on, comma-separated (no value: 0.0.0.0; default 127.0.0.1)")
-    group.add_argument("--port", type=int, default=default(8188), help="port (default 8188; 0 = any free port)")
-    group.add_argument("--auth-token", default=default(None),
-                       help=f"require this token on every request and the websocket (or set {TOKEN_ENV})")
-    group.add_argument("--no-auth", action="store_true", default=default(False),
-                       help="serve without a token even when listening beyond localhost")
-    group.add_argument("--allow-origin", action="append", default=default([]), metavar="ORIGIN",
-                       help="also accept requests from this Origin, e.g. http://localhost:5173 or * (repeatable)")
-    group.add_argument("--allow-host", action="append", default=default([]), metavar="NAME",
-                       help="also answer requests whose Host header is NAME (besides IP addresses, localhost and "
-                            "the names in --listen; * = any). Other names are refused against DNS rebinding "
-                            "(repeatable)")
-    group.add_argument("--max-upload-size", type=float, default=default(100.0), metavar="MB",
-                       help="largest upload (multipart body), in MB (default 100)")
-    group.add_argument("--max-prompt-size", type=float, default=default(8.0), metavar="MB",
-                       help="largest JSON body (a prompt with its workflow), in MB; larger ones get 413 "
-                            "(default 8)")
-    group.add_argument("--front-end", choices=EDITORS, default=default("loom"),
-                       help="the editor served at /: Loom's canvas (default) or ComfyUI's frontend "
-                            "(pip install 'loom-diffusion[comfyui-frontend]')")
-    group.add_argument("--cache-lru", type=int, default=default(0), metavar="N",
-                       help="keep the outputs of up to N nodes across prompts (default: the last prompt's)")
-    group.add_argument("--cache-none", action="store_true", default=default(False),
-                       help="cache nothing between prompts (lowest memory)")
-    from launch.compute_flags import add_compute_arguments  # --cpu, budgets, precision, attention
-    from launch.scaleout import add_ray_arguments  # --executor ray and its options
-
-    add_compute_arguments(parser, suppress_defaults=suppress_defaults)
-    add_ray_arguments(parser, suppress_defaults=suppress_defaults)
 
 
 def resolve_token(args: argparse.Namespace, hosts: list[str]) -> str | None:
@@ -107,16 +75,39 @@ def build_engine(args: argparse.Namespace, base_dir: Path):
     return folders, registry, packs, Executor(registry, cache=_cache_policy(args))
 
 
-def build_app(args: argparse.Namespace, base_dir: Path, hosts: list[str]) -> web.Application:
-    """The engine, the persistent queue and the app; `--executor ray` runs prompts on Ray workers."""
-    from engine.queue import PromptQueue
-    from web.app import create_app
-    from web.state import ServerConfig
+def load_nodes(args: argparse.Namespace, folders: Folders, config: ServerConfig) -> Nodes:
+    """The node registry (core nodes, then packs) and its executor; the packs' problems are logged and
+    their web folders put in `config` (runs on the loading thread, before any request sees them)."""
+    from comfy_compat.comfy_nodes import pack_web_dirs
+    from engine.graph.executor import Executor
 
-    folders, registry, packs, executor = build_engine(args, base_dir)
+    began = time.perf_counter()
+    registry, packs = registry_for_folders(args, folders)
     for line in pack_problems(packs):
         log.warning(line)
-    worker_factory = None
+    config.web_extensions.update({**packs.web_directories(), **pack_web_dirs()})
+    config.pack_folders.update({p.name: p.path for p in packs.packs if p.ok})
+    log.info("%d node types loaded in %.2f s", len(registry), time.perf_counter() - began)
+    return Nodes(registry, Executor(registry, cache=_cache_policy(args)))
+
+
+def build_app(args: argparse.Namespace, base_dir: Path, hosts: list[str]) -> web.Application:
+    """The persistent queue and the app; its nodes load when `app[NODES].start()` is called (serve does,
+    once the port is open). `--executor ray` runs prompts on Ray workers."""
+    from engine.queue import PromptQueue
+    from web.app import create_app
+
+    folders = created_folders(args, base_dir)
+    config = ServerConfig(folders=folders, auth_token=resolve_token(args, hosts),
+                          allow_origins=tuple(args.allow_origin), max_upload_mb=args.max_upload_size,
+                          max_prompt_mb=args.max_prompt_size, host_names=host_names(hosts, args.allow_host))
+    if args.front_end == "comfyui":
+        try:
+            config.static_dir = comfyui_static_dir()
+        except FileNotFoundError as exc:
+            raise StartupError(str(exc)) from None
+    loading = NodesLoading(lambda: load_nodes(args, folders, config))
+    executor, worker_factory = ExecutorWhenLoaded(loading), None
     if args.executor == "ray":
         from launch.scaleout import ray_executor_from_args
 
@@ -124,18 +115,7 @@ def build_app(args: argparse.Namespace, base_dir: Path, hosts: list[str]) -> web
     queue = PromptQueue(folders.user_dir / "queue.sqlite3")
     for prompt_id, action in queue.recovered:
         log.warning("prompt %s was running when the server stopped: %s", prompt_id, action)
-    loaded = [pack for pack in packs.packs if pack.ok]
-    config = ServerConfig(folders=folders, auth_token=resolve_token(args, hosts),
-                          allow_origins=tuple(args.allow_origin), max_upload_mb=args.max_upload_size,
-                          max_prompt_mb=args.max_prompt_size, host_names=host_names(hosts, args.allow_host),
-                          web_extensions={**packs.web_directories(), **pack_web_dirs()},
-                          pack_folders={p.name: p.path for p in loaded})
-    if args.front_end == "comfyui":
-        try:
-            config.static_dir = comfyui_static_dir()
-        except FileNotFoundError as exc:
-            raise StartupError(str(exc)) from None
-    return create_app(config, registry, executor, queue, worker_factory)
+    return create_app(config, loading, executor, queue, worker_factory)
 
 
 async def _serve_forever(app: web.Application, hosts: list[str], port: int) -> None:
@@ -151,6 +131,7 @@ async def _serve_forever(app: web.Application, hosts: list[str], port: int) -> N
         for address in runner.addresses:
             host, port = address[0], address[1]
             print(f"Loom is serving on http://{f'[{host}]' if ':' in host else host}:{port}", flush=True)
+        app[NODES].start()  # after the port is open: nothing the server answers at once waits for it
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()

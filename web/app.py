@@ -1,7 +1,8 @@
 """The aiohttp application factory: middlewares, routes (each also under /api), pages and the worker.
 
 `create_app` takes everything it serves explicitly (settings, node registry, executor, queue),
-so tests build a real app around their own nodes and folders.
+so tests build a real app around their own nodes and folders. The registry may still be loading
+(web/nodes_loading.py): the app answers at once, and what needs the nodes waits for them.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ from typing import Any
 from aiohttp import web
 
 import comfy_compat
-from comfy_compat.server import mount_routes, prompt_transformers
+from comfy_compat.server import prompt_transformers
 from engine.queue import PromptQueue
 from web import comfy_frontend
 from web import routes as route_modules
 from web.bodies import body_timeout_guard
+from web.nodes_gate import PackRoutes, nodes_gate
+from web.nodes_loading import Nodes, NodesLoading
 from web.routes.info import server_features
 from web.security import error_guard, host_guard, origin_guard, token_guard
-from web.state import CONFIG, FOLDERS, HUB, PROMPT_TRANSFORMERS, QUEUE, REGISTRY, WORKER, ServerConfig
+from web.state import CONFIG, FOLDERS, HUB, NODES, PROMPT_TRANSFORMERS, QUEUE, WORKER, ServerConfig
 from web.webhook import webhooks
 from web.worker import PromptWorker
 from web.ws import Hub
@@ -68,11 +71,8 @@ def _is_canvas_file(canvas: dict[str, Path]) -> Callable[[str], bool]:
     return lambda path: path in files or path.startswith(folders)
 
 
-def _add_pages(app: web.Application, config: ServerConfig, canvas: dict[str, Path]) -> None:
+def _add_pages(app: web.Application, canvas: dict[str, Path]) -> None:
     app.router.add_get("/", _index)
-    for pack, folder in sorted(config.web_extensions.items()):
-        if folder.is_dir():
-            app.router.add_static(f"/extensions/{pack}", folder, follow_symlinks=False)
     for url, entry in canvas.items():
         if entry.is_dir():
             app.router.add_static(url, entry, follow_symlinks=False)
@@ -82,36 +82,42 @@ def _add_pages(app: web.Application, config: ServerConfig, canvas: dict[str, Pat
 
 def create_app(config: ServerConfig, registry: Any, executor: Any, queue: PromptQueue,
                worker_factory: Callable[..., PromptWorker] | None = None) -> web.Application:
-    """A ready-to-run application; the worker thread starts and stops with it. `worker_factory`
-    (same arguments as PromptWorker) replaces the in-process worker, e.g. by Ray lanes."""
+    """A ready-to-run application; the worker thread starts and stops with it. `registry` is the node
+    registry, or a NodesLoading still building it (then `executor` waits for it too, see
+    ExecutorWhenLoaded). `worker_factory` (same arguments as PromptWorker) replaces the in-process
+    worker, e.g. by Ray lanes."""
+    loading = registry if isinstance(registry, NodesLoading) else NodesLoading.ready(registry, executor)
     canvas = _canvas_entries(config)
+    packs = PackRoutes()
     middlewares = [error_guard, host_guard(config.host_names), origin_guard(config.allow_origins),
                    body_timeout_guard(config.body_timeout_s)]
     if config.auth_token:
         middlewares.append(token_guard(config.auth_token, public=_is_canvas_file(canvas)))
+    middlewares.append(nodes_gate(loading, packs))
     app = web.Application(middlewares=middlewares, client_max_size=config.max_upload_bytes)
     config.folders.ensure()
-    app[CONFIG], app[FOLDERS], app[REGISTRY], app[QUEUE] = config, config.folders, registry, queue
+    app[CONFIG], app[FOLDERS], app[NODES], app[QUEUE] = config, config.folders, loading, queue
     app[PROMPT_TRANSFORMERS] = prompt_transformers()  # node packs' on-prompt handlers
 
     def free_memory(unload_models: bool) -> None:
         executor.reset()
+        registry = loading.loaded.registry if loading.loaded is not None else None
         models = getattr(getattr(registry, "services", None), "models", None)
         if unload_models and models is not None and hasattr(models, "unload_all"):
             models.unload_all()
 
     hub = Hub(server_features(app))
     worker = (worker_factory or PromptWorker)(queue, executor, hub, free_memory)
+    worker.folders = worker.folders or config.folders  # error messages hide the folder layout
     hub.on_connect = worker.connect_messages
     app[HUB], app[WORKER] = hub, worker
     comfy_frontend.attach(app)  # settings, logs, templates and docs folders the editors read
-
     for prefix in ("", "/api"):
         app.router.add_get(prefix + "/ws", hub.handle)
     for table in route_modules.ALL:
         _add_twice(app, table)
-    mount_routes(app)  # routes node packs added to PromptServer.instance.routes, after (never over) the core's
-    _add_pages(app, config, canvas)
+    _add_pages(app, canvas)
+    loading.on_loaded(lambda nodes: packs.build(config))  # pack routes: behind (never over) the core's
     app.cleanup_ctx.append(webhooks)  # before the worker: its session outlives the last prompt
     app.cleanup_ctx.append(_run_worker)
     return app
@@ -119,7 +125,14 @@ def create_app(config: ServerConfig, registry: Any, executor: Any, queue: Prompt
 
 async def _run_worker(app: web.Application) -> AsyncIterator[None]:
     app[WORKER].start()
-    comfy_compat.set_server(app, app[HUB], asyncio.get_running_loop(), app[WORKER])  # PromptServer.instance
+    loop = asyncio.get_running_loop()
+
+    def bind_prompt_server(nodes: Nodes) -> None:
+        """ComfyUI's PromptServer.instance reaches this app once packs have imported (while they import,
+        it is an app of their own whose routes the pack router serves)."""
+        comfy_compat.set_server(app, app[HUB], loop, app[WORKER])
+
+    app[NODES].on_loaded(bind_prompt_server)
     yield
     comfy_compat.clear_server(app[HUB])
     await app[HUB].close_all()

@@ -1,7 +1,7 @@
 """What ComfyUI's own editor needs from Loom beyond the core API: its static build at `/` when
 `--front-end comfyui` is chosen, the official templates (/templates) and node docs (/docs) from
-their packages, packs' example workflows, per-user settings and logs, and a log line (once per
-path) for each route the editor calls that Loom does not serve.
+their packages, per-user settings and logs (packs' example workflows and the log line for each
+route nobody serves are in web/nodes_gate.py).
 
 The three packages come with the optional extra `loom-diffusion[comfyui-frontend]`, pinned to
 the versions ComfyUI 0.3.64 pins.
@@ -15,20 +15,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from web.comfy_packages import EXTRA_HINT, package_folder
 from web.log_buffer import LogBuffer
 from web.routes.internal import LOGS
-from web.routes.pack_content import example_folders
 from web.routes.settings import SETTINGS
 from web.state import CONFIG, HUB, ServerConfig
 from web.user_files import UserFolders
 from web.user_settings import UserSettings
 
 log = logging.getLogger("loom.server")
-EDITORS = ("loom", "comfyui")  # what --front-end chooses from
-MAX_REPORTED_PATHS = 1000
 
 
 def comfyui_static_dir() -> Path:
@@ -37,23 +33,6 @@ def comfyui_static_dir() -> Path:
     if static is None or not (static / "index.html").is_file():
         raise FileNotFoundError(f"--front-end comfyui needs the ComfyUI frontend package: {EXTRA_HINT}")
     return static
-
-
-def unserved_route_logger() -> web.middleware:
-    """A middleware that logs, once per path, a request no route matched."""
-    reported: set[str] = set()
-
-    @web.middleware
-    async def log_unserved(request: web.Request, handler: Handler) -> web.StreamResponse:
-        unmatched = getattr(request.match_info, "http_exception", None)
-        first_time = request.path not in reported and len(reported) < MAX_REPORTED_PATHS
-        if isinstance(unmatched, web.HTTPNotFound) and first_time:
-            reported.add(request.path)
-            log.warning("not served by Loom: %s %s (a route the editor or a client called)",
-                        request.method, request.path)
-        return await handler(request)
-
-    return log_unserved
 
 
 async def _empty_stylesheet(request: web.Request) -> web.Response:
@@ -75,8 +54,6 @@ def _add_static_folders(app: web.Application, config: ServerConfig) -> None:
     docs = package_folder("comfyui_embedded_docs", "docs")
     if docs is not None:
         app.router.add_static("/docs", docs, follow_symlinks=False)
-    for pack, folders in example_folders(config.pack_folders).items():
-        app.router.add_static(f"/api/workflow_templates/{pack}", folders[0], follow_symlinks=False)
     app.router.add_get("/user.css", _empty_stylesheet)
     icon = config.static_dir / "assets" / "favicon.ico"  # where ComfyUI's build keeps it
     if icon.is_file() and not (config.static_dir / "favicon.ico").exists():
@@ -98,6 +75,5 @@ def attach(app: web.Application) -> None:
     config = app[CONFIG]
     app[SETTINGS] = UserSettings(UserFolders(config.folders.user_dir))
     app[LOGS] = LogBuffer()
-    app.middlewares.append(unserved_route_logger())
     _add_static_folders(app, config)
     app.cleanup_ctx.append(_log_buffer)

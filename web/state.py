@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
 from engine.paths import Folders
 from engine.queue import PromptQueue
+from web.nodes_loading import NodesLoading
 from web.worker import PromptWorker
 from web.ws import Hub
 
@@ -45,6 +45,6 @@ FOLDERS = web.AppKey("folders", Folders)
 QUEUE = web.AppKey("queue", PromptQueue)
 WORKER = web.AppKey("worker", PromptWorker)
 HUB = web.AppKey("hub", Hub)
-REGISTRY = web.AppKey("registry", Any)
+NODES = web.AppKey("nodes", NodesLoading)  # the node registry, loaded or loading
 # functions POST /prompt passes the request JSON through, in order, before reading it (node packs' hooks)
 PROMPT_TRANSFORMERS = web.AppKey("prompt_transformers", list)

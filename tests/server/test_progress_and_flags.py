@@ -4,12 +4,14 @@ problems it reports."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 
 from launch.cli import build_parser
-from launch.serve import add_serve_flags, build_app, resolve_token
+from launch.serve import build_app, resolve_token
+from launch.serve_flags import add_serve_flags
 from web.progress import ProgressTracker
-from web.state import QUEUE
+from web.state import NODES, QUEUE
 
 
 def test_overall_progress_counts_nodes_steps_and_estimates_time_left():
@@ -63,6 +65,8 @@ def test_a_pack_that_fails_to_import_is_logged_and_the_server_still_starts(tmp_p
     args = build_parser().parse_args(["--base-directory", str(tmp_path), "--custom-nodes-dir", str(tmp_path / "packs")])
     with caplog.at_level(logging.WARNING, logger="loom.server"):
         app = build_app(args, tmp_path, ["127.0.0.1"])
+        app[NODES].start()  # as serve() does once the port is open
+        asyncio.run(app[NODES].nodes())
     app[QUEUE].close()
     assert "node pack broken_pack failed to import" in caplog.text
     assert "needs the missing_dependency module" in caplog.text

@@ -23,3 +23,31 @@ def test_cli_help_leaves_torch_unimported():
             "print('torch' in sys.modules, file=sys.stderr)")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stderr.strip().splitlines()[-1] == "False"
+
+
+SERVE_AND_REPORT = """
+import sys
+import web.nodes_loading as loading
+start = loading.NodesLoading.start
+
+def report_then_start(self):
+    print("torch imported when the port opened:", "torch" in sys.modules, flush=True)
+    start(self)
+
+loading.NodesLoading.start = report_then_start
+from launch.cli import main
+main(["--port", "0", "--base-directory", sys.argv[1], "--disable-all-custom-nodes"])
+"""
+
+
+def test_the_server_opens_its_port_before_torch_is_imported(tmp_path):
+    server = subprocess.Popen([sys.executable, "-c", SERVE_AND_REPORT, str(tmp_path)], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        serving = server.stdout.readline()
+        reported = server.stdout.readline()
+    finally:
+        server.kill()
+        server.wait(30)
+    assert serving.startswith("Loom is serving on http://127.0.0.1:")
+    assert reported.strip() == "torch imported when the port opened: False"

@@ -13,6 +13,7 @@ import aiohttp
 from aiohttp import web
 
 from engine.downloads import DownloadFailed, DownloadRefused, download, make_target
+from web.nodes_loading import needs_nodes
 from web.state import FOLDERS, HUB
 
 routes = web.RouteTableDef()
@@ -56,6 +57,7 @@ def _model_folder(app: web.Application, directory: str) -> Path:
 
 
 @routes.post("/models/download")
+@needs_nodes
 async def start_download(request: web.Request) -> web.Response:
     """{url, directory, name, sha256?} -> 202 {id} (or 200 when the file is already there)."""
     try:

@@ -11,9 +11,10 @@ from aiohttp import web
 
 from engine.paths import MODEL_KINDS, ModelNotFound, UnsafePath
 from web.comfy_packages import editor_versions
+from web.nodes_loading import needs_nodes
 from web.openapi import build_openapi, documented
 from web.schemas import Features
-from web.state import CONFIG, FOLDERS, REGISTRY
+from web.state import CONFIG, FOLDERS, NODES
 
 routes = web.RouteTableDef()
 VERSION = "0.1.0"
@@ -21,17 +22,19 @@ MAX_HEADER_BYTES = 100 * 1024 * 1024
 
 
 @routes.get("/object_info")
+@needs_nodes
 async def object_info(request: web.Request) -> web.Response:
     """Every node class with its inputs, outputs and options (combos listed live)."""
-    return web.json_response(await asyncio.to_thread(request.app[REGISTRY].object_info))
+    return web.json_response(await asyncio.to_thread(request.app[NODES].registry.object_info))
 
 
 @routes.get("/object_info/{node_class}")
+@needs_nodes
 async def object_info_one(request: web.Request) -> web.Response:
     """One node class as {class_type: info}; {} if unknown."""
     name = request.match_info["node_class"]
     try:
-        info = await asyncio.to_thread(request.app[REGISTRY].object_info_for, name)
+        info = await asyncio.to_thread(request.app[NODES].registry.object_info_for, name)
     except KeyError:
         return web.json_response({})
     return web.json_response({name: info})
@@ -50,6 +53,7 @@ def server_features(app: web.Application) -> dict:
 
 
 @routes.get("/embeddings")
+@needs_nodes
 async def embeddings(request: web.Request) -> web.Response:
     """Embedding names without their extension."""
     names = await asyncio.to_thread(request.app[FOLDERS].list, "embeddings")
@@ -57,12 +61,14 @@ async def embeddings(request: web.Request) -> web.Response:
 
 
 @routes.get("/models")
+@needs_nodes
 async def model_kinds(request: web.Request) -> web.Response:
     """The model folder kinds (checkpoints, vae, loras, ...)."""
     return web.json_response(sorted(set(MODEL_KINDS) | set(request.app[FOLDERS].model_folders)))
 
 
 @routes.get("/models/{folder}")
+@needs_nodes
 async def models_of_kind(request: web.Request) -> web.Response:
     """Model files of one kind; 404 for an unknown kind."""
     kind = request.match_info["folder"]
@@ -86,6 +92,7 @@ def safetensors_metadata(path) -> dict | None:
 
 
 @routes.get("/view_metadata/{folder}")
+@needs_nodes
 @documented(query={"filename": "a .safetensors file of that model kind"})
 async def view_metadata(request: web.Request) -> web.Response:
     """The metadata stored in a safetensors model file's header."""
@@ -105,6 +112,7 @@ async def view_metadata(request: web.Request) -> web.Response:
 
 
 @routes.get("/extensions")
+@needs_nodes
 async def extensions(request: web.Request) -> web.Response:
     """URLs of the editor's own extension scripts (ComfyUI's frontend ships extensions/core/*.js),
     then of the JavaScript files node packs ship in their WEB_DIRECTORY."""

@@ -9,6 +9,7 @@ import os
 from aiohttp import web
 
 from web.log_buffer import LogBuffer, terminal_size
+from web.nodes_loading import needs_nodes
 from web.state import FOLDERS
 
 routes = web.RouteTableDef()
@@ -45,6 +46,7 @@ async def subscribe_logs(request: web.Request) -> web.Response:
 
 
 @routes.get("/internal/folder_paths")
+@needs_nodes
 async def folder_paths(request: web.Request) -> web.Response:
     """Model kind -> the folders searched for it."""
     model_folders = request.app[FOLDERS].model_folders

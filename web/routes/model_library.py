@@ -13,6 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from engine.paths import MODEL_EXTENSIONS, UnsafePath, safe_path_under
+from web.nodes_loading import needs_nodes
 from web.routes.info import safetensors_metadata
 from web.state import FOLDERS
 
@@ -20,6 +21,7 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/experiment/models")
+@needs_nodes
 async def model_folders(request: web.Request) -> web.Response:
     """[{name: kind, folders: [paths searched]}] for every model kind."""
     kinds = request.app[FOLDERS].model_folders
@@ -42,6 +44,7 @@ def _model_files(folder: Path, index: int) -> list[dict]:
 
 
 @routes.get("/experiment/models/{folder}")
+@needs_nodes
 async def models_in_folder(request: web.Request) -> web.Response:
     """The files of one model kind, folder by folder; 404 for an unknown kind."""
     try:
@@ -83,6 +86,7 @@ def _preview_image(requested: Path) -> bytes | None:
 
 
 @routes.get("/experiment/models/preview/{folder}/{path_index}/{filename:.*}")
+@needs_nodes
 async def model_preview(request: web.Request) -> web.Response:
     """The preview picture of one model file (folder kind, index of the folder searched, file name)."""
     try:

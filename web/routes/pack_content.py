@@ -10,6 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from web.nodes_loading import needs_nodes
 from web.state import CONFIG
 
 log = logging.getLogger(__name__)
@@ -69,12 +70,14 @@ def example_folders(packs: dict[str, Path]) -> dict[str, list[Path]]:
 
 
 @routes.get("/i18n")
+@needs_nodes
 async def i18n(request: web.Request) -> web.Response:
     """Translations from the packs' locales folders, by language."""
     return web.json_response(pack_translations(request.app[CONFIG].pack_folders))
 
 
 @routes.get("/workflow_templates")
+@needs_nodes
 async def workflow_templates(request: web.Request) -> web.Response:
     """Pack name -> names of its example workflows (files at /api/workflow_templates/<pack>/<name>.json)."""
     listing = {}

@@ -11,6 +11,7 @@ from engine.graph.model_sources import explain_missing_models
 from engine.graph.ui_format import is_ui_workflow, ui_to_api
 from engine.graph.validation import ValidationResult, validate_prompt
 from engine.queue import PromptQueue, QueueItem
+from web.nodes_loading import needs_nodes
 from web.openapi import documented
 from web.schemas import (
     HistoryEntry,
@@ -22,7 +23,7 @@ from web.schemas import (
     parse_model,
     read_json,
 )
-from web.state import PROMPT_TRANSFORMERS, QUEUE, REGISTRY, WORKER
+from web.state import NODES, PROMPT_TRANSFORMERS, QUEUE, WORKER
 from web.webhook import WEBHOOK_KEY, webhook_problem
 
 routes = web.RouteTableDef()
@@ -92,12 +93,13 @@ async def _put_and_wait(request: web.Request, item: QueueItem) -> HistoryEntry:
 
 
 @routes.post("/prompt")
+@needs_nodes
 @documented(request=PromptRequest, response=PromptResponse,
             query={"wait": "true: answer once the prompt has finished, with its history entry"})
 async def post_prompt(request: web.Request) -> web.Response:
     """Queue a prompt; 400 with node_errors when no output can run."""
     body = await _read_request(request)
-    prompt, converted, checked = await asyncio.to_thread(_checked, body, request.app[REGISTRY])
+    prompt, converted, checked = await asyncio.to_thread(_checked, body, request.app[NODES].registry)
     if not checked.ok:
         error = checked.error or {"type": "invalid_prompt", "message": "Prompt is invalid", "details": "",
                                   "extra_info": {}}
