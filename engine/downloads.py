@@ -10,8 +10,10 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import aiohttp
+if TYPE_CHECKING:  # aiohttp's client costs ~0.1 s to import; the load nodes here only hash files
+    import aiohttp
 
 CHUNK = 1 << 20
 PART_SUFFIX = ".part"

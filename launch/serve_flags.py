@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 
 from launch.cli import flag_default
-from web.comfy_packages import EDITORS
 
 TOKEN_ENV = "LOOM_AUTH_TOKEN"
+EDITORS = ("loom", "comfyui")  # what --front-end chooses from: Loom's canvas or ComfyUI's frontend
 
 
 def add_serve_flags(parser: argparse.ArgumentParser, suppress_defaults: bool = False) -> None:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 EXTRA_HINT = "pip install 'loom-diffusion[comfyui-frontend]'"
 COMFYUI_VERSION = "0.3.64"  # the ComfyUI release whose API, nodes and packs Loom is compatible with
-EDITORS = ("loom", "comfyui")  # what --front-end chooses from: Loom's canvas or ComfyUI's frontend
 PINNED = {"comfyui-frontend-package": "1.27.10", "comfyui-workflow-templates": "0.1.94"}
 
 
