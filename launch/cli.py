@@ -109,24 +109,36 @@ def created_folders(args: argparse.Namespace, base_dir: Path) -> Folders:
     return folders
 
 
-def registry_from_args(args: argparse.Namespace, base_dir: Path) -> tuple[Folders, Any, Any]:
+def registry_from_args(args: argparse.Namespace, base_dir: Path, on_demand: bool = False) -> tuple[Folders, Any, Any]:
     """The folders (created), and the node registry over them -> (folders, registry, PackReport)."""
     folders = created_folders(args, base_dir)
-    return (folders, *registry_for_folders(args, folders))
+    return (folders, *registry_for_folders(args, folders, on_demand))
 
 
-def registry_for_folders(args: argparse.Namespace, folders: Folders) -> tuple[Any, Any]:
+def registry_for_folders(args: argparse.Namespace, folders: Folders, on_demand: bool = False) -> tuple[Any, Any]:
     """The model manager and the node registry (core nodes, then packs) the memory and pack flags
     describe over `folders` -> (registry, PackReport); packs import ComfyUI's modules from comfy_compat
-    and may add model folders to `folders`."""
+    and may add model folders to `folders`. `on_demand`: node modules, packs and the model manager
+    (torch) load when first needed (engine/graph/on_demand_registry.py); the PackReport fills as they do."""
     import comfy_compat
     from engine.graph.context import Services
-    from engine.graph.registry import build_default_registry
     from launch.compute_flags import manager_from_args
 
-    services = Services(folders=folders, models=manager_from_args(args),
-                        settings={"disable_metadata": args.disable_metadata})
     pack_dirs = [*_pack_dirs(args, folders), *args.custom_nodes_dir]
+    settings = {"disable_metadata": args.disable_metadata}
+    if on_demand:
+        from engine.graph.on_demand_registry import OnDemandRegistry
+        from engine.graph.packs import PackReport
+        from launch.models_on_first_use import ModelsOnFirstUse
+        from launch.node_index import read_index
+
+        services = Services(folders=folders, models=ModelsOnFirstUse(lambda: manager_from_args(args)),
+                            settings=settings)
+        registry = OnDemandRegistry(services, read_index(), PackReport(), pack_dirs, comfy_compat)
+        return registry, registry.report
+    from engine.graph.registry import build_default_registry
+
+    services = Services(folders=folders, models=manager_from_args(args), settings=settings)
     return build_default_registry(services, custom_node_dirs=pack_dirs, pack_host=comfy_compat)
 
 

@@ -228,15 +228,16 @@ def _is_user_mistake(exception_type: str) -> bool:
 
 
 def run_command(args: argparse.Namespace, base_dir: Path) -> int:
-    """The `run` subcommand."""
-    folders, registry, report = registry_from_args(args, base_dir)
-    for line in pack_problems(report):
-        print(line, file=sys.stderr)
+    """The `run` subcommand. Only the node modules the workflow names are imported (and torch only if
+    they need it); packs load when it names a node no core module has."""
+    folders, registry, report = registry_from_args(args, base_dir, on_demand=True)
     try:
         prompt, workflow, targets = _prepared(args, registry)
     except (OSError, WorkflowFormatError, WorkflowInputError) as exc:
         return _report_unreadable(args, exc)
     validation = validate_prompt(prompt, registry, targets)
+    for line in pack_problems(report):  # of the modules and packs this workflow needed
+        print(line, file=sys.stderr)
     explain_missing_models(validation.node_errors, workflow)
     problems = describe_validation(prompt, validation)
     if problems or not validation.ok:

@@ -144,22 +144,34 @@ def build_default_registry(services: Services | None = None, custom_node_dirs: I
                            pack_host: Any = None) -> tuple[NodeRegistry, Any]:
     """Registry with every core node module, then every pack in `custom_node_dirs` (importing from
     `pack_host`'s modules, see packs.PackHost); returns (registry, PackReport)."""
+    registry = NodeRegistry(services)
+    return registry, fill_registry(registry, custom_node_dirs, pack_host)
+
+
+def fill_registry(registry: NodeRegistry, custom_node_dirs: Iterable[str | Path] = (), pack_host: Any = None,
+                  report: Any = None, registered: Iterable[str] = ()) -> Any:
+    """Register every core node module into `registry` (but those in `registered`), then every pack;
+    returns the PackReport."""
     from engine.graph.packs import PackReport, load_packs
 
-    registry = NodeRegistry(services)
-    report = PackReport()
+    report = report if report is not None else PackReport()
     try:
         module_names = list(core_modules())
     except Exception:  # noqa: BLE001 - reported in the PackReport
         report.core_errors.append(f"nodes: {traceback.format_exc()}")
         module_names = []
-    for module_name in module_names:
-        try:
-            registration = registry.register_module(importlib.import_module(module_name), CORE)
-        except Exception:  # noqa: BLE001 - reported in the PackReport
-            report.core_errors.append(f"{module_name}: {traceback.format_exc()}")
-            continue
-        report.core_errors += registration.errors
-        report.clashes += registration.clashes
+    for module_name in sorted(set(module_names) - set(registered), key=module_names.index):
+        register_core_module(registry, module_name, report)
     load_packs(registry, custom_node_dirs, report, pack_host)
-    return registry, report
+    return report
+
+
+def register_core_module(registry: NodeRegistry, module_name: str, report: Any) -> None:
+    """Import one core node module and register its nodes; what fails goes into report.core_errors."""
+    try:
+        registration = registry.register_module(importlib.import_module(module_name), CORE)
+    except Exception:  # noqa: BLE001 - reported in the PackReport
+        report.core_errors.append(f"{module_name}: {traceback.format_exc()}")
+        return
+    report.core_errors += registration.errors
+    report.clashes += registration.clashes
