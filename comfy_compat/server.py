@@ -141,13 +141,14 @@ class PromptServer:
     def send_sync(self, event: str, data: Any, sid: str | None = None) -> None:
         """Send `{"type": event, "data": data}` to client `sid`'s websockets, or to every client when None.
 
-        Safe from any thread: delivery is handed to the server's event loop.
+        Safe from any thread: delivery is handed to the server's event loop, in order with the
+        prompt's own messages.
         """
         hub, loop = state.server_hub()
         if hub is None or loop is None or loop.is_closed():
             log.debug("send_sync(%r) with no server running: dropped", event)
             return
-        loop.call_soon_threadsafe(hub.send, event, data, sid)
+        hub.send_threadsafe(event, data, sid)
 
     async def send(self, event: str, data: Any, sid: str | None = None) -> None:
         self.send_sync(event, data, sid)

@@ -1,7 +1,7 @@
 """The prompt worker: one thread that runs queued prompts one at a time, off the event loop.
 
 The executor's events arrive on this thread and are handed to the websocket hub through
-`loop.call_soon_threadsafe`. Whatever a prompt does (crash, interrupt, bad graph), the result
+its thread-safe outbox (batched, in order). Whatever a prompt does (crash, interrupt, bad graph), the result
 goes into history and the worker takes the next prompt.
 """
 
@@ -83,11 +83,10 @@ class PromptWorker:
         self.on_finished: list[Callable[[str, dict], None]] = []  # (prompt_id, history entry), on the loop
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     # ---- event-loop side ---------------------------------------------------------------------
     def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
+        self.hub.bind(asyncio.get_running_loop())
         self._thread = threading.Thread(target=self._main, name="loom-prompt-worker", daemon=True)
         self._thread.start()
 
@@ -167,11 +166,10 @@ class PromptWorker:
 
     # ---- worker-thread side ------------------------------------------------------------------
     def _post(self, fn: Callable, *args: Any) -> None:
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(fn, *args)
+        self.hub.call_threadsafe(fn, *args)
 
     def _send(self, run: _Run, event: str, data: dict) -> None:
-        self._post(self.hub.send, event, data, run.client_id)
+        self.hub.send_threadsafe(event, data, run.client_id)
 
     def _main(self) -> None:
         loop = asyncio.new_event_loop()
@@ -204,8 +202,8 @@ class PromptWorker:
             with contextlib.suppress(Exception):
                 entry = self.queue.finish(item, {}, make_status("error", False, [["execution_error", message]]))
                 client_id = item.extra_data.get("client_id")
-                self._post(self.hub.send, "execution_error", message, client_id)
-                self._post(self.hub.send, "executing", {"node": None, "prompt_id": item.prompt_id}, client_id)
+                self.hub.send_threadsafe("execution_error", message, client_id)
+                self.hub.send_threadsafe("executing", {"node": None, "prompt_id": item.prompt_id}, client_id)
                 self._post(self._finished, item.prompt_id, entry)
 
     def _run(self, loop: asyncio.AbstractEventLoop, item: QueueItem) -> None:

@@ -2,7 +2,8 @@
 
 Each socket has its own outgoing queue and writer task, so a slow client never delays the
 others and messages to one client keep their order. Everything here runs on the event loop;
-the worker thread reaches it through `loop.call_soon_threadsafe`.
+other threads (the prompt worker, node packs) go through `send_threadsafe` / `call_threadsafe`,
+which hand their messages over in batches (web/loop_outbox.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import uuid
 from collections.abc import Callable
 
 from aiohttp import WSMsgType, web
+
+from web.loop_outbox import LoopOutbox
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,22 @@ class Hub:
         self.server_flags = server_flags
         self.on_connect: Callable[[str], list[tuple[str, dict]]] = lambda client_id: []
         self.clients: dict[str, set[_Client]] = {}
+        self._outbox: LoopOutbox | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Set the loop that other threads' messages are delivered on (the server's)."""
+        if self._outbox is None or self._outbox.loop is not loop:
+            self._outbox = LoopOutbox(loop, self.send)
+
+    def send_threadsafe(self, event: str, data: dict, client_id: str | None = None) -> None:
+        """`send` from any thread; dropped when no loop is bound (no server running)."""
+        if self._outbox is not None:
+            self._outbox.message(event, data, client_id)
+
+    def call_threadsafe(self, fn: Callable, *args) -> None:
+        """Run `fn(*args)` on the loop, in order with the messages sent from other threads."""
+        if self._outbox is not None:
+            self._outbox.call(fn, *args)
 
     def send(self, event: str, data: dict, client_id: str | None = None) -> None:
         """Queue a `{"type", "data"}` message for `client_id`'s sockets, or for everyone when None."""

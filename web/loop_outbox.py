@@ -1,0 +1,89 @@
+"""Hand-off of websocket messages and callbacks from other threads to the event loop, in batches.
+
+The prompt worker emits a message or two per node; handing each to the loop with its own
+`call_soon_threadsafe` costs a self-pipe write, a loop wake-up and a GIL hand-over per message,
+which dominated a fast graph's run time. Here the first message of a batch schedules one flush;
+whatever the thread adds before the loop gets to it rides along, in order. While the loop is
+behind, `progress_state` messages of one prompt and client are merged (they carry the nodes that
+changed, so the merge keeps the latest state of each) and go out once, where the last one stood.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+PROGRESS_STATE = "progress_state"
+
+
+class Message:
+    """A websocket message for `client_id` (None: every client)."""
+
+    __slots__ = ("client_id", "data", "event")
+
+    def __init__(self, event: str, data: dict, client_id: str | None):
+        self.event, self.data, self.client_id = event, data, client_id
+
+
+def merge_progress(items: list[Any]) -> list[Any]:
+    """`items` with the progress_state messages of each (client, prompt) merged into the last one."""
+    out: list[Any] = []
+    last: dict[tuple, int] = {}
+    for item in items:
+        if isinstance(item, Message) and item.event == PROGRESS_STATE:
+            key = (item.client_id, item.data.get("prompt_id"))
+            at = last.get(key)
+            if at is not None:
+                earlier = out[at].data
+                item = Message(item.event, {**item.data, "nodes": {**earlier.get("nodes", {}),
+                                                                   **item.data.get("nodes", {})}}, item.client_id)
+                out[at] = None
+            last[key] = len(out)
+        out.append(item)
+    return [item for item in out if item is not None]
+
+
+class LoopOutbox:
+    """Thread-safe queue of messages and calls, run on `loop` in the order they were added."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, send: Callable[[str, dict, str | None], None]):
+        self.loop = loop
+        self._send = send
+        self._items: list[Any] = []
+        self._lock = threading.Lock()
+
+    def message(self, event: str, data: dict, client_id: str | None = None) -> None:
+        """Send a websocket message from any thread."""
+        self._add(Message(event, data, client_id))
+
+    def call(self, fn: Callable, *args: Any) -> None:
+        """Run `fn(*args)` on the loop, after everything added before it."""
+        self._add((fn, args))
+
+    def _add(self, item: Any) -> None:
+        with self._lock:
+            self._items.append(item)
+            if len(self._items) > 1:  # a flush is already scheduled and will take this one too
+                return
+        if not self.loop.is_closed():
+            try:
+                self.loop.call_soon_threadsafe(self._flush)
+            except RuntimeError:  # the loop closed in between: the server is gone
+                pass
+
+    def _flush(self) -> None:
+        with self._lock:
+            items, self._items = self._items, []
+        for item in merge_progress(items):
+            try:
+                if isinstance(item, Message):
+                    self._send(item.event, item.data, item.client_id)
+                else:
+                    fn, args = item
+                    fn(*args)
+            except Exception:  # one failing delivery must not drop the rest of the batch
+                log.exception("delivering %r from another thread failed", item)
