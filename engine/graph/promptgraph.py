@@ -8,10 +8,9 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import networkx as nx
-
 from engine.graph.calling import signature
 from engine.graph.context import ExecutionContext, _reset_current, _set_current
+from engine.graph.dag import Dag
 from engine.graph.dynprompt import DynamicPrompt
 from engine.graph.types import is_link, unwrap_literal
 from engine.graph.validation import ParsedNode
@@ -51,8 +50,8 @@ class PromptGraph:
         return parsed
 
     async def sign(self, roots: list[str], make_context: ContextFactory) -> list[str]:
-        """Signatures for `roots` and their unsigned ancestors (topological order via networkx); returns them."""
-        graph = nx.DiGraph()
+        """Signatures for `roots` and their unsigned ancestors (in topological order); returns them."""
+        graph = Dag()
         stack, seen = list(roots), set()
         while stack:
             node_id = stack.pop()
@@ -64,10 +63,9 @@ class PromptGraph:
                 if src not in self.sigs:
                     graph.add_edge(src, node_id)
                     stack.append(src)
-        try:
-            order = list(nx.topological_sort(graph))
-        except nx.NetworkXUnfeasible:
-            raise DependencyCycleError(f"cycle among nodes {sorted(graph)}") from None
+        order = graph.topological_order()
+        if order is None:
+            raise DependencyCycleError(f"cycle among nodes {sorted(graph.successors)}")
         await self.sign_in_order(order, make_context)
         return order
 

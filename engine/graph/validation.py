@@ -17,8 +17,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
-
+from engine.graph.dag import Dag
 from engine.graph.spec import InputSpec, NodeDefinition, input_options
 from engine.graph.types import LINK_ONLY_TYPES, is_link, types_compatible, unwrap_literal
 
@@ -54,7 +53,7 @@ class ValidationResult:
     node_errors: dict[str, dict]
     dropped_outputs: list[str] = field(default_factory=list)
     nodes: dict[str, ParsedNode] = field(default_factory=dict)
-    graph: nx.DiGraph | None = None
+    graph: Dag | None = None
     #: topological order of the nodes the good outputs need
     order: list[str] = field(default_factory=list)
 
@@ -312,19 +311,22 @@ def validate_prompt(prompt: dict, registry: Any, targets: list[str] | None = Non
     return _validate_graph(_Validator(prompt, registry), outputs)
 
 
-def _report_cycles(checker: _Validator, graph: nx.DiGraph, nodes: dict[str, ParsedNode]) -> None:
+def _report_cycles(checker: _Validator, edges: list[tuple[str, str]], nodes: dict[str, ParsedNode]) -> None:
     """One error per cycle, on the node whose input closes it, listing the cycle's nodes in order
     (linear in the graph: a cycle of n nodes is reported once, not once per node)."""
+    import networkx as nx  # only a refused prompt gets here
+
+    graph = nx.DiGraph(edges)
     for component in nx.strongly_connected_components(graph):
         if len(component) == 1 and not any(graph.has_edge(n, n) for n in component):
             continue
-        edges = nx.find_cycle(graph.subgraph(component))
-        source, closing = edges[-1][0], edges[-1][1]
+        cycle = nx.find_cycle(graph.subgraph(component))
+        source, closing = cycle[-1][0], cycle[-1][1]
         input_name = next((name for name, (src, _) in nodes[closing].links.items() if src == source), "?")
-        path = " -> ".join([*(u for u, _ in edges), closing])
+        path = " -> ".join([*(u for u, _ in cycle), closing])
         checker.fail(closing, make_error("dependency_cycle", "Dependency cycle detected",
                                          f"input '{input_name}' of node {closing} closes the cycle {path}",
-                                         input_name=input_name, cycle=[u for u, _ in edges]))
+                                         input_name=input_name, cycle=[u for u, _ in cycle]))
 
 
 def _parse_reachable(checker: _Validator, outputs: list[str]) -> dict[str, ParsedNode]:
@@ -346,35 +348,20 @@ def _parse_reachable(checker: _Validator, outputs: list[str]) -> dict[str, Parse
     return nodes
 
 
-def _downstream(graph: nx.DiGraph, sources) -> set[str]:
-    """`sources` and every node that depends on one of them (one walk, whatever the number of sources)."""
-    seen = set(sources)
-    stack = list(seen)
-    while stack:
-        for successor in graph.successors(stack.pop()):
-            if successor not in seen:
-                seen.add(successor)
-                stack.append(successor)
-    return seen
-
-
 def _validate_graph(checker: _Validator, outputs: list[str]) -> ValidationResult:
     nodes = _parse_reachable(checker, outputs)
-    graph = nx.DiGraph()
-    graph.add_nodes_from(nodes)
-    graph.add_edges_from(checker.edges)
-    try:
-        order = list(nx.topological_sort(graph))
-    except nx.NetworkXUnfeasible:
+    graph = Dag(nodes, checker.edges)
+    order = graph.topological_order()
+    if order is None:
         order = []
-        _report_cycles(checker, graph, nodes)
-    bad = _downstream(graph, checker.errors)
+        _report_cycles(checker, checker.edges, nodes)
+    bad = graph.descendants(checker.errors)
     node_errors = {node_id: {"errors": errors, "dependent_outputs": [],
                              "class_type": checker.prompt[node_id]["class_type"]}
                    for node_id, errors in checker.errors.items()}
     for output in outputs:
         if output in bad:
-            for node_id in (nx.ancestors(graph, output) | {output}) & node_errors.keys():
+            for node_id in graph.ancestors([output]) & node_errors.keys():
                 node_errors[node_id]["dependent_outputs"].append(output)
     for entry in node_errors.values():
         entry["dependent_outputs"].sort()
@@ -386,8 +373,12 @@ def _validate_graph(checker: _Validator, outputs: list[str]) -> ValidationResult
         return ValidationResult(False, make_error("prompt_outputs_failed_validation", "Prompt outputs failed "
                                                   "validation", "\n".join(reasons)), [], node_errors, dropped)
     if bad:
-        keep = set(good)
-        for output in good:
-            keep |= nx.ancestors(graph, output)
-        order = [n for n in order if n in keep] if order else list(nx.topological_sort(graph.subgraph(keep)))
+        keep = graph.ancestors(good)
+        order = [n for n in order if n in keep] if order else _order_within(graph, keep)
     return ValidationResult(True, None, good, node_errors, dropped, nodes, graph, order)
+
+
+def _order_within(graph: Dag, keep: set[str]) -> list[str]:
+    """Topological order of the `keep` part of a graph whose other part has a cycle."""
+    order = Dag(keep, [(src, dst) for src in keep for dst in graph.successors[src] if dst in keep]).topological_order()
+    return order or []
