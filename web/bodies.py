@@ -67,9 +67,52 @@ def _check(value: Any) -> None:
                      if isinstance(child, (dict, list, _Refused)))
 
 
+class _Unusual(Exception):
+    """The fast parse met something the careful one must explain (a constant, an overflowing float)."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _Unusual(name)
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise _Unusual(text)
+    return number
+
+
+def _nested_deeper(value: Any, limit: int) -> bool:
+    """Whether arrays/objects nest more than `limit` levels; one pass per level, no paths."""
+    level, depth = [value], 0
+    while level:
+        if depth > limit:
+            return True
+        depth += 1
+        children: list[Any] = []
+        for item in level:
+            for child in item.values() if type(item) is dict else item if type(item) is list else ():
+                if type(child) is dict or type(child) is list:
+                    children.append(child)
+        level = children
+    return False
+
+
 def loads_strict(raw: bytes) -> Any:
     """Parse `raw` as JSON; BodyError (with the reason, and the node and input where there is one) for
-    anything Loom refuses."""
+    anything Loom refuses. Prompts are parsed at C speed; only a refused body takes the careful parse
+    that says where the problem is."""
+    try:
+        value = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite)
+    except (ValueError, RecursionError, _Unusual):
+        return _loads_located(raw)
+    if _nested_deeper(value, MAX_DEPTH):
+        return _loads_located(raw)
+    return value
+
+
+def _loads_located(raw: bytes) -> Any:
+    """The careful parse: every integer and float checked as it is read, and the path to a problem kept."""
     try:
         value = json.loads(raw, parse_constant=lambda name: _Refused(f"{name} (not a JSON number)"),
                            parse_int=_parse_int, parse_float=_parse_float)
