@@ -15,9 +15,13 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # extra_data keys that carry credentials: kept in memory for the run, never written to disk or listed.
 SECRET_KEYS = ("auth_token_comfy_org", "api_key_comfy_org")
+# Queued items also kept in memory as they were put (prompt already parsed, submitter's validation), for the
+# next ones to run; beyond this many, claim reads the item back from the database.
+MAX_PREPARED = 32
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS queue (
@@ -46,6 +50,9 @@ class QueueItem:
     prompt: dict
     extra_data: dict = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)
+    #: what the submitter already worked out about the prompt (the server: its validation), in memory only;
+    #: None for an item read back from the database (after a restart the executor works it out again)
+    prepared: Any = field(default=None, repr=False, compare=False)
 
     def as_list(self) -> list:
         """The wire form used by /queue and history ("prompt" field), secrets removed."""
@@ -87,6 +94,7 @@ class PromptQueue:
         self._history_count = self._db.execute("SELECT COUNT(*) FROM history").fetchone()[0]
         self._cond = threading.Condition()
         self._secrets: dict[str, dict] = {}
+        self._prepared: dict[str, QueueItem] = {}
         self.paused = False
         self.recovered: list[tuple[str, str]] = self._recover()
 
@@ -101,7 +109,8 @@ class PromptQueue:
         return float(-value if front else value)
 
     def put(self, item: QueueItem) -> None:
-        """Queue `item` (its credentials are kept in memory only). Raises ValueError on a reused id."""
+        """Queue `item` (its credentials are kept in memory only; the item itself too while few are pending,
+        so that claim hands out this very object). Raises ValueError on a reused id."""
         with self._cond:
             if self._has(item.prompt_id):
                 raise ValueError(f"prompt_id {item.prompt_id!r} is already queued or in history")
@@ -111,6 +120,7 @@ class PromptQueue:
                     (item.prompt_id, item.number, json.dumps(item.as_list())),
                 )
             self._keep_secrets(item)
+            self._keep_prepared(item)
             self._cond.notify_all()
 
     def set_paused(self, paused: bool) -> None:
@@ -139,8 +149,11 @@ class PromptQueue:
                     "UPDATE queue SET state = 'running', attempts = attempts + 1 WHERE prompt_id = ?",
                     (prompt_id,),
                 )
-            item = QueueItem.from_list(json.loads(text))
-            item.extra_data.update(self._secrets.pop(prompt_id, {}))
+            secrets = self._secrets.pop(prompt_id, {})
+            item = self._prepared.pop(prompt_id, None)
+            if item is None:
+                item = QueueItem.from_list(json.loads(text))
+                item.extra_data.update(secrets)
             return item
 
     def finish(self, item: QueueItem, outputs: dict, status: dict, meta: dict | None = None) -> dict:
@@ -160,6 +173,7 @@ class PromptQueue:
                 (item.prompt_id,),
             )
             self._keep_secrets(item)
+            self._keep_prepared(item)
             self._cond.notify_all()
 
     def pending(self) -> list[QueueItem]:
@@ -191,6 +205,7 @@ class PromptQueue:
             ).rowcount
         for prompt_id in ids:
             self._secrets.pop(prompt_id, None)
+            self._prepared.pop(prompt_id, None)
         return count
 
     def clear(self) -> int:
@@ -237,6 +252,10 @@ class PromptQueue:
         secrets = {k: item.extra_data[k] for k in SECRET_KEYS if k in item.extra_data}
         if secrets:
             self._secrets[item.prompt_id] = secrets
+
+    def _keep_prepared(self, item: QueueItem) -> None:
+        if len(self._prepared) < MAX_PREPARED:
+            self._prepared[item.prompt_id] = item
 
     def _has(self, prompt_id: str) -> bool:
         query = "SELECT 1 FROM queue WHERE prompt_id = ? UNION ALL SELECT 1 FROM history WHERE prompt_id = ?"

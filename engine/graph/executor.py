@@ -17,7 +17,7 @@ from engine.graph.cache import CachePolicy, OutputCache
 from engine.graph.context import ExecutionInterrupted, Interrupt
 from engine.graph.events import Event, EventSink, null_sink
 from engine.graph.scheduler import NodeFailure, PromptRun
-from engine.graph.validation import validate_prompt
+from engine.graph.validation import ValidationResult, validate_prompt
 
 
 @dataclass
@@ -71,9 +71,12 @@ class Executor:
 
     async def execute(self, prompt: dict, prompt_id: str, sink: EventSink = null_sink,
                       extra_data: dict | None = None, targets: list[str] | None = None,
-                      interrupt: Interrupt | None = None) -> ExecutionResult:
-        """Validate and run `prompt`; events go to `sink` from the calling thread."""
-        validation = validate_prompt(prompt, self.registry, targets)
+                      interrupt: Interrupt | None = None, validation: ValidationResult | None = None
+                      ) -> ExecutionResult:
+        """Validate and run `prompt`; events go to `sink` from the calling thread. `validation`: this very
+        prompt's, done on submission (the server's POST /prompt), spares validating it twice; the run
+        consumes it (adds its ephemeral nodes)."""
+        validation = validation or validate_prompt(prompt, self.registry, targets)
         if not validation.ok:
             return ExecutionResult(prompt_id, "error", error=validation.error, node_errors=validation.node_errors,
                                    dropped_outputs=validation.dropped_outputs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from ray.exceptions import RayActorError
 
@@ -45,8 +46,9 @@ class RayExecutor:
 
     async def execute(self, prompt: dict, prompt_id: str, sink: EventSink = null_sink,
                       extra_data: dict | None = None, targets: list[str] | None = None,
-                      interrupt: Interrupt | None = None) -> ExecutionResult:
-        """Run `prompt` on the best idle worker; `execution_start` names the worker in its data."""
+                      interrupt: Interrupt | None = None, validation: Any = None) -> ExecutionResult:
+        """Run `prompt` on the best idle worker; `execution_start` names the worker in its data. (`validation`
+        is not sent along: the worker validates the prompt against its own registry.)"""
         keys, interrupt = model_keys(prompt), interrupt or Interrupt()
         for attempt in range(1, self.max_attempts + 1):
             worker = await asyncio.to_thread(self.pool.acquire, prompt_id, keys)

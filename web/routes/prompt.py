@@ -62,15 +62,17 @@ def _checked(body: PromptRequest, registry) -> tuple[dict, str | None, Validatio
     return prompt, converted, checked
 
 
-def _queue_item(body: PromptRequest, prompt: dict, outputs: list[str], queue: PromptQueue) -> QueueItem:
-    """The item to queue: the client's id and priority or fresh ones; a webhook must be allowed."""
+def _queue_item(body: PromptRequest, prompt: dict, checked: ValidationResult, queue: PromptQueue) -> QueueItem:
+    """The item to queue: the client's id and priority or fresh ones; a webhook must be allowed. It carries
+    the validation along, so the worker need not validate the prompt again."""
     if WEBHOOK_KEY in body.extra_data and (problem := webhook_problem(body.extra_data[WEBHOOK_KEY])):
         raise bad_request("invalid_webhook", "Webhook not allowed", problem)
     number = body.number if body.number is not None else queue.next_number(body.front)
+    outputs = list(checked.good_outputs)
     extra_data = dict(body.extra_data)
     if body.client_id:
         extra_data["client_id"] = body.client_id
-    return QueueItem(number, body.prompt_id or str(uuid.uuid4()), prompt, extra_data, outputs)
+    return QueueItem(number, body.prompt_id or str(uuid.uuid4()), prompt, extra_data, outputs, prepared=checked)
 
 
 def _put(request: web.Request, item: QueueItem) -> None:
@@ -104,7 +106,7 @@ async def post_prompt(request: web.Request) -> web.Response:
         error = checked.error or {"type": "invalid_prompt", "message": "Prompt is invalid", "details": "",
                                   "extra_info": {}}
         return web.json_response({"error": error, "node_errors": checked.node_errors}, status=400)
-    item = _queue_item(body, prompt, list(checked.good_outputs), request.app[QUEUE])
+    item = _queue_item(body, prompt, checked, request.app[QUEUE])
     answer = PromptResponse(prompt_id=item.prompt_id, number=item.number, node_errors=checked.node_errors,
                             converted_from=converted)
     if request.query.get("wait", "").lower() in ("1", "true", "yes"):
