@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import threading
 import time
@@ -29,6 +30,14 @@ HISTORY_EVENTS = {"execution_start", "execution_cached", "execution_success", "e
                   "execution_interrupted"}
 # The prompt's last word: sent only once its history entry is stored, so a client reacting to it finds the entry.
 ENDING_EVENTS = {"execution_success", "execution_error", "execution_interrupted"}
+
+
+def freeze_startup_heap() -> None:
+    """Before the first prompt, move every object alive (modules, node registry, server state: nothing that
+    belongs to a prompt yet) out of the cycle collector's sight. Otherwise each full collection walks those
+    hundreds of thousands of objects again: ~90 ms every third 1,000-node prompt, its largest single cost.
+    Frozen objects are still freed by reference counting; only cycles among them would never be collected."""
+    gc.freeze()
 
 
 def _failure_message(prompt_id: str, exc: BaseException, node_id: str | None) -> dict:
@@ -173,11 +182,15 @@ class PromptWorker:
 
     def _main(self) -> None:
         loop = asyncio.new_event_loop()
+        frozen = False
         try:
             while not self._stop.is_set():
                 item = self.queue.claim(timeout=0.2)
                 self._apply_free()  # a /free that came before this prompt applies before it runs
                 if item is not None:
+                    if not frozen:
+                        freeze_startup_heap()
+                        frozen = True
                     self._run_guarded(loop, item)
         finally:
             loop.close()
@@ -212,9 +225,11 @@ class PromptWorker:
         self.interrupt_flag.clear()
         started = time.time()
         try:
+            validation, item.prepared = item.prepared, None  # used once: a run adds its ephemeral nodes to it
             result = loop.run_until_complete(self.executor.execute(
                 item.prompt, item.prompt_id, lambda event: self._on_event(run, event),
-                extra_data=item.extra_data, targets=item.outputs, interrupt=self.interrupt_flag))
+                extra_data=item.extra_data, targets=item.outputs, interrupt=self.interrupt_flag,
+                validation=validation))
             outputs, status_str, meta = dict(result.outputs or {}), result.status, dict(result.meta or {})
             run.ran, run.cached = len(getattr(result, "executed", ())), len(getattr(result, "cached", ()))
             if result.error and not run.failed:  # refused before any node ran (e.g. a model file vanished)
