@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import os
 import pstats
 import signal
 import statistics
@@ -33,13 +32,16 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.vs_comfyui import GRAPH_NODES, chain, fan_out, run_prompt, wait_ready
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
 
 def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    """CPU seconds all threads of a process have run so far (nanosecond schedstat, not 10 ms ticks)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError):  # a thread that ended meanwhile
+            pass
+    return total / 1e9
 
 
 def server_args(base: Path, port: int) -> list[str]:
