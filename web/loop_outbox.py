@@ -32,16 +32,22 @@ class Message:
 def merge_progress(items: list[Any]) -> list[Any]:
     """`items` with the progress_state messages of each (client, prompt) merged into the last one."""
     out: list[Any] = []
-    last: dict[tuple, int] = {}
+    last: dict[tuple, int] = {}  # (client, prompt) -> index in out of its latest progress_state
+    merged: set[int] = set()  # indexes in out of messages built here (so updated in place)
     for item in items:
         if isinstance(item, Message) and item.event == PROGRESS_STATE:
             key = (item.client_id, item.data.get("prompt_id"))
             at = last.get(key)
             if at is not None:
-                earlier = out[at].data
-                item = Message(item.event, {**item.data, "nodes": {**earlier.get("nodes", {}),
-                                                                   **item.data.get("nodes", {})}}, item.client_id)
-                out[at] = None
+                earlier, out[at] = out[at], None
+                if at not in merged:
+                    earlier = Message(PROGRESS_STATE, {**earlier.data, "nodes": dict(earlier.data.get("nodes", {}))},
+                                      item.client_id)
+                merged.discard(at)
+                earlier.data["nodes"].update(item.data.get("nodes", {}))
+                earlier.data.update((k, v) for k, v in item.data.items() if k != "nodes")
+                item = earlier
+                merged.add(len(out))
             last[key] = len(out)
         out.append(item)
     return [item for item in out if item is not None]

@@ -26,6 +26,7 @@ PREVIEW_IMAGE = 1
 PREVIEW_IMAGE_WITH_METADATA = 4
 IMAGE_FORMATS = {"JPEG": 1, "PNG": 2}
 MAX_BACKLOG = 10_000  # messages waiting for one socket before it is dropped as stuck
+RAW_WRITE_LIMIT = 1 << 20  # bytes unsent to a socket beyond which writes wait for it to drain
 
 
 def encode_preview(image, fmt: str | None = None, max_size: int = 512) -> tuple[bytes, str]:
@@ -49,21 +50,54 @@ def preview_frames(data: bytes, fmt: str, meta: dict) -> tuple[bytes, bytes]:
     return plain, rich
 
 
+def frame(payload: bytes, opcode: int) -> bytes:
+    """One unmasked, final websocket frame (RFC 6455 §5.2): what a server sends without compression."""
+    size = len(payload)
+    if size < 126:
+        return struct.pack(">BB", 0x80 | opcode, size) + payload
+    if size < 1 << 16:
+        return struct.pack(">BBH", 0x80 | opcode, 126, size) + payload
+    return struct.pack(">BBQ", 0x80 | opcode, 127, size) + payload
+
+
 class _Client:
-    def __init__(self, ws: web.WebSocketResponse):
+    """One socket: its outbox and the task that writes it out.
+
+    Messages waiting in the outbox go out together: on a connection without compression as frames joined
+    into one transport write (one system call and one wake-up of the reader for a burst of per-node
+    messages, instead of one each); otherwise, or while the peer is slow to read, through aiohttp's
+    writer, which compresses and waits for the socket to drain.
+    """
+
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None):
         self.ws = ws
+        self.transport = transport if isinstance(transport, asyncio.WriteTransport) else None
         self.outbox: asyncio.Queue[str | bytes | None] = asyncio.Queue()
         self.flags: dict = {}
 
     async def write_loop(self) -> None:
-        while (payload := await self.outbox.get()) is not None:
+        while True:
+            batch = [await self.outbox.get()]
+            while batch[-1] is not None and not self.outbox.empty():
+                batch.append(self.outbox.get_nowait())
             try:
-                if isinstance(payload, bytes):
-                    await self.ws.send_bytes(payload)
-                else:
-                    await self.ws.send_str(payload)
+                await self._write([payload for payload in batch if payload is not None])
             except (ConnectionError, RuntimeError):
                 return
+            if batch[-1] is None:
+                return
+
+    async def _write(self, payloads: list[str | bytes]) -> None:
+        transport = self.transport
+        if (transport is not None and not self.ws.compress and not self.ws.closed and not transport.is_closing()
+                and transport.get_write_buffer_size() < RAW_WRITE_LIMIT):
+            transport.write(b"".join(frame(p, 2) if isinstance(p, bytes) else frame(p.encode(), 1) for p in payloads))
+            return
+        for payload in payloads:
+            if isinstance(payload, bytes):
+                await self.ws.send_bytes(payload)
+            else:
+                await self.ws.send_str(payload)
 
 
 class Hub:
@@ -135,7 +169,7 @@ class Hub:
         ws = web.WebSocketResponse(heartbeat=30, max_msg_size=1 << 20)
         await ws.prepare(request)
         client_id = request.query.get("clientId") or uuid.uuid4().hex
-        client = _Client(ws)
+        client = _Client(ws, request.transport)
         self.clients.setdefault(client_id, set()).add(client)
         writer = asyncio.ensure_future(client.write_loop())
         try:
