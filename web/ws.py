@@ -9,6 +9,7 @@ which hand their messages over in batches (web/loop_outbox.py).
 from __future__ import annotations
 
 import asyncio
+import collections
 import io
 import json
 import logging
@@ -27,6 +28,8 @@ PREVIEW_IMAGE_WITH_METADATA = 4
 IMAGE_FORMATS = {"JPEG": 1, "PNG": 2}
 MAX_BACKLOG = 10_000  # messages waiting for one socket before it is dropped as stuck
 RAW_WRITE_LIMIT = 1 << 20  # bytes unsent to a socket beyond which writes wait for it to drain
+# One encoder for every message (json.dumps with options builds a new one per call); odd values as text.
+_encode = json.JSONEncoder(default=str).encode
 
 
 def encode_preview(image, fmt: str | None = None, max_size: int = 512) -> tuple[bytes, str]:
@@ -72,19 +75,26 @@ class _Client:
     def __init__(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None):
         self.ws = ws
         self.transport = transport if isinstance(transport, asyncio.WriteTransport) else None
-        self.outbox: asyncio.Queue[str | bytes | None] = asyncio.Queue()
+        self.pending: collections.deque[str | bytes | None] = collections.deque()  # None: close the writer
+        self.wake = asyncio.Event()
         self.flags: dict = {}
+
+    def put(self, payload: str | bytes | None) -> None:
+        self.pending.append(payload)
+        self.wake.set()
 
     async def write_loop(self) -> None:
         while True:
-            batch = [await self.outbox.get()]
-            while batch[-1] is not None and not self.outbox.empty():
-                batch.append(self.outbox.get_nowait())
+            await self.wake.wait()
+            self.wake.clear()
+            batch = list(self.pending)
+            self.pending.clear()
+            end = batch.index(None) if None in batch else len(batch)
             try:
-                await self._write([payload for payload in batch if payload is not None])
+                await self._write(batch[:end])
             except (ConnectionError, RuntimeError):
                 return
-            if batch[-1] is None:
+            if end < len(batch):
                 return
 
     async def _write(self, payloads: list[str | bytes]) -> None:
@@ -126,7 +136,7 @@ class Hub:
 
     def send(self, event: str, data: dict, client_id: str | None = None) -> None:
         """Queue a `{"type", "data"}` message for `client_id`'s sockets, or for everyone when None."""
-        self._deliver(json.dumps({"type": event, "data": data}, default=str), client_id)
+        self._deliver(_encode({"type": event, "data": data}), client_id)
 
     def send_preview(self, plain: bytes, rich: bytes, client_id: str | None = None) -> None:
         """A preview: the metadata frame to clients that announced supports_preview_metadata."""
@@ -143,11 +153,11 @@ class Hub:
         return list(self.clients.get(client_id, ()))
 
     def _put(self, client: _Client, payload: str | bytes) -> None:
-        if client.outbox.qsize() >= MAX_BACKLOG:
+        if len(client.pending) >= MAX_BACKLOG:
             log.warning("dropping a websocket client: %d messages unread", MAX_BACKLOG)
             asyncio.ensure_future(client.ws.close())
             return
-        client.outbox.put_nowait(payload)
+        client.put(payload)
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         """GET /ws?clientId=: the websocket; reusing a clientId resumes that client's stream.
@@ -174,7 +184,7 @@ class Hub:
         writer = asyncio.ensure_future(client.write_loop())
         try:
             for event, data in self.on_connect(client_id):
-                client.outbox.put_nowait(json.dumps({"type": event, "data": data}))
+                client.put(json.dumps({"type": event, "data": data}))
             first = True
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT and first:
@@ -186,7 +196,7 @@ class Hub:
                 group.discard(client)
                 if not group:
                     del self.clients[client_id]
-            client.outbox.put_nowait(None)
+            client.put(None)
             await asyncio.gather(writer, return_exceptions=True)
         return ws
 
@@ -197,7 +207,7 @@ class Hub:
             return
         if isinstance(message, dict) and message.get("type") == "feature_flags":
             client.flags = message.get("data") or {}
-            client.outbox.put_nowait(json.dumps({"type": "feature_flags", "data": self.server_flags}))
+            client.put(json.dumps({"type": "feature_flags", "data": self.server_flags}))
 
     async def close_all(self) -> None:
         for group in list(self.clients.values()):
