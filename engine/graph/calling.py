@@ -72,6 +72,8 @@ def split_result(raw: Any) -> tuple[Any, dict | None, dict | None]:
 
     A dict or NodeOutput without a result gives None outputs; a bare None counts as zero outputs.
     """
+    if type(raw) is tuple:  # the common case first
+        return raw, None, None
     if raw is None:
         return (), None, None
     if isinstance(raw, ExecutionBlocker):

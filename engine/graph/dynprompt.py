@@ -45,6 +45,8 @@ class DynamicPrompt:
     def get_display_node_id(self, node_id: str) -> str:
         """The node the UI shows for `node_id`: display links are followed (an override may name another
         ephemeral node) until an original node or a node displayed as itself."""
+        if node_id not in self._display:  # every original node: no walk
+            return node_id
         seen = {node_id}
         while (shown := self._display.get(node_id, node_id)) not in seen:
             seen.add(shown)

@@ -35,6 +35,8 @@ from engine.graph.promptgraph import DependencyCycleError, PromptGraph
 from engine.graph.types import is_link
 from engine.graph.validation import ParsedNode
 
+# Result types that are never awaitable, to skip inspect.isawaitable on the common path.
+_PLAIN_RESULTS = (tuple, dict, list, type(None))
 # How error messages show a node's inputs: a 20 MB string widget must not be copied into every error and
 # the history entry that keeps it (the prompt itself already holds it once).
 _INPUT_REPR = reprlib.Repr()
@@ -251,7 +253,7 @@ class PromptRun:
                 blocked = self.blocked_result(node, kwargs)
                 results.append(blocked if blocked is not None else self.call(node, instance, kwargs, index))
             for index, raw in enumerate(results):
-                if inspect.isawaitable(raw):
+                if type(raw) not in _PLAIN_RESULTS and inspect.isawaitable(raw):
                     results[index] = await raw
             self.timings[node_id] = time.perf_counter() - started
         except (ExecutionInterrupted, NodeFailure):
@@ -333,11 +335,14 @@ class PromptRun:
             return await self.expand(node, split)
         self.complete(node.id, split)
 
+    def resolve_link(self, link: list) -> list:
+        return slot_items(self.values[link[0]], link[1])
+
     def complete(self, node_id: str, split: list, resolve: bool = False) -> None:
         node = self.node(node_id)
         spec = node.definition.spec
         try:
-            resolver = (lambda link: slot_items(self.values[link[0]], link[1])) if resolve else None
+            resolver = self.resolve_link if resolve else None
             outputs = merge_calls(spec, [result_items(spec, out, resolver) for out, _, _ in split])
         except Exception as exc:
             raise NodeFailure(node_id, exc) from exc
