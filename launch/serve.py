@@ -142,6 +142,9 @@ def serve(args: argparse.Namespace, base_dir: Path) -> int:
     logging.basicConfig(level=getattr(args, "log_level", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     hosts = [h.strip() for h in args.listen.split(",") if h.strip()] or ["127.0.0.1"]
     app = build_app(args, base_dir, hosts)
+    from web.worker import PromptWorker
+
+    PromptWorker.tunes_collector = True  # this process is the server: its start-up heap lives as long as it
     try:
         asyncio.run(_serve_forever(app, hosts, args.port))
     except KeyboardInterrupt:
