@@ -54,3 +54,15 @@ async def test_server_interrupt_stops_a_node_polling_processing_interrupted(clie
     kinds = [m["type"] for m in messages if isinstance(m, dict)]
     assert "execution_interrupted" in kinds and "execution_success" not in kinds
     await ws.close()
+
+
+async def test_send_sync_from_a_node_arrives_between_its_start_and_the_next_nodes(client):
+    ws = await client.ws_connect("/ws?clientId=c1")
+    prompt = {"1": {"class_type": "CompatCount", "inputs": {"steps": 3, "stop_at": 0}},
+              "2": {"class_type": "CompatShow", "inputs": {"value": ["1", 0]}}}
+    messages = await until_done(ws, (await submit(client, prompt, client_id="c1"))["prompt_id"])
+    order = [m["type"] if m["type"] != "executing" else f"executing {m['data']['node']}" for m in messages
+             if isinstance(m, dict) and m["type"] in ("executing", "compat_pack.step", "progress", "executed")]
+    assert order == ["executing 1", *["compat_pack.step", "progress"] * 3, "executing 2", "executed",
+                     "executing None"]
+    await ws.close()

@@ -87,3 +87,25 @@ def test_history_keeps_only_the_newest_entries_past_its_cap(tmp_path):
         q.put(_item(q, pid))
         q.finish(q.claim(0), {}, make_status("success", True, []))
     assert list(q.history()) == ["mid", "new"]
+
+
+def test_claim_hands_out_the_submitters_item_until_a_restart_reads_it_back(tmp_path):
+    q = PromptQueue(tmp_path / "q.db")
+    first, second = _item(q, "a", api_key_comfy_org="SECRET"), _item(q, "b", api_key_comfy_org="KEY")
+    first.prepared = second.prepared = "validated"
+    q.put(first)
+    q.put(second)
+    claimed = q.claim(0)
+    assert claimed is first and claimed.prepared == "validated"
+    q.close()
+    reopened = PromptQueue(tmp_path / "q.db")  # a killed process: only the database is left
+    again = [reopened.claim(0), reopened.claim(0)]
+    assert [(i.prompt_id, i.prepared) for i in again] == [("a", None), ("b", None)]
+    assert again[1].prompt == second.prompt and "api_key_comfy_org" not in again[1].extra_data
+
+
+def test_a_deleted_prompt_leaves_nothing_in_memory_to_claim(tmp_path):
+    q = PromptQueue(tmp_path / "q.db")
+    q.put(_item(q, "gone"))
+    q.delete(["gone"])
+    assert q.claim(0) is None and not q._prepared

@@ -1,0 +1,65 @@
+"""Messages other threads hand to the event loop: order kept, progress_state bursts merged."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from web.loop_outbox import LoopOutbox, Message, merge_progress
+
+
+def _progress(node: str, state: str, done: int, prompt: str = "p", client: str = "c") -> Message:
+    return Message("progress_state", {"prompt_id": prompt, "nodes": {node: {"state": state}},
+                                      "overall": {"nodes_done": done}}, client)
+
+
+def test_progress_states_of_a_burst_merge_into_the_last_keeping_each_nodes_latest_state():
+    items = [Message("executing", {"node": "1"}, "c"), _progress("1", "running", 0),
+             Message("executing", {"node": "2"}, "c"), _progress("1", "finished", 1),
+             _progress("2", "running", 1), Message("executed", {"node": "2"}, "c"), _progress("2", "finished", 2)]
+    merged = merge_progress(items)
+    assert [(m.event, m.data.get("node")) for m in merged] == [
+        ("executing", "1"), ("executing", "2"), ("executed", "2"), ("progress_state", None)]
+    assert merged[-1].data == {"prompt_id": "p", "overall": {"nodes_done": 2},
+                               "nodes": {"1": {"state": "finished"}, "2": {"state": "finished"}}}
+    assert items[1].data["nodes"] == {"1": {"state": "running"}}  # the original messages are left as they were
+
+
+def test_progress_states_of_other_prompts_or_clients_stay_apart():
+    merged = merge_progress([_progress("1", "running", 0), _progress("9", "running", 0, prompt="q"),
+                             _progress("1", "running", 0, client="other"), _progress("1", "finished", 1)])
+    assert [(m.client_id, m.data["prompt_id"], m.data["overall"]["nodes_done"]) for m in merged] == [
+        ("c", "q", 0), ("other", "p", 0), ("c", "p", 1)]
+
+
+async def test_messages_and_calls_from_another_thread_run_on_the_loop_in_order():
+    seen: list = []
+    outbox = LoopOutbox(asyncio.get_running_loop(), lambda event, data, client: seen.append((event, data["i"])))
+    done = asyncio.Event()
+
+    def produce():
+        for i in range(500):
+            outbox.message("executing", {"i": i}, "c")
+            if i % 100 == 99:
+                outbox.call(seen.append, ("call", i))
+        outbox.call(done.set)
+
+    thread = threading.Thread(target=produce)
+    thread.start()
+    await asyncio.wait_for(done.wait(), 10)
+    thread.join()
+    expected = []
+    for i in range(500):
+        expected.append(("executing", i))
+        if i % 100 == 99:
+            expected.append(("call", i))
+    assert seen == expected
+
+
+async def test_a_failing_delivery_does_not_drop_the_rest_of_the_batch():
+    seen: list = []
+    outbox = LoopOutbox(asyncio.get_running_loop(), lambda event, data, client: seen.append(event))
+    outbox.call(lambda: 1 / 0)
+    outbox.message("executing", {}, None)
+    await asyncio.sleep(0.05)
+    assert seen == ["executing"]
