@@ -189,6 +189,10 @@ class NodeDefinition:
     def validator_claims(self) -> frozenset[str]:
         """Inputs the custom validator checks itself, plus open combos (their min/max/options checks are
         skipped); "input_types" among them means it also checks linked types."""
+        return self._validator_claims
+
+    @cached_property
+    def _validator_claims(self) -> frozenset[str]:  # asked per node of every prompt validated
         hook = self._hook(self.validation_hook)
         return (accepted_parameters(hook) if hook else frozenset()) | self.open_combos
 
