@@ -157,11 +157,15 @@ class PromptQueue:
             return item
 
     def finish(self, item: QueueItem, outputs: dict, status: dict, meta: dict | None = None) -> dict:
-        """Move a running prompt into history; returns the history entry."""
+        """Move a running prompt into history; returns the history entry. The stored entry reuses the queue row's
+        text of the prompt as queued (a large prompt is not serialised a second time)."""
         entry = {"prompt": item.as_list(), "outputs": outputs, "status": status, "meta": meta or {}}
+        rest = json.dumps({"outputs": outputs, "status": status, "meta": meta or {}})
         with self._cond, self._db:
+            row = self._db.execute("SELECT item FROM queue WHERE prompt_id = ?", (item.prompt_id,)).fetchone()
+            text = f'{{"prompt": {row[0]}, {rest[1:]}' if row else json.dumps(entry)
             self._db.execute("DELETE FROM queue WHERE prompt_id = ?", (item.prompt_id,))
-            self._add_history(item.prompt_id, entry)
+            self._add_history(item.prompt_id, text)
             self._cond.notify_all()
         return entry
 
@@ -268,13 +272,13 @@ class PromptQueue:
             ).fetchall()
         return [QueueItem.from_list(json.loads(text)) for (text,) in rows]
 
-    def _add_history(self, prompt_id: str, entry: dict) -> None:
-        """Store `entry`, then drop the oldest entries beyond max_history: a walk of the primary-key index
+    def _add_history(self, prompt_id: str, entry: str) -> None:
+        """Store `entry` (JSON text), then drop the oldest entries beyond max_history: a walk of the primary-key index
         over the few rows removed, whatever the history's size (the row count is kept in memory)."""
         if self._db.execute("SELECT 1 FROM history WHERE prompt_id = ?", (prompt_id,)).fetchone() is None:
             self._history_count += 1
         self._db.execute(
-            "INSERT OR REPLACE INTO history (prompt_id, entry) VALUES (?, ?)", (prompt_id, json.dumps(entry))
+            "INSERT OR REPLACE INTO history (prompt_id, entry) VALUES (?, ?)", (prompt_id, entry)
         )
         excess = self._history_count - self.max_history
         if excess > 0:
@@ -303,6 +307,6 @@ class PromptQueue:
                 entry = {"prompt": json.loads(text), "outputs": {}, "meta": {},
                          "status": make_status("error", False, [["execution_error", message]])}
                 self._db.execute("DELETE FROM queue WHERE prompt_id = ?", (prompt_id,))
-                self._add_history(prompt_id, entry)
+                self._add_history(prompt_id, json.dumps(entry))
                 actions.append((prompt_id, "failed"))
         return actions
