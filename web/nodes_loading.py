@@ -44,8 +44,10 @@ class NodesLoading:
     def __init__(self, build: Callable[[], Nodes] | None = None):
         self._build = build
         self._future: concurrent.futures.Future[Nodes] = concurrent.futures.Future()
+        self._future.set_running_or_notify_cancel()  # a waiter that gives up must not cancel the load
         self._hooks: list[Callable[[Nodes], None]] = []
         self._lock = threading.Lock()
+        self._started = False
 
     @classmethod
     def ready(cls, registry: Any, executor: Any) -> NodesLoading:
@@ -56,7 +58,9 @@ class NodesLoading:
 
     def start(self) -> None:
         """Run the build in a daemon thread (once; a ready or started load ignores this)."""
-        if self._build is not None and self._future.set_running_or_notify_cancel():
+        with self._lock:
+            starting, self._started = self._build is not None and not self._started, True
+        if starting:
             threading.Thread(target=self._run, name="loom-nodes-loading", daemon=True).start()
 
     def _run(self) -> None:

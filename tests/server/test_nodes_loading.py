@@ -5,6 +5,7 @@ a load that fails gives 503 naming the cause."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 
 import pytest
@@ -125,3 +126,19 @@ async def test_a_failed_load_answers_503_naming_the_cause_and_the_queue_still_an
     assert (await _json(client, "GET", "/prompt"))[0] == 200
     assert (await client.get("/not_a_route")).status == 404
     assert "the node registry failed to load" in caplog.text
+
+
+async def test_a_waiter_that_gives_up_before_the_load_starts_does_not_cancel_it(tmp_path):
+    folders = Folders(tmp_path)
+    load = HeldLoad(folders, ServerConfig(folders=folders))
+    load.release.set()
+    loading = NodesLoading(load)
+    impatient = asyncio.create_task(loading.nodes())
+    await asyncio.sleep(0)
+    impatient.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await impatient
+    await asyncio.sleep(0.01)  # the cancellation reaches the load's own future, if it is ever going to
+    loading.start()
+    nodes = await asyncio.wait_for(loading.nodes(), PATIENCE_S)
+    assert "LoomTestAdd" in nodes.registry
