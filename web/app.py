@@ -108,7 +108,8 @@ def create_app(config: ServerConfig, registry: Any, executor: Any, queue: Prompt
 
     hub = Hub(server_features(app))
     worker = (worker_factory or PromptWorker)(queue, executor, hub, free_memory)
-    worker.folders = worker.folders or config.folders  # error messages hide the folder layout
+    if isinstance(worker, PromptWorker) and worker.folders is None:  # executor still loading: no registry yet
+        worker.folders = config.folders  # its error messages name input/x.png, not the server's layout
     hub.on_connect = worker.connect_messages
     app[HUB], app[WORKER] = hub, worker
     comfy_frontend.attach(app)  # settings, logs, templates and docs folders the editors read

@@ -142,3 +142,14 @@ async def test_a_waiter_that_gives_up_before_the_load_starts_does_not_cancel_it(
     loading.start()
     nodes = await asyncio.wait_for(loading.nodes(), PATIENCE_S)
     assert "LoomTestAdd" in nodes.registry
+
+
+async def test_a_node_error_after_a_background_load_names_files_by_their_folder(loading_server, tmp_path):
+    client, load = await loading_server()
+    load.release.set()
+    (tmp_path / "output" / "clash.txt").mkdir(parents=True)  # the node's open() fails with the full path
+    prompt = {"1": {"class_type": "LoomTestWriteText", "inputs": {"value": 1, "name": "clash", "subfolder": ""}}}
+    status, answer = await _json(client, "POST", "/prompt?wait=true", json={"prompt": prompt})
+    assert status == 200, answer
+    [error] = [d for e, d in answer["history"]["status"]["messages"] if e == "execution_error"]
+    assert "output/clash.txt" in error["exception_message"] and str(tmp_path) not in error["exception_message"]
