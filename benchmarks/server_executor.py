@@ -52,6 +52,8 @@ async def server_figures(url: str, pid: int, repeats: int, timeout: float) -> di
     """Per run: chain wall µs/node (a fresh colour: cold), cached fan-out wall ms, and the server's CPU."""
     figures: dict[str, list[float]] = {"chain_us": [], "chain_cpu_us": [], "fanout_ms": [], "fanout_cpu_ms": []}
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as session:
+        # The server answers before its nodes have loaded (POST /prompt waits for them): not part of a figure.
+        await run_prompt(session, url, chain(10, 1), timeout)
         for repeat in range(repeats):
             cpu = process_cpu_s(pid)
             run = await run_prompt(session, url, chain(GRAPH_NODES, 2000 + repeat), timeout)
@@ -93,6 +95,7 @@ def in_process(args, base: Path) -> dict[str, list[float]]:
     from launch.serve import build_engine
 
     *_, executor = build_engine(build_parser().parse_args(server_args(base, args.port)), ROOT)
+    executor.run(chain(10, 1))  # as the server's warm-up
     figures: dict[str, list[float]] = {"chain_us": [], "fanout_ms": []}
     for repeat in range(args.repeats):
         began = time.perf_counter()

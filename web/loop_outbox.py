@@ -56,9 +56,9 @@ def merge_progress(items: list[Any]) -> list[Any]:
 class LoopOutbox:
     """Thread-safe queue of messages and calls, run on `loop` in the order they were added."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, send: Callable[[str, dict, str | None], None]):
+    def __init__(self, loop: asyncio.AbstractEventLoop, deliver: Callable[[list[Message]], None]):
         self.loop = loop
-        self._send = send
+        self._deliver = deliver  # sends messages in order (each run of messages between two calls at once)
         self._items: list[Any] = []
         self._lock = threading.Lock()
 
@@ -84,12 +84,21 @@ class LoopOutbox:
     def _flush(self) -> None:
         with self._lock:
             items, self._items = self._items, []
-        for item in merge_progress(items):
-            try:
-                if isinstance(item, Message):
-                    self._send(item.event, item.data, item.client_id)
-                else:
-                    fn, args = item
-                    fn(*args)
-            except Exception:  # one failing delivery must not drop the rest of the batch
-                log.exception("delivering %r from another thread failed", item)
+        messages: list[Message] = []
+        for item in [*merge_progress(items), None]:
+            if isinstance(item, Message):
+                messages.append(item)
+                continue
+            if messages:
+                self._run(self._deliver, messages)
+                messages = []
+            if item is not None:
+                fn, args = item
+                self._run(fn, *args)
+
+    @staticmethod
+    def _run(fn: Callable, *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception:  # one failing delivery must not drop the rest of the batch
+            log.exception("%r from another thread failed", fn)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from aiohttp import WSMsgType, web
 
-from web.loop_outbox import LoopOutbox
+from web.loop_outbox import LoopOutbox, Message
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class Hub:
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Set the loop that other threads' messages are delivered on (the server's)."""
         if self._outbox is None or self._outbox.loop is not loop:
-            self._outbox = LoopOutbox(loop, self.send)
+            self._outbox = LoopOutbox(loop, self.send_batch)
 
     def send_threadsafe(self, event: str, data: dict, client_id: str | None = None) -> None:
         """`send` from any thread; dropped when no loop is bound (no server running)."""
@@ -137,6 +137,18 @@ class Hub:
     def send(self, event: str, data: dict, client_id: str | None = None) -> None:
         """Queue a `{"type", "data"}` message for `client_id`'s sockets, or for everyone when None."""
         self._deliver(_encode({"type": event, "data": data}), client_id)
+
+    def send_batch(self, messages: list[Message]) -> None:
+        """`send` for many messages at once (the other threads' batches): each target looked up once."""
+        targets: dict[str | None, list[_Client]] = {}
+        for message in messages:
+            clients = targets.get(message.client_id)
+            if clients is None:
+                clients = targets[message.client_id] = self._targets(message.client_id)
+            if clients:
+                payload = _encode({"type": message.event, "data": message.data})
+                for client in clients:
+                    self._put(client, payload)
 
     def send_preview(self, plain: bytes, rich: bytes, client_id: str | None = None) -> None:
         """A preview: the metadata frame to clients that announced supports_preview_metadata."""

@@ -34,7 +34,7 @@ def test_progress_states_of_other_prompts_or_clients_stay_apart():
 
 async def test_messages_and_calls_from_another_thread_run_on_the_loop_in_order():
     seen: list = []
-    outbox = LoopOutbox(asyncio.get_running_loop(), lambda event, data, client: seen.append((event, data["i"])))
+    outbox = LoopOutbox(asyncio.get_running_loop(), lambda batch: seen.extend((m.event, m.data["i"]) for m in batch))
     done = asyncio.Event()
 
     def produce():
@@ -58,7 +58,7 @@ async def test_messages_and_calls_from_another_thread_run_on_the_loop_in_order()
 
 async def test_a_failing_delivery_does_not_drop_the_rest_of_the_batch():
     seen: list = []
-    outbox = LoopOutbox(asyncio.get_running_loop(), lambda event, data, client: seen.append(event))
+    outbox = LoopOutbox(asyncio.get_running_loop(), lambda batch: seen.extend(m.event for m in batch))
     outbox.call(lambda: 1 / 0)
     outbox.message("executing", {}, None)
     await asyncio.sleep(0.05)
