@@ -18,6 +18,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 PROGRESS_STATE = "progress_state"
+GATHER_S = 0.001  # how long a batch gathers messages before it goes out: bigger batches, fewer writes
 
 
 class Message:
@@ -77,7 +78,7 @@ class LoopOutbox:
                 return
         if not self.loop.is_closed():
             try:
-                self.loop.call_soon_threadsafe(self._flush)
+                self.loop.call_soon_threadsafe(self.loop.call_later, GATHER_S, self._flush)
             except RuntimeError:  # the loop closed in between: the server is gone
                 pass
 
