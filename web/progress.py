@@ -16,9 +16,10 @@ class ProgressTracker:
     """Follows one prompt's events and answers the progress_state message for each change."""
 
     def __init__(self, prompt_id: str, prompt: dict, outputs: Iterable[str],
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, needed: Iterable[str] | None = None):
+        """`needed`: the nodes the outputs depend on, when validation already listed them."""
         self.prompt_id = prompt_id
-        self.needed = upstream_nodes(prompt, outputs)
+        self.needed = set(needed) if needed is not None else upstream_nodes(prompt, outputs)
         self.total = len(self.needed)
         self.done = 0
         self.node: str | None = None

@@ -58,7 +58,9 @@ class _Run:
     def __init__(self, item: QueueItem):
         self.item = item
         self.client_id: str | None = item.extra_data.get("client_id")
-        self.tracker = ProgressTracker(item.prompt_id, item.prompt, item.outputs)
+        validation = item.prepared  # POST /prompt's: its order lists the nodes the outputs need
+        self.tracker = ProgressTracker(item.prompt_id, item.prompt, item.outputs,
+                                       needed=validation.order if validation is not None else None)
         self.messages: list[list[Any]] = []
         self.ui_outputs: dict[str, Any] = {}
         self.last_node: str | None = None
