@@ -11,8 +11,6 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import yaml
-
 MODEL_EXTENSIONS = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".sft")
 
 # Each model kind and the folder names (under the models root) that hold it, first one preferred.
@@ -86,6 +84,8 @@ def read_extra_model_paths(config: str | Path) -> tuple[dict[str, list[Path]], l
     Returns ({kind: [folders]}, [custom node folders]). Relative paths are taken relative to
     `base_path`, and a relative `base_path` relative to the YAML file's own folder.
     """
+    import yaml  # here: only a run given such a file pays for importing it
+
     config = Path(config)
     try:
         data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
