@@ -12,12 +12,34 @@ from collections.abc import Callable, Iterable
 from engine.progress_display import upstream_nodes
 
 
+class Overall:
+    """A progress_state's `overall` figures as numbers, turned into the wire dict by `as_json` when the
+    message is encoded: the server merges a fast run's per-node messages, and of each burst only the last
+    one is sent, so the others never need theirs."""
+
+    __slots__ = ("done", "elapsed", "max", "node", "total", "value")
+
+    def __init__(self, done: int, total: int, node: str | None, value: float, max_value: float, elapsed: float):
+        self.done, self.total, self.node, self.value, self.max, self.elapsed = done, total, node, value, max_value, elapsed
+
+    def as_json(self) -> dict:
+        total = max(self.total, self.done + (1 if self.node else 0), 1)
+        fraction = min(1.0, (self.done + (self.value / self.max if self.node else 0.0)) / total)
+        eta = self.elapsed * (1 - fraction) / fraction if fraction > 0 else None
+        return {"nodes_done": self.done, "nodes_total": total, "node": self.node, "value": self.value,
+                "max": self.max, "fraction": round(fraction, 4), "elapsed_s": round(self.elapsed, 3),
+                "eta_s": None if eta is None else round(eta, 3)}
+
+
 class ProgressTracker:
     """Follows one prompt's events and answers the progress_state message for each change."""
 
     def __init__(self, prompt_id: str, prompt: dict, outputs: Iterable[str],
-                 clock: Callable[[], float] = time.monotonic, needed: Iterable[str] | None = None):
-        """`needed`: the nodes the outputs depend on, when validation already listed them."""
+                 clock: Callable[[], float] = time.monotonic, needed: Iterable[str] | None = None,
+                 deferred_overall: bool = False):
+        """`needed`: the nodes the outputs depend on, when validation already listed them. `deferred_overall`:
+        messages carry an `Overall` to be turned into its dict when encoded (see Overall)."""
+        self.deferred_overall = deferred_overall
         self.prompt_id = prompt_id
         self.needed = set(needed) if needed is not None else upstream_nodes(prompt, outputs)
         self.total = len(self.needed)
@@ -47,13 +69,10 @@ class ProgressTracker:
         return self._message(self._close_current(state))
 
     def overall(self) -> dict:
-        elapsed = self._clock() - self._started
-        total = max(self.total, self.done + (1 if self.node else 0), 1)
-        fraction = min(1.0, (self.done + (self.value / self.max if self.node else 0.0)) / total)
-        eta = elapsed * (1 - fraction) / fraction if fraction > 0 else None
-        return {"nodes_done": self.done, "nodes_total": total, "node": self.node, "value": self.value,
-                "max": self.max, "fraction": round(fraction, 4), "elapsed_s": round(elapsed, 3),
-                "eta_s": None if eta is None else round(eta, 3)}
+        return self._snapshot().as_json()
+
+    def _snapshot(self) -> Overall:
+        return Overall(self.done, self.total, self.node, self.value, self.max, self._clock() - self._started)
 
     def _close_current(self, state: str) -> dict:
         if self.node is None:
@@ -70,4 +89,5 @@ class ProgressTracker:
                 "real_node_id": node}
 
     def _message(self, nodes: dict) -> dict:
-        return {"prompt_id": self.prompt_id, "nodes": nodes, "overall": self.overall()}
+        overall = self._snapshot() if self.deferred_overall else self.overall()
+        return {"prompt_id": self.prompt_id, "nodes": nodes, "overall": overall}

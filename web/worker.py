@@ -59,7 +59,7 @@ class _Run:
         self.item = item
         self.client_id: str | None = item.extra_data.get("client_id")
         validation = item.prepared  # POST /prompt's: its order lists the nodes the outputs need
-        self.tracker = ProgressTracker(item.prompt_id, item.prompt, item.outputs,
+        self.tracker = ProgressTracker(item.prompt_id, item.prompt, item.outputs, deferred_overall=True,
                                        needed=validation.order if validation is not None else None)
         self.messages: list[list[Any]] = []
         self.ui_outputs: dict[str, Any] = {}

@@ -16,6 +16,7 @@ import logging
 import struct
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -28,8 +29,16 @@ PREVIEW_IMAGE_WITH_METADATA = 4
 IMAGE_FORMATS = {"JPEG": 1, "PNG": 2}
 MAX_BACKLOG = 10_000  # messages waiting for one socket before it is dropped as stuck
 RAW_WRITE_LIMIT = 1 << 20  # bytes unsent to a socket beyond which writes wait for it to drain
-# One encoder for every message (json.dumps with options builds a new one per call); odd values as text.
-_encode = json.JSONEncoder(default=str).encode
+
+
+def _as_json(value: Any) -> Any:
+    """A value the encoder does not know: its `as_json()` (values built only when sent), else its text."""
+    as_json = getattr(value, "as_json", None)
+    return as_json() if callable(as_json) else str(value)
+
+
+# One encoder for every message (json.dumps with options builds a new one per call).
+_encode = json.JSONEncoder(default=_as_json).encode
 
 
 def encode_preview(image, fmt: str | None = None, max_size: int = 512) -> tuple[bytes, str]:
