@@ -69,6 +69,17 @@ def _random_weights(shapes: dict[str, torch.Size], gen: torch.Generator) -> dict
     return out
 
 
+def random_models(family: str = "sd15", dtype: torch.dtype = torch.float32) -> tuple[UNetModel, AutoencoderKL]:
+    """The full-size UNet and VAE with the checkpoint's random weights, in memory (profilers, A/B runs)."""
+    gen = torch.Generator().manual_seed(0)
+    with torch.device("meta"):
+        unet, vae = UNetModel(UNETS[family]), AutoencoderKL(VAEConfig())
+    for module in (unet, vae):
+        weights = _random_weights({k: v.shape for k, v in module.state_dict().items()}, gen)
+        module.load_state_dict({k: v.to(dtype) for k, v in weights.items()}, assign=True)
+    return unet.eval().requires_grad_(False), vae.eval().requires_grad_(False)
+
+
 def build_checkpoint(family: str, path: Path, unet_config: UNetConfig | None = None) -> int:
     """Write a random checkpoint in the real single-file layout (full-size unless `unet_config` narrows
     the UNet); returns its parameter count."""

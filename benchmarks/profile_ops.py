@@ -1,0 +1,69 @@
+"""Where the CPU time goes: torch.profiler on one CFG UNet step and one VAE decode of full-size SD1.5.
+
+Uses the full-size random weights of benchmarks/sd_unet.py (fp32, in memory), warms each model up once,
+then profiles one UNet forward at batch 2 (cond + uncond, as a CFG step runs) and one VAE decode, and
+prints the top operators by self CPU time (name, calls, self ms, share of the profiled total).
+
+    python benchmarks/profile_ops.py                 # 256², top 10
+    python benchmarks/profile_ops.py --size 512 --top 15
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from benchmarks.sd_unet import UNETS, random_models
+
+
+def top_operators(run: Callable[[], object], top: int) -> tuple[float, list[tuple[str, int, float, float]]]:
+    """Profile one call of `run`; returns (wall seconds, [(op, calls, self ms, % of self total)])."""
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        start = time.perf_counter()
+        run()
+        wall = time.perf_counter() - start
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events) or 1.0
+    ranked = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:top]
+    return wall, [(e.key, e.count, e.self_cpu_time_total / 1e3, 100 * e.self_cpu_time_total / total) for e in ranked]
+
+
+def print_table(title: str, wall: float, rows: list[tuple[str, int, float, float]]) -> None:
+    print(f"\n{title}: {wall:.2f} s wall (profiled)")
+    print(f"{'operator':<44} {'calls':>6} {'self ms':>10} {'%':>6}")
+    for name, calls, ms, share in rows:
+        print(f"{name[:44]:<44} {calls:>6} {ms:>10.1f} {share:>6.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=256, help="image side in pixels (latent side = size / 8)")
+    parser.add_argument("--top", type=int, default=10)
+    args = parser.parse_args()
+
+    unet, vae = random_models("sd15")
+    side = args.size // 8
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 4, side, side, generator=gen)
+    context = torch.randn(2, 77, UNETS["sd15"].context_dim, generator=gen)
+    timesteps = torch.full((2,), 500.0)
+    latent = torch.randn(1, 4, side, side, generator=gen)
+    print(f"SD1.5 full-size random fp32, {args.size}², torch {torch.__version__}, {torch.get_num_threads()} threads")
+    with torch.inference_mode():
+        step = lambda: unet(x, timesteps, context)
+        decode = lambda: vae.decode(latent)
+        for name, run in (("UNet CFG step (batch 2)", step), ("VAE decode (batch 1)", decode)):
+            run()
+            print_table(f"{name}, {args.size}²", *top_operators(run, args.top))
+
+
+if __name__ == "__main__":
+    main()
