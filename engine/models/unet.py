@@ -20,6 +20,7 @@ from engine.models.blocks import (
     group_norm,
     timestep_embedding,
 )
+from engine.models.compile import compiled
 from engine.models.transformer import SpatialTransformer
 from engine.models.wrappers import DIFFUSION_MODEL, WrapperExecutor, wrappers_of
 
@@ -185,7 +186,7 @@ class UNetModel(UNetEncoder):
                 if level and i == config.num_res_blocks[level]:
                     layers.append(Upsample(ch))
                 self.output_blocks.append(TimestepSequential(*layers))
-        self.out = nn.Sequential(group_norm(ch), nn.SiLU(), nn.Conv2d(mc, config.out_channels, 3, padding=1))
+        self.out = nn.Sequential(group_norm(ch), nn.SiLU(inplace=True), nn.Conv2d(mc, config.out_channels, 3, padding=1))
 
     def forward(
         self,
@@ -196,12 +197,13 @@ class UNetModel(UNetEncoder):
         control: dict[str, list] | None = None,
         transformer_options: dict | None = None,
     ) -> torch.Tensor:
-        """ComfyUI "diffusion_model" wrappers in transformer_options wrap this call (engine.models.wrappers)."""
+        """ComfyUI "diffusion_model" wrappers in transformer_options wrap this call (engine.models.wrappers);
+        with `--torch-compile` the wrapped body is the compiled one (engine.models.compile)."""
+        body = compiled(self, "forward", self._forward)
         wrappers = wrappers_of(transformer_options, DIFFUSION_MODEL)
         if wrappers:
-            return WrapperExecutor(self._forward, self, wrappers).execute(x, timesteps, context, y, control,
-                                                                         transformer_options)
-        return self._forward(x, timesteps, context, y, control, transformer_options)
+            return WrapperExecutor(body, self, wrappers).execute(x, timesteps, context, y, control, transformer_options)
+        return body(x, timesteps, context, y, control, transformer_options)
 
     def _forward(self, x: torch.Tensor, timesteps: torch.Tensor, context: torch.Tensor | None = None,
                  y: torch.Tensor | None = None, control: dict[str, list] | None = None,

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.models.attention import attention
+from engine.models.compile import compiled
 from engine.models.tiling import tiled_apply
 
 
@@ -53,10 +54,10 @@ class ResnetBlock(nn.Module):
             self.nin_shortcut = nn.Conv2d(in_channels, out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(F.silu(self.norm1(x)))
-        h = self.conv2(F.silu(self.norm2(h)))
-        skip = self.nin_shortcut(x) if hasattr(self, "nin_shortcut") else x
-        return skip + h
+        # In place where the tensor is this block's own fresh result: one memory pass and allocation less.
+        h = self.conv1(F.silu(self.norm1(x), inplace=True))
+        h = self.conv2(F.silu(self.norm2(h), inplace=True))
+        return h.add_(self.nin_shortcut(x) if hasattr(self, "nin_shortcut") else x)
 
 
 class AttnBlock(nn.Module):
@@ -76,7 +77,7 @@ class AttnBlock(nn.Module):
         # Pixel-major memory for q/k/v, as ComfyUI hands them to SDPA: the CPU kernel's sums depend on the layout.
         q, k, v = (conv(n).flatten(2).transpose(1, 2).contiguous() for conv in (self.q, self.k, self.v))
         out = attention(q, k, v, heads=1).transpose(1, 2).reshape(b, c, h, w)
-        return x + self.proj_out(out)
+        return self.proj_out(out).add_(x)
 
 
 class Downsample(nn.Module):
@@ -142,7 +143,7 @@ class Encoder(nn.Module):
             if hasattr(stage, "downsample"):
                 h = stage.downsample(h)
         h = self.mid(h)
-        return self.conv_out(F.silu(self.norm_out(h)))
+        return self.conv_out(F.silu(self.norm_out(h), inplace=True))
 
 
 class Decoder(nn.Module):
@@ -184,7 +185,7 @@ class Decoder(nn.Module):
                 h = block(h)
             if hasattr(stage, "upsample"):
                 h = stage.upsample(h)
-        return self.conv_out(F.silu(self.norm_out(h)))
+        return self.conv_out(F.silu(self.norm_out(h), inplace=True))
 
 
 class AutoencoderKL(nn.Module):
@@ -205,7 +206,7 @@ class AutoencoderKL(nn.Module):
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """[B, 3, H, W] in [-1, 1] -> latent mean [B, embed_dim, H/f, W/f] (f = config.downscale)."""
-        moments = self.encoder(images)
+        moments = compiled(self, "encoder", self.encoder)(images)
         if self.config.use_quant_conv:
             moments = self.quant_conv(moments)
         return moments[:, : self.config.embed_dim]
@@ -214,7 +215,7 @@ class AutoencoderKL(nn.Module):
         """Latent [B, embed_dim, h, w] -> images [B, 3, h*f, w*f], roughly in [-1, 1] (not clamped)."""
         if self.config.use_quant_conv:
             latents = self.post_quant_conv(latents)
-        return self.decoder(latents)
+        return compiled(self, "decoder", self.decoder)(latents)
 
     def decode_tiled(self, latents: torch.Tensor, tile: int = 64, overlap: int = 16) -> torch.Tensor:
         """`decode` in overlapping latent tiles of `tile` cells, blended across `overlap` cells."""
