@@ -43,6 +43,9 @@ def add_compute_arguments(parser: argparse.ArgumentParser, suppress_defaults: bo
                        help="keep fp16/bf16 checkpoints in their own dtype and compute each layer in fp32 (half "
                             "the weight memory); --no-manual-cast upcasts them to fp32 at load (default: on "
                             "where the device lacks fast half precision, i.e. the CPU, unless --force-* is given)")
+    group.add_argument("--torch-compile", action="store_true", default=default(False),
+                       help="torch.compile the UNet and VAE forwards (a Loom flag: minutes of compiling on a "
+                            "small CPU for a few percent per step; for long runs)")
     precision = group.add_mutually_exclusive_group()
     for name in ("fp32", "fp16", "bf16"):
         precision.add_argument(f"--force-{name}", dest="precision", action="store_const", const=name,
@@ -54,8 +57,10 @@ def manager_from_args(args: argparse.Namespace) -> ModelManager:
     here, not at module level, so `--help` stays instant)."""
     from engine.memory import ModelManager
     from engine.models.attention import set_attention_backend
+    from engine.models.compile import set_torch_compile
 
     set_attention_backend(getattr(args, "attention", "auto"))
+    set_torch_compile(getattr(args, "torch_compile", False))
     return ModelManager(device="cpu" if getattr(args, "cpu", False) else None,
                         vram_budget=getattr(args, "vram_budget", None), ram_budget=getattr(args, "ram_budget", None),
                         precision=getattr(args, "precision", "auto"), manual_cast=getattr(args, "manual_cast", None))
