@@ -6,11 +6,13 @@ prints the top operators by self CPU time (name, calls, self ms, share of the pr
 
     python benchmarks/profile_ops.py                 # 256², top 10
     python benchmarks/profile_ops.py --size 512 --top 15
+    python benchmarks/profile_ops.py --compile      # also: --torch-compile's compile time and payback
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -22,6 +24,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from benchmarks.sd_unet import UNETS, random_models
+from engine.models.compile import set_torch_compile
 
 
 def top_operators(run: Callable[[], object], top: int) -> tuple[float, list[tuple[str, int, float, float]]]:
@@ -36,6 +39,30 @@ def top_operators(run: Callable[[], object], top: int) -> tuple[float, list[tupl
     return wall, [(e.key, e.count, e.self_cpu_time_total / 1e3, 100 * e.self_cpu_time_total / total) for e in ranked]
 
 
+def _median_s(run: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def compile_payback(name: str, run: Callable[[], object], repeats: int) -> None:
+    """Eager vs `--torch-compile` for `run` (eager already warm): compile time, per-call gain, payback."""
+    eager = _median_s(run, repeats)
+    set_torch_compile(True)
+    start = time.perf_counter()
+    run()
+    first = time.perf_counter() - start
+    compiled = _median_s(run, repeats)
+    set_torch_compile(False)
+    gain = eager - compiled
+    payback = f"pays back after {first / gain:.0f} calls" if gain > 0 else "never pays back"
+    print(f"{name}: eager {eager:.3f} s, compiled {compiled:.3f} s ({compiled / eager:.3f}x), "
+          f"first compiled call {first:.1f} s: {payback}")
+
+
 def print_table(title: str, wall: float, rows: list[tuple[str, int, float, float]]) -> None:
     print(f"\n{title}: {wall:.2f} s wall (profiled)")
     print(f"{'operator':<44} {'calls':>6} {'self ms':>10} {'%':>6}")
@@ -47,6 +74,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=256, help="image side in pixels (latent side = size / 8)")
     parser.add_argument("--top", type=int, default=10)
+    parser.add_argument("--compile", action="store_true", help="also time --torch-compile (minutes on 2 cores)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed calls per variant with --compile")
     args = parser.parse_args()
 
     unet, vae = random_models("sd15")
@@ -63,6 +92,10 @@ def main() -> None:
         for name, run in (("UNet CFG step (batch 2)", step), ("VAE decode (batch 1)", decode)):
             run()
             print_table(f"{name}, {args.size}²", *top_operators(run, args.top))
+        if args.compile:
+            print()
+            for name, run in (("UNet CFG step", step), ("VAE decode", decode)):
+                compile_payback(f"{name} {args.size}²", run, args.repeats)
 
 
 if __name__ == "__main__":
