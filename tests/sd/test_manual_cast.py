@@ -2,14 +2,17 @@
 own memory-mapped pages, no second copy) while every layer computes in fp32, so the image equals the one from
 weights upcast to fp32 at load (--no-manual-cast, --force-fp32), which stays available."""
 
+import copy
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
+from torch import nn
 
 from engine.memory import ModelManager
+from engine.memory_tiers import LayerStreamer
 from tests.fixtures.checkpoints import make_tiny_checkpoint
 from tests.fixtures.lora_files import lora_tensors, save_lora
 from tests.fixtures.steering_models import SD15_LORA, sd15_lora_shapes
@@ -118,3 +121,53 @@ def _file_mappings(path) -> list[tuple[int, int]]:
             lo, hi = parts[0].split("-")
             ranges.append((int(lo, 16), int(hi, 16)))
     return ranges
+
+
+class _Echo(nn.Module):
+    """Returns its own weight: under manual cast, the copy that lives in the reused scratch buffer."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(4, 4))
+
+    def forward(self, x):
+        return self.weight
+
+
+class _FailsOnce(nn.Linear):
+    failed = False
+
+    def forward(self, x):
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("interrupted mid-layer")
+        return super().forward(x)
+
+
+def _half_streamed(module: nn.Module) -> tuple[nn.Module, nn.Module]:
+    """(the fp32 reference, the same weights held in fp16 computing in fp32 through a LayerStreamer)."""
+    reference = module.eval().requires_grad_(False)
+    reference = reference.half().float()  # the values fp16 storage can hold
+    half = copy.deepcopy(reference).half()
+    LayerStreamer(half, torch.device("cpu"), torch.device("cpu"), 1 << 40, compute_dtype=torch.float32)
+    return reference, half
+
+
+def test_a_layer_returning_its_weight_is_not_overwritten_by_the_next_cast():
+    torch.manual_seed(0)
+    reference, half = _half_streamed(nn.ModuleList([_Echo(), nn.Linear(4, 4)]))
+    x = torch.randn(2, 4)
+    echoed = half[0](x)
+    half[1](x)  # its cast reuses the scratch buffer the echo's weight copy was written to
+    assert torch.equal(echoed, reference[0].weight)
+
+
+def test_a_layer_that_raised_computes_correctly_next_time():
+    torch.manual_seed(0)
+    reference, half = _half_streamed(nn.Sequential(nn.Linear(4, 8), _FailsOnce(8, 8), nn.Linear(8, 4)))
+    reference[1].failed = True
+    x = torch.randn(2, 4)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        half(x)
+    assert torch.equal(half(x), reference(x))
+    assert {p.dtype for p in half.parameters()} == {torch.float16}
