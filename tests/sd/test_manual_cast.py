@@ -12,6 +12,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from engine.memory import ModelManager
+from engine.memory_dtypes import DtypePolicy
 from engine.memory_tiers import LayerStreamer
 from tests.fixtures.checkpoints import make_tiny_checkpoint
 from tests.fixtures.lora_files import lora_tensors, save_lora
@@ -171,3 +172,19 @@ def test_a_layer_that_raised_computes_correctly_next_time():
         half(x)
     assert torch.equal(half(x), reference(x))
     assert {p.dtype for p in half.parameters()} == {torch.float16}
+
+
+@pytest.mark.parametrize("device, precision, manual_cast, stored, held", [
+    ("cpu", "auto", None, torch.float16, torch.float16),  # the default on a CPU: storage dtype
+    ("cpu", "auto", None, torch.bfloat16, torch.bfloat16),
+    ("cpu", "auto", None, torch.float32, torch.float32),  # fp32 is never narrowed
+    ("cpu", "auto", False, torch.float16, torch.float32),  # --no-manual-cast
+    ("cpu", "fp32", None, torch.float16, torch.float32),  # --force-fp32
+    ("cpu", "bf16", None, torch.float32, torch.bfloat16),  # a forced precision converts at load
+    ("cuda", "auto", None, torch.float16, torch.float16),  # fast half: computes in it, no manual cast
+    ("cuda", "auto", None, torch.float32, torch.float16),
+])
+def test_weights_are_held_in_the_dtype_the_policy_gives(device, precision, manual_cast, stored, held):
+    policy = DtypePolicy.create(torch.device(device), precision, manual_cast)
+    assert policy.storage(stored, "unet") == held
+    assert policy.manual_cast == (device == "cpu" and precision == "auto" and manual_cast is not False)
