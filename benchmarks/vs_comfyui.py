@@ -4,7 +4,8 @@ Starts ComfyUI (its own checkout and Python, given as arguments; it is only run,
 Loom, one after the other, on loopback with the same checkpoint file, drives both through the same HTTP +
 websocket client and prints, per server and as Loom / ComfyUI:
 
-- server ready time (process start -> first answer of GET /prompt) and RSS at ready;
+- server ready time (process start -> first answer of GET /prompt) and RSS at ready, and the time until
+  GET /object_info answers (Loom opens its port before its nodes load; the graph figures start after);
 - 1,000-node chain, cold (µs per node) and a 1,000-node fan-out's fully cached re-run (ms);
 - UNet step time (fastest step after the first, from the `progress` messages) per size and sampler;
 - VAE decode time (from `executing` VAEDecode to `executing` of the next node) per size;
@@ -156,14 +157,16 @@ def rss_mib(pid: int, field_name: str) -> float:
     return float("nan")
 
 
-async def wait_ready(url: str, process: subprocess.Popen, timeout: float) -> None:
+async def wait_ready(url: str, process: subprocess.Popen, timeout: float, path: str = "/prompt") -> None:
+    """Poll GET `path` until it answers 200 (Loom answers /prompt before its nodes load; /object_info
+    waits for them)."""
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"server exited with {process.returncode}")
             try:
-                async with session.get(f"{url}/prompt") as response:
+                async with session.get(f"{url}{path}") as response:
                     if response.status == 200:
                         return
             except aiohttp.ClientError:
@@ -187,6 +190,8 @@ def measure(name: str, command: list[str], cwd: Path, port: int, args) -> dict:
 async def collect(url: str, process: subprocess.Popen, began: float, args) -> dict:
     await wait_ready(url, process, args.timeout)
     figures = {"ready_s": time.perf_counter() - began, "ready_rss": rss_mib(process.pid, "VmRSS")}
+    await wait_ready(url, process, args.timeout, "/object_info")
+    figures["nodes_s"] = time.perf_counter() - began
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as session:
         await graph_figures(session, url, figures, args)
         await model_figures(session, url, figures, args)
@@ -241,6 +246,7 @@ def loom_command(args, base: Path, port: int) -> list[str]:
 
 
 ROWS = [("ready_s", "server ready (s)"), ("ready_rss", "RSS at ready (MiB)"),
+        ("nodes_s", "start -> full /object_info (s)"),
         ("chain_us", f"{GRAPH_NODES}-node chain, cold (µs/node)"),
         ("fanout_ms", f"{GRAPH_NODES}-node fan-out, cached re-run (ms)")]
 
