@@ -307,7 +307,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="runs per figure (default 2)")
     parser.add_argument("--port", type=int, default=19000, help="ComfyUI's port; Loom uses the next one")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per prompt / start-up")
-    parser.add_argument("--loom-args", default="", help="extra flags for Loom's server, e.g. '--manual-cast'")
+    parser.add_argument("--loom-args", default="", help="extra flags for Loom's server, e.g. '--no-manual-cast'")
     parser.add_argument("--work", help="folder for the servers' logs (default: a temporary one)")
     args = parser.parse_args()
     args.sizes = args.sizes or ([128] if args.quick else [256, 512])
