@@ -132,6 +132,10 @@ class ExecutorWhenLoaded:
         nodes = await self._loading.nodes()
         return await nodes.executor.execute(*args, **kwargs)
 
+    async def settled(self) -> None:
+        """Return once the load has finished, whether it succeeded or not."""
+        await self._loading.settled()
+
     def reset(self) -> None:
         """Forget cached outputs (nothing is cached before the load)."""
         if self._loading.loaded is not None:

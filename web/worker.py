@@ -44,6 +44,15 @@ def tune_collector() -> None:
     gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
 
 
+async def _nodes_settled(executor: Any) -> None:
+    """Return once the executor's node registry has loaded (or failed to): freezing the heap before that
+    (a prompt left queued from the last run is claimed at once) would leave the registry, the largest part
+    of the start-up heap, to be walked by every full collection."""
+    settled = getattr(executor, "settled", None)  # ExecutorWhenLoaded; a ready Executor has nothing to await
+    if settled is not None:
+        await settled()
+
+
 def _failure_message(prompt_id: str, exc: BaseException, node_id: str | None) -> dict:
     """An execution_error message for a failure outside any node (the executor or the worker itself)."""
     return {"prompt_id": prompt_id, "node_id": node_id, "node_type": None, "executed": [],
@@ -199,6 +208,7 @@ class PromptWorker:
                 self._apply_free()  # a /free that came before this prompt applies before it runs
                 if item is not None:
                     if not tuned:
+                        loop.run_until_complete(_nodes_settled(self.executor))
                         tune_collector()
                         tuned = True
                     self._run_guarded(loop, item)

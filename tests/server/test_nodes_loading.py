@@ -16,7 +16,7 @@ from engine.graph.context import Services
 from engine.graph.executor import Executor
 from engine.graph.registry import NodeRegistry
 from engine.paths import Folders
-from engine.queue import PromptQueue
+from engine.queue import PromptQueue, QueueItem
 from tests.server.helpers import TEST_PACK, show_prompt
 from web.app import create_app
 from web.nodes_loading import ExecutorWhenLoaded, Nodes, NodesLoading
@@ -153,3 +153,35 @@ async def test_a_node_error_after_a_background_load_names_files_by_their_folder(
     assert status == 200, answer
     [error] = [d for e, d in answer["history"]["status"]["messages"] if e == "execution_error"]
     assert "output/clash.txt" in error["exception_message"] and str(tmp_path) not in error["exception_message"]
+
+
+async def test_a_prompt_left_queued_waits_for_the_load_before_the_heap_is_frozen(tmp_path, monkeypatch):
+    """The worker claims a prompt left from the last run at once; freezing the heap then would leave the
+    node registry (loaded afterwards) to every full collection."""
+    import web.worker
+
+    loaded_when_tuned: list[bool] = []
+    monkeypatch.setattr(web.worker.PromptWorker, "tunes_collector", True)
+    folders = Folders(tmp_path)
+    config = ServerConfig(folders=folders)
+    load = HeldLoad(folders, config)
+    loading = NodesLoading(load)
+    monkeypatch.setattr(web.worker, "tune_collector", lambda: loaded_when_tuned.append(loading.loaded is not None))
+    queue = PromptQueue(folders.user_dir / "queue.sqlite3")
+    queue.put(QueueItem(0, "left-from-last-run", show_prompt(2, 3), {}, ["4"]))
+    client = TestClient(TestServer(create_app(config, loading, ExecutorWhenLoaded(loading), queue), host="127.0.0.1"))
+    await client.start_server()
+    try:
+        loading.start()
+        await asyncio.sleep(0.5)  # the worker has claimed the prompt by now and waits for the nodes
+        assert loaded_when_tuned == []
+        load.release.set()
+        for _ in range(PATIENCE_S * 10):
+            _, history = await _json(client, "GET", "/history/left-from-last-run")
+            if history:
+                break
+            await asyncio.sleep(0.1)
+        assert history["left-from-last-run"]["status"]["status_str"] == "success"
+        assert loaded_when_tuned == [True]
+    finally:
+        await client.close()
