@@ -16,6 +16,7 @@ from engine.graph.context import Services
 from engine.graph.entrypoint import extension_nodes
 from engine.graph.native import definition_of
 from engine.graph.spec import NodeDefinition
+from engine.graph.validation_memo import ValidationMemo
 
 CORE = "core"
 
@@ -36,6 +37,8 @@ class NodeRegistry:
         self.services = services or Services()
         self._defs: dict[str, NodeDefinition] = {}
         self._sources: dict[str, str] = {}
+        #: per-node verdicts of earlier prompts, reused by validation for nodes submitted again unchanged
+        self.validation_memo = ValidationMemo()
 
     def __contains__(self, class_type: str) -> bool:
         return class_type in self._defs

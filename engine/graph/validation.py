@@ -20,6 +20,7 @@ from typing import Any
 from engine.graph.dag import Dag
 from engine.graph.spec import InputSpec, NodeDefinition, input_options
 from engine.graph.types import LINK_ONLY_TYPES, is_link, types_compatible, unwrap_literal
+from engine.graph.validation_memo import ValidationMemo
 
 
 def _to_bool(value: Any) -> bool:
@@ -97,6 +98,7 @@ class _Validator:
         self.errors: dict[str, list[dict]] = {}
         self.edges: list[tuple[str, str]] = []
         self.definitions: dict[str, NodeDefinition] = {}
+        self.memo: ValidationMemo | None = getattr(registry, "validation_memo", None)
 
     def definition(self, class_type: str) -> NodeDefinition:
         found = self.definitions.get(class_type)
@@ -330,15 +332,23 @@ def _report_cycles(checker: _Validator, edges: list[tuple[str, str]], nodes: dic
 
 
 def _parse_reachable(checker: _Validator, outputs: list[str]) -> dict[str, ParsedNode]:
-    """Parse (and so check) every node the outputs depend on; a node that raises is reported, not parsed."""
+    """Parse (and so check) every node the outputs depend on, reusing the verdicts of unchanged nodes (see
+    validation_memo.py); a node that raises is reported, not parsed."""
     nodes: dict[str, ParsedNode] = {}
     stack = list(outputs)
+    memo, prompt, definition_of = checker.memo, checker.prompt, checker.definition
     while stack:
         node_id = stack.pop()
         if node_id in nodes:
             continue
         try:
-            parsed = checker.parse(node_id)
+            parsed = memo.reuse(node_id, prompt[node_id], prompt, definition_of) if memo is not None else None
+            if parsed is not None:
+                checker.edges.extend((src, node_id) for src, _ in parsed.links.values())
+            else:
+                parsed = checker.parse(node_id)
+                if memo is not None and node_id not in checker.errors:
+                    memo.keep(parsed, prompt[node_id], prompt, definition_of)
         except Exception as exc:  # noqa: BLE001 - reported per node
             checker.fail(node_id, make_error("exception_during_validation", "Exception when validating node",
                                              f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()))

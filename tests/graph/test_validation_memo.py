@@ -1,0 +1,88 @@
+"""Validation reuses the verdicts of nodes submitted again unchanged, and never where anything that decides a
+verdict changed: the node's inputs (value or type), the classes of its sources, or a verdict that can change
+by itself (custom validators, combos). The oracle is the same prompt validated by a fresh registry."""
+
+import copy
+
+import pytest
+from graph_nodes import chain, make_registry
+
+from engine.graph.validation import validate_prompt
+
+
+@pytest.fixture
+def registry():
+    return make_registry()
+
+
+def validated_like_fresh(prompt: dict, registry):
+    """Validate `prompt` with `registry` (memo warm) and assert the same result as a fresh registry gives."""
+    result, fresh = validate_prompt(prompt, registry), validate_prompt(prompt, make_registry())
+    assert (result.ok, result.error, result.node_errors, result.good_outputs, result.order) == (
+        fresh.ok, fresh.error, fresh.node_errors, fresh.good_outputs, fresh.order)
+    assert {i: (n.consts, n.links) for i, n in result.nodes.items()} == {
+        i: (n.consts, n.links) for i, n in fresh.nodes.items()}
+    return result
+
+
+def test_an_unchanged_node_is_taken_from_the_memo_with_the_same_result(registry):
+    first = validated_like_fresh(chain(5), registry)
+    again = validated_like_fresh(chain(5, value=3), registry)
+    assert again.nodes["2"] is first.nodes["2"]  # reused: only node 0 changed
+    assert again.nodes["0"] is not first.nodes["0"] and again.nodes["0"].consts == {"value": 3}
+
+
+def test_a_changed_literal_out_of_range_is_still_refused(registry):
+    validated_like_fresh(chain(3), registry)
+    prompt = chain(3)
+    prompt["1"]["inputs"]["b"] = "not a number"
+    result = validated_like_fresh(prompt, registry)
+    assert not result.ok and result.node_errors["1"]["errors"][0]["type"] == "invalid_input_type"
+    prompt = chain(3, value=101)
+    assert validated_like_fresh(prompt, registry).node_errors["0"]["errors"][0]["type"] == "value_bigger_than_max"
+
+
+def test_a_literal_of_another_type_but_equal_value_is_coerced_anew(registry):
+    prompt = {"s": {"class_type": "Sleep", "inputs": {"seconds": 0, "tag": 1}},
+              "o": {"class_type": "Record", "inputs": {"value": ["s", 0]}}}
+    assert validated_like_fresh(prompt, registry).nodes["s"].consts["tag"] == "1"
+    prompt["s"]["inputs"]["tag"] = True  # True == 1 in Python, but the string is "True"
+    assert validated_like_fresh(prompt, registry).nodes["s"].consts["tag"] == "True"
+    prompt["s"]["inputs"]["seconds"] = -0.0  # == 0 and == 0.0, but another float
+    assert str(validated_like_fresh(prompt, registry).nodes["s"].consts["seconds"]) == "-0.0"
+
+
+def test_a_source_of_another_class_is_checked_again(registry):
+    validated_like_fresh(chain(3), registry)
+    prompt = chain(3)
+    prompt["0"] = {"class_type": "Sleep", "inputs": {"seconds": 0}}  # FLOAT into Add's INT input
+    result = validated_like_fresh(prompt, registry)
+    assert result.node_errors["1"]["errors"][0]["type"] == "return_type_mismatch"
+
+
+def test_a_link_to_a_removed_node_or_a_bad_index_is_still_refused(registry):
+    validated_like_fresh(chain(3), registry)
+    prompt = chain(3)
+    del prompt["0"]
+    assert validated_like_fresh(prompt, registry).node_errors["1"]["errors"][0]["message"] == "Linked node does not exist"
+    prompt = chain(3)
+    prompt["1"]["inputs"]["a"] = ["0", 1]
+    result = validated_like_fresh(prompt, registry)
+    assert result.node_errors["1"]["errors"][0]["message"] == "Linked output index out of range"
+    prompt["1"]["inputs"]["a"] = ["0", True]  # == 1 but not an index
+    validated_like_fresh(prompt, registry)
+
+
+def test_nodes_with_a_custom_validator_or_a_combo_are_validated_every_time(registry):
+    prompt = {"p": {"class_type": "Pick", "inputs": {"mode": "fast", "ckpt": "none.safetensors", "level": 0}},
+              "o": {"class_type": "Record", "inputs": {"value": ["p", 0]}}}
+    first = validated_like_fresh(prompt, registry)
+    assert validated_like_fresh(copy.deepcopy(prompt), registry).nodes["p"] is not first.nodes["p"]
+
+
+def test_a_prompt_edited_after_validation_does_not_change_the_kept_verdict(registry):
+    prompt = chain(3)
+    validated_like_fresh(prompt, registry)
+    prompt["1"]["inputs"]["a"][1] = 5  # the client's dict, mutated in place: the memo kept its own copy
+    assert validated_like_fresh(prompt, registry).node_errors["1"]["errors"][0]["message"] == (
+        "Linked output index out of range")
