@@ -123,12 +123,13 @@ def report(server: dict[str, list[float]], local: dict[str, list[float]]) -> Non
 
 def serve_profiled(profile_dir: Path, argv: list[str]) -> None:
     """Run the server with a cProfile per thread (event loop, prompt worker, validation threads); each thread
-    writes its stats when it ends, which SIGINT's orderly shutdown brings about."""
+    writes its stats when it ends, which SIGINT's orderly shutdown brings about. The profiles count each
+    thread's CPU time: on a shared machine wall time mostly measures the other processes."""
     profile_dir.mkdir(parents=True, exist_ok=True)
     original_run = threading.Thread.run
 
     def profiled_run(thread: threading.Thread) -> None:
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.thread_time)
         profiler.enable()
         try:
             original_run(thread)
@@ -139,7 +140,7 @@ def serve_profiled(profile_dir: Path, argv: list[str]) -> None:
     threading.Thread.run = profiled_run
     from launch.cli import main
 
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.thread_time)
     profiler.enable()
     try:
         main(argv, base_dir=ROOT)

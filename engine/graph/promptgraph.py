@@ -71,15 +71,26 @@ class PromptGraph:
 
     async def sign_in_order(self, order: list[str], make_context: ContextFactory) -> None:
         """Signatures for nodes listed sources first: class, IS_CHANGED, literals, upstream signatures."""
+        sigs = self.sigs
         for node_id in order:
             node = self.node(node_id)
             definition = node.definition
-            fingerprint = None
+            upstream = None
             if definition.has_fingerprint:
                 fingerprint = await self._fingerprint(node, make_context)
+            else:
+                # Without IS_CHANGED the signature depends only on the node, which the validation memo
+                # reuses only when its inputs are identical plain values (never NaN), and its sources'.
+                upstream = tuple(sigs.get(src) for src, _ in node.links.values())
+                if node.signed is not None and node.signed[0] == upstream:
+                    sigs[node_id] = node.signed[1]
+                    continue
+                fingerprint = None
             unique = definition.spec.not_idempotent or "UNIQUE_ID" in definition.hidden.values()
-            self.sigs[node_id] = signature(node.class_type, fingerprint, node_id if unique else None,
-                                           node.consts, node.links, self.sigs)
+            sigs[node_id] = signature(node.class_type, fingerprint, node_id if unique else None,
+                                      node.consts, node.links, sigs)
+            if upstream is not None and None not in upstream:  # a missing source never matches: not kept
+                node.signed = (upstream, sigs[node_id])
 
     async def _fingerprint(self, node: ParsedNode, make_context: ContextFactory) -> Any:
         """IS_CHANGED with constants only (links as None); exceptions count as NaN (always re-run)."""

@@ -44,6 +44,9 @@ class ParsedNode:
     consts: dict[str, Any]
     links: dict[str, tuple[str, int]]
     parent: str | None = None
+    #: (upstream signatures, signature) of the last run that signed this node: a node reused by the
+    #: validation memo under unchanged sources is not hashed again (promptgraph.py)
+    signed: tuple[tuple[bytes, ...], bytes] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass

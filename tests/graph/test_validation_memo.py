@@ -5,7 +5,7 @@ by itself (custom validators, combos). The oracle is the same prompt validated b
 import copy
 
 import pytest
-from graph_nodes import chain, make_registry
+from graph_nodes import Harness, chain, make_registry
 
 from engine.graph.validation import validate_prompt
 
@@ -86,3 +86,19 @@ def test_a_prompt_edited_after_validation_does_not_change_the_kept_verdict(regis
     prompt["1"]["inputs"]["a"][1] = 5  # the client's dict, mutated in place: the memo kept its own copy
     assert validated_like_fresh(prompt, registry).node_errors["1"]["errors"][0]["message"] == (
         "Linked output index out of range")
+
+
+def test_reused_nodes_still_get_cache_keys_that_follow_their_sources_and_widgets():
+    harness = Harness()
+    assert harness.run(chain(4)).executed == ["0", "1", "2", "3", "4"]
+    assert harness.run(chain(4)).executed == []  # unchanged: every node cached
+    assert harness.run(chain(4, value=2)).executed == ["0", "1", "2", "3", "4"]  # upstream changed
+    prompt = chain(4, value=2)
+    prompt["2"]["inputs"]["b"] = 5  # a widget in the middle: it and what reads it
+    result = harness.run(prompt)
+    assert result.executed == ["2", "3", "4"] and result.outputs["4"] == {"value": [9]}
+    prompt["1"]["inputs"]["a"] = ["0", 0]  # an equal link again: nothing to run
+    assert harness.run(prompt).executed == []
+    del prompt["0"]  # the source replaced by a different one under the same id
+    prompt["0"] = {"class_type": "Const", "inputs": {"value": 7}}
+    assert harness.run(prompt).outputs["4"] == {"value": [14]}
