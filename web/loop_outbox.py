@@ -31,26 +31,27 @@ class Message:
 
 
 def merge_progress(items: list[Any]) -> list[Any]:
-    """`items` with the progress_state messages of each (client, prompt) merged into the last one."""
+    """`items` with the progress_state messages of each (client, prompt) merged into the last one: its data,
+    with the nodes of all of them (a later entry of a node replaces the earlier one)."""
     out: list[Any] = []
-    last: dict[tuple, int] = {}  # (client, prompt) -> index in out of its latest progress_state
-    merged: set[int] = set()  # indexes in out of messages built here (so updated in place)
+    groups: dict[tuple, list] = {}  # (client, prompt) -> [index in out of its latest, nodes so far, count]
     for item in items:
         if isinstance(item, Message) and item.event == PROGRESS_STATE:
             key = (item.client_id, item.data.get("prompt_id"))
-            at = last.get(key)
-            if at is not None:
-                earlier, out[at] = out[at], None
-                if at not in merged:
-                    earlier = Message(PROGRESS_STATE, {**earlier.data, "nodes": dict(earlier.data.get("nodes", {}))},
-                                      item.client_id)
-                merged.discard(at)
-                earlier.data["nodes"].update(item.data.get("nodes", {}))
-                earlier.data.update((k, v) for k, v in item.data.items() if k != "nodes")
-                item = earlier
-                merged.add(len(out))
-            last[key] = len(out)
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [len(out), item.data.get("nodes", {}), 1]
+            else:
+                out[group[0]] = None
+                if group[2] == 1:  # the first message's dict is its own: copied before it grows
+                    group[1] = dict(group[1])
+                group[1].update(item.data.get("nodes", {}))
+                group[0], group[2] = len(out), group[2] + 1
         out.append(item)
+    for at, nodes, count in groups.values():
+        if count > 1:
+            last = out[at]
+            out[at] = Message(PROGRESS_STATE, {**last.data, "nodes": nodes}, last.client_id)
     return [item for item in out if item is not None]
 
 

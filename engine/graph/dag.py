@@ -14,10 +14,16 @@ class Dag:
     """Nodes and links (source -> reader) of a prompt; a link may name a node not listed, which is added."""
 
     def __init__(self, nodes: Iterable[str] = (), edges: Iterable[tuple[str, str]] = ()):
-        self.successors: dict[str, list[str]] = {node: [] for node in nodes}
-        self.predecessors: dict[str, list[str]] = {node: [] for node in self.successors}
-        for source, reader in edges:
-            self.add_edge(source, reader)
+        successors: dict[str, list[str]] = {node: [] for node in nodes}
+        predecessors: dict[str, list[str]] = {node: [] for node in successors}
+        for source, reader in edges:  # add_edge, inlined: validation builds one Dag per prompt
+            if source not in successors:
+                successors[source], predecessors[source] = [], []
+            if reader not in successors:
+                successors[reader], predecessors[reader] = [], []
+            successors[source].append(reader)
+            predecessors[reader].append(source)
+        self.successors, self.predecessors = successors, predecessors
 
     def add_node(self, node: str) -> None:
         if node not in self.successors:

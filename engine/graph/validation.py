@@ -310,7 +310,11 @@ def validate_prompt(prompt: dict, registry: Any, targets: list[str] | None = Non
                                       ", ".join(f"Node ID '#{t}'" for t in missing)))
         outputs = targets
     else:
-        outputs = [i for i, raw in prompt.items() if registry.get(raw["class_type"]).spec.output_node]
+        is_output: dict[str, bool] = {}  # per class, not per node
+        for raw in prompt.values():
+            if raw["class_type"] not in is_output:
+                is_output[raw["class_type"]] = registry.get(raw["class_type"]).spec.output_node
+        outputs = [i for i, raw in prompt.items() if is_output[raw["class_type"]]]
     if not outputs:
         return _failed(make_error("prompt_no_outputs", "Prompt has no outputs", ""))
     return _validate_graph(_Validator(prompt, registry), outputs)
