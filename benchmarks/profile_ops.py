@@ -39,27 +39,28 @@ def top_operators(run: Callable[[], object], top: int) -> tuple[float, list[tupl
     return wall, [(e.key, e.count, e.self_cpu_time_total / 1e3, 100 * e.self_cpu_time_total / total) for e in ranked]
 
 
-def _median_s(run: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def _timed_s(run: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
 
 
 def compile_payback(name: str, run: Callable[[], object], repeats: int) -> None:
-    """Eager vs `--torch-compile` for `run` (eager already warm): compile time, per-call gain, payback."""
-    eager = _median_s(run, repeats)
+    """Eager vs `--torch-compile` for `run` (eager already warm): the first compiled call (compile time
+    included), then eager and compiled calls alternating so a busy machine weighs on both alike."""
     set_torch_compile(True)
-    start = time.perf_counter()
-    run()
-    first = time.perf_counter() - start
-    compiled = _median_s(run, repeats)
+    first = _timed_s(run)
+    eager, compiled = [], []
+    for _ in range(repeats):
+        set_torch_compile(False)
+        eager.append(_timed_s(run))
+        set_torch_compile(True)
+        compiled.append(_timed_s(run))
     set_torch_compile(False)
-    gain = eager - compiled
-    payback = f"pays back after {first / gain:.0f} calls" if gain > 0 else "never pays back"
-    print(f"{name}: eager {eager:.3f} s, compiled {compiled:.3f} s ({compiled / eager:.3f}x), "
+    eager_s, compiled_s = statistics.median(eager), statistics.median(compiled)
+    gain = eager_s - compiled_s
+    payback = f"pays back after {(first - compiled_s) / gain:.0f} calls" if gain > 0 else "never pays back"
+    print(f"{name}: eager {eager_s:.3f} s, compiled {compiled_s:.3f} s ({compiled_s / eager_s:.3f}x, medians), "
           f"first compiled call {first:.1f} s: {payback}")
 
 
@@ -76,8 +77,10 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=10)
     parser.add_argument("--compile", action="store_true", help="also time --torch-compile (minutes on 2 cores)")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per variant with --compile")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's own)")
     args = parser.parse_args()
 
+    torch.set_num_threads(args.threads or torch.get_num_threads())
     unet, vae = random_models("sd15")
     side = args.size // 8
     gen = torch.Generator().manual_seed(0)
