@@ -44,7 +44,7 @@ def add_compute_arguments(parser: argparse.ArgumentParser, suppress_defaults: bo
                             "the weight memory); --no-manual-cast upcasts them to fp32 at load (default: on "
                             "where the device lacks fast half precision, i.e. the CPU, unless --force-* is given)")
     group.add_argument("--torch-compile", action="store_true", default=default(False),
-                       help="torch.compile the UNet and VAE forwards (a Loom flag; on a 2-core CPU ~100 s of "
+                       help="torch.compile the UNet forward (a Loom flag; on a 2-core CPU ~100 s of "
                             "compiling for ~20%% less per step: pays back after ~90 steps)")
     precision = group.add_mutually_exclusive_group()
     for name in ("fp32", "fp16", "bf16"):

@@ -14,7 +14,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.models.attention import attention
-from engine.models.compile import compiled
 from engine.models.tiling import tiled_apply
 
 
@@ -206,7 +205,7 @@ class AutoencoderKL(nn.Module):
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """[B, 3, H, W] in [-1, 1] -> latent mean [B, embed_dim, H/f, W/f] (f = config.downscale)."""
-        moments = compiled(self, "encoder", self.encoder)(images)
+        moments = self.encoder(images)
         if self.config.use_quant_conv:
             moments = self.quant_conv(moments)
         return moments[:, : self.config.embed_dim]
@@ -215,7 +214,7 @@ class AutoencoderKL(nn.Module):
         """Latent [B, embed_dim, h, w] -> images [B, 3, h*f, w*f], roughly in [-1, 1] (not clamped)."""
         if self.config.use_quant_conv:
             latents = self.post_quant_conv(latents)
-        return compiled(self, "decoder", self.decoder)(latents)
+        return self.decoder(latents)
 
     def decode_tiled(self, latents: torch.Tensor, tile: int = 64, overlap: int = 16) -> torch.Tensor:
         """`decode` in overlapping latent tiles of `tile` cells, blended across `overlap` cells."""

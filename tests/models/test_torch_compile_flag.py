@@ -1,4 +1,5 @@
-"""`--torch-compile` routes the UNet and VAE forwards through torch.compile, once per model and entry point.
+"""`--torch-compile` routes the UNet forward through torch.compile, once per model; the VAE stays eager (its
+decode measured slower compiled).
 
 A real compile of even the tiny test UNet takes minutes on the 2-core CI machine, so torch.compile is
 replaced by a recorder that returns the function unchanged: the flag's wiring is what is tested here.
@@ -44,7 +45,7 @@ def test_flag_is_off_by_default_and_nothing_is_compiled(compile_calls):
     assert compile_calls == []
 
 
-def test_flag_compiles_unet_forward_and_vae_decoder_encoder_once_each(compile_calls):
+def test_flag_compiles_the_unet_forward_once_and_leaves_the_vae_eager(compile_calls):
     manager_from_args(_flags("--torch-compile"))
     assert torch_compile_enabled()
     unet, vae = UNetModel(TINY_UNETS["sd15"]).eval(), AutoencoderKL(TINY_VAE).eval()
@@ -55,8 +56,8 @@ def test_flag_compiles_unet_forward_and_vae_decoder_encoder_once_each(compile_ca
         vae.decode(torch.randn(1, 4, 4, 4))
         vae.decode(torch.randn(1, 4, 4, 4))
         vae.encode(torch.rand(1, 3, 32, 32))
-    assert compile_calls == [unet._forward, vae.decoder, vae.encoder]
+    assert compile_calls == [unet._forward]
     set_torch_compile(False)
     with torch.inference_mode():
         assert torch.equal(unet(x, t, context), first)
-    assert len(compile_calls) == 3
+    assert len(compile_calls) == 1
