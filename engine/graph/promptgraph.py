@@ -81,7 +81,7 @@ class PromptGraph:
             else:
                 # Without IS_CHANGED the signature depends only on the node, which the validation memo
                 # reuses only when its inputs are identical plain values (never NaN), and its sources'.
-                upstream = tuple(sigs.get(src) for src, _ in node.links.values())
+                upstream = tuple([sigs.get(src) for src, _ in node.links.values()])  # a list: faster than a generator
                 if node.signed is not None and node.signed[0] == upstream:
                     sigs[node_id] = node.signed[1]
                     continue
