@@ -44,8 +44,8 @@ def add_compute_arguments(parser: argparse.ArgumentParser, suppress_defaults: bo
                             "the weight memory); --no-manual-cast upcasts them to fp32 at load (default: on "
                             "where the device lacks fast half precision, i.e. the CPU, unless --force-* is given)")
     group.add_argument("--torch-compile", action="store_true", default=default(False),
-                       help="torch.compile the UNet forward (a Loom flag; on a 2-core CPU ~100 s of "
-                            "compiling for ~20%% less per step: pays back after ~90 steps)")
+                       help="torch.compile the UNet forward (a Loom flag; on a 2-core CPU it costs 40-100 s "
+                            "of compiling and measured from 1.4x slower to 0.8x per step: for experiments)")
     precision = group.add_mutually_exclusive_group()
     for name in ("fp32", "fp16", "bf16"):
         precision.add_argument(f"--force-{name}", dest="precision", action="store_const", const=name,

@@ -1,13 +1,12 @@
 """Optional torch.compile of the UNet forward: the `--torch-compile` flag (a Loom flag; ComfyUI's launcher
 has none).
 
-Off by default: it pays back only over many steps. Measured with benchmarks/profile_ops.py --compile
-(full-size SD1.5, 256², one torch thread, 2-core shared machine): a CFG step 5.51 s eager, 4.44 s compiled
-(0.81x), the first compiled call 101 s, so it pays back after ~90 steps, i.e. over several prompts of a
-server session (the compiled forward stays with the loaded model; a new image size compiles again). The
-fused kernels round differently from eager (max |diff| 1.3e-6 on the tiny test UNet), so exact pixel parity
-with ComfyUI is not promised under the flag. The VAE is not compiled: its decode measured slower compiled
-(256²: 6.27 s eager, 7.39 s compiled, after 56 s of compiling).
+Off by default: measured both ways with benchmarks/profile_ops.py --compile (full-size SD1.5 CFG step,
+256², 2-core machine), it does not pay back within a run. Two idle threads: 2.29 s eager, 3.15 s compiled,
+37 s of compiling (never pays back). One thread on a busy machine: 5.51 s eager, 4.44 s compiled, 101 s of
+compiling (pays back after ~90 steps). The VAE is not compiled: its decode measured slower compiled (256²,
+one thread: 6.27 s eager, 7.39 s compiled). The fused kernels round differently from eager (max |diff|
+1.3e-6 on the tiny test UNet), so exact pixel parity with ComfyUI is not promised under the flag.
 """
 
 from __future__ import annotations
