@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.paths import Folders, ModelPathsConfigError
+from launch.allocator import use_one_arena
 from launch.comfy_flags import add_comfyui_flags, apply_comfyui_flags
 
 
@@ -249,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, base_dir: Path | None = None) -> int:
     """Parse `argv` and run the chosen subcommand; returns the process exit code."""
+    use_one_arena()  # before the server or the runner starts a thread
     args = build_parser().parse_args(argv)
     for line in apply_comfyui_flags(args):
         print(line, file=sys.stderr)
