@@ -34,6 +34,7 @@ from engine.memory_tiers import (
     measured_vram_budget,
 )
 from engine.weight_patches import Patch, apply_patches, restore_weights, same_patches
+from engine.winograd import use_winograd
 
 
 @dataclass(eq=False)
@@ -432,4 +433,4 @@ def _materialize(slot: _Slot, state_dict: Mapping[str, torch.Tensor], device: to
         if any(m._non_persistent_buffers_set for m in module.modules()):
             module = slot.build()
         module.load_state_dict({k: place(v) for k, v in state_dict.items()}, strict=True, assign=True)
-    return module._apply(place).requires_grad_(False).eval()
+    return use_winograd(module._apply(place).requires_grad_(False).eval())

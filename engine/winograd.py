@@ -1,0 +1,96 @@
+"""3×3 convolutions on the CPU through NNPACK's Winograd kernels, where they are faster than oneDNN's direct ones.
+
+torch's CPU convolution (oneDNN) multiplies every 3×3 window out; NNPACK's Winograd F(6×6, 3×3) transform gets
+the same result from about a quarter of the multiplications. torch routes a convolution to NNPACK only at
+batch 16 and more, so Loom calls it itself, one image at a time (NNPACK's batch-1 inference kernel: its
+batched one measured slower than oneDNN). Measured on a 2-core AVX2 CPU (benchmarks/winograd_conv.py):
+0.3-0.7x oneDNN's time for the SD VAE's and UNet's 3×3 convolutions at 32×32 and more, but slower below that
+(it transforms the kernel on every call, which small images do not pay back), so only those take it.
+
+The transforms round differently: outputs differ from the direct convolution by about 1e-4 of their scale
+(tests/models/test_winograd.py), far below one 8-bit pixel level. `--no-winograd` turns it off for
+results bit-identical to the direct convolution.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+MIN_PIXELS = 32 * 32  # below this oneDNN is faster (the per-call kernel transform does not pay back)
+MIN_CHANNELS = 16  # a conv from or to a few channels (the UNet's first and last) is faster direct
+STRIP_BYTES = 32 << 20  # input rows per NNPACK call: its workspace grows with the input (~2x), kept bounded
+
+_enabled = True
+_lock = threading.Lock()  # torch's NNPACK binding keeps one process-wide workspace
+
+
+def set_winograd(enabled: bool) -> None:
+    """Use NNPACK for eligible 3×3 convolutions (process-wide; the default) or always the direct one."""
+    global _enabled
+    _enabled = enabled
+
+
+def winograd_available() -> bool:
+    """Whether this torch build has NNPACK and the CPU runs it (AVX2 on x86; NEON on ARM)."""
+    return torch.backends.nnpack.is_available()  # also initializes NNPACK, which its kernels need first
+
+
+class WinogradConv2d(nn.Conv2d):
+    """An nn.Conv2d (same parameters and state dict) whose forward takes NNPACK where that is faster."""
+
+    def _conv_forward(self, input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        if _takes_winograd(input, weight):
+            return winograd_conv3x3(input, weight, bias)
+        return super()._conv_forward(input, weight, bias)
+
+
+def use_winograd(module: nn.Module) -> nn.Module:
+    """Let every plain 3×3, stride-1, padding-1 nn.Conv2d in `module` take NNPACK when eligible (in place:
+    the class changes, the weights do not). Subclasses of nn.Conv2d keep their own forward."""
+    for conv in module.modules():
+        if type(conv) is nn.Conv2d and _winograd_shape(conv):
+            conv.__class__ = WinogradConv2d
+    return module
+
+
+def _winograd_shape(conv: nn.Conv2d) -> bool:
+    return (conv.kernel_size == (3, 3) and conv.stride == (1, 1) and conv.dilation == (1, 1) and conv.groups == 1
+            and conv.padding == (1, 1) and conv.padding_mode == "zeros"
+            and min(conv.in_channels, conv.out_channels) >= MIN_CHANNELS)
+
+
+def _takes_winograd(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    needs_grad = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
+    return (_enabled and x.device.type == "cpu" and x.dtype == torch.float32 and weight.dtype == torch.float32
+            and x.dim() == 4 and x.shape[-2] * x.shape[-1] >= MIN_PIXELS and not needs_grad
+            and winograd_available())
+
+
+def winograd_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """conv2d(x, weight, bias, padding=1) for an [N, C, H, W] fp32 CPU tensor, by NNPACK: one image at a time,
+    in strips of at most STRIP_BYTES of input rows."""
+    channels, width = x.shape[1], x.shape[-1]
+    weight = weight.contiguous()
+    if bias is None:
+        bias = weight.new_zeros(weight.shape[0])
+    rows = max(8, STRIP_BYTES // (channels * (width + 2) * x.element_size()))
+    with _lock:
+        images = [_one_image(x[i:i + 1].contiguous(), weight, bias, rows) for i in range(x.shape[0])]
+    return images[0] if len(images) == 1 else torch.cat(images)
+
+
+def _one_image(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, rows: int) -> torch.Tensor:
+    height = x.shape[-2]
+    if height <= rows:
+        return torch._nnpack_spatial_convolution(x, weight, bias, [1, 1])
+    strips = []
+    for top in range(0, height, rows):
+        bottom = min(top + rows, height)
+        halo = (1, 1, int(top == 0), int(bottom == height))  # zero rows only at the image's own edges
+        strip = F.pad(x[:, :, max(top - 1, 0):bottom + 1], halo)
+        strips.append(torch._nnpack_spatial_convolution(strip, weight, bias, [0, 0]))
+    return torch.cat(strips, dim=2)
