@@ -25,6 +25,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from benchmarks.sd_unet import UNETS, random_models
 from engine.models.compile import set_torch_compile
+from engine.winograd import set_winograd, use_winograd
 
 
 def top_operators(run: Callable[[], object], top: int) -> tuple[float, list[tuple[str, int, float, float]]]:
@@ -77,18 +78,21 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=10)
     parser.add_argument("--compile", action="store_true", help="also time --torch-compile on the UNet (minutes on 2 cores)")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per variant with --compile")
+    parser.add_argument("--no-winograd", action="store_true", help="direct 3x3 convolutions, as --no-winograd")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's own)")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads or torch.get_num_threads())
-    unet, vae = random_models("sd15")
+    unet, vae = (use_winograd(model) for model in random_models("sd15"))  # as the model manager loads them
+    set_winograd(not args.no_winograd)
     side = args.size // 8
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(2, 4, side, side, generator=gen)
     context = torch.randn(2, 77, UNETS["sd15"].context_dim, generator=gen)
     timesteps = torch.full((2,), 500.0)
     latent = torch.randn(1, 4, side, side, generator=gen)
-    print(f"SD1.5 full-size random fp32, {args.size}², torch {torch.__version__}, {torch.get_num_threads()} threads")
+    convolution = "direct" if args.no_winograd else "winograd"
+    print(f"SD1.5 full-size random fp32, {convolution} 3x3 convolutions, {args.size}², torch {torch.__version__}, {torch.get_num_threads()} threads")
     with torch.inference_mode():
         step = lambda: unet(x, timesteps, context)
         decode = lambda: vae.decode(latent)

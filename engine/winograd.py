@@ -1,4 +1,4 @@
-"""3×3 convolutions on the CPU through NNPACK's Winograd kernels, where they are faster than oneDNN's direct ones.
+"""3×3 convolutions on the CPU through NNPACK's Winograd kernels, where those beat oneDNN's direct ones.
 
 torch's CPU convolution (oneDNN) multiplies every 3×3 window out; NNPACK's Winograd F(6×6, 3×3) transform gets
 the same result from about a quarter of the multiplications. torch routes a convolution to NNPACK only at
@@ -14,18 +14,15 @@ results bit-identical to the direct convolution.
 
 from __future__ import annotations
 
-import threading
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 MIN_PIXELS = 32 * 32  # below this oneDNN is faster (the per-call kernel transform does not pay back)
 MIN_CHANNELS = 16  # a conv from or to a few channels (the UNet's first and last) is faster direct
-STRIP_BYTES = 32 << 20  # input rows per NNPACK call: its workspace grows with the input (~2x), kept bounded
+STRIP_BYTES = 32 << 20  # input rows per NNPACK call: its (per-thread, kept) workspace grows with the input
 
 _enabled = True
-_lock = threading.Lock()  # torch's NNPACK binding keeps one process-wide workspace
 
 
 def set_winograd(enabled: bool) -> None:
@@ -42,10 +39,10 @@ def winograd_available() -> bool:
 class WinogradConv2d(nn.Conv2d):
     """An nn.Conv2d (same parameters and state dict) whose forward takes NNPACK where that is faster."""
 
-    def _conv_forward(self, input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-        if _takes_winograd(input, weight):
-            return winograd_conv3x3(input, weight, bias)
-        return super()._conv_forward(input, weight, bias)
+    def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        if _takes_winograd(x, weight):
+            return winograd_conv3x3(x, weight, bias)
+        return super()._conv_forward(x, weight, bias)
 
 
 def use_winograd(module: nn.Module) -> nn.Module:
@@ -58,8 +55,8 @@ def use_winograd(module: nn.Module) -> nn.Module:
 
 
 def _winograd_shape(conv: nn.Conv2d) -> bool:
-    return (conv.kernel_size == (3, 3) and conv.stride == (1, 1) and conv.dilation == (1, 1) and conv.groups == 1
-            and conv.padding == (1, 1) and conv.padding_mode == "zeros"
+    return (conv.kernel_size == (3, 3) and conv.stride == (1, 1) and conv.dilation == (1, 1)
+            and conv.groups == 1 and conv.padding == (1, 1) and conv.padding_mode == "zeros"
             and min(conv.in_channels, conv.out_channels) >= MIN_CHANNELS)
 
 
@@ -71,15 +68,14 @@ def _takes_winograd(x: torch.Tensor, weight: torch.Tensor) -> bool:
 
 
 def winograd_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """conv2d(x, weight, bias, padding=1) for an [N, C, H, W] fp32 CPU tensor, by NNPACK: one image at a time,
-    in strips of at most STRIP_BYTES of input rows."""
+    """conv2d(x, weight, bias, padding=1) for an [N, C, H, W] fp32 CPU tensor, by NNPACK: one image at a
+    time (torch gives a batch to NNPACK's slower batched kernel), in strips of at most STRIP_BYTES."""
     channels, width = x.shape[1], x.shape[-1]
     weight = weight.contiguous()
     if bias is None:
         bias = weight.new_zeros(weight.shape[0])
     rows = max(8, STRIP_BYTES // (channels * (width + 2) * x.element_size()))
-    with _lock:
-        images = [_one_image(x[i:i + 1].contiguous(), weight, bias, rows) for i in range(x.shape[0])]
+    images = [_one_image(x[i:i + 1].contiguous(), weight, bias, rows) for i in range(x.shape[0])]
     return images[0] if len(images) == 1 else torch.cat(images)
 
 

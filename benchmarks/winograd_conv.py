@@ -1,0 +1,104 @@
+"""NNPACK's Winograd 3×3 convolution (engine/winograd.py, the default) against oneDNN's direct one
+(--no-winograd).
+
+Times, in this process with the same inputs, the SD1.5 UNet's and VAE's 3×3 convolution shapes one by one
+(which ones Winograd takes, and its ratio on the ones it skips), then a full-size random-weight SD1.5 CFG UNet
+call (batch 2) and a VAE decode, each both ways alternately, held in fp16 and computed in fp32 as Loom runs
+them on a CPU. Prints seconds, the ratio and the largest difference between the two outputs.
+
+    python benchmarks/winograd_conv.py                    # layers, then full models at 256²
+    python benchmarks/winograd_conv.py --sizes 256 512 --repeats 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch
+import torch.nn.functional as F
+
+from benchmarks.sd_unet import random_models
+from engine.memory_tiers import LayerStreamer
+from engine.winograd import MIN_PIXELS, set_winograd, use_winograd, winograd_available, winograd_conv3x3
+
+# (batch, in channels, out channels, side): the UNet's at a 256² and 512² CFG step, the VAE decoder's at 512²
+LAYERS = [(2, 320, 320, 32), (2, 640, 640, 16), (2, 1280, 1280, 8), (2, 320, 320, 64), (2, 640, 640, 32),
+          (2, 1280, 1280, 16), (2, 960, 640, 32), (2, 640, 320, 64), (1, 512, 512, 64), (1, 512, 512, 128),
+          (1, 256, 256, 256), (1, 128, 128, 512)]
+
+
+def best_s(run: Callable[[], object], repeats: int) -> float:
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def layers(repeats: int) -> None:
+    print(f"{'layer (N, C, K, side)':<26}{'oneDNN ms':>11}{'NNPACK ms':>11}{'ratio':>8}  taken")
+    for batch, cin, cout, side in LAYERS:
+        x = torch.randn(batch, cin, side, side)
+        w, b = torch.randn(cout, cin, 3, 3) * (cin * 9) ** -0.5, torch.zeros(cout)
+        direct = best_s(partial(F.conv2d, x, w, b, padding=1), repeats)
+        fast = best_s(partial(winograd_conv3x3, x, w, b), repeats)
+        taken = "yes" if side * side >= MIN_PIXELS else "no (direct)"
+        figures = f"{direct * 1e3:>11.1f}{fast * 1e3:>11.1f}{fast / direct:>8.2f}"
+        print(f"{(batch, cin, cout, side)!s:<26}{figures}  {taken}")
+
+
+def models(sizes: list[int], repeats: int) -> None:
+    unet, vae = random_models(dtype=torch.float16)
+    for model in (unet, vae):
+        LayerStreamer(model, torch.device("cpu"), torch.device("cpu"), 1 << 62, compute_dtype=torch.float32)
+        use_winograd(model)
+    gen = torch.Generator().manual_seed(0)
+    for size in sizes:
+        latent = torch.randn(2, 4, size // 8, size // 8, generator=gen)
+        context, timesteps = torch.randn(2, 77, 768, generator=gen), torch.tensor([500.0, 500.0])
+        both_ways(f"UNet CFG call {size}²", partial(unet, latent, timesteps, context), repeats)
+        both_ways(f"VAE decode {size}²", partial(vae.decode, latent[:1]), repeats)
+
+
+def both_ways(title: str, run: Callable[[], torch.Tensor], repeats: int) -> None:
+    """`run` with Winograd off and on, alternately (a busy machine weighs on both alike)."""
+    times, outputs = {True: [], False: []}, {}
+    with torch.inference_mode():
+        for _ in range(repeats):
+            for on in (False, True):
+                set_winograd(on)
+                start = time.perf_counter()
+                outputs[on] = run()
+                times[on].append(time.perf_counter() - start)
+    set_winograd(True)
+    diff = (outputs[True] - outputs[False]).abs().max().item()
+    direct, fast = min(times[False]), min(times[True])
+    print(f"{title}: direct {direct:.2f} s, winograd {fast:.2f} s, ratio {fast / direct:.2f}, "
+          f"max |diff| {diff:.1e}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256])
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--no-models", action="store_true", help="only the per-layer table")
+    args = parser.parse_args()
+    if not winograd_available():
+        sys.exit("this torch build has no NNPACK (or the CPU lacks AVX2): Loom convolves directly here")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    layers(args.repeats)
+    if not args.no_models:
+        models(args.sizes, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
