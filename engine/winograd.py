@@ -20,7 +20,9 @@ from torch import nn
 
 MIN_PIXELS = 32 * 32  # below this oneDNN is faster (the per-call kernel transform does not pay back)
 MIN_CHANNELS = 16  # a conv from or to a few channels (the UNet's first and last) is faster direct
-STRIP_BYTES = 32 << 20  # input rows per NNPACK call: its (per-thread, kept) workspace grows with the input
+# Input bytes per NNPACK call: its workspace (per thread, kept) grows with the input. 36 MiB keeps a 256² VAE
+# decode's 128-channel full-resolution layers (33.8 MB padded) in one call: 3-4% faster than two strips.
+STRIP_BYTES = 36 << 20
 
 _enabled = True
 
