@@ -74,14 +74,12 @@ def winograd_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
     time (torch gives a batch to NNPACK's slower batched kernel), in strips of at most STRIP_BYTES."""
     channels, width = x.shape[1], x.shape[-1]
     weight = weight.contiguous()
-    if bias is None:
-        bias = weight.new_zeros(weight.shape[0])
     rows = max(8, STRIP_BYTES // (channels * (width + 2) * x.element_size()))
     images = [_one_image(x[i:i + 1].contiguous(), weight, bias, rows) for i in range(x.shape[0])]
     return images[0] if len(images) == 1 else torch.cat(images)
 
 
-def _one_image(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, rows: int) -> torch.Tensor:
+def _one_image(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, rows: int) -> torch.Tensor:
     height = x.shape[-2]
     if height <= rows:
         return torch._nnpack_spatial_convolution(x, weight, bias, [1, 1])
