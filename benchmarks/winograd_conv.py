@@ -1,8 +1,8 @@
-"""NNPACK's Winograd 3×3 convolution (engine/winograd.py, the default) against oneDNN's direct one
-(--no-winograd).
+"""Winograd 3×3 convolutions (engine/winograd.py, the default: NNPACK's F(6×6, 3×3) and Loom's F(2×2, 3×3))
+against oneDNN's direct one (--no-winograd).
 
 Times, in this process with the same inputs, the SD1.5 UNet's and VAE's 3×3 convolution shapes one by one
-(which ones Winograd takes, and its ratio on the ones it skips), then a full-size random-weight SD1.5 CFG UNet
+with each kernel (which one Loom takes, and the ratios of those it skips), then a full-size random-weight SD1.5 CFG UNet
 call (batch 2) and a VAE decode, each both ways alternately, held in fp16 and computed in fp32 as Loom runs
 them on a CPU. Prints seconds, the ratio and the largest difference between the two outputs.
 
@@ -26,12 +26,16 @@ import torch.nn.functional as F
 
 from benchmarks.sd_unet import random_models
 from engine.memory_tiers import LayerStreamer
-from engine.winograd import MIN_PIXELS, set_winograd, use_winograd, winograd_available, winograd_conv3x3
+from engine.winograd import set_winograd, use_winograd, winograd_available, winograd_conv3x3, winograd_kernel
+from engine.winograd_f2x2 import winograd_f2x2_conv3x3
 
-# (batch, in channels, out channels, side): the UNet's at a 256² and 512² CFG step, the VAE decoder's at 512²
-LAYERS = [(2, 320, 320, 32), (2, 640, 640, 16), (2, 1280, 1280, 8), (2, 320, 320, 64), (2, 640, 640, 32),
-          (2, 1280, 1280, 16), (2, 960, 640, 32), (2, 640, 320, 64), (1, 512, 512, 64), (1, 512, 512, 128),
-          (1, 256, 256, 256), (1, 128, 128, 512)]
+# (batch, in channels, out channels, side): the UNet's at a 256² and 512² CFG step, the VAE decoder's at 128²
+# and 512²
+LAYERS = [(2, 320, 320, 32), (2, 640, 640, 16), (2, 1280, 640, 16), (2, 1280, 1280, 8), (2, 2560, 1280, 8),
+          (2, 320, 320, 64), (2, 640, 640, 32), (2, 1280, 1280, 16), (2, 2560, 1280, 16), (2, 960, 640, 32),
+          (2, 640, 320, 64), (1, 512, 512, 16), (1, 512, 512, 64), (1, 512, 512, 128), (1, 256, 256, 256),
+          (1, 128, 128, 512)]
+KERNELS = {winograd_conv3x3: "NNPACK", winograd_f2x2_conv3x3: "F(2x2)"}
 
 
 def best_s(run: Callable[[], object], repeats: int) -> float:
@@ -45,15 +49,20 @@ def best_s(run: Callable[[], object], repeats: int) -> float:
 
 
 def layers(repeats: int) -> None:
-    print(f"{'layer (N, C, K, side)':<26}{'oneDNN ms':>11}{'NNPACK ms':>11}{'ratio':>8}  taken")
+    """Each shape with oneDNN and both Winograd kernels: ms, and each kernel's time / oneDNN's."""
+    print(f"{'layer (N, C, K, side)':<26}{'oneDNN ms':>11}" + "".join(f"{n + ' ms':>12}{'ratio':>7}"
+                                                              for n in KERNELS.values()) + "  taken")
     for batch, cin, cout, side in LAYERS:
         x = torch.randn(batch, cin, side, side)
         w, b = torch.randn(cout, cin, 3, 3) * (cin * 9) ** -0.5, torch.zeros(cout)
         direct = best_s(partial(F.conv2d, x, w, b, padding=1), repeats)
-        fast = best_s(partial(winograd_conv3x3, x, w, b), repeats)
-        taken = "yes" if side * side >= MIN_PIXELS else "no (direct)"
-        figures = f"{direct * 1e3:>11.1f}{fast * 1e3:>11.1f}{fast / direct:>8.2f}"
-        print(f"{(batch, cin, cout, side)!s:<26}{figures}  {taken}")
+        figures = f"{direct * 1e3:>11.1f}"
+        for kernel in KERNELS:
+            fast = best_s(partial(kernel, x, w, b), repeats)
+            figures += f"{fast * 1e3:>12.1f}{fast / direct:>7.2f}"
+        with torch.inference_mode():
+            taken = KERNELS.get(winograd_kernel(x, w), "direct")
+        print(f"{(batch, cin, cout, side)!s:<26}{figures}  {taken}", flush=True)
 
 
 def models(sizes: list[int], repeats: int) -> None:

@@ -1,24 +1,29 @@
-"""3×3 convolutions on the CPU through NNPACK's Winograd kernels, where those beat oneDNN's direct ones.
+"""3×3 convolutions on the CPU by Winograd transforms, where those beat oneDNN's direct ones.
 
-torch's CPU convolution (oneDNN) multiplies every 3×3 window out; NNPACK's Winograd F(6×6, 3×3) transform gets
-the same result from about a quarter of the multiplications. torch routes a convolution to NNPACK only at
-batch 16 and more, so Loom calls it itself, one image at a time (NNPACK's batch-1 inference kernel: its
-batched one measured slower than oneDNN). Measured on a 2-core AVX2 CPU (benchmarks/winograd_conv.py):
-0.3-0.7x oneDNN's time for the SD VAE's and UNet's 3×3 convolutions at 32×32 and more, but slower below that
-(it transforms the kernel on every call, which small images do not pay back), so only those take it.
+torch's CPU convolution (oneDNN) multiplies every 3×3 window out; a Winograd transform gets the same result
+from fewer multiplications. Feature maps of 32×32 and more take NNPACK's F(6×6, 3×3) kernels (about a quarter
+of the multiplications), which ship inside torch: torch routes a convolution there only at batch 16 and more,
+so Loom calls it itself, one image at a time (NNPACK's batch-1 inference kernel: its batched one measured
+slower than oneDNN). NNPACK transforms the kernel on every call, which smaller maps do not pay back; from 12²
+to 31² Loom's own F(2×2, 3×3) (engine/winograd_f2x2.py) takes wide layers instead. Measured on a 2-core AVX2
+CPU (benchmarks/winograd_conv.py): 0.3-0.7x oneDNN's time for the SD VAE's and UNet's 3×3 convolutions at
+32×32 and more, 0.65-0.80x for the UNet's at 16².
 
-The transforms round differently: outputs differ from the direct convolution by about 1e-4 of their scale
-(tests/models/test_winograd.py), far below one 8-bit pixel level. `--no-winograd` turns it off for
+The transforms round differently: NNPACK's outputs differ from the direct convolution by about 1e-4 of their
+scale (tests/models/test_winograd.py), far below one 8-bit pixel level. `--no-winograd` turns both off for
 results bit-identical to the direct convolution.
 """
-
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-MIN_PIXELS = 32 * 32  # below this oneDNN is faster (the per-call kernel transform does not pay back)
+from engine.winograd_f2x2 import f2x2_pays, winograd_f2x2_conv3x3
+
+MIN_PIXELS = 32 * 32  # below this NNPACK is slower than oneDNN (its per-call kernel transform does not pay back)
 MIN_CHANNELS = 16  # a conv from or to a few channels (the UNet's first and last) is faster direct
 # Input bytes per NNPACK call: its workspace (per thread, kept) grows with the input. 36 MiB keeps a 256² VAE
 # decode's 128-channel full-resolution layers (33.8 MB padded) in one call: 3-4% faster than two strips.
@@ -28,7 +33,7 @@ _enabled = True
 
 
 def set_winograd(enabled: bool) -> None:
-    """Use NNPACK for eligible 3×3 convolutions (process-wide; the default) or always the direct one."""
+    """Use Winograd for eligible 3×3 convolutions (process-wide; the default) or always the direct one."""
     global _enabled
     _enabled = enabled
 
@@ -39,16 +44,17 @@ def winograd_available() -> bool:
 
 
 class WinogradConv2d(nn.Conv2d):
-    """An nn.Conv2d (same parameters and state dict) whose forward takes NNPACK where that is faster."""
+    """An nn.Conv2d (same parameters and state dict) whose forward takes a Winograd kernel where that is faster."""
 
     def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-        if _takes_winograd(x, weight):
-            return winograd_conv3x3(x, weight, bias)
-        return super()._conv_forward(x, weight, bias)
+        kernel = winograd_kernel(x, weight)
+        if kernel is None:
+            return super()._conv_forward(x, weight, bias)
+        return kernel(x, weight, bias)
 
 
 def use_winograd(module: nn.Module) -> nn.Module:
-    """Let every plain 3×3, stride-1, padding-1 nn.Conv2d in `module` take NNPACK when eligible (in place:
+    """Let every plain 3×3, stride-1, padding-1 nn.Conv2d in `module` take Winograd when eligible (in place:
     the class changes, the weights do not). Subclasses of nn.Conv2d keep their own forward."""
     for conv in module.modules():
         if type(conv) is nn.Conv2d and _winograd_shape(conv):
@@ -62,11 +68,16 @@ def _winograd_shape(conv: nn.Conv2d) -> bool:
             and min(conv.in_channels, conv.out_channels) >= MIN_CHANNELS)
 
 
-def _takes_winograd(x: torch.Tensor, weight: torch.Tensor) -> bool:
+def winograd_kernel(x: torch.Tensor, weight: torch.Tensor) -> Callable | None:
+    """The Winograd convolution faster than the direct one for this input and kernel, or None: NNPACK from
+    32×32 up, F(2×2, 3×3) below where the batch and channels pay for its transforms."""
     needs_grad = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
-    return (_enabled and x.device.type == "cpu" and x.dtype == torch.float32 and weight.dtype == torch.float32
-            and x.dim() == 4 and x.shape[-2] * x.shape[-1] >= MIN_PIXELS and not needs_grad
-            and winograd_available())
+    if not (_enabled and x.device.type == "cpu" and x.dtype == torch.float32 and weight.dtype == torch.float32
+            and x.dim() == 4 and not needs_grad):
+        return None
+    if x.shape[-2] * x.shape[-1] >= MIN_PIXELS:
+        return winograd_conv3x3 if winograd_available() else None
+    return winograd_f2x2_conv3x3 if f2x2_pays(x, weight) else None
 
 
 def winograd_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
