@@ -4,9 +4,10 @@ NNPACK (engine/winograd.py) transforms the kernel on every call, which a small f
 F(2×2, 3×3) computes each 2×2 output tile from a 4×4 input tile with 16 multiplications where the direct
 convolution needs 36, as 16 batched matrix products [out channels × in channels] × [in channels × tiles].
 The kernel is transformed on every call too, but in chunks of output channels, each taken through its
-products and back to pixels while it is still in the CPU's cache. Measured on a 2-core AVX2 CPU (benchmarks/winograd_conv.py):
-0.65-0.80x oneDNN's time for the SD1.5 UNet's 16² convolutions (256 channels and more); slower below about
-50 tiles or 256 channels, so those stay direct. Rounding differs from the direct convolution by about 1e-6 of
+products and back to pixels while it is still in the CPU's cache. Measured on a 2-core AVX2 CPU
+(benchmarks/winograd_conv.py): 0.65-0.73x oneDNN's time for the SD1.5 UNet's 16² convolutions in a CFG batch
+(640-2560 channels), 0.86-0.99x for 256-640 channels or one image; slower below about 50 tiles or 256
+channels, so those stay direct. Rounding differs from the direct convolution by about 1e-6 of
 the output's scale: its transforms only add and halve.
 """
 

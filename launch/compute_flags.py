@@ -47,9 +47,10 @@ def add_compute_arguments(parser: argparse.ArgumentParser, suppress_defaults: bo
                        help="torch.compile the UNet forward (a Loom flag; on a 2-core CPU it costs 40-100 s "
                             "of compiling and measured from 1.4x slower to 0.8x per step: for experiments)")
     group.add_argument("--winograd", action=argparse.BooleanOptionalAction, default=default(True),
-                       help="compute 3x3 convolutions on 32x32 and larger CPU tensors with NNPACK's Winograd kernels "
-                            "(2-3x faster VAE decode; results within ~1e-4 of the direct convolution); "
-                            "--no-winograd computes them directly, as ComfyUI does (default: on)")
+                       help="compute 3x3 convolutions on the CPU by Winograd transforms where faster: NNPACK's on "
+                            "32x32 and larger tensors (2-3x faster VAE decode; within ~1e-4 of the direct "
+                            "convolution), Loom's F(2x2, 3x3) on wide layers below that; --no-winograd computes "
+                            "them directly, as ComfyUI does (default: on)")
     precision = group.add_mutually_exclusive_group()
     for name in ("fp32", "fp16", "bf16"):
         precision.add_argument(f"--force-{name}", dest="precision", action="store_const", const=name,
