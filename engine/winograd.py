@@ -7,7 +7,7 @@ so Loom calls it itself, one image at a time (NNPACK's batch-1 inference kernel:
 slower than oneDNN). NNPACK transforms the kernel on every call, which smaller maps do not pay back; from 12²
 to 31² Loom's own F(2×2, 3×3) (engine/winograd_f2x2.py) takes wide layers instead. Measured on a 2-core AVX2
 CPU (benchmarks/winograd_conv.py): 0.3-0.7x oneDNN's time for the SD VAE's and UNet's 3×3 convolutions at
-32×32 and more, 0.65-0.73x for the UNet's at 16².
+32×32 and more, 0.64-0.87x for the UNet's at 16².
 
 The transforms round differently: NNPACK's outputs differ from the direct convolution by about 1e-4 of their
 scale (tests/models/test_winograd.py), far below one 8-bit pixel level. `--no-winograd` turns both off for

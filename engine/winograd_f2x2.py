@@ -5,7 +5,7 @@ F(2×2, 3×3) computes each 2×2 output tile from a 4×4 input tile with 16 mult
 convolution needs 36, as 16 batched matrix products [out channels × in channels] × [in channels × tiles].
 The kernel is transformed on every call too, but in chunks of output channels, each taken through its
 products and back to pixels while it is still in the CPU's cache. Measured on a 2-core AVX2 CPU
-(benchmarks/winograd_conv.py): 0.65-0.73x oneDNN's time for the SD1.5 UNet's 16² convolutions in a CFG batch
+(benchmarks/winograd_conv.py): 0.64-0.87x oneDNN's time for the SD1.5 UNet's 16² convolutions in a CFG batch
 (640-2560 channels), 0.86-0.99x for 256-640 channels or one image; slower below about 50 tiles or 256
 channels, so those stay direct. Rounding differs from the direct convolution by about 1e-6 of
 the output's scale: its transforms only add and halve.
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 MIN_TILES = 48  # 2×2 output tiles in the batch: a CFG pair at 8² (32 tiles) is faster direct, at 10² (50) not
 MIN_CHANNELS = 256  # thinner layers do too little arithmetic to pay for the transforms
-KERNEL_CHUNK_BYTES = 16 << 20  # transformed kernel per chunk (8 MiB and 4 MiB measured slower)
+CHUNK_BYTES = 16 << 20  # transformed kernel, and its products, per chunk (8 MiB and 4 MiB measured slower)
 TRANSFORM_BYTES = 64 << 20  # transformed input per group of images: bounds the extra memory of a large batch
 
 # Lavin & Gray's F(2, 3) matrices; a 2-D transform is the Kronecker product of the 1-D one with itself.
@@ -57,7 +57,7 @@ def _convolve(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) 
     transformed = (_TO_TILES @ windows).view(16, channels, tiles)
     out = torch.empty(batch, out_channels, 2 * rows, 2 * cols, dtype=x.dtype, device=x.device)
     flat = weight.reshape(out_channels, channels * 9)
-    chunk = max(16, KERNEL_CHUNK_BYTES // (64 * channels) // 16 * 16)
+    chunk = max(16, CHUNK_BYTES // (64 * max(channels, tiles)) // 16 * 16)
     for first in range(0, out_channels, chunk):
         last = min(first + chunk, out_channels)
         kernel = (_KERNEL_TILES @ flat[first:last].view(-1, 9).T).view(16, last - first, channels)

@@ -17,14 +17,15 @@ def _case(batch, channels, out_channels, height, width, seed=0):
     return x, weight, torch.randn(out_channels, generator=gen)
 
 
-@pytest.mark.parametrize("shape, kernel_chunk_bytes, transform_bytes, with_bias", [
-    ((2, 256, 272, 16, 16), winograd_f2x2.KERNEL_CHUNK_BYTES, winograd_f2x2.TRANSFORM_BYTES, True),
+@pytest.mark.parametrize("shape, chunk_bytes, transform_bytes, with_bias", [
+    ((2, 256, 272, 16, 16), winograd_f2x2.CHUNK_BYTES, winograd_f2x2.TRANSFORM_BYTES, True),
     ((3, 40, 72, 15, 13), 16 * 64 * 40, 4 * 40 * 15 * 13 * 4, False),  # odd sides; 16-channel chunks, 1 image each
     ((1, 24, 50, 1, 7), 16 * 64 * 24, winograd_f2x2.TRANSFORM_BYTES, True),  # one row; a short last chunk
+    ((4, 16, 40, 16, 16), 16 * 64 * 256, winograd_f2x2.TRANSFORM_BYTES, True),  # 256 tiles bound the chunks
 ])
-def test_matches_the_direct_convolution_within_fp32_rounding(monkeypatch, shape, kernel_chunk_bytes,
+def test_matches_the_direct_convolution_within_fp32_rounding(monkeypatch, shape, chunk_bytes,
                                                              transform_bytes, with_bias):
-    monkeypatch.setattr(winograd_f2x2, "KERNEL_CHUNK_BYTES", kernel_chunk_bytes)
+    monkeypatch.setattr(winograd_f2x2, "CHUNK_BYTES", chunk_bytes)
     monkeypatch.setattr(winograd_f2x2, "TRANSFORM_BYTES", transform_bytes)
     x, weight, bias = _case(*shape)
     bias = bias if with_bias else None
