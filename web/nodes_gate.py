@@ -9,8 +9,10 @@ the packs' routes (the core's always win), and a route marked @needs_nodes waits
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from functools import partial, update_wrapper
+from pathlib import Path
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -37,11 +39,10 @@ class PackRoutes:
         from comfy_compat.server import mount_routes, pack_middlewares
 
         router = web.UrlDispatcher()
-        for pack, folder in sorted(config.web_extensions.items()):
-            if folder.is_dir():
-                router.add_static(f"/extensions/{pack}", folder, follow_symlinks=False)
-        for pack, folders in example_folders(config.pack_folders).items():
-            router.add_static(f"/api/workflow_templates/{pack}", folders[0], follow_symlinks=False)
+        _serve_folders(router, "/extensions",
+                       {pack: folder for pack, folder in config.web_extensions.items() if folder.is_dir()})
+        _serve_folders(router, "/api/workflow_templates",
+                       {pack: folders[0] for pack, folders in example_folders(config.pack_folders).items()})
         mount_routes(router)
         self.router, self.middlewares = router, tuple(pack_middlewares())
 
@@ -50,6 +51,27 @@ class PackRoutes:
         for middleware in reversed(self.middlewares):
             handler = update_wrapper(partial(middleware, handler=handler), handler)
         return handler
+
+
+def _serve_folders(router: web.UrlDispatcher, prefix: str, folders: dict[str, Path]) -> None:
+    """GET <prefix>/<pack>/<path>: a file inside folders[pack]. One route matching the packs' names rather
+    than aiohttp's add_static per pack, whose prefix is matched percent-encoded against the decoded request
+    path: a pack folder named with a space or a non-ASCII letter was never served. Other names under the
+    prefix (the editor's own /extensions/core) stay the core routes'."""
+    if not folders:
+        return
+    roots = {pack: folder.resolve() for pack, folder in folders.items()}
+    # aiohttp reads {...} in a route as a variable: braces in a name go in as regex escapes
+    names = "|".join(re.escape(pack).replace("{", "x7b").replace("}", "x7d") for pack in sorted(roots))
+
+    async def serve(request: web.Request) -> web.FileResponse:
+        root = roots[request.match_info["pack"]]
+        path = (root / request.match_info["path"]).resolve()  # symlinks and ".." resolved, then held inside
+        if not path.is_relative_to(root) or not path.is_file():
+            raise web.HTTPNotFound()
+        return web.FileResponse(path)
+
+    router.add_get(f"{prefix}/{{pack:(?:{names})}}/{{path:.+}}", serve)
 
 
 def nodes_gate(loading: NodesLoading, packs: PackRoutes) -> Callable:

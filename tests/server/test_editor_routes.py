@@ -71,6 +71,28 @@ async def test_extensions_lists_the_served_editors_own_scripts_first(make_client
         assert (await client.get(url)).status == 200, url
 
 
+async def test_a_pack_folder_named_with_spaces_and_accents_has_its_scripts_and_examples_served(make_client, tmp_path):
+    """Such a folder name is percent-encoded in the URLs the editor gets, and those URLs answer."""
+    name = "My Nodes é"
+    pack = _pack(tmp_path, name)
+    (pack / "js" / "with space.js").write_text("export const y = 2;")
+    (tmp_path / "secret.js").write_text("top secret")
+    (pack / "js" / "escape.js").symlink_to(tmp_path / "secret.js")  # a link out of the folder is not served
+    braces = _pack(tmp_path, "odd {x}")
+    client = await make_client(pack_folders={name: pack}, web_extensions={name: pack / "js", "odd {x}": braces / "js"})
+    urls = await (await client.get("/api/extensions")).json()
+    quoted = "/extensions/My%20Nodes%20%C3%A9"
+    assert urls == [f"{quoted}/escape.js", f"{quoted}/lib/util.js", f"{quoted}/main.js", f"{quoted}/with%20space.js",
+                    "/extensions/odd%20%7Bx%7D/lib/util.js", "/extensions/odd%20%7Bx%7D/main.js"]
+    assert (await client.get("/extensions/odd%20%7Bx%7D/main.js")).status == 200
+    script = await client.get(f"{quoted}/with%20space.js")
+    assert script.status == 200 and await script.read() == b"export const y = 2;"
+    assert (await client.get(f"{quoted}/escape.js")).status == 404
+    assert (await client.get(f"{quoted}/missing.js")).status == 404
+    example = await client.get("/api/workflow_templates/My%20Nodes%20%C3%A9/upscale.json")
+    assert example.status == 200 and json.loads(await example.read()) == {"nodes": []}
+
+
 async def test_file_lists_per_folder_newest_first(client, tmp_path):
     for age, name in enumerate(["new.png", "mid.png", "old.png"]):
         path = tmp_path / "output" / name

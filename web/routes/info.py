@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sys
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -120,7 +121,7 @@ async def extensions(request: web.Request) -> web.Response:
     urls = [f"/{path.relative_to(own.parent).as_posix()}" for path in sorted(own.rglob("*.js"))]
     for pack, folder in sorted(request.app[CONFIG].web_extensions.items()):
         for path in sorted(folder.rglob("*.js")):
-            urls.append(f"/extensions/{pack}/{path.relative_to(folder).as_posix()}")
+            urls.append(f"/extensions/{quote(pack)}/{quote(path.relative_to(folder).as_posix())}")
     return web.json_response(urls)
 
 
