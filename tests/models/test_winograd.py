@@ -14,6 +14,7 @@ from engine.memory import ModelManager
 from engine.models.vae import AutoencoderKL
 from launch.compute_flags import add_compute_arguments, manager_from_args
 from tests.fixtures.checkpoints import TINY_VAE
+from tests.fixtures.convolutions import conv_case, exact_conv
 
 pytestmark = pytest.mark.skipif(not winograd.winograd_available(), reason="this torch build has no NNPACK")
 
@@ -32,18 +33,6 @@ def nnpack_calls(monkeypatch):
     winograd.set_winograd(True)
 
 
-def _exact(x, weight, bias):
-    """The float64 direct convolution: the oracle both fp32 paths are held to."""
-    return F.conv2d(x.double(), weight.double(), None if bias is None else bias.double(), padding=1)
-
-
-def _case(batch, channels, out_channels, height, width, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(batch, channels, height, width, generator=gen)
-    weight = torch.randn(out_channels, channels, 3, 3, generator=gen) * (channels * 9) ** -0.5
-    return x, weight, torch.randn(out_channels, generator=gen)
-
-
 @pytest.mark.parametrize("shape, strip_bytes, with_bias", [
     ((1, 64, 32, 32), winograd.STRIP_BYTES, True),
     ((2, 32, 40, 33), winograd.STRIP_BYTES, False),  # a CFG batch, odd width, no bias
@@ -51,9 +40,9 @@ def _case(batch, channels, out_channels, height, width, seed=0):
 ])
 def test_matches_the_direct_convolution_within_fp32_rounding(monkeypatch, shape, strip_bytes, with_bias):
     monkeypatch.setattr(winograd, "STRIP_BYTES", strip_bytes)
-    x, weight, bias = _case(*shape[:2], 40, *shape[2:])
+    x, weight, bias = conv_case(*shape[:2], 40, *shape[2:])
     bias = bias if with_bias else None
-    exact = _exact(x, weight, bias)
+    exact = exact_conv(x, weight, bias)
     fast, direct = winograd.winograd_conv3x3(x, weight, bias), F.conv2d(x, weight, bias, padding=1)
     assert fast.shape == exact.shape and fast.dtype == torch.float32
     scale = exact.abs().max().item()

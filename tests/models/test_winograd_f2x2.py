@@ -8,13 +8,7 @@ from torch import nn
 
 from engine import winograd, winograd_f2x2
 from engine.winograd_f2x2 import winograd_f2x2_conv3x3
-
-
-def _case(batch, channels, out_channels, height, width, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(batch, channels, height, width, generator=gen)
-    weight = torch.randn(out_channels, channels, 3, 3, generator=gen) * (channels * 9) ** -0.5
-    return x, weight, torch.randn(out_channels, generator=gen)
+from tests.fixtures.convolutions import conv_case, exact_conv
 
 
 @pytest.mark.parametrize("shape, chunk_bytes, transform_bytes, with_bias", [
@@ -27,9 +21,9 @@ def test_matches_the_direct_convolution_within_fp32_rounding(monkeypatch, shape,
                                                              transform_bytes, with_bias):
     monkeypatch.setattr(winograd_f2x2, "CHUNK_BYTES", chunk_bytes)
     monkeypatch.setattr(winograd_f2x2, "TRANSFORM_BYTES", transform_bytes)
-    x, weight, bias = _case(*shape)
+    x, weight, bias = conv_case(*shape)
     bias = bias if with_bias else None
-    exact = F.conv2d(x.double(), weight.double(), None if bias is None else bias.double(), padding=1)
+    exact = exact_conv(x, weight, bias)
     fast = winograd_f2x2_conv3x3(x, weight, bias)
     assert fast.shape == exact.shape and fast.dtype == torch.float32 and fast.is_contiguous()
     assert (fast.double() - exact).abs().max().item() <= 1e-5 * exact.abs().max().item()
@@ -64,7 +58,7 @@ def test_a_wide_layer_at_16x16_takes_f2x2_and_the_rest_stay_direct(f2x2_calls):
     thin = winograd.use_winograd(nn.Sequential(nn.Conv2d(128, 128, 3, padding=1)))[0]
     cfg_pair, few_tiles = torch.randn(2, 256, 16, 16), torch.randn(2, 256, 8, 8)  # 128 tiles; 32 tiles
     with torch.no_grad():
-        exact = F.conv2d(cfg_pair.double(), wide.weight.double(), wide.bias.double(), padding=1)
+        exact = exact_conv(cfg_pair, wide.weight, wide.bias)
         assert (wide(cfg_pair).double() - exact).abs().max().item() <= 1e-5 * exact.abs().max().item()
         assert f2x2_calls == [(2, 256, 16, 16)]
         for conv, x in ((wide, few_tiles), (thin, torch.randn(2, 128, 16, 16))):
