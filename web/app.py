@@ -119,9 +119,18 @@ def create_app(config: ServerConfig, registry: Any, executor: Any, queue: Prompt
         _add_twice(app, table)
     _add_pages(app, canvas)
     loading.on_loaded(lambda nodes: packs.build(config))  # pack routes: behind (never over) the core's
+    app.on_shutdown.append(_stop_serving)
     app.cleanup_ctx.append(webhooks)  # before the worker: its session outlives the last prompt
     app.cleanup_ctx.append(_run_worker)
     return app
+
+
+async def _stop_serving(app: web.Application) -> None:
+    """On shutdown, before aiohttp waits for open connections to end: cut the running prompt short (it goes
+    back to the queue) and close the websockets, which an open editor would otherwise hold (before: with one
+    socket open during a prompt, SIGINT had not ended the server 10 minutes later)."""
+    app[WORKER].halt()
+    await app[HUB].close_all()
 
 
 async def _run_worker(app: web.Application) -> AsyncIterator[None]:
@@ -136,6 +145,5 @@ async def _run_worker(app: web.Application) -> AsyncIterator[None]:
     app[NODES].on_loaded(bind_prompt_server)
     yield
     comfy_compat.clear_server(app[HUB])
-    await app[HUB].close_all()
     await app[WORKER].stop()
     app[QUEUE].close()

@@ -31,6 +31,10 @@ class PromptLanes:
         for lane in self.lanes:
             lane.start()
 
+    def halt(self) -> None:
+        for lane in self.lanes:
+            lane.halt()
+
     async def stop(self) -> None:
         await asyncio.gather(*(lane.stop() for lane in self.lanes))
 

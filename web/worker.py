@@ -118,11 +118,16 @@ class PromptWorker:
         self._thread = threading.Thread(target=self._main, name="loom-prompt-worker", daemon=True)
         self._thread.start()
 
-    async def stop(self) -> None:
+    def halt(self) -> None:
+        """Claim no more prompts and interrupt the running one, which goes back to the queue. Called as the
+        server starts shutting down: waiting for its connections first could let the prompt finish."""
         self._stop.set()
+        self.interrupt_flag.set()
+
+    async def stop(self) -> None:
+        self.halt()
         if self._status_timer is not None:  # a late broadcast would read the queue after it is closed
             self._status_timer.cancel()
-        self.interrupt_flag.set()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 30)
 

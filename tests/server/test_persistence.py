@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -90,3 +91,36 @@ def test_sigkill_while_running_loses_nothing(tmp_path):
     finally:
         proc.kill()
         proc.wait(10)
+
+
+async def test_ctrl_c_with_an_editor_connected_stops_at_once_and_the_prompt_runs_again(tmp_path):
+    """An open editor holds a websocket; SIGINT closes it and cuts the running prompt short, which the next
+    start runs again (before: the server was still up 10 minutes later, and the prompt not cut short)."""
+    import aiohttp
+
+    proc, url = _start(tmp_path)
+    try:
+        async with aiohttp.ClientSession() as session, session.ws_connect(f"{url}/ws?clientId=editor") as ws:
+            _call(f"{url}/prompt", {"prompt": slow_prompt(5, steps=200, delay=0.05), "prompt_id": "cut"})
+            _poll(lambda: _call(f"{url}/prompt/cut")["state"] == "running", "the prompt to start")
+            proc.send_signal(signal.SIGINT)
+            await asyncio.wait_for(_drain(ws), 30)
+            assert ws.close_code == 1001  # "going away": the server closed it
+            assert proc.wait(30) == 0
+    finally:
+        proc.kill()
+    proc, url = _start(tmp_path)
+    try:
+        assert _call(f"{url}/prompt/cut")["state"] in ("pending", "running")
+        entry = _poll(lambda: _call(f"{url}/history/cut"), "the prompt in history")["cut"]
+        assert entry["status"]["status_str"] == "success"
+        assert entry["outputs"] == {"2": {"value": [5]}}
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+async def _drain(ws) -> None:
+    """Read (and drop) messages until the server closes the socket."""
+    async for _message in ws:
+        pass
