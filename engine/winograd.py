@@ -4,8 +4,8 @@ torch's CPU convolution (oneDNN) multiplies every 3×3 window out; a Winograd tr
 from fewer multiplications. Feature maps of 32×32 and more take NNPACK's F(6×6, 3×3) kernels (about a quarter
 of the multiplications), which ship inside torch: torch routes a convolution there only at batch 16 and more,
 so Loom calls it itself, one image at a time (NNPACK's batch-1 inference kernel: its batched one measured
-slower than oneDNN). NNPACK transforms the kernel on every call, which smaller maps do not pay back; from 12²
-to 31² Loom's own F(2×2, 3×3) (engine/winograd_f2x2.py) takes wide layers instead. Measured on a 2-core AVX2
+slower than oneDNN). NNPACK transforms the kernel on every call, which smaller maps do not pay back; below
+32×32 Loom's own F(2×2, 3×3) (engine/winograd_f2x2.py) takes wide layers instead. Measured on a 2-core AVX2
 CPU (benchmarks/winograd_conv.py): 0.3-0.7x oneDNN's time for the SD VAE's and UNet's 3×3 convolutions at
 32×32 and more, 0.64-0.87x for the UNet's at 16².
 
@@ -13,6 +13,7 @@ The transforms round differently: NNPACK's outputs differ from the direct convol
 scale (tests/models/test_winograd.py), far below one 8-bit pixel level. `--no-winograd` turns both off for
 results bit-identical to the direct convolution.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -61,7 +61,7 @@ def _serve_folders(router: web.UrlDispatcher, prefix: str, folders: dict[str, Pa
     if not folders:
         return
     roots = {pack: folder.resolve() for pack, folder in folders.items()}
-    # aiohttp reads {...} in a route as a variable: braces in a name go in as regex escapes
+    # aiohttp reads {...} in a route as a variable: a name's braces go in as the regex escapes \x7b and \x7d
     names = "|".join(re.escape(pack).replace("{", "x7b").replace("}", "x7d") for pack in sorted(roots))
 
     async def serve(request: web.Request) -> web.FileResponse:
