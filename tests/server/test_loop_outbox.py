@@ -1,10 +1,12 @@
-"""Messages other threads hand to the event loop: order kept, progress_state bursts merged."""
+"""Messages other threads hand to the event loop: order kept, batches paced, progress_state bursts merged."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
+from web import loop_outbox
 from web.loop_outbox import LoopOutbox, Message, merge_progress
 
 
@@ -63,3 +65,39 @@ async def test_a_failing_delivery_does_not_drop_the_rest_of_the_batch():
     outbox.message("executing", {}, None)
     await asyncio.sleep(0.05)
     assert seen == ["executing"]
+
+
+async def test_a_steady_stream_goes_out_in_batches_no_closer_than_the_pace(monkeypatch):
+    """A fast graph's per-node messages: one batch per PACE_S, not one per message or per millisecond."""
+    monkeypatch.setattr(loop_outbox, "PACE_S", 0.2)
+    loop = asyncio.get_running_loop()
+    batches: list[tuple[float, list[int]]] = []
+    outbox = LoopOutbox(loop, lambda batch: batches.append((loop.time(), [m.data["i"] for m in batch])))
+
+    def produce():
+        for i in range(60):
+            outbox.message("executing", {"i": i}, "c")
+            time.sleep(0.01)
+
+    await asyncio.to_thread(produce)
+    await asyncio.sleep(0.5)
+    assert [i for _, items in batches for i in items] == list(range(60))
+    gaps = [b[0] - a[0] for a, b in zip(batches, batches[1:])]
+    assert min(gaps) >= 0.19 and len(batches) <= 60 * 0.01 / 0.2 + 2
+
+
+async def test_a_call_sends_what_waits_for_the_pace_at_once(monkeypatch):
+    """A prompt's end (a call) must not wait out the pace: its client learns at once that it finished."""
+    monkeypatch.setattr(loop_outbox, "PACE_S", 60.0)
+    seen: list = []
+    outbox = LoopOutbox(asyncio.get_running_loop(), lambda batch: seen.extend(m.event for m in batch))
+    outbox.message("executing", {}, "c")
+    for _ in range(100):  # the first message after a quiet spell goes out after GATHER_S
+        await asyncio.sleep(0.01)
+        if seen:
+            break
+    done = asyncio.Event()
+    outbox.message("executed", {}, "c")  # would wait a minute behind the batch just sent
+    outbox.call(done.set)
+    await asyncio.wait_for(done.wait(), 10)
+    assert seen == ["executing", "executed"]
