@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.json_text import dumps
+
 # extra_data keys that carry credentials: kept in memory for the run, never written to disk or listed.
 SECRET_KEYS = ("auth_token_comfy_org", "api_key_comfy_org")
 # Queued items also kept in memory as they were put (prompt already parsed, submitter's validation), for the
@@ -117,7 +119,7 @@ class PromptQueue:
             with self._db:
                 self._db.execute(
                     "INSERT INTO queue (prompt_id, number, item) VALUES (?, ?, ?)",
-                    (item.prompt_id, item.number, json.dumps(item.as_list())),
+                    (item.prompt_id, item.number, dumps(item.as_list())),
                 )
             self._keep_secrets(item)
             self._keep_prepared(item)
@@ -160,10 +162,10 @@ class PromptQueue:
         """Move a running prompt into history; returns the history entry. The stored entry reuses the queue row's
         text of the prompt as queued (a large prompt is not serialised a second time)."""
         entry = {"prompt": item.as_list(), "outputs": outputs, "status": status, "meta": meta or {}}
-        rest = json.dumps({"outputs": outputs, "status": status, "meta": meta or {}})
+        rest = dumps({"outputs": outputs, "status": status, "meta": meta or {}})
         with self._cond, self._db:
             row = self._db.execute("SELECT item FROM queue WHERE prompt_id = ?", (item.prompt_id,)).fetchone()
-            text = f'{{"prompt": {row[0]}, {rest[1:]}' if row else json.dumps(entry)
+            text = f'{{"prompt": {row[0]}, {rest[1:]}' if row else dumps(entry)
             self._db.execute("DELETE FROM queue WHERE prompt_id = ?", (item.prompt_id,))
             self._add_history(item.prompt_id, text)
             self._cond.notify_all()
@@ -307,6 +309,6 @@ class PromptQueue:
                 entry = {"prompt": json.loads(text), "outputs": {}, "meta": {},
                          "status": make_status("error", False, [["execution_error", message]])}
                 self._db.execute("DELETE FROM queue WHERE prompt_id = ?", (prompt_id,))
-                self._add_history(prompt_id, json.dumps(entry))
+                self._add_history(prompt_id, dumps(entry))
                 actions.append((prompt_id, "failed"))
         return actions

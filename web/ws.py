@@ -20,6 +20,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from engine.json_text import dumps
 from web.loop_outbox import LoopOutbox, Message
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,8 @@ def _as_json(value: Any) -> Any:
     return as_json() if callable(as_json) else str(value)
 
 
-# One encoder for every message (json.dumps with options builds a new one per call).
-_encode = json.JSONEncoder(default=_as_json).encode
+def _encode(message: dict) -> str:
+    return dumps(message, _as_json)
 
 
 def encode_preview(image, fmt: str | None = None, max_size: int = 512) -> tuple[bytes, str]:
@@ -205,7 +206,7 @@ class Hub:
         writer = asyncio.ensure_future(client.write_loop())
         try:
             for event, data in self.on_connect(client_id):
-                client.put(json.dumps({"type": event, "data": data}))
+                client.put(_encode({"type": event, "data": data}))
             first = True
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT and first:
@@ -228,7 +229,7 @@ class Hub:
             return
         if isinstance(message, dict) and message.get("type") == "feature_flags":
             client.flags = message.get("data") or {}
-            client.put(json.dumps({"type": "feature_flags", "data": self.server_flags}))
+            client.put(_encode({"type": "feature_flags", "data": self.server_flags}))
 
     async def close_all(self) -> None:
         for group in list(self.clients.values()):

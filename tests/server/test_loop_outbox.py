@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 
@@ -82,7 +83,7 @@ async def test_a_steady_stream_goes_out_in_batches_no_closer_than_the_pace(monke
     await asyncio.to_thread(produce)
     await asyncio.sleep(0.5)
     assert [i for _, items in batches for i in items] == list(range(60))
-    gaps = [b[0] - a[0] for a, b in zip(batches, batches[1:])]
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(batches)]
     assert min(gaps) >= 0.19 and len(batches) <= 60 * 0.01 / 0.2 + 2
 
 

@@ -109,3 +109,16 @@ def test_a_deleted_prompt_leaves_nothing_in_memory_to_claim(tmp_path):
     q.put(_item(q, "gone"))
     q.delete(["gone"])
     assert q.claim(0) is None and not q._prepared
+
+
+def test_history_keeps_integers_beyond_64_bits_and_stores_nan_outputs_as_null(tmp_path):
+    """Queue rows and history are written by orjson, which refuses integers past 64 bits: such a seed
+    still survives a restart exactly; a NaN in a node's UI output is read back as null (JSON.parse-able)."""
+    q = PromptQueue(tmp_path / "q.db")
+    seed = 2**70 + 3
+    q.put(QueueItem(q.next_number(), "big", {"1": {"class_type": "X", "inputs": {"seed": seed}}}, {}, ["1"]))
+    q.finish(q.claim(0), {"1": {"score": [float("nan"), 1.5], 7: "int key"}}, make_status("success", True, []))
+    q.close()
+    entry = PromptQueue(tmp_path / "q.db").history_entry("big")
+    assert entry["prompt"][2]["1"]["inputs"]["seed"] == seed
+    assert entry["outputs"]["1"] == {"score": [None, 1.5], "7": "int key"}
