@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 import secrets
+import signal
 import socket
 import time
 from pathlib import Path
@@ -132,9 +133,32 @@ async def _serve_forever(app: web.Application, hosts: list[str], port: int) -> N
             host, port = address[0], address[1]
             print(f"Loom is serving on http://{f'[{host}]' if ':' in host else host}:{port}", flush=True)
         app[NODES].start()  # after the port is open: nothing the server answers at once waits for it
-        await asyncio.Event().wait()
+        await _until_stopped()
     finally:
         await runner.cleanup()
+
+
+async def _until_stopped() -> None:
+    """Return on SIGINT or SIGTERM (docker stop, systemd): the server then stops in order, the running prompt
+    going back to the queue and the websockets closed. Python's defaults would kill the process on SIGTERM
+    (the prompt ran again, but counted as a crash) and leave SIGINT ignored when the server was started with
+    it ignored (a script's `&` job). The handlers go after the first signal: a second one stops at once."""
+    loop = asyncio.get_running_loop()
+    stopped = asyncio.Event()
+    signals = (signal.SIGINT, signal.SIGTERM)
+
+    def on_signal(number: int) -> None:
+        log.info("%s: stopping (send it again to stop at once)", signal.Signals(number).name)
+        for each in signals:
+            loop.remove_signal_handler(each)
+        stopped.set()
+
+    try:
+        for number in signals:
+            loop.add_signal_handler(number, on_signal, number)
+    except NotImplementedError:  # Windows: Ctrl+C raises KeyboardInterrupt, which serve() catches
+        pass
+    await stopped.wait()
 
 
 def serve(args: argparse.Namespace, base_dir: Path) -> int:

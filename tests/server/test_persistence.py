@@ -1,4 +1,5 @@
-"""A server killed with SIGKILL loses nothing: pending prompts stay queued, the running one re-runs."""
+"""A server killed with SIGKILL loses nothing: pending prompts stay queued, the running one re-runs; SIGINT and
+SIGTERM stop it in order."""
 
 from __future__ import annotations
 
@@ -14,17 +15,21 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.server.helpers import PACKS_DIR, show_prompt, slow_prompt
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _start(base: Path) -> tuple[subprocess.Popen, str]:
-    """`python main.py --port 0` with the test pack; returns (process, base URL) once it serves."""
+def _start(base: Path, sigint_ignored: bool = False) -> tuple[subprocess.Popen, str]:
+    """`python main.py --port 0` with the test pack; returns (process, base URL) once it serves.
+    `sigint_ignored`: started as a script's `&` job is, with SIGINT ignored."""
     command = [sys.executable, "main.py", "--port", "0", "--base-directory", str(base),
                "--custom-nodes-dir", str(PACKS_DIR)]
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=ignore)
     lines = []
     for line in proc.stdout:
         lines.append(line)
@@ -93,17 +98,22 @@ def test_sigkill_while_running_loses_nothing(tmp_path):
         proc.wait(10)
 
 
-async def test_ctrl_c_with_an_editor_connected_stops_at_once_and_the_prompt_runs_again(tmp_path):
-    """An open editor holds a websocket; SIGINT closes it and cuts the running prompt short, which the next
-    start runs again (before: the server was still up 10 minutes later, and the prompt not cut short)."""
+@pytest.mark.parametrize(("sent", "sigint_ignored"), [(signal.SIGINT, False), (signal.SIGTERM, False),
+                                                      (signal.SIGINT, True)],
+                         ids=["ctrl-c", "sigterm", "ctrl-c-started-ignoring-it"])
+async def test_a_stop_signal_with_an_editor_connected_stops_at_once_and_the_prompt_runs_again(
+        tmp_path, sent, sigint_ignored):
+    """An open editor holds a websocket; SIGINT, or SIGTERM (docker stop, systemd), closes it and cuts the
+    running prompt short, which the next start runs again (before: with SIGINT the server was still up 10
+    minutes later; SIGTERM killed it, socket unclosed; SIGINT did nothing to a server started ignoring it)."""
     import aiohttp
 
-    proc, url = _start(tmp_path)
+    proc, url = _start(tmp_path, sigint_ignored)
     try:
         async with aiohttp.ClientSession() as session, session.ws_connect(f"{url}/ws?clientId=editor") as ws:
             _call(f"{url}/prompt", {"prompt": slow_prompt(5, steps=200, delay=0.05), "prompt_id": "cut"})
             _poll(lambda: _call(f"{url}/prompt/cut")["state"] == "running", "the prompt to start")
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(sent)
             await asyncio.wait_for(_drain(ws), 30)
             assert ws.close_code == 1001  # "going away": the server closed it
             assert proc.wait(30) == 0
