@@ -20,6 +20,8 @@ import pytest
 from tests.server.helpers import PACKS_DIR, show_prompt, slow_prompt
 
 ROOT = Path(__file__).resolve().parents[2]
+EXEC_IGNORING_SIGINT = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                        "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])")
 
 
 def _start(base: Path, sigint_ignored: bool = False) -> tuple[subprocess.Popen, str]:
@@ -27,9 +29,10 @@ def _start(base: Path, sigint_ignored: bool = False) -> tuple[subprocess.Popen, 
     `sigint_ignored`: started as a script's `&` job is, with SIGINT ignored."""
     command = [sys.executable, "main.py", "--port", "0", "--base-directory", str(base),
                "--custom-nodes-dir", str(PACKS_DIR)]
-    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
+    if sigint_ignored:  # an ignored signal stays ignored across exec
+        command = [sys.executable, "-c", EXEC_IGNORING_SIGINT, *command[1:]]
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=ignore)
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
     lines = []
     for line in proc.stdout:
         lines.append(line)
