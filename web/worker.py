@@ -212,6 +212,7 @@ class PromptWorker:
                 item = self.queue.claim(timeout=0.2)
                 self._apply_free()  # a /free that came before this prompt applies before it runs
                 if item is not None:
+                    self._post(self.broadcast_status)  # as ComfyUI: queue views re-read, and show it running
                     if not tuned:
                         loop.run_until_complete(_nodes_settled(self.executor))
                         tune_collector()

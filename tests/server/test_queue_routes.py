@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -16,6 +17,7 @@ from tests.server.helpers import (
     until_progress,
     wait_history,
 )
+from web.state import QUEUE
 
 
 async def test_front_jumps_the_queue_and_pending_prompts_can_be_deleted(client):
@@ -145,3 +147,20 @@ async def test_paused_queue_holds_prompts_until_resumed(client):
     assert queue["paused"] is True and [item[1] for item in queue["queue_pending"]] == [held["prompt_id"]]
     await client.post("/queue", json={"pause": False})
     assert (await wait_history(client, "held"))["status"]["status_str"] == "success"
+
+
+async def test_a_prompt_leaving_the_queue_to_run_is_announced_with_a_status_message(client):
+    """The editor's queue panel re-reads /queue on every status message. ComfyUI sends one when a prompt is
+    taken to run; without it the panel showed the prompt "pending" until it ended (a flaky e2e test)."""
+    ws = await client.ws_connect("/ws?clientId=c1")
+    await client.post("/queue", json={"pause": True})
+    prompt_id = (await submit(client, slow_prompt(steps=500, delay=0.01)))["prompt_id"]
+    with contextlib.suppress(asyncio.TimeoutError):  # the status messages of the pause and the submission
+        while True:
+            await ws.receive_json(timeout=0.5)
+    client.app[QUEUE].set_paused(False)  # resumed without a status message of its own
+    while (await ws.receive_json(timeout=10))["type"] != "status":
+        pass
+    queue = await (await client.get("/queue")).json()
+    assert [item[1] for item in queue["queue_running"]] == [prompt_id]
+    await until_done(ws, prompt_id)
