@@ -11,16 +11,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:  # aiohttp's client costs ~0.1 s to import; the load nodes here only hash files
     import aiohttp
 
 CHUNK = 1 << 20
 PART_SUFFIX = ".part"
+# Where a workflow's models may come from unless --download-host says otherwise: the hosts ComfyUI's
+# frontend offers missing models from (it also allows localhost, left out here: a server fetching from its
+# own machine's services on a request's say is what the list is there to prevent).
+DEFAULT_HOSTS = ("huggingface.co", "civitai.com")
 
 
 class DownloadRefused(ValueError):
-    """The request names an unsafe file name, an unknown folder or a URL scheme other than http(s)."""
+    """The request names an unsafe file name, an unknown folder, a URL scheme other than http(s) or a host
+    that is not allowed."""
 
 
 class DownloadFailed(RuntimeError):
@@ -47,10 +53,26 @@ def safe_name(name: str) -> str:
     return "/".join(parts)
 
 
-def make_target(url: str, folder: Path, name: str, sha256: str | None = None) -> DownloadTarget:
-    """Validate a request: http(s) URL, safe name staying inside `folder`, hex sha256 when given."""
+def host_allowed(url: str, hosts: tuple[str, ...]) -> bool:
+    """Whether `url`'s host is one of `hosts` or a subdomain of one ('*' allows any). Only the URL asked
+    for is checked: a listed host's redirects (Hugging Face's to its CDN) are followed, as a browser would."""
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    listed = [h.lower().rstrip(".") for h in hosts]
+    if "*" in listed:
+        return True
+    plain = host and all(c.isascii() and (c.isalnum() or c in ".-") for c in host)  # not "evil\\.huggingface.co"
+    return bool(plain) and any(host == h or host.endswith("." + h) for h in listed)
+
+
+def make_target(url: str, folder: Path, name: str, sha256: str | None = None,
+                hosts: tuple[str, ...] = DEFAULT_HOSTS) -> DownloadTarget:
+    """Validate a request: http(s) URL on an allowed host, safe name staying inside `folder`, hex sha256 when
+    given."""
     if not url.startswith(("http://", "https://")):
         raise DownloadRefused(f"only http(s) URLs can be downloaded, not {url!r}")
+    if not host_allowed(url, hosts):
+        raise DownloadRefused(f"{urlsplit(url).hostname!r} is not a download host: this server downloads from "
+                              f"{', '.join(hosts) or 'nowhere'} (--download-host adds one)")
     name = safe_name(name)
     if not (folder / name).resolve().is_relative_to(folder.resolve()):
         raise DownloadRefused(f"model file name {name!r} leaves its folder")

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from engine.downloads import DEFAULT_HOSTS
 from engine.paths import Folders
 from launch.cli import StartupError, created_folders, pack_problems, registry_for_folders, registry_from_args
 from launch.serve_flags import TOKEN_ENV
@@ -101,7 +102,8 @@ def build_app(args: argparse.Namespace, base_dir: Path, hosts: list[str]) -> web
     folders = created_folders(args, base_dir)
     config = ServerConfig(folders=folders, auth_token=resolve_token(args, hosts),
                           allow_origins=tuple(args.allow_origin), max_upload_mb=args.max_upload_size,
-                          max_prompt_mb=args.max_prompt_size, host_names=host_names(hosts, args.allow_host))
+                          max_prompt_mb=args.max_prompt_size, host_names=host_names(hosts, args.allow_host),
+                          download_hosts=(*DEFAULT_HOSTS, *args.download_host))
     if args.front_end == "comfyui":
         try:
             config.static_dir = comfyui_static_dir()

@@ -31,6 +31,9 @@ def add_serve_flags(parser: argparse.ArgumentParser, suppress_defaults: bool = F
                        help="also answer requests whose Host header is NAME (besides IP addresses, localhost and "
                             "the names in --listen; * = any). Other names are refused against DNS rebinding "
                             "(repeatable)")
+    group.add_argument("--download-host", action="append", default=default([]), metavar="HOST",
+                       help="also let the editor download missing models from HOST and its subdomains (besides "
+                            "huggingface.co and civitai.com; * = any host) (repeatable)")
     group.add_argument("--max-upload-size", type=float, default=default(100.0), metavar="MB",
                        help="largest upload (multipart body), in MB (default 100)")
     group.add_argument("--max-prompt-size", type=float, default=default(8.0), metavar="MB",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from engine.downloads import DEFAULT_HOSTS
 from engine.paths import Folders
 from engine.queue import PromptQueue
 from web.nodes_loading import NodesLoading
@@ -27,6 +28,7 @@ class ServerConfig:
     max_prompt_mb: float = 8.0  # largest JSON body (a prompt); 413 before reading past it
     body_timeout_s: float = 30.0  # a client that declares a body must send it within this time
     host_names: tuple[str, ...] = ("localhost",)  # Host names answered besides IP addresses ('*' = any)
+    download_hosts: tuple[str, ...] = DEFAULT_HOSTS  # where /models/download may fetch from ('*' = any)
     static_dir: Path = STATIC_DIR
     web_extensions: dict[str, Path] = field(default_factory=dict)  # pack name -> its WEB_DIRECTORY
     pack_folders: dict[str, Path] = field(default_factory=dict)  # pack name -> its folder (loaded packs)

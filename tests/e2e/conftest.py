@@ -87,7 +87,7 @@ def loom_server(tmp_path_factory: pytest.TempPathFactory):
     (base / "models" / "checkpoints").mkdir(parents=True)
     make_tiny_checkpoint("sd15", base / "models" / "checkpoints" / TINY_CHECKPOINT)
     (base / "models" / "checkpoints" / BROKEN_CHECKPOINT).write_bytes(b"not a safetensors file")
-    with _running_server(base, []) as server:
+    with _running_server(base, ["--download-host", "127.0.0.1"]) as server:  # test_missing_models' file host
         yield server
 
 

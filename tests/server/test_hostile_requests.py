@@ -166,8 +166,10 @@ def test_the_size_and_host_flags_reach_the_server(tmp_path):
     from web.state import CONFIG, QUEUE
 
     args = build_parser().parse_args(["--base-directory", str(tmp_path), "--disable-all-custom-nodes",
-                                      "--max-prompt-size", "2", "--allow-host", "Loom.LAN"])
+                                      "--max-prompt-size", "2", "--allow-host", "Loom.LAN",
+                                      "--download-host", "models.example.org"])
     app = build_app(args, tmp_path, ["127.0.0.1"])
     app[QUEUE].close()
     assert app[CONFIG].max_prompt_bytes == 2 * 1024 * 1024
     assert "loom.lan" in app[CONFIG].host_names and "localhost" in app[CONFIG].host_names
+    assert app[CONFIG].download_hosts == ("huggingface.co", "civitai.com", "models.example.org")

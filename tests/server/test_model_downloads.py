@@ -1,6 +1,6 @@
 """/models/download: a workflow's missing model fetched from a local HTTP server on loopback into the right
 model folder, with progress on the websocket, sha256 checked, resumed from a partial file with Range, renamed
-into place only when whole, and requests that would write elsewhere refused."""
+into place only when whole, and requests that would write elsewhere, or fetch from a host not allowed, refused."""
 
 from __future__ import annotations
 
@@ -11,8 +11,16 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from engine.downloads import DEFAULT_HOSTS, host_allowed
+
 PAYLOAD = bytes(range(256)) * 12_000  # ~3 MB: several chunks, so progress is reported more than once
 SHA = hashlib.sha256(PAYLOAD).hexdigest()
+
+
+@pytest.fixture
+async def client(make_client):
+    """A server that may download from the loopback file host (as `--download-host 127.0.0.1`)."""
+    return await make_client(download_hosts=(*DEFAULT_HOSTS, "127.0.0.1"))
 
 
 @pytest.fixture
@@ -129,3 +137,30 @@ async def test_requests_that_would_write_elsewhere_are_refused(client, remote, t
     assert res.status == 400
     assert list(tmp_path.rglob("escape.safetensors*")) == [] and list(tmp_path.rglob("ok.safetensors*")) == []
     assert remote[1] == []
+
+
+async def test_a_host_not_allowed_is_refused_by_default_naming_the_flag(make_client, remote, tmp_path):
+    """A request may not make the server fetch from anywhere: by default only Hugging Face and Civitai."""
+    client = await make_client()
+    res = await client.post("/models/download", json={"url": remote[0], "directory": "checkpoints",
+                                                      "name": "ok.safetensors"})
+    assert res.status == 400
+    text = await res.text()
+    assert "'127.0.0.1' is not a download host" in text and "huggingface.co" in text and "--download-host" in text
+    assert remote[1] == [] and list(tmp_path.rglob("ok.safetensors*")) == []
+
+
+@pytest.mark.parametrize(("url", "allowed"), [
+    ("https://huggingface.co/org/repo/resolve/main/model.safetensors", True),
+    ("https://HuggingFace.co./org/model.safetensors", True),
+    ("https://cdn-lfs.huggingface.co/repos/model.safetensors", True),
+    ("https://civitai.com/api/download/models/12345", True),
+    ("https://huggingface.co.evil.example/model.safetensors", False),
+    ("https://evilhuggingface.co/model.safetensors", False),
+    ("https://user@evil.example/huggingface.co/model.safetensors", False),
+    ("http://127.0.0.1:8188/model.safetensors", False),
+    ("https://evil.example\\.huggingface.co/model.safetensors", False),
+])
+def test_the_url_host_must_be_a_listed_host_or_its_subdomain(url, allowed):
+    assert host_allowed(url, DEFAULT_HOSTS) is allowed
+    assert host_allowed(url, ("*",))

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from engine.downloads import DownloadFailed, DownloadRefused, download, make_target
 from web.nodes_loading import needs_nodes
-from web.state import FOLDERS, HUB
+from web.state import CONFIG, FOLDERS, HUB
 
 routes = web.RouteTableDef()
 EVENT = "loom.download"
@@ -59,7 +59,8 @@ def _model_folder(app: web.Application, directory: str) -> Path:
 @routes.post("/models/download")
 @needs_nodes
 async def start_download(request: web.Request) -> web.Response:
-    """{url, directory, name, sha256?} -> 202 {id} (or 200 when the file is already there)."""
+    """{url, directory, name, sha256?} -> 202 {id} (or 200 when the file is already there); 400 for a URL
+    whose host is not among --download-host's (Hugging Face and Civitai by default)."""
     try:
         body = await request.json()
         url, directory, name = str(body["url"]), str(body["directory"]), str(body["name"])
@@ -68,7 +69,7 @@ async def start_download(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="expected JSON {url, directory, name, sha256?}") from None
     folder = _model_folder(request.app, directory)
     try:
-        target = make_target(url, folder, name, sha256)
+        target = make_target(url, folder, name, sha256, request.app[CONFIG].download_hosts)
     except DownloadRefused as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
     state = {"id": uuid.uuid4().hex, "url": url, "directory": directory, "name": target.name,
