@@ -2,8 +2,8 @@
 
 orjson encodes a 1,000-node prompt in 0.18 ms where `json.dumps` takes 2.4 ms, and a per-node
 websocket message in 0.7 µs instead of 6 (2-core EPYC); a fast graph sends one or two messages per
-node. What orjson refuses (integers beyond 64 bits) goes through `json` as before. Unlike `json`,
-NaN and infinities come out as null, which is what a browser's JSON.parse can read.
+node. NaN and infinities come out as null, which a browser's JSON.parse can read (`json` writes NaN).
+What orjson refuses (integers beyond 64 bits) goes through `json` as before, NaN included.
 """
 
 from __future__ import annotations
