@@ -165,7 +165,7 @@ class PromptWorker:
     def broadcast_status(self) -> None:
         """Tell every client the queue length: at most one message per STATUS_INTERVAL, the last one
         always sent (a burst of 100 submissions is one or two broadcasts, not 100 x clients)."""
-        if self._status_due:
+        if self._status_due or self._stop.is_set():  # stopping: the worker's late posts find the queue closed
             return
         self._status_due = True
         loop = asyncio.get_running_loop()

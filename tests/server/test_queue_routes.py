@@ -17,7 +17,7 @@ from tests.server.helpers import (
     until_progress,
     wait_history,
 )
-from web.state import QUEUE
+from web.state import QUEUE, WORKER
 
 
 async def test_front_jumps_the_queue_and_pending_prompts_can_be_deleted(client):
@@ -164,3 +164,14 @@ async def test_a_prompt_leaving_the_queue_to_run_is_announced_with_a_status_mess
     queue = await (await client.get("/queue")).json()
     assert [item[1] for item in queue["queue_running"]] == [prompt_id]
     await until_done(ws, prompt_id)
+
+
+async def test_a_status_broadcast_after_the_worker_stopped_never_reads_the_closed_queue(client, caplog):
+    """The worker thread can post a broadcast (a prompt claimed or ended) while the server shuts down; it must
+    not fire after the queue is closed (an "Exception in callback" at every such stop)."""
+    worker = client.app[WORKER]
+    await worker.stop()
+    worker.broadcast_status()  # as the worker's last post, arriving after stop() cancelled the pending one
+    client.app[QUEUE].close()
+    await asyncio.sleep(0.3)
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
