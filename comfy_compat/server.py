@@ -160,9 +160,20 @@ class PromptServer:
 PromptServer.instance = PromptServer()
 
 
+class _OnPromptHandlers:
+    """The packs' on-prompt handlers as one body transformer; false while no pack has registered one, so
+    POST /prompt knows the body is still exactly what the client sent."""
+
+    def __call__(self, json_data: Any) -> Any:
+        return PromptServer.instance.trigger_on_prompt(json_data)
+
+    def __bool__(self) -> bool:
+        return bool(PromptServer.instance.on_prompt_handlers)
+
+
 def prompt_transformers() -> list:
     """What Loom's POST /prompt passes each request body through: the packs' on-prompt handlers."""
-    return [PromptServer.instance.trigger_on_prompt]
+    return [_OnPromptHandlers()]
 
 
 def mount_routes(router: web.UrlDispatcher, prefixes: tuple[str, ...] = ("", "/api")) -> list[str]:

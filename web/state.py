@@ -48,5 +48,6 @@ QUEUE = web.AppKey("queue", PromptQueue)
 WORKER = web.AppKey("worker", PromptWorker)
 HUB = web.AppKey("hub", Hub)
 NODES = web.AppKey("nodes", NodesLoading)  # the node registry, loaded or loading
-# functions POST /prompt passes the request JSON through, in order, before reading it (node packs' hooks)
+# functions POST /prompt passes the request JSON through, in order, before reading it (node packs' hooks); one
+# that is false (no hook registered) leaves the body as the client sent it
 PROMPT_TRANSFORMERS = web.AppKey("prompt_transformers", list)

@@ -20,7 +20,7 @@ from typing import Any
 from engine.graph.dag import Dag
 from engine.graph.spec import InputSpec, NodeDefinition, input_options
 from engine.graph.types import LINK_ONLY_TYPES, is_link, types_compatible, unwrap_literal
-from engine.graph.validation_memo import ValidationMemo
+from engine.graph.validation_memo import ValidationMemo, prompt_key
 
 
 def _to_bool(value: Any) -> bool:
@@ -102,6 +102,8 @@ class _Validator:
         self.edges: list[tuple[str, str]] = []
         self.definitions: dict[str, NodeDefinition] = {}
         self.memo: ValidationMemo | None = getattr(registry, "validation_memo", None)
+        #: every node parsed so far is in the per-node memo (so the whole prompt's verdict may be kept)
+        self.all_kept = self.memo is not None
 
     def definition(self, class_type: str) -> NodeDefinition:
         found = self.definitions.get(class_type)
@@ -291,8 +293,15 @@ def _failed(error: dict, node_errors: dict | None = None) -> ValidationResult:
     return ValidationResult(False, error, [], node_errors or {})
 
 
-def validate_prompt(prompt: dict, registry: Any, targets: list[str] | None = None) -> ValidationResult:
-    """Check a whole API prompt; see the module docstring for the result's shape."""
+def validate_prompt(prompt: dict, registry: Any, targets: list[str] | None = None,
+                    parsed_json: bool = False) -> ValidationResult:
+    """Check a whole API prompt; see the module docstring for the result's shape. `parsed_json`: the prompt
+    is a value parsed from JSON text (no tuples, NaN or other Python types), so the result of validating the
+    very same prompt before may be reused (validation_memo.py)."""
+    memo = getattr(registry, "validation_memo", None)
+    key = prompt_key(prompt, targets) if parsed_json and memo is not None and isinstance(prompt, dict) else None
+    if key is not None and (kept := memo.recall(key, registry.get)) is not None:
+        return kept
     if not isinstance(prompt, dict):
         return _failed(make_error("invalid_prompt", "The prompt must be a JSON object of nodes",
                                   f"got {type(prompt).__name__}"))
@@ -317,7 +326,11 @@ def validate_prompt(prompt: dict, registry: Any, targets: list[str] | None = Non
         outputs = [i for i, raw in prompt.items() if is_output[raw["class_type"]]]
     if not outputs:
         return _failed(make_error("prompt_no_outputs", "Prompt has no outputs", ""))
-    return _validate_graph(_Validator(prompt, registry), outputs)
+    checker = _Validator(prompt, registry)
+    result = _validate_graph(checker, outputs)
+    if key is not None and result.ok and not result.node_errors and checker.all_kept:
+        memo.remember(key, result, prompt, registry.get)
+    return result
 
 
 def _report_cycles(checker: _Validator, edges: list[tuple[str, str]], nodes: dict[str, ParsedNode]) -> None:
@@ -354,8 +367,9 @@ def _parse_reachable(checker: _Validator, outputs: list[str]) -> dict[str, Parse
                 checker.edges.extend((src, node_id) for src, _ in parsed.links.values())
             else:
                 parsed = checker.parse(node_id)
-                if memo is not None and node_id not in checker.errors:
-                    memo.keep(parsed, prompt[node_id], prompt, definition_of)
+                kept = memo is not None and node_id not in checker.errors and memo.keep(
+                    parsed, prompt[node_id], prompt, definition_of)
+                checker.all_kept = checker.all_kept and kept
         except Exception as exc:  # noqa: BLE001 - reported per node
             checker.fail(node_id, make_error("exception_during_validation", "Exception when validating node",
                                              f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()))

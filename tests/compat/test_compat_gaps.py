@@ -86,3 +86,22 @@ async def test_a_packs_on_prompt_handler_rewrites_the_prompt_and_a_failing_one_i
     assert answer["history"]["outputs"]["1"] == {"value": ["rewritten by the pack"]}
     assert answer["history"]["prompt"][2]["1"]["inputs"]["value"] == "rewritten by the pack"
     assert "a broken on-prompt handler" in caplog.text
+
+
+def _links_as_tuples(json_data):
+    for node in json_data.get("prompt", {}).values():
+        node["inputs"] = {name: tuple(value) if isinstance(value, list) else value
+                          for name, value in node["inputs"].items()}
+    return json_data
+
+
+async def test_a_prompt_a_handler_changed_is_validated_even_when_its_json_text_is_unchanged(gaps):
+    """A prompt is recognised by its JSON text only as the client sent it: a handler may put in values JSON
+    cannot hold (a tuple where a link was), and the server must judge those, not the prompt they look like."""
+    prompt = {"1": {"class_type": "GapsRange", "inputs": {"count": 2}}, "2": shown(["1", 0])}
+    async with served(gaps) as client:
+        linked = await run_and_wait(client, prompt)
+        PromptServer.instance.add_on_prompt_handler(_links_as_tuples)
+        literal = await run_and_wait(client, prompt)
+    assert linked["history"]["outputs"]["2"] == {"value": [0, 1]}
+    assert literal["history"]["outputs"]["2"] == {"value": [["1", 0]]}  # the tuple, shown as a value

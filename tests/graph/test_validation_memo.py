@@ -102,3 +102,54 @@ def test_reused_nodes_still_get_cache_keys_that_follow_their_sources_and_widgets
     del prompt["0"]  # the source replaced by a different one under the same id
     prompt["0"] = {"class_type": "Const", "inputs": {"value": 7}}
     assert harness.run(prompt).outputs["4"] == {"value": [14]}
+
+
+# -- whole prompts parsed from JSON ------------------------------------------------------------------
+def test_the_same_json_prompt_again_gets_the_kept_verdict_in_containers_of_its_own(registry):
+    prompt = chain(40)
+    first = validate_prompt(prompt, registry, parsed_json=True)
+    again = validate_prompt(copy.deepcopy(prompt), registry, parsed_json=True)
+    fresh = validate_prompt(prompt, make_registry())
+    assert (again.ok, again.good_outputs, again.order, again.node_errors) == (
+        fresh.ok, fresh.good_outputs, fresh.order, fresh.node_errors)
+    assert all(again.nodes[i] is first.nodes[i] for i in prompt)  # not parsed again
+    again.nodes["extra"] = again.nodes["0"]  # a run adds its ephemeral nodes to the result's dict
+    again.order.append("extra")
+    third = validate_prompt(prompt, registry, parsed_json=True)
+    assert "extra" not in third.nodes and third.order == fresh.order
+
+
+def test_json_prompts_that_differ_only_in_type_or_targets_are_validated_on_their_own(registry):
+    prompt = {"s": {"class_type": "Sleep", "inputs": {"seconds": 0, "tag": 1}},
+              "o": {"class_type": "Record", "inputs": {"value": ["s", 0]}},
+              "p": {"class_type": "Record", "inputs": {"value": ["s", 0]}}}
+    assert validate_prompt(prompt, registry, parsed_json=True).nodes["s"].consts["tag"] == "1"
+    prompt["s"]["inputs"]["tag"] = True  # == 1, but JSON `true`
+    assert validate_prompt(prompt, registry, parsed_json=True).nodes["s"].consts["tag"] == "True"
+    assert validate_prompt(prompt, registry, ["o"], parsed_json=True).good_outputs == ["o"]
+    assert validate_prompt(prompt, registry, ["p"], parsed_json=True).good_outputs == ["p"]
+
+
+def test_a_python_prompt_is_not_matched_by_its_json_text(registry):
+    """A tuple is written as a JSON array; only a prompt parsed from JSON may be recognised by its text."""
+    prompt = chain(3)
+    assert validate_prompt(prompt, registry, parsed_json=True).ok
+    prompt["1"]["inputs"]["a"] = ("0", 0)
+    result = validated_like_fresh(prompt, registry)
+    assert not result.ok and result.node_errors["1"]["errors"][0]["type"] == "invalid_input_type"
+
+
+def test_a_json_prompt_with_a_combo_is_checked_against_the_files_every_time(tmp_path):
+    from engine.graph.context import Services
+    from engine.paths import Folders
+
+    folders = Folders(tmp_path)
+    (tmp_path / "models" / "checkpoints").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "models" / "checkpoints" / "a.safetensors").write_bytes(b"x")
+    registry = make_registry(Services(folders=folders))
+    prompt = {"p": {"class_type": "Pick", "inputs": {"mode": "fast", "ckpt": "a.safetensors", "level": 0}},
+              "o": {"class_type": "Record", "inputs": {"value": ["p", 0]}}}
+    assert validate_prompt(prompt, registry, parsed_json=True).ok
+    (tmp_path / "models" / "checkpoints" / "a.safetensors").unlink()
+    result = validate_prompt(prompt, registry, parsed_json=True)
+    assert not result.ok and result.node_errors["p"]["errors"][0]["type"] == "value_not_in_list"

@@ -51,12 +51,14 @@ def _to_api(body: PromptRequest, registry) -> tuple[dict, str | None]:
     return prompt, "ui"
 
 
-def _checked(body: PromptRequest, registry) -> tuple[dict, str | None, ValidationResult]:
-    """(API prompt, "ui" when converted, validation); run in a thread: both walk the whole graph."""
+def _checked(body: PromptRequest, registry, as_sent: bool) -> tuple[dict, str | None, ValidationResult]:
+    """(API prompt, "ui" when converted, validation); run in a thread: both walk the whole graph. `as_sent`:
+    the body is the JSON the client sent, no node pack's prompt handler changed it."""
     prompt, converted = _to_api(body, registry)
     if body.partial_execution_targets is not None and not body.partial_execution_targets:
         raise bad_request("prompt_no_outputs", "Prompt has no outputs", "partial_execution_targets is empty")
-    checked = validate_prompt(prompt, registry, body.partial_execution_targets)
+    checked = validate_prompt(prompt, registry, body.partial_execution_targets,
+                              parsed_json=as_sent and converted is None)
     pnginfo = body.extra_data.get("extra_pnginfo")
     explain_missing_models(checked.node_errors, pnginfo.get("workflow") if isinstance(pnginfo, dict) else None)
     return prompt, converted, checked
@@ -101,7 +103,8 @@ async def _put_and_wait(request: web.Request, item: QueueItem) -> HistoryEntry:
 async def post_prompt(request: web.Request) -> web.Response:
     """Queue a prompt; 400 with node_errors when no output can run."""
     body = await _read_request(request)
-    prompt, converted, checked = await asyncio.to_thread(_checked, body, request.app[NODES].registry)
+    as_sent = not any(request.app.get(PROMPT_TRANSFORMERS, ()))  # a false transformer changes nothing
+    prompt, converted, checked = await asyncio.to_thread(_checked, body, request.app[NODES].registry, as_sent)
     if not checked.ok:
         error = checked.error or {"type": "invalid_prompt", "message": "Prompt is invalid", "details": "",
                                   "extra_info": {}}
