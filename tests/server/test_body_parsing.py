@@ -1,6 +1,7 @@
-"""POST bodies nested more than web/bodies.MAX_DEPTH levels are refused, and only those: the fast check reads
-nesting from the text, so brackets, quotes and backslashes inside strings must not count. The oracle is the
-nesting of the parsed value, walked in Python."""
+"""POST bodies are read exactly as `json.loads` reads them (the oracle: same values, same types, integers of
+any length exact), and bodies nested more than web/bodies.MAX_DEPTH levels are refused, and only those: the
+fast check reads nesting from the text, so brackets, quotes and backslashes inside strings must not count
+(oracle: the nesting of the parsed value, walked in Python)."""
 
 from __future__ import annotations
 
@@ -75,3 +76,28 @@ def test_deep_nesting_between_strings_with_escapes_is_still_refused(text):
     with pytest.raises(BodyError, match="nested"):
         loads_strict(between(MAX_DEPTH + 1))
     assert loads_strict(between(MAX_DEPTH))[0] == text
+
+
+def typed(value):
+    """`value` with every number tagged by its type, so 1, 1.0 and True compare unequal."""
+    if isinstance(value, dict):
+        return {key: typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [typed(item) for item in value]
+    return (type(value).__name__, repr(value))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_bodies_read_as_json_loads_reads_them(seed):
+    rng = random.Random(seed)
+    numbers = [0, -0.0, 1, -1, True, False, None, 2**53 + 1, 2**63 - 1, -(2**63), 2**64 - 1, 2**64, -(2**63) - 1,
+               10**25, -(10**30), 0.1, 1e-320, 1.7976931348623157e308, 123456789.123456789, 1e22]
+    for _ in range(200):
+        ascii_only = rng.random() < 0.5  # a lone surrogate can only be written as an escape
+        texts = TRICKY + ["\u00e9", "\t"] + (["\ud800"] if ascii_only else [])
+        value = {"prompt": {str(i): {"class_type": "X", "inputs": {
+            "n": rng.choice(numbers) if rng.random() < 0.7 else rng.uniform(-1e6, 1e6) * 10 ** rng.randint(-30, 30),
+            "s": "".join(rng.choice(texts) for _ in range(rng.randint(0, 5))),
+            "l": ["7", rng.randint(0, 3)]}} for i in range(rng.randint(1, 5))}}
+        raw = json.dumps(value, ensure_ascii=ascii_only).encode()
+        assert typed(loads_strict(raw)) == typed(json.loads(raw))
