@@ -12,7 +12,7 @@ A prompt submitted again whole (an API client re-running a workflow, a retry) is
 prompt parsed from JSON text is identified exactly by its compact JSON serialization (dict order, 1 against
 1.0 against true, -0.0 all differ; NaN and tuples cannot occur), so the digest of that text maps to the
 result of its last validation, kept when every node the outputs need was itself kept by the per-node memo.
-Checking 1,000 nodes one by one took 8 ms; the digest takes 0.3.
+Checking the 1,001 nodes of a fan-out one by one took 8 ms; recalling it takes 0.4 (2-core EPYC).
 """
 
 from __future__ import annotations
