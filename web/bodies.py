@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import math
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -69,7 +68,8 @@ def _check(value: Any) -> None:
                      if isinstance(child, (dict, list, _Refused)))
 
 
-_LONG_DIGITS = re.compile(rb"\d{19}")  # orjson reads integers beyond 64 bits as floats
+_DIGITS_AS_ZERO = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))  # 0-9 -> "0", the rest -> " "
+_LONG_NUMBER = b"0" * 19  # orjson reads integers beyond 64 bits as floats (a regex search took 2.9 ms)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _NOT_MARKS = bytes(b for b in range(256) if b not in b'[]{}"')
 
@@ -102,7 +102,7 @@ def loads_strict(raw: bytes) -> Any:
     refuses NaN, infinities and text that is not UTF-8; those, bodies nested too deep, and bodies with a run
     of 19 digits (an integer orjson would read as a float) take the careful parse, which says where a
     problem is."""
-    if _LONG_DIGITS.search(raw) is None:
+    if _LONG_NUMBER not in raw.translate(_DIGITS_AS_ZERO):
         try:
             value = orjson.loads(raw)
         except orjson.JSONDecodeError:
