@@ -3,7 +3,7 @@ clients that declare a body and stall, and a JSON parser that refuses what would
 
 Hostile bodies must end as a 4xx: NaN/Infinity (not JSON, and not serialisable back), integers
 longer than Python's 4,300-digit conversion limit, and nesting deep enough to exhaust the stack
-of whatever walks the value next (validation, pydantic, the queue's json.dumps).
+of whatever walks the value next (validation, pydantic, the queue's JSON encoder).
 """
 
 from __future__ import annotations
@@ -70,7 +70,6 @@ def _check(value: Any) -> None:
 
 _DIGITS_AS_ZERO = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))  # 0-9 -> "0", the rest -> " "
 _LONG_NUMBER = b"0" * 19  # orjson reads integers beyond 64 bits as floats (a regex search took 2.9 ms)
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _NOT_MARKS = bytes(b for b in range(256) if b not in b'[]{}"')
 
 
@@ -82,7 +81,7 @@ def _nested_deeper(raw: bytes, limit: int) -> bool:
     adjacent quotes first leaves the brackets outside strings as they were (an empty string goes, or two
     strings with no bracket between them become one), and few strings to split on."""
     marks = raw.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_MARKS).replace(b'""', b"")
-    brackets = b"".join(marks.split(b'"')[::2]).translate(None, _NOT_BRACKETS)
+    brackets = b"".join(marks.split(b'"')[::2])  # only brackets are left outside the quotes
     rounds = 0
     while brackets:
         before = len(brackets)
