@@ -19,6 +19,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from engine.chunked_cast import casts_in_chunks, chunked_cast_layers
+
 DISK = "disk"
 GIB = 1 << 30
 
@@ -120,6 +122,8 @@ class LayerStreamer:
     Manual cast writes a layer's copies into one reused scratch buffer: a fresh allocation per layer and step
     faults in new pages every time (the allocator maps and unmaps large blocks), which costs more than the
     cast. An embedding table is not cast: its lookup reads a few rows, which are cast on the way out (exact).
+    A resident linear or convolution layer whose weight outweighs its input on the CPU is not cast either: it
+    casts its weight slice by slice inside its own forward (engine/chunked_cast.py).
     """
 
     def __init__(self, module: nn.Module, device: torch.device, host: torch.device, budget: int,
@@ -149,6 +153,8 @@ class LayerStreamer:
             layer.to(device)
         for layer in self.streamed:
             layer.to(host)
+        if compute_dtype is not None:
+            chunked_cast_layers(module)
         hooked = layers if compute_dtype is not None else self.streamed
         self._hooks = [h for layer in hooked for h in (
             layer.register_forward_pre_hook(self._arrive, with_kwargs=True),
@@ -172,6 +178,9 @@ class LayerStreamer:
     def _arrive(self, layer: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
         if layer in self._originals:  # its last forward raised before _leave ran
             self._leave(layer, (), None)
+        if layer not in self._streamed and args and casts_in_chunks(layer, args[0]):
+            self._originals[layer] = ([], 0)
+            return args, kwargs
         gather = isinstance(layer, nn.Embedding)
         scratch = None if gather else self._claim_scratch(layer)
         swapped, offset = [], 0

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.chunked_cast import ChunkedCastConv2d
 from engine.winograd_f2x2 import f2x2_pays, winograd_f2x2_conv3x3
 
 MIN_PIXELS = 32 * 32  # below this NNPACK is slower than oneDNN (its per-call kernel transform does not pay back)
@@ -44,8 +45,12 @@ def winograd_available() -> bool:
     return torch.backends.nnpack.is_available()  # also initializes NNPACK, which its kernels need first
 
 
-class WinogradConv2d(nn.Conv2d):
-    """An nn.Conv2d (same parameters and state dict) whose forward takes a Winograd kernel where that is faster."""
+class WinogradConv2d(ChunkedCastConv2d):
+    """An nn.Conv2d (same parameters and state dict) whose forward takes a Winograd kernel where that is faster
+    (F(2×2, 3×3) also from a half-precision weight, cast a slice at a time as engine/chunked_cast does)."""
+
+    def takes_half_weight(self, x: torch.Tensor) -> bool:
+        return winograd_kernel(x, self.weight) is winograd_f2x2_conv3x3 or super().takes_half_weight(x)
 
     def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         kernel = winograd_kernel(x, weight)
@@ -71,13 +76,13 @@ def _winograd_shape(conv: nn.Conv2d) -> bool:
 
 def winograd_kernel(x: torch.Tensor, weight: torch.Tensor) -> Callable | None:
     """The Winograd convolution faster than the direct one for this input and kernel, or None: NNPACK from
-    32×32 up, F(2×2, 3×3) below where the batch and channels pay for its transforms."""
+    32×32 up (fp32 kernels only), F(2×2, 3×3) below where the batch and channels pay for its transforms."""
     needs_grad = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
-    if not (_enabled and x.device.type == "cpu" and x.dtype == torch.float32 and weight.dtype == torch.float32
+    if not (_enabled and x.device.type == "cpu" and x.dtype == torch.float32 and weight.is_floating_point()
             and x.dim() == 4 and not needs_grad):
         return None
     if x.shape[-2] * x.shape[-1] >= MIN_PIXELS:
-        return winograd_conv3x3 if winograd_available() else None
+        return winograd_conv3x3 if winograd_available() and weight.dtype == x.dtype else None
     return winograd_f2x2_conv3x3 if f2x2_pays(x, weight) else None
 
 

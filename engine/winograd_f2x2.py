@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from engine.chunked_cast import cast_slice
+
 MIN_TILES = 48  # 2×2 output tiles in the batch: a CFG pair at 8² (32 tiles) measured 0.87-1.19x direct's time
 MIN_CHANNELS = 256  # thinner layers do too little arithmetic to pay for the transforms
 CHUNK_BYTES = 16 << 20  # transformed kernel, and its products, per chunk (8 MiB and 4 MiB measured slower)
@@ -39,7 +41,7 @@ def f2x2_pays(x: torch.Tensor, weight: torch.Tensor) -> bool:
 
 def winograd_f2x2_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     """conv2d(x, weight, bias, padding=1) for an [N, C, H, W] fp32 CPU tensor by F(2×2, 3×3), in groups of images
-    whose transformed input fits TRANSFORM_BYTES."""
+    whose transformed input fits TRANSFORM_BYTES. A half-precision weight is cast chunk by chunk."""
     per_image = 4 * x[0].numel() * x.element_size()
     group = max(1, TRANSFORM_BYTES // per_image)
     outputs = [_convolve(x[i:i + group], weight, bias) for i in range(0, x.shape[0], group)]
@@ -60,9 +62,9 @@ def _convolve(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) 
     chunk = max(16, CHUNK_BYTES // (64 * max(channels, tiles)) // 16 * 16)
     for first in range(0, out_channels, chunk):
         last = min(first + chunk, out_channels)
-        kernel = (_KERNEL_TILES @ flat[first:last].view(-1, 9).T).view(16, last - first, channels)
+        kernel = (_KERNEL_TILES @ cast_slice(flat[first:last], x.dtype).view(-1, 9).T).view(16, last - first, channels)
         products = torch.bmm(kernel, transformed).view(16, -1)
         tiles_out = (_FROM_TILES @ products).view(2, 2, last - first, batch, rows, cols).permute(3, 2, 4, 0, 5, 1)
         out[:, first:last].view(batch, last - first, rows, 2, cols, 2).copy_(tiles_out)
     out = out[:, :, :height, :width]
-    return out.contiguous() if bias is None else out + bias.view(1, -1, 1, 1)
+    return out.contiguous() if bias is None else out + bias.to(x.dtype).view(1, -1, 1, 1)

@@ -1,0 +1,134 @@
+"""Half-precision weights computed in fp32 a slice of output channels at a time, on the CPU.
+
+Manual cast (engine/memory_tiers.LayerStreamer) copies a layer's whole fp16/bf16 weight into an fp32 buffer
+before its forward, and the product then reads that buffer back: 10 bytes of memory traffic per weight. Most
+of SD1.5's UNet weights sit in its 1280-channel layers, which at 256² see 8×8 and 4×4 feature maps: there
+the cast took as long as the product (about 10% of a CFG step). These layers instead cast CHUNK_BYTES of
+output channels and multiply them at once, while the slice is still in the CPU's cache: 2 bytes of traffic
+per weight. The results equal those of the whole cast: the same fp32 weights, each output channel computed
+by the same kind of product.
+
+A convolution takes this path only on a small feature map (4×4 in a CFG batch at 256²), as one product of
+its unfolded input windows: oneDNN's direct convolution measured 1.5-1.8x slower there than that product.
+On larger maps, or where F(2×2, 3×3) takes a layer (engine/winograd.py), the whole weight is cast.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+CHUNK_BYTES = 2 << 20  # fp32 weight slice per product: stays in the L2/L3 cache between its cast and its use
+# A weight with fewer elements than this many times its input is cast whole: with a large input (the 64×64
+# layers at 512²) each slice's product re-reads the input, which costs more than the cast saves.
+MIN_WEIGHT_RATIO = 4
+COLUMNS_BYTES = 4 << 20  # a convolution's unfolded input at most: each slice's product reads it from cache
+
+_held = threading.local()
+_enabled = True
+
+
+def set_chunked_cast(enabled: bool) -> None:
+    """Cast heavy layers slice by slice (process-wide; the default) or every layer whole, as before."""
+    global _enabled
+    _enabled = enabled
+
+
+class ChunkedCastLinear(nn.Linear):
+    """nn.Linear that computes from a weight held in another dtype than its input slice by slice."""
+
+    def takes_half_weight(self, x: torch.Tensor) -> bool:
+        return True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.weight.dtype == x.dtype:
+            return super().forward(x)
+        return linear(x, self.weight, self.bias)
+
+
+class ChunkedCastConv2d(nn.Conv2d):
+    """nn.Conv2d that computes from a weight held in another dtype than its input slice by slice, as the product
+    of its unfolded input windows with the weight."""
+
+    def takes_half_weight(self, x: torch.Tensor) -> bool:
+        if self.groups != 1 or self.padding_mode != "zeros" or isinstance(self.padding, str) or x.dim() != 4:
+            return False
+        height, width = self._out_size(x)
+        columns = x.shape[0] * height * width * self.weight[0].numel() * x.element_size()
+        return columns <= COLUMNS_BYTES
+
+    def _out_size(self, x: torch.Tensor) -> tuple[int, int]:
+        return tuple((size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1 for size, pad, dilation, kernel, stride
+                     in zip(x.shape[-2:], self.padding, self.dilation, self.kernel_size, self.stride))
+
+    def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        if weight.dtype == x.dtype:
+            return super()._conv_forward(x, weight, bias)
+        batch, height, width = x.shape[0], *self._out_size(x)
+        columns = F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)
+        columns = columns.transpose(1, 2).reshape(batch * height * width, -1)
+        out = linear(columns, weight.reshape(weight.shape[0], -1), bias)
+        return out.view(batch, height, width, -1).permute(0, 3, 1, 2).contiguous()
+
+
+def chunked_cast_layers(module: nn.Module) -> nn.Module:
+    """Let every plain nn.Linear and nn.Conv2d in `module` compute from half weights slice by slice (in place:
+    the class changes, the weights do not; with weights in its input's dtype a layer runs as before)."""
+    for layer in module.modules():
+        if type(layer) is nn.Linear:
+            layer.__class__ = ChunkedCastLinear
+        elif type(layer) is nn.Conv2d:
+            layer.__class__ = ChunkedCastConv2d
+    return module
+
+
+def casts_in_chunks(layer: nn.Module, x: object) -> bool:
+    """Whether `layer` should keep its stored weight and cast it slice by slice for input `x`: a capable layer
+    on the CPU whose weight is large against the input, where its own kind of product pays."""
+    if not (_enabled and isinstance(layer, (ChunkedCastLinear, ChunkedCastConv2d)) and isinstance(x, torch.Tensor)):
+        return False
+    weight = layer.weight
+    return (x.device.type == "cpu" and weight.device.type == "cpu" and x.dtype == torch.float32
+            and weight.dtype != x.dtype
+            and weight.numel() >= MIN_WEIGHT_RATIO * x.numel() and layer.takes_half_weight(x))
+
+
+def slices(weight: torch.Tensor, bias: torch.Tensor | None,
+           dtype: torch.dtype) -> Iterator[tuple[int, torch.Tensor, torch.Tensor | None]]:
+    """(first output channel, weight slice, bias slice) in `dtype`, each slice CHUNK_BYTES at most (use each
+    before taking the next: they share one buffer)."""
+    per_channel = weight[0].numel()
+    count = max(1, CHUNK_BYTES // (per_channel * torch.empty((), dtype=dtype).element_size()))
+    for first in range(0, weight.shape[0], count):
+        last = min(first + count, weight.shape[0])
+        yield first, cast_slice(weight[first:last], dtype), None if bias is None else bias[first:last].to(dtype)
+
+
+def cast_slice(weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """`weight` in `dtype`, written into this thread's reused slice buffer (a fresh tensor per slice faults its
+    pages in again every time, which measured slower than the whole cast); valid until the next slice."""
+    if weight.dtype == dtype:
+        return weight
+    held = getattr(_held, "buffer", None)
+    if held is None or held.numel() < weight.numel() or held.dtype != dtype or held.device != weight.device:
+        held = _held.buffer = torch.empty(weight.numel(), dtype=dtype, device=weight.device)
+    return held[:weight.numel()].view(weight.shape).copy_(weight)
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """F.linear(x, weight.to(x.dtype), bias) with the weight cast one slice of output features at a time, each
+    product written straight into its columns of the output."""
+    rows = x.reshape(-1, x.shape[-1])
+    out = torch.empty(rows.shape[0], weight.shape[0], dtype=x.dtype, device=x.device)
+    for first, part, part_bias in slices(weight, bias, x.dtype):
+        columns = out[:, first:first + part.shape[0]]
+        if part_bias is None:
+            torch.mm(rows, part.t(), out=columns)
+        else:
+            torch.addmm(part_bias, rows, part.t(), out=columns)
+    return out.view(*x.shape[:-1], weight.shape[0])
+
