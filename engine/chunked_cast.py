@@ -39,20 +39,21 @@ def set_chunked_cast(enabled: bool) -> None:
 
 
 class ChunkedCastLinear(nn.Linear):
-    """nn.Linear that computes from a weight held in another dtype than its input slice by slice."""
+    """nn.Linear that computes from a half weight slice by slice where `casts_in_chunks` says so (the test the
+    streamer made before leaving the weight uncast), else as nn.Linear (autocast, training, fp32 weights)."""
 
     def takes_half_weight(self, x: torch.Tensor) -> bool:
         return True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.weight.dtype == x.dtype:
+        if not casts_in_chunks(self, x):
             return super().forward(x)
         return linear(x, self.weight, self.bias)
 
 
 class ChunkedCastConv2d(nn.Conv2d):
-    """nn.Conv2d that computes from a weight held in another dtype than its input slice by slice, as the product
-    of its unfolded input windows with the weight."""
+    """nn.Conv2d that computes from a half weight slice by slice where `casts_in_chunks` says so, as the product
+    of its unfolded input windows with the weight, else as nn.Conv2d."""
 
     def takes_half_weight(self, x: torch.Tensor) -> bool:
         if self.groups != 1 or self.padding_mode != "zeros" or isinstance(self.padding, str) or x.dim() != 4:
@@ -66,7 +67,7 @@ class ChunkedCastConv2d(nn.Conv2d):
                      in zip(x.shape[-2:], self.padding, self.dilation, self.kernel_size, self.stride))
 
     def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-        if weight.dtype == x.dtype:
+        if weight is not self.weight or not casts_in_chunks(self, x):
             return super()._conv_forward(x, weight, bias)
         batch, height, width = x.shape[0], *self._out_size(x)
         columns = F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)
@@ -92,7 +93,8 @@ def casts_in_chunks(layer: nn.Module, x: object) -> bool:
     if not (_enabled and isinstance(layer, (ChunkedCastLinear, ChunkedCastConv2d)) and isinstance(x, torch.Tensor)):
         return False
     weight = layer.weight
-    return (x.device.type == "cpu" and weight.device.type == "cpu" and x.dtype == torch.float32
+    needs_grad = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)  # slices share a buffer
+    return (not needs_grad and x.device.type == "cpu" and weight.device.type == "cpu" and x.dtype == torch.float32
             and weight.dtype != x.dtype
             and weight.numel() >= MIN_WEIGHT_RATIO * x.numel() and layer.takes_half_weight(x))
 
@@ -114,7 +116,8 @@ def cast_slice(weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     if weight.dtype == dtype:
         return weight
     held = getattr(_held, "buffer", None)
-    if held is None or held.numel() < weight.numel() or held.dtype != dtype or held.device != weight.device:
+    if (held is None or held.numel() < weight.numel() or held.dtype != dtype or held.device != weight.device
+            or held.is_inference() != torch.is_inference_mode_enabled()):  # one made in inference mode is read-only outside
         held = _held.buffer = torch.empty(weight.numel(), dtype=dtype, device=weight.device)
     return held[:weight.numel()].view(weight.shape).copy_(weight)
 

@@ -182,7 +182,8 @@ class LayerStreamer:
             self._originals[layer] = ([], 0)
             return args, kwargs
         gather = isinstance(layer, nn.Embedding)
-        scratch = None if gather else self._claim_scratch(layer)
+        # autograd keeps a layer's weight copy until backward: one the next layer overwrites would corrupt it
+        scratch = None if gather or torch.is_grad_enabled() else self._claim_scratch(layer)
         swapped, offset = [], 0
         with _cast_threads(self.device):
             for store in (layer._parameters, layer._buffers):

@@ -33,6 +33,7 @@ def _close(fast: torch.Tensor, exact: torch.Tensor) -> None:
 ])
 def test_linear_from_half_weights_matches_the_upcast_weights(monkeypatch, shape, out_features, bias, chunk_bytes):
     monkeypatch.setattr(chunked_cast, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(chunked_cast, "MIN_WEIGHT_RATIO", 0)  # slice whatever the input
     torch.manual_seed(0)
     layer = _half(chunked_cast_layers(nn.Linear(shape[-1], out_features, bias=bias)))
     x = torch.randn(shape)
@@ -43,6 +44,7 @@ def test_linear_from_half_weights_matches_the_upcast_weights(monkeypatch, shape,
 @pytest.mark.parametrize("kernel, stride, padding, dilation", [(3, 1, 1, 1), (1, 1, 0, 1), (3, 2, 1, 1), (3, 1, 2, 2)])
 def test_convolution_from_half_weights_matches_the_upcast_weights(monkeypatch, kernel, stride, padding, dilation):
     monkeypatch.setattr(chunked_cast, "CHUNK_BYTES", 16 * 24 * kernel * kernel * 4)
+    monkeypatch.setattr(chunked_cast, "MIN_WEIGHT_RATIO", 0)
     torch.manual_seed(0)
     layer = _half(chunked_cast_layers(nn.Conv2d(24, 40, kernel, stride, padding, dilation)))
     assert type(layer) is ChunkedCastConv2d
@@ -113,7 +115,8 @@ def test_manual_cast_of_heavy_layers_never_copies_a_whole_weight():
     half, streamer = _streamed(_half(_Block()))
     half.load_state_dict({k: v.half() for k, v in reference.state_dict().items()})
     x = torch.randn(2, 64)
-    torch.testing.assert_close(half(x), reference(x), rtol=1e-5, atol=1e-5)
+    with torch.inference_mode():
+        torch.testing.assert_close(half(x), reference(x), rtol=1e-5, atol=1e-5)
     assert streamer._scratch is None
     assert type(half.proj) is ChunkedCastLinear and {p.dtype for p in half.parameters()} == {torch.float16}
 
@@ -125,5 +128,43 @@ def test_manual_cast_of_a_light_layer_casts_it_whole_as_before():
     half, streamer = _streamed(_half(nn.Linear(16, 16)))
     half.load_state_dict({k: v.half() for k, v in reference.state_dict().items()})
     x = torch.randn(64, 16)
-    assert torch.equal(half(x), reference(x))
+    with torch.inference_mode():
+        assert torch.equal(half(x), reference(x))
     assert streamer._scratch is not None
+
+
+def test_a_layer_runs_outside_inference_mode_after_running_inside_it():
+    """The reused slice buffer made under torch.inference_mode is not written to outside it (torch forbids it)."""
+    torch.manual_seed(0)
+    layer = _half(chunked_cast_layers(nn.Linear(64, 96)))
+    x = torch.randn(3, 64)
+    expected = F.linear(x, layer.weight.float(), layer.bias.float())
+    results = []
+
+    def work() -> None:  # a thread of its own: its first slice buffer is made in inference mode
+        with torch.inference_mode():
+            results.append(layer(x))
+        with torch.no_grad():
+            results.append(layer(x))
+        results.append(layer(x))
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert len(results) == 3
+    for out in results:
+        torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_training_through_manual_cast_casts_whole_and_gets_the_upcast_gradients():
+    """An input that needs gradients (a LoRA being trained upstream) takes the whole cast, into fresh copies:
+    the scratch buffer the next layer overwrites would corrupt the copy autograd keeps for backward."""
+    torch.manual_seed(0)
+    reference = _Block().eval().requires_grad_(False).half().float()
+    half, streamer = _streamed(_half(_Block()))
+    half.load_state_dict({k: v.half() for k, v in reference.state_dict().items()})
+    x = torch.randn(2, 64, requires_grad=True)
+    x_reference = x.detach().clone().requires_grad_(True)
+    half(x).square().sum().backward()
+    reference(x_reference).square().sum().backward()
+    torch.testing.assert_close(x.grad, x_reference.grad, rtol=1e-5, atol=1e-5)
