@@ -96,8 +96,7 @@ def casts_in_chunks(layer: nn.Module, x: object) -> bool:
     weight = layer.weight
     needs_grad = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)  # slices share a buffer
     return (not needs_grad and x.device.type == "cpu" and weight.device.type == "cpu" and x.dtype == torch.float32
-            and weight.dtype != x.dtype
-            and weight.numel() >= MIN_WEIGHT_RATIO * x.numel() and layer.takes_half_weight(x))
+            and weight.dtype in (torch.float16, torch.bfloat16) and weight.numel() >= MIN_WEIGHT_RATIO * x.numel() and layer.takes_half_weight(x))
 
 
 def slices(weight: torch.Tensor, bias: torch.Tensor | None,
