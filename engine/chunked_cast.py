@@ -94,9 +94,15 @@ def casts_in_chunks(layer: nn.Module, x: object) -> bool:
     if not (_enabled and isinstance(layer, (ChunkedCastLinear, ChunkedCastConv2d)) and isinstance(x, torch.Tensor)):
         return False
     weight = layer.weight
-    needs_grad = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)  # slices share a buffer
-    return (not needs_grad and x.device.type == "cpu" and weight.device.type == "cpu" and x.dtype == torch.float32
+    return (not records_grad(layer, (x,)) and x.device.type == "cpu" and weight.device.type == "cpu" and x.dtype == torch.float32
             and weight.dtype in (torch.float16, torch.bfloat16) and weight.numel() >= MIN_WEIGHT_RATIO * x.numel() and layer.takes_half_weight(x))
+
+
+def records_grad(layer: nn.Module, inputs: tuple) -> bool:
+    """Whether autograd records this call of `layer`: it keeps the weight copies the layer computes from until
+    backward, so they must not share a buffer that the next layer or slice overwrites."""
+    tensors = (*inputs, *layer._parameters.values())
+    return torch.is_grad_enabled() and any(isinstance(t, torch.Tensor) and t.requires_grad for t in tensors)
 
 
 def slices(weight: torch.Tensor, bias: torch.Tensor | None,

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from engine.chunked_cast import casts_in_chunks, chunked_cast_layers
+from engine.chunked_cast import casts_in_chunks, chunked_cast_layers, records_grad
 
 DISK = "disk"
 GIB = 1 << 30
@@ -182,8 +182,7 @@ class LayerStreamer:
             self._originals[layer] = ([], 0)
             return args, kwargs
         gather = isinstance(layer, nn.Embedding)
-        # autograd keeps a layer's weight copy until backward: one the next layer overwrites would corrupt it
-        scratch = None if gather or torch.is_grad_enabled() else self._claim_scratch(layer)
+        scratch = None if gather or records_grad(layer, (*args, *kwargs.values())) else self._claim_scratch(layer)
         swapped, offset = [], 0
         with _cast_threads(self.device):
             for store in (layer._parameters, layer._buffers):

@@ -168,3 +168,12 @@ def test_training_through_manual_cast_casts_whole_and_gets_the_upcast_gradients(
     half(x).square().sum().backward()
     reference(x_reference).square().sum().backward()
     torch.testing.assert_close(x.grad, x_reference.grad, rtol=1e-5, atol=1e-5)
+
+
+def test_with_gradients_on_but_none_needed_the_scratch_buffer_is_still_reused():
+    """A plain call (grad mode on, no tensor requiring gradients) records nothing, so the cast reuses the
+    scratch buffer rather than allocating a copy per layer and call."""
+    half, streamer = _streamed(_half(nn.Linear(16, 16)))
+    assert torch.is_grad_enabled()
+    half(torch.randn(64, 16))
+    assert streamer._scratch is not None
