@@ -4,8 +4,9 @@ Starts ComfyUI (its own checkout and Python, given as arguments; it is only run,
 Loom, one after the other, on loopback with the same checkpoint file, drives both through the same HTTP +
 websocket client and prints, per server and as Loom / ComfyUI:
 
-- server ready time (process start -> first answer of GET /prompt) and RSS at ready, and the time until
-  GET /object_info answers (Loom opens its port before its nodes load; the graph figures start after);
+- server ready time (process start -> first answer of GET /prompt) and RSS at ready, the median of
+  --starts fresh starts, and the time until GET /object_info answers on the last of them (Loom opens
+  its port before its nodes load; the graph figures start after);
 - 1,000-node chain, cold (µs per node) and a 1,000-node fan-out's fully cached re-run (ms);
 - UNet step time (fastest step after the first, from the `progress` messages) per size and sampler;
 - VAE decode time (from `executing` VAEDecode to `executing` of the next node) per size;
@@ -190,21 +191,29 @@ def compiled_env(python: str, tree: Path) -> dict[str, str]:
 
 
 def measure(name: str, command: list[str], cwd: Path, port: int, args) -> dict:
-    """Start one server, take every figure, stop it."""
+    """Start one server --starts times (the median start-up figures count: one start on a shared host can
+    take twice as long), take the other figures from the last start, stop it."""
     env = compiled_env(command[0], cwd)
+    starts: list[tuple[float, float]] = []
     with open(Path(args.work) / f"{name}.log", "w") as log:
-        began = time.perf_counter()
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            return asyncio.run(collect(f"http://127.0.0.1:{port}", process, began, args))
-        finally:
-            process.terminate()
-            process.wait(30)
+        while True:
+            began = time.perf_counter()
+            process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                url = f"http://127.0.0.1:{port}"
+                asyncio.run(wait_ready(url, process, args.timeout))
+                starts.append((time.perf_counter() - began, rss_mib(process.pid, "VmRSS")))
+                if len(starts) == args.starts:
+                    figures = {"ready_s": statistics.median(s for s, _ in starts),
+                               "ready_rss": statistics.median(r for _, r in starts),
+                               "ready_all_s": " ".join(f"{s:.2f}" for s, _ in starts)}
+                    return asyncio.run(collect(url, process, began, figures, args))
+            finally:
+                process.terminate()
+                process.wait(30)
 
 
-async def collect(url: str, process: subprocess.Popen, began: float, args) -> dict:
-    await wait_ready(url, process, args.timeout)
-    figures = {"ready_s": time.perf_counter() - began, "ready_rss": rss_mib(process.pid, "VmRSS")}
+async def collect(url: str, process: subprocess.Popen, began: float, figures: dict, args) -> dict:
     await wait_ready(url, process, args.timeout, "/object_info")
     figures["nodes_s"] = time.perf_counter() - began
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as session:
@@ -320,6 +329,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", help="image sides (default 256 512; quick: 128)")
     parser.add_argument("--steps", type=int, default=4, help="sampling steps per txt2img (default 4)")
     parser.add_argument("--repeats", type=int, default=2, help="runs per figure (default 2)")
+    parser.add_argument("--starts", type=lambda v: max(1, int(v)), default=3, help="fresh starts per server for the start-up "
+                        "figures, of which the median counts (default 3)")
     parser.add_argument("--port", type=int, default=19000, help="ComfyUI's port; Loom uses the next one")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per prompt / start-up")
     parser.add_argument("--loom-args", default="", help="extra flags for Loom's server, e.g. '--no-manual-cast'")
