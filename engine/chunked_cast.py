@@ -8,10 +8,12 @@ CHUNK_BYTES of output channels and multiply them at once, while the slice is sti
 bytes of traffic per weight. The results are the whole cast's within fp32 rounding (the same fp32 weights;
 the products are blocked differently: 1.6e-5 on a UNet output of scale 2.25).
 
-A convolution takes this path only on a small feature map (4×4 in a CFG batch at 256²), as one product of
-its unfolded input windows: oneDNN's direct convolution measured 1.5-1.8x slower there than that product.
-F(2×2, 3×3) (engine/winograd.py, the 16² maps) casts its own kernel chunks into the same buffer; on larger
-maps the whole weight is cast.
+A convolution takes this path only on a small feature map (4×4 in a CFG batch at 256²), as the product of
+each weight slice with its unfolded input windows: output channels as rows, so the result needs no transpose
+(the windows times the transposed slice, as before, took 1.4-1.5x as long for the 1280- and 2560-channel
+layers at 4×4; a 256² CFG step of SD1.5 took 3-6% less time with this order). F(2×2, 3×3)
+(engine/winograd.py, the 16² maps) casts its own kernel chunks into the same buffer; on larger maps the whole
+weight is cast.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ class ChunkedCastLinear(nn.Linear):
 
 class ChunkedCastConv2d(nn.Conv2d):
     """nn.Conv2d that computes from a half weight slice by slice where `casts_in_chunks` says so, as the product
-    of its unfolded input windows with the weight, else as nn.Conv2d."""
+    of the weight with its unfolded input windows, else as nn.Conv2d."""
 
     def takes_half_weight(self, x: torch.Tensor) -> bool:
         if self.groups != 1 or self.padding_mode != "zeros" or isinstance(self.padding, str) or x.dim() != 4:
@@ -71,10 +73,9 @@ class ChunkedCastConv2d(nn.Conv2d):
         if weight is not self.weight or not casts_in_chunks(self, x):
             return super()._conv_forward(x, weight, bias)
         batch, height, width = x.shape[0], *self._out_size(x)
-        columns = F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)
-        columns = columns.transpose(1, 2).reshape(batch * height * width, -1)
-        out = linear(columns, weight.reshape(weight.shape[0], -1), bias)
-        return out.view(batch, height, width, -1).permute(0, 3, 1, 2).contiguous()
+        columns = F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)  # [batch, in·k·k, pixels]
+        out = unfolded_product(columns, weight.reshape(weight.shape[0], -1), bias)
+        return out.view(batch, -1, height, width)
 
 
 def chunked_cast_layers(module: nn.Module) -> nn.Module:
@@ -126,6 +127,22 @@ def cast_slice(weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
             or held.is_inference() != torch.is_inference_mode_enabled()):  # one made in inference mode is read-only outside
         held = _held.buffer = torch.empty(weight.numel(), dtype=dtype, device=weight.device)
     return held[:weight.numel()].view(weight.shape).copy_(weight)
+
+
+def unfolded_product(columns: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """weight.to(columns.dtype) @ columns (+ bias per row) for unfolded windows [batch, K, pixels] and a weight
+    [out, K]: [batch, out, pixels]; a half weight is cast one slice of output channels at a time."""
+    batch = columns.shape[0]
+    out = torch.empty(batch, weight.shape[0], columns.shape[-1], dtype=columns.dtype, device=columns.device)
+    whole = weight.dtype == columns.dtype
+    for first, part, part_bias in [(0, weight, bias)] if whole else slices(weight, bias, columns.dtype):
+        rows = out[:, first:first + part.shape[0]]
+        part = part.expand(batch, -1, -1)
+        if part_bias is None:
+            torch.bmm(part, columns, out=rows)
+        else:
+            torch.baddbmm(part_bias.view(1, -1, 1), part, columns, out=rows)
+    return out
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:

@@ -161,7 +161,7 @@ def test_training_through_manual_cast_casts_whole_and_gets_the_upcast_gradients(
     the scratch buffer the next layer overwrites would corrupt the copy autograd keeps for backward."""
     torch.manual_seed(0)
     reference = _Block().eval().requires_grad_(False).half().float()
-    half, streamer = _streamed(_half(_Block()))
+    half, _streamer = _streamed(_half(_Block()))
     half.load_state_dict({k: v.half() for k, v in reference.state_dict().items()})
     x = torch.randn(2, 64, requires_grad=True)
     x_reference = x.detach().clone().requires_grad_(True)
