@@ -14,6 +14,8 @@ each weight slice with its unfolded input windows: output channels as rows, so t
 layers at 4×4; a 256² CFG step of SD1.5 took 3-6% less time with this order). F(2×2, 3×3)
 (engine/winograd.py, the 16² maps) casts its own kernel chunks into the same buffer; on larger maps the whole
 weight is cast.
+
+`unfolded_product` (whole for an fp32 weight) also serves engine/winograd.py's 3×3 convolutions of small maps.
 """
 
 from __future__ import annotations

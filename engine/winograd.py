@@ -1,4 +1,5 @@
-"""3×3 convolutions on the CPU by Winograd transforms, where those beat oneDNN's direct ones.
+"""3×3 convolutions on the CPU by Winograd transforms or, on small maps, one matrix product, where those beat
+oneDNN's direct ones.
 
 torch's CPU convolution (oneDNN) multiplies every 3×3 window out; a Winograd transform gets the same result
 from fewer multiplications. Feature maps of 32×32 and more take NNPACK's F(6×6, 3×3) kernels (about a quarter
@@ -9,9 +10,15 @@ slower than oneDNN). NNPACK transforms the kernel on every call, which smaller m
 CPU (benchmarks/winograd_conv.py): 0.3-0.7x oneDNN's time for the SD VAE's and UNet's 3×3 convolutions at
 32×32 and more, 0.64-0.87x for the UNet's at 16².
 
+On maps of at most SMALL_MAP_PIXELS (4×4 and less) no Winograd transform pays, and oneDNN lays the weight
+out anew on every call, which costs it more than its product there (a 1280-channel layer at 4×4 in a CFG
+batch: 37-45 ms, 13 ms with the weight laid out once): an fp32 weight takes one matrix product with the
+unfolded input windows instead (engine/chunked_cast.unfolded_product), 0.63-0.71x oneDNN's time for the
+UNet's 1280-channel 3×3 layers at 4×4 and 0.92x at 2×2. At 8×8 that product measured 1.1x oneDNN's.
+
 The transforms round differently: NNPACK's outputs differ from the direct convolution by about 1e-4 of their
-scale (tests/models/test_winograd.py), far below one 8-bit pixel level. `--no-winograd` turns both off for
-results bit-identical to the direct convolution.
+scale (tests/models/test_winograd.py), far below one 8-bit pixel level. `--no-winograd` turns all three off
+for results bit-identical to the direct convolution.
 """
 
 from __future__ import annotations
@@ -22,11 +29,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.chunked_cast import ChunkedCastConv2d
+from engine.chunked_cast import ChunkedCastConv2d, unfolded_product
 from engine.winograd_f2x2 import f2x2_pays, winograd_f2x2_conv3x3
 
 MIN_PIXELS = 32 * 32  # below this NNPACK is slower than oneDNN (its per-call kernel transform does not pay back)
 MIN_CHANNELS = 16  # a conv from or to a few channels (the UNet's first and last) is faster direct
+SMALL_MAP_PIXELS = 16  # up to this many pixels per image an fp32 weight is one product with the unfolded input
 # Input bytes per NNPACK call: its workspace (per thread, kept) grows with the input. 36 MiB keeps a 256² VAE
 # decode's 128-channel full-resolution layers (33.8 MB padded) in one call: 3-4% faster than two strips.
 STRIP_BYTES = 36 << 20
@@ -75,15 +83,25 @@ def _winograd_shape(conv: nn.Conv2d) -> bool:
 
 
 def winograd_kernel(x: torch.Tensor, weight: torch.Tensor) -> Callable | None:
-    """The Winograd convolution faster than the direct one for this input and kernel, or None: NNPACK from
-    32×32 up (fp32 kernels only), F(2×2, 3×3) below where the batch and channels pay for its transforms."""
+    """The convolution faster than the direct one for this input and kernel, or None: NNPACK from 32×32 up
+    (fp32 kernels only), F(2×2, 3×3) below where the batch and channels pay for its transforms, else on maps
+    of at most SMALL_MAP_PIXELS the unfolded product (fp32 kernels only)."""
     needs_grad = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
     if not (_enabled and x.device.type == "cpu" and x.dtype == torch.float32 and weight.is_floating_point()
             and x.dim() == 4 and not needs_grad):
         return None
-    if x.shape[-2] * x.shape[-1] >= MIN_PIXELS:
+    pixels = x.shape[-2] * x.shape[-1]
+    if pixels >= MIN_PIXELS:
         return winograd_conv3x3 if winograd_available() and weight.dtype == x.dtype else None
-    return winograd_f2x2_conv3x3 if f2x2_pays(x, weight) else None
+    if f2x2_pays(x, weight):
+        return winograd_f2x2_conv3x3
+    return unfolded_conv3x3 if pixels <= SMALL_MAP_PIXELS and weight.dtype == x.dtype else None
+
+
+def unfolded_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """conv2d(x, weight, bias, padding=1) as one product of the weight with the unfolded 3×3 windows."""
+    columns = F.unfold(x, 3, padding=1)
+    return unfolded_product(columns, weight.reshape(weight.shape[0], -1), bias).view(x.shape[0], -1, *x.shape[-2:])
 
 
 def winograd_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:

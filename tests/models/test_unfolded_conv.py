@@ -1,0 +1,62 @@
+"""3×3 convolutions of the smallest maps from fp32 weights (engine/winograd.py): one product of the weight with
+the unfolded input windows, the direct convolution's result within fp32 rounding; any other map, autograd and
+--no-winograd keep torch's own convolution, bit for bit."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine import chunked_cast, winograd
+from tests.fixtures.convolutions import exact_conv
+
+
+@pytest.fixture
+def products(monkeypatch):
+    """One entry per unfolded product (the real one still runs); the Winograd flag is reset afterwards."""
+    calls, real = [], chunked_cast.unfolded_product
+
+    def spy(columns, weight, bias):
+        calls.append(tuple(columns.shape))
+        return real(columns, weight, bias)
+
+    monkeypatch.setattr(winograd, "unfolded_product", spy)
+    yield calls
+    winograd.set_winograd(True)
+
+
+@pytest.mark.parametrize("batch, side, bias", [(2, 4, True), (1, 3, False), (3, 2, True)])
+def test_a_small_map_is_the_unfolded_product_within_fp32_rounding(products, batch, side, bias):
+    torch.manual_seed(0)
+    conv = winograd.use_winograd(nn.Sequential(nn.Conv2d(64, 96, 3, padding=1, bias=bias)))[0]
+    x = torch.randn(batch, 64, side, side)
+    with torch.inference_mode():
+        fast = conv(x)
+    exact = exact_conv(x, conv.weight, conv.bias)
+    assert fast.shape == exact.shape and fast.is_contiguous()
+    assert (fast.double() - exact).abs().max().item() <= 1e-5 * exact.abs().max().item()
+    assert products == [(batch, 64 * 9, side * side)]
+
+
+def test_larger_maps_autograd_and_the_flag_take_the_direct_convolution(products):
+    torch.manual_seed(0)
+    conv = winograd.use_winograd(nn.Sequential(nn.Conv2d(64, 64, 3, padding=1)))[0]
+    small, larger = torch.randn(2, 64, 4, 4), torch.randn(2, 64, 5, 4)  # 16 pixels; 20
+    with torch.no_grad():
+        assert torch.equal(conv(larger), F.conv2d(larger, conv.weight, conv.bias, padding=1))
+        winograd.set_winograd(False)
+        assert torch.equal(conv(small), F.conv2d(small, conv.weight, conv.bias, padding=1))
+    winograd.set_winograd(True)
+    small.requires_grad_()
+    conv(small).square().sum().backward()  # training: torch's convolution and its backward
+    expected = torch.autograd.grad(F.conv2d(small, conv.weight, conv.bias, padding=1).square().sum(), small)[0]
+    assert torch.equal(small.grad, expected)
+    assert products == []
+
+
+def test_a_half_weight_on_a_small_map_is_left_to_manual_cast():
+    """The streamer decides how a half weight is cast (engine/chunked_cast.py); this path takes fp32 weights."""
+    conv = winograd.use_winograd(nn.Sequential(nn.Conv2d(64, 64, 3, padding=1)))[0].requires_grad_(False)
+    x = torch.randn(2, 64, 4, 4)
+    assert winograd.winograd_kernel(x, conv.weight) is winograd.unfolded_conv3x3
+    assert winograd.winograd_kernel(x, conv.weight.half()) is None
