@@ -1,5 +1,5 @@
-"""Winograd 3×3 convolutions (engine/winograd.py, the default: NNPACK's F(6×6, 3×3) and Loom's F(2×2, 3×3))
-against oneDNN's direct one (--no-winograd).
+"""Winograd 3×3 convolutions (engine/winograd.py, the default: NNPACK's F(6×6, 3×3), Loom's F(2×2, 3×3) and,
+on maps of 4×4 and less, one product with the unfolded windows) against oneDNN's direct one (--no-winograd).
 
 Times, in this process with the same inputs, the SD1.5 UNet's and VAE's 3×3 convolution shapes one by one
 with each kernel (which one Loom takes, and the ratios of those it skips), then a full-size random-weight SD1.5 CFG UNet
@@ -26,16 +26,24 @@ import torch.nn.functional as F
 
 from benchmarks.sd_unet import random_models
 from engine.memory_tiers import LayerStreamer
-from engine.winograd import set_winograd, use_winograd, winograd_available, winograd_conv3x3, winograd_kernel
+from engine.winograd import (
+    set_winograd,
+    unfolded_conv3x3,
+    use_winograd,
+    winograd_available,
+    winograd_conv3x3,
+    winograd_kernel,
+)
 from engine.winograd_f2x2 import winograd_f2x2_conv3x3
 
 # (batch, in channels, out channels, side): the UNet's at a 256² and 512² CFG step, the VAE decoder's at 128²
 # and 512²
 LAYERS = [(2, 320, 320, 32), (2, 640, 640, 16), (2, 1280, 640, 16), (2, 1280, 1280, 8), (2, 2560, 1280, 8),
+          (2, 1280, 1280, 4), (2, 2560, 1280, 4),
           (2, 320, 320, 64), (2, 640, 640, 32), (2, 1280, 1280, 16), (2, 2560, 1280, 16), (2, 960, 640, 32),
           (2, 640, 320, 64), (1, 512, 512, 16), (1, 512, 512, 64), (1, 512, 512, 128), (1, 256, 256, 256),
           (1, 128, 128, 512)]
-KERNELS = {winograd_conv3x3: "NNPACK", winograd_f2x2_conv3x3: "F(2x2)"}
+KERNELS = {winograd_conv3x3: "NNPACK", winograd_f2x2_conv3x3: "F(2x2)", unfolded_conv3x3: "unfolded"}
 
 
 def best_s(run: Callable[[], object], repeats: int) -> float:
@@ -49,7 +57,7 @@ def best_s(run: Callable[[], object], repeats: int) -> float:
 
 
 def layers(repeats: int) -> None:
-    """Each shape with oneDNN and both Winograd kernels: ms, and each kernel's time / oneDNN's."""
+    """Each shape with oneDNN and each kernel: ms, and each kernel's time / oneDNN's."""
     print(f"{'layer (N, C, K, side)':<26}{'oneDNN ms':>11}" + "".join(f"{n + ' ms':>12}{'ratio':>7}"
                                                               for n in KERNELS.values()) + "  taken")
     for batch, cin, cout, side in LAYERS:

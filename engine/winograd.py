@@ -13,8 +13,9 @@ CPU (benchmarks/winograd_conv.py): 0.3-0.7x oneDNN's time for the SD VAE's and U
 On maps of at most SMALL_MAP_PIXELS (4×4 and less) no Winograd transform pays, and oneDNN lays the weight
 out anew on every call, which costs it more than its product there (a 1280-channel layer at 4×4 in a CFG
 batch: 37-45 ms, 13 ms with the weight laid out once): an fp32 weight takes one matrix product with the
-unfolded input windows instead (engine/chunked_cast.unfolded_product), 0.63-0.71x oneDNN's time for the
-UNet's 1280-channel 3×3 layers at 4×4 and 0.92x at 2×2. At 8×8 that product measured 1.1x oneDNN's.
+unfolded input windows instead (engine/chunked_cast.unfolded_product), 0.48-0.71x oneDNN's time for the
+UNet's 1280- and 2560-channel 3×3 layers at 4×4 and 0.92x at 2×2. At 8×8 it measured 0.83-1.12x across runs
+and a whole 256² UNet call took no less time with it there, so 8×8 stays direct.
 
 The transforms round differently: NNPACK's outputs differ from the direct convolution by about 1e-4 of their
 scale (tests/models/test_winograd.py), far below one 8-bit pixel level. `--no-winograd` turns all three off
