@@ -7,21 +7,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine import chunked_cast, winograd
-from tests.fixtures.convolutions import exact_conv
+from engine import winograd
+from tests.fixtures.convolutions import exact_conv, record_calls
 
 
 @pytest.fixture
 def products(monkeypatch):
-    """One entry per unfolded product (the real one still runs); the Winograd flag is reset afterwards."""
-    calls, real = [], chunked_cast.unfolded_product
-
-    def spy(columns, weight, bias):
-        calls.append(tuple(columns.shape))
-        return real(columns, weight, bias)
-
-    monkeypatch.setattr(winograd, "unfolded_product", spy)
-    yield calls
+    """The unfolded windows' shape of every unfolded product (the real one still runs); the flag is reset
+    afterwards."""
+    yield record_calls(monkeypatch, winograd, "unfolded_product", lambda columns, *_: tuple(columns.shape))
     winograd.set_winograd(True)
 
 

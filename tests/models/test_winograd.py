@@ -14,7 +14,7 @@ from engine.memory import ModelManager
 from engine.models.vae import AutoencoderKL
 from launch.compute_flags import add_compute_arguments, manager_from_args
 from tests.fixtures.checkpoints import TINY_VAE
-from tests.fixtures.convolutions import conv_case, exact_conv
+from tests.fixtures.convolutions import conv_case, exact_conv, record_calls
 
 pytestmark = pytest.mark.skipif(not winograd.winograd_available(), reason="this torch build has no NNPACK")
 
@@ -22,14 +22,7 @@ pytestmark = pytest.mark.skipif(not winograd.winograd_available(), reason="this 
 @pytest.fixture
 def nnpack_calls(monkeypatch):
     """Input shapes of every NNPACK call (the real kernel still runs); the flag is reset afterwards."""
-    calls, real = [], torch._nnpack_spatial_convolution
-
-    def spy(x, weight, bias, padding, *rest):
-        calls.append(tuple(x.shape))
-        return real(x, weight, bias, padding, *rest)
-
-    monkeypatch.setattr(torch, "_nnpack_spatial_convolution", spy)
-    yield calls
+    yield record_calls(monkeypatch, torch, "_nnpack_spatial_convolution", lambda x, *_: tuple(x.shape))
     winograd.set_winograd(True)
 
 

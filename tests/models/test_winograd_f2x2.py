@@ -8,7 +8,7 @@ from torch import nn
 
 from engine import winograd, winograd_f2x2
 from engine.winograd_f2x2 import winograd_f2x2_conv3x3
-from tests.fixtures.convolutions import conv_case, exact_conv
+from tests.fixtures.convolutions import conv_case, exact_conv, record_calls
 
 
 @pytest.mark.parametrize("shape, chunk_bytes, transform_bytes, with_bias", [
@@ -42,14 +42,7 @@ def test_a_one_hot_input_reaches_the_3x3_neighbourhood_across_tile_edges():
 @pytest.fixture
 def f2x2_calls(monkeypatch):
     """Input shapes of every F(2×2, 3×3) call (the real kernel still runs); the flag is reset afterwards."""
-    calls, real = [], winograd.winograd_f2x2_conv3x3
-
-    def spy(x, weight, bias):
-        calls.append(tuple(x.shape))
-        return real(x, weight, bias)
-
-    monkeypatch.setattr(winograd, "winograd_f2x2_conv3x3", spy)
-    yield calls
+    yield record_calls(monkeypatch, winograd, "winograd_f2x2_conv3x3", lambda x, *_: tuple(x.shape))
     winograd.set_winograd(True)
 
 
