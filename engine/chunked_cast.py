@@ -11,7 +11,7 @@ the products are blocked differently: 1.6e-5 on a UNet output of scale 2.25).
 A convolution takes this path only on a small feature map (4×4 in a CFG batch at 256²), as the product of
 each weight slice with its unfolded input windows: output channels as rows, so the result needs no transpose
 (the windows times the transposed slice, as before, took 1.4-1.5x as long for the 1280- and 2560-channel
-layers at 4×4; a 256² CFG step of SD1.5 took 3-6% less time with this order). F(2×2, 3×3)
+layers at 4×4; a 256² CFG step of SD1.5 with fp16 weights took 3.2% less time with this order). F(2×2, 3×3)
 (engine/winograd.py, the 16² maps) casts its own kernel chunks into the same buffer; on larger maps the whole
 weight is cast.
 
