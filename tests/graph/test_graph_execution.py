@@ -282,3 +282,12 @@ def test_a_stale_interrupt_from_before_the_prompt_is_cleared(h):
     interrupt = Interrupt()
     interrupt.set()
     assert h.run(chain(2), interrupt=interrupt).status == "success"
+
+
+def test_result_repr_is_a_summary_whatever_the_outputs(h):
+    """asyncio.run formats the result when it restores SIGINT: a full repr made headless runs pay per output."""
+    prompt = {"c": {"class_type": "Const", "inputs": {"value": 1}}}
+    prompt.update({f"r{i}": {"class_type": "Record", "inputs": {"value": ["c", 0]}} for i in range(300)})
+    result = h.run(prompt, prompt_id="big")
+    assert len(result.outputs) == 300
+    assert repr(result) == "ExecutionResult('big', 'success', 300 outputs, 2 executed, 299 cached)"
