@@ -9,9 +9,11 @@ bytes of traffic per weight. The results are the whole cast's within fp32 roundi
 the products are blocked differently: 1.6e-5 on a UNet output of scale 2.25).
 
 A convolution takes this path only on a small feature map (4×4 in a CFG batch at 256²), as the product of
-each weight slice with its unfolded input windows: output channels as rows, so the result needs no transpose
-(the windows times the transposed slice, as before, took 1.4-1.5x as long for the 1280- and 2560-channel
-layers at 4×4; a 256² CFG step of SD1.5 with fp16 weights took 3.2% less time with this order). F(2×2, 3×3)
+each weight slice with its unfolded input windows: output channels as rows, the batch's images side by side
+as columns (the windows times the transposed slice, as before, took 1.4-1.5x as long for the 1280- and
+2560-channel layers at 4×4; a 256² CFG step of SD1.5 with fp16 weights took 3.2% less time with this order;
+one product for the batch instead of one per image measured the same there, and 0.96-1.0x for an 8×8
+layer's whole fp32 weight in engine/winograd.py). F(2×2, 3×3)
 (engine/winograd.py, the 16² maps) casts its own kernel chunks into the same buffer; on larger maps the whole
 weight is cast.
 
@@ -133,18 +135,19 @@ def cast_slice(weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 
 def unfolded_product(columns: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     """weight.to(columns.dtype) @ columns (+ bias per row) for unfolded windows [batch, K, pixels] and a weight
-    [out, K]: [batch, out, pixels]; a half weight is cast one slice of output channels at a time."""
-    batch = columns.shape[0]
-    out = torch.empty(batch, weight.shape[0], columns.shape[-1], dtype=columns.dtype, device=columns.device)
+    [out, K]: [batch, out, pixels]; a half weight is cast one slice of output channels at a time. The images
+    of the batch sit side by side as the columns of one product: [out, K] × [K, batch·pixels]."""
+    batch, depth, pixels = columns.shape
+    flat = columns[0] if batch == 1 else columns.transpose(0, 1).reshape(depth, batch * pixels)
+    out = torch.empty(weight.shape[0], batch * pixels, dtype=columns.dtype, device=columns.device)
     whole = weight.dtype == columns.dtype
     for first, part, part_bias in [(0, weight, bias)] if whole else slices(weight, bias, columns.dtype):
-        rows = out[:, first:first + part.shape[0]]
-        part = part.expand(batch, -1, -1)
+        rows = out[first:first + part.shape[0]]
         if part_bias is None:
-            torch.bmm(part, columns, out=rows)
+            torch.mm(part, flat, out=rows)
         else:
-            torch.baddbmm(part_bias.view(1, -1, 1), part, columns, out=rows)
-    return out
+            torch.addmm(part_bias.view(-1, 1), part, flat, out=rows)
+    return out.view(1, -1, pixels) if batch == 1 else out.view(-1, batch, pixels).transpose(0, 1).contiguous()
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
