@@ -1,5 +1,5 @@
 """Winograd 3×3 convolutions (engine/winograd.py, the default: NNPACK's F(6×6, 3×3), Loom's F(2×2, 3×3) and,
-on maps of 4×4 and less, one product with the unfolded windows) against oneDNN's direct one (--no-winograd).
+on maps of 4×4 and less, and 8×8 for wide layers, one product with the unfolded windows) against oneDNN's direct one (--no-winograd).
 
 Times, in this process with the same inputs, the SD1.5 UNet's and VAE's 3×3 convolution shapes one by one
 with each kernel (which one Loom takes, and the ratios of those it skips), then a full-size random-weight SD1.5 CFG UNet
@@ -39,6 +39,7 @@ from engine.winograd_f2x2 import winograd_f2x2_conv3x3
 # (batch, in channels, out channels, side): the UNet's at a 256² and 512² CFG step, the VAE decoder's at 128²
 # and 512²
 LAYERS = [(2, 320, 320, 32), (2, 640, 640, 16), (2, 1280, 640, 16), (2, 1280, 1280, 8), (2, 2560, 1280, 8),
+          (2, 1920, 1280, 8), (2, 640, 640, 8),
           (2, 1280, 1280, 4), (2, 2560, 1280, 4),
           (2, 320, 320, 64), (2, 640, 640, 32), (2, 1280, 1280, 16), (2, 2560, 1280, 16), (2, 960, 640, 32),
           (2, 640, 320, 64), (1, 512, 512, 16), (1, 512, 512, 64), (1, 512, 512, 128), (1, 256, 256, 256),

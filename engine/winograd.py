@@ -13,9 +13,10 @@ CPU (benchmarks/winograd_conv.py): 0.3-0.7x oneDNN's time for the SD VAE's and U
 On maps of at most SMALL_MAP_PIXELS (4×4 and less) no Winograd transform pays, and oneDNN lays the weight
 out anew on every call, which costs it more than its product there (a 1280-channel layer at 4×4 in a CFG
 batch: 37-45 ms, 13 ms with the weight laid out once): an fp32 weight takes one matrix product with the
-unfolded input windows instead (engine/chunked_cast.unfolded_product), 0.48-0.71x oneDNN's time for the
-UNet's 1280- and 2560-channel 3×3 layers at 4×4 and 0.92x at 2×2. At 8×8 it measured 0.83-1.12x across runs
-and a whole 256² UNet call took no less time with it there, so 8×8 stays direct.
+unfolded input windows instead (engine/chunked_cast.unfolded_product, the batch's images side by side as
+its columns), 0.5-0.85x oneDNN's time for 128- to 1280-channel 3×3 layers at 4×4 in a CFG batch. At 8×8
+(WIDE_MAP_PIXELS) it pays only for a wide weight: 0.81-0.88x for the UNet's 1280-output layers (1280, 1920
+and 2560 inputs), 1.0x for 960 channels, 1.06-1.11x for 128-640 outputs, which stay direct.
 
 The transforms round differently: NNPACK's outputs differ from the direct convolution by about 1e-4 of their
 scale (tests/models/test_winograd.py), far below one 8-bit pixel level. `--no-winograd` turns all three off
@@ -36,6 +37,7 @@ from engine.winograd_f2x2 import f2x2_pays, winograd_f2x2_conv3x3
 MIN_PIXELS = 32 * 32  # below this NNPACK is slower than oneDNN (its per-call kernel transform does not pay back)
 MIN_CHANNELS = 16  # a conv from or to a few channels (the UNet's first and last) is faster direct
 SMALL_MAP_PIXELS = 16  # up to this many pixels per image an fp32 weight is one product with the unfolded input
+WIDE_MAP_PIXELS, WIDE_OUT_CHANNELS = 64, 1024  # ... and up to this many for a weight of this many outputs
 # Input bytes per NNPACK call: its workspace (per thread, kept) grows with the input. 36 MiB keeps a 256² VAE
 # decode's 128-channel full-resolution layers (33.8 MB padded) in one call: 3-4% faster than two strips.
 STRIP_BYTES = 36 << 20
@@ -86,7 +88,7 @@ def _winograd_shape(conv: nn.Conv2d) -> bool:
 def winograd_kernel(x: torch.Tensor, weight: torch.Tensor) -> Callable | None:
     """The convolution faster than the direct one for this input and kernel, or None: NNPACK from 32×32 up
     (fp32 kernels only), F(2×2, 3×3) below where the batch and channels pay for its transforms, else on maps
-    of at most SMALL_MAP_PIXELS the unfolded product (fp32 kernels only)."""
+    of at most SMALL_MAP_PIXELS, or WIDE_MAP_PIXELS for a wide kernel, the unfolded product (fp32 kernels only)."""
     needs_grad = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
     if not (_enabled and x.device.type == "cpu" and x.dtype == torch.float32 and weight.is_floating_point()
             and x.dim() == 4 and not needs_grad):
@@ -96,7 +98,9 @@ def winograd_kernel(x: torch.Tensor, weight: torch.Tensor) -> Callable | None:
         return winograd_conv3x3 if winograd_available() and weight.dtype == x.dtype else None
     if f2x2_pays(x, weight):
         return winograd_f2x2_conv3x3
-    return unfolded_conv3x3 if pixels <= SMALL_MAP_PIXELS and weight.dtype == x.dtype else None
+    wide = weight.shape[0] >= WIDE_OUT_CHANNELS
+    unfolded = pixels <= SMALL_MAP_PIXELS or (wide and pixels <= WIDE_MAP_PIXELS)
+    return unfolded_conv3x3 if unfolded and weight.dtype == x.dtype else None
 
 
 def unfolded_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:

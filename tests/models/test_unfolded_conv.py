@@ -1,6 +1,7 @@
 """3×3 convolutions of the smallest maps from fp32 weights (engine/winograd.py): one product of the weight with
-the unfolded input windows, the direct convolution's result within fp32 rounding; any other map, autograd and
---no-winograd keep torch's own convolution, bit for bit."""
+the unfolded input windows (4×4 and less; 8×8 for a weight of 1,024 outputs or more), the direct convolution's
+result within fp32 rounding; any other map, autograd and --no-winograd keep torch's own convolution, bit for
+bit."""
 
 import pytest
 import torch
@@ -19,10 +20,11 @@ def products(monkeypatch):
     winograd.set_winograd(True)
 
 
-@pytest.mark.parametrize("batch, side, bias", [(2, 4, True), (1, 3, False), (3, 2, True)])
-def test_a_small_map_is_the_unfolded_product_within_fp32_rounding(products, batch, side, bias):
+@pytest.mark.parametrize("batch, side, out_channels, bias",
+                         [(2, 4, 96, True), (1, 3, 96, False), (3, 2, 96, True), (2, 8, 1024, True), (1, 8, 1024, False)])
+def test_a_small_map_is_the_unfolded_product_within_fp32_rounding(products, batch, side, out_channels, bias):
     torch.manual_seed(0)
-    conv = winograd.use_winograd(nn.Sequential(nn.Conv2d(64, 96, 3, padding=1, bias=bias)))[0]
+    conv = winograd.use_winograd(nn.Sequential(nn.Conv2d(64, out_channels, 3, padding=1, bias=bias)))[0]
     x = torch.randn(batch, 64, side, side)
     with torch.inference_mode():
         fast = conv(x)
@@ -35,9 +37,14 @@ def test_a_small_map_is_the_unfolded_product_within_fp32_rounding(products, batc
 def test_larger_maps_autograd_and_the_flag_take_the_direct_convolution(products):
     torch.manual_seed(0)
     conv = winograd.use_winograd(nn.Sequential(nn.Conv2d(64, 64, 3, padding=1)))[0]
+    wide = winograd.use_winograd(nn.Sequential(nn.Conv2d(16, 1024, 3, padding=1)))[0]
     small, larger = torch.randn(2, 64, 4, 4), torch.randn(2, 64, 5, 4)  # 16 pixels; 20
     with torch.no_grad():
         assert torch.equal(conv(larger), F.conv2d(larger, conv.weight, conv.bias, padding=1))
+        eight = torch.randn(2, 64, 8, 8)  # 8×8 pays for a wide weight only, and no larger map does
+        assert torch.equal(conv(eight), F.conv2d(eight, conv.weight, conv.bias, padding=1))
+        beyond = torch.randn(2, 16, 9, 8)
+        assert torch.equal(wide(beyond), F.conv2d(beyond, wide.weight, wide.bias, padding=1))
         winograd.set_winograd(False)
         assert torch.equal(conv(small), F.conv2d(small, conv.weight, conv.bias, padding=1))
     winograd.set_winograd(True)
