@@ -1,5 +1,6 @@
 """Winograd 3×3 convolutions (engine/winograd.py, the default: NNPACK's F(6×6, 3×3), Loom's F(2×2, 3×3) and,
-on maps of 4×4 and less, and 8×8 for wide layers, one product with the unfolded windows) against oneDNN's direct one (--no-winograd).
+on maps of 4×4 and less and 8×8 ones of wide layers, one product with the unfolded windows) against oneDNN's
+direct one (--no-winograd).
 
 Times, in this process with the same inputs, the SD1.5 UNet's and VAE's 3×3 convolution shapes one by one
 with each kernel (which one Loom takes, and the ratios of those it skips), then a full-size random-weight SD1.5 CFG UNet
