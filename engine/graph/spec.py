@@ -132,6 +132,13 @@ class NodeDefinition:
         return frozenset(i.name for i in self.spec.inputs if i.lazy or i.raw_link)
 
     @cached_property
+    def plain_call(self) -> bool:
+        """Called once per run with its inputs as they are: not async, no lazy check, no lazy or raw-link
+        inputs, no list inputs or outputs. The scheduler takes such nodes by its short path."""
+        return not (self.is_async or self.has_lazy_check or self.deferred_inputs or self.spec.input_is_list
+                    or any(output.is_list for output in self.spec.outputs))
+
+    @cached_property
     def host_hidden(self) -> dict[str, str]:
         """Hidden inputs the host fills in (name -> kind)."""
         return {name: kind for name, kind in self.hidden.items() if kind in HOST_HIDDEN_KINDS}
