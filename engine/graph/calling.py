@@ -28,16 +28,23 @@ def value_token(value: Any) -> Any:
         return ("never", next(_never_equal))
 
 
-def signature(class_type: str, fingerprint: Any, node_id: str | None, consts: dict[str, Any],
-              links: dict[str, tuple[str, int]], upstream: dict[str, bytes]) -> bytes:
-    """Cache key of a node: class, IS_CHANGED token, literals and upstream signatures (not node ids)."""
+def key_part(class_type: str, fingerprint: Any, node_id: str | None, consts: dict[str, Any],
+             links: dict[str, tuple[str, int]]) -> tuple[bytes, tuple[str, ...]]:
+    """What a node's cache key takes from the node itself (class, IS_CHANGED token, the node id where it
+    matters, literals, link names and slots; not the ids of its sources), and its sources in that order."""
     parts: list[Any] = [class_type, value_token(fingerprint), node_id]
     for name in sorted(consts):
         parts.append((name, value_token(consts[name])))
-    for name in sorted(links):
-        src, index = links[name]
-        parts.append((name, upstream.get(src) or ("never", next(_never_equal)), index))
-    return hashlib.blake2b(repr(parts).encode(), digest_size=16).digest()
+    names = sorted(links)
+    parts.extend((name, links[name][1]) for name in names)
+    return repr(parts).encode(), tuple(links[name][0] for name in names)
+
+
+def signature(own: bytes, upstream: tuple[bytes | None, ...]) -> bytes:
+    """Cache key of a node: its own part and its sources' keys (16 bytes each); a missing source never matches."""
+    if None in upstream:
+        return hashlib.blake2b(own + b"never %d" % next(_never_equal), digest_size=16).digest()
+    return hashlib.blake2b(own + b"".join(upstream), digest_size=16).digest()
 
 
 def call_batches(inputs: dict[str, list], input_is_list: bool) -> list[dict[str, Any]]:

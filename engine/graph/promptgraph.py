@@ -8,7 +8,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from engine.graph.calling import signature
+from engine.graph.calling import key_part, signature
 from engine.graph.context import ExecutionContext, _reset_current, _set_current
 from engine.graph.dag import Dag
 from engine.graph.dynprompt import DynamicPrompt
@@ -75,22 +75,27 @@ class PromptGraph:
         for node_id in order:
             node = self.node(node_id)
             definition = node.definition
-            upstream = None
             if definition.has_fingerprint:
-                fingerprint = await self._fingerprint(node, make_context)
+                own, sources = self._key_part(node, await self._fingerprint(node, make_context))
             else:
-                # Without IS_CHANGED the signature depends only on the node, which the validation memo
-                # reuses only when its inputs are identical plain values (never NaN), and its sources'.
-                upstream = tuple([sigs.get(src) for src, _ in node.links.values()])  # a list: faster than a generator
-                if node.signed is not None and node.signed[0] == upstream:
-                    sigs[node_id] = node.signed[1]
-                    continue
-                fingerprint = None
-            unique = definition.spec.not_idempotent or "UNIQUE_ID" in definition.hidden.values()
-            sigs[node_id] = signature(node.class_type, fingerprint, node_id if unique else None,
-                                      node.consts, node.links, sigs)
-            if upstream is not None and None not in upstream:  # a missing source never matches: not kept
+                # Without IS_CHANGED the node's own part depends only on the node, which the validation memo
+                # reuses only when its inputs are identical plain values (never NaN): it is kept with the node.
+                if node.key_part is None:
+                    node.key_part = self._key_part(node, None)
+                own, sources = node.key_part
+            upstream = tuple([sigs.get(src) for src in sources])  # a list: faster than a generator
+            if node.signed is not None and node.signed[0] == upstream:
+                sigs[node_id] = node.signed[1]
+                continue
+            sigs[node_id] = signature(own, upstream)
+            if not definition.has_fingerprint and None not in upstream:  # a missing source never matches
                 node.signed = (upstream, sigs[node_id])
+
+    @staticmethod
+    def _key_part(node: ParsedNode, fingerprint: Any) -> tuple[bytes, tuple[str, ...]]:
+        definition = node.definition
+        unique = definition.spec.not_idempotent or "UNIQUE_ID" in definition.hidden.values()
+        return key_part(node.class_type, fingerprint, node.id if unique else None, node.consts, node.links)
 
     async def _fingerprint(self, node: ParsedNode, make_context: ContextFactory) -> Any:
         """IS_CHANGED with constants only (links as None); exceptions count as NaN (always re-run)."""

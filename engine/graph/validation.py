@@ -47,6 +47,8 @@ class ParsedNode:
     #: (upstream signatures, signature) of the last run that signed this node: a node reused by the
     #: validation memo under unchanged sources is not hashed again (promptgraph.py)
     signed: tuple[tuple[bytes, ...], bytes] | None = field(default=None, compare=False, repr=False)
+    #: (own part of the signature, its sources in that order) of a node without IS_CHANGED (calling.key_part)
+    key_part: tuple[bytes, tuple[str, ...]] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass

@@ -87,6 +87,21 @@ def test_renumbered_identical_graph_hits_the_cache(h):
     assert CALLS == []
 
 
+def test_inputs_listed_in_another_order_hit_the_cache_but_swapped_links_do_not(h):
+    def prompt(inputs):
+        return {"x": {"class_type": "Const", "inputs": {"value": 1}},
+                "y": {"class_type": "Const", "inputs": {"value": 5}},
+                "add": {"class_type": "Add", "inputs": inputs},
+                "out": {"class_type": "Record", "inputs": {"value": ["add", 0]}}}
+
+    h.run(prompt({"a": ["x", 0], "b": ["y", 0]}))
+    h.run(prompt({"b": ["y", 0], "a": ["x", 0]}))
+    assert CALLS == []
+    result = h.run(prompt({"a": ["y", 0], "b": ["x", 0]}))
+    assert CALLS == ["add", "out"]
+    assert result.outputs["out"] == {"value": [6]}
+
+
 def test_is_changed_value_change_reruns_the_node(h):
     prompt = {"f": {"class_type": "V1Fingerprint", "inputs": {"name": "x"}},
               "o": {"class_type": "Record", "inputs": {"value": ["f", 0]}}}
