@@ -96,7 +96,7 @@ class Executor:
                                  dropped_outputs=validation.dropped_outputs)
         sink(Event(ev.EXECUTION_START, {"prompt_id": prompt_id, "timestamp": ev.timestamp_ms()}))
         try:
-            await self._prepare(run, validation.order, prompt)
+            await self._prepare(run, validation, prompt)
             sink(Event(ev.EXECUTION_CACHED, {"nodes": list(run.hits), "prompt_id": prompt_id,
                                              "timestamp": ev.timestamp_ms()}))
             run.start_roots(validation.good_outputs)
@@ -113,9 +113,15 @@ class Executor:
         _collect(run, result)
         return result
 
-    async def _prepare(self, run: PromptRun, order: list[str], prompt: dict) -> None:
+    async def _prepare(self, run: PromptRun, validation: ValidationResult, prompt: dict) -> None:
         """Sign every needed node (validation's topological order), keep the cache entries it uses, find hits."""
-        await run.graph.sign_in_order(order, run.context)
+        order = validation.order
+        if validation.signatures:
+            run.sigs.update(validation.signatures)
+        else:
+            await run.graph.sign_in_order(order, run.context)
+            if not any(run.nodes[node_id].definition.has_fingerprint for node_id in order):
+                validation.signatures.update((node_id, run.sigs[node_id]) for node_id in order)
         self.cache.begin_prompt(run.sigs.values())
         live = set(prompt)
         for key in [k for k in self.objects if k[0] not in live]:

@@ -62,6 +62,9 @@ class ValidationResult:
     graph: Dag | None = None
     #: topological order of the nodes the good outputs need
     order: list[str] = field(default_factory=list)
+    #: cache signatures of `order`'s nodes, from a run of this prompt where none has IS_CHANGED: shared with
+    #: the validation memo's copies (validation_memo.py), so the same prompt queued again is not signed again
+    signatures: dict[str, bytes] = field(default_factory=dict)
 
 
 def make_error(kind: str, message: str, details: str = "", **extra_info: Any) -> dict:

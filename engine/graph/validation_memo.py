@@ -152,7 +152,8 @@ class ValidationMemo:
 
 
 def _copy(result: ValidationResult) -> ValidationResult:
-    """A result whose containers are its own (a run adds ephemeral nodes; callers annotate errors)."""
+    """A result whose containers are its own (a run adds ephemeral nodes; callers annotate errors), except
+    `signatures`: the first run of the prompt fills it for every later copy."""
     return dataclasses.replace(result, nodes=dict(result.nodes), order=list(result.order),
                                good_outputs=list(result.good_outputs), node_errors={},
                                dropped_outputs=list(result.dropped_outputs))

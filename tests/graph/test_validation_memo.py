@@ -2,11 +2,13 @@
 verdict changed: the node's inputs (value or type), the classes of its sources, or a verdict that can change
 by itself (custom validators, combos). The oracle is the same prompt validated by a fresh registry."""
 
+import asyncio
 import copy
 
 import pytest
-from graph_nodes import Harness, chain, make_registry
+from graph_nodes import CALLS, FINGERPRINTS, Harness, chain, make_registry
 
+from engine.graph.promptgraph import PromptGraph
 from engine.graph.validation import validate_prompt
 
 
@@ -117,6 +119,39 @@ def test_the_same_json_prompt_again_gets_the_kept_verdict_in_containers_of_its_o
     again.order.append("extra")
     third = validate_prompt(prompt, registry, parsed_json=True)
     assert "extra" not in third.nodes and third.order == fresh.order
+
+
+def queue_json(harness: Harness, prompt: dict):
+    """Run `prompt` as the server does: validated as parsed JSON text (the memo may recall it), then executed."""
+    checked = validate_prompt(copy.deepcopy(prompt), harness.registry, parsed_json=True)
+    CALLS.clear()
+    return asyncio.run(harness.executor.execute(prompt, "p", harness.log, validation=checked))
+
+
+def test_the_same_json_prompt_queued_again_is_all_cached_without_being_signed_again(monkeypatch):
+    harness = Harness()
+    assert len(queue_json(harness, chain(30)).executed) == 31
+    signed = []
+    sign = PromptGraph.sign_in_order
+    monkeypatch.setattr(PromptGraph, "sign_in_order", lambda graph, order, make_context: (
+        signed.append(order), sign(graph, order, make_context))[1])
+    again = queue_json(harness, chain(30))
+    assert again.executed == [] and len(again.cached) == 31 and signed == []
+    assert again.outputs == {"30": {"value": [29]}}
+    other = queue_json(harness, chain(30, value=1))  # another prompt: signed, and all of it runs again
+    assert len(other.executed) == 31 and len(signed) == 1 and other.outputs == {"30": {"value": [30]}}
+
+
+def test_the_same_json_prompt_with_is_changed_queued_again_asks_is_changed_every_time(monkeypatch):
+    harness = Harness()
+    prompt = {"f": {"class_type": "V1Fingerprint", "inputs": {"name": "x"}},
+              "o": {"class_type": "Record", "inputs": {"value": ["f", 0]}}}
+    monkeypatch.setitem(FINGERPRINTS, "value", "a")
+    queue_json(harness, prompt)
+    assert queue_json(harness, prompt).executed == []
+    FINGERPRINTS["value"] = "b"
+    result = queue_json(harness, prompt)
+    assert result.executed == ["f", "o"] and result.outputs == {"o": {"value": ["x:b"]}}
 
 
 def test_json_prompts_that_differ_only_in_type_or_targets_are_validated_on_their_own(registry):
