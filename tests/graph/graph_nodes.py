@@ -157,22 +157,6 @@ class V1Switch:
         return (a if use_a else b,)
 
 
-class V1Short:
-    """Declares two outputs and returns only the first: readers of the second get None, as in ComfyUI."""
-
-    CATEGORY = "test/v1"
-    RETURN_TYPES = ("INT", "INT")
-    FUNCTION = "first"
-
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"x": ("INT", {"forceInput": True})}}
-
-    def first(self, x):
-        ran()
-        return (x,)
-
-
 class V1Sum:
     CATEGORY = "test/v1"
     INPUT_IS_LIST = True
@@ -296,7 +280,7 @@ class V1Slow:
 
 
 V1_NODES = {
-    "V1Scale": V1Scale, "V1Switch": V1Switch, "V1Short": V1Short, "V1Sum": V1Sum, "V1Fingerprint": V1Fingerprint,
+    "V1Scale": V1Scale, "V1Switch": V1Switch, "V1Sum": V1Sum, "V1Fingerprint": V1Fingerprint,
     "V1Unique": V1Unique, "V1Hidden": V1Hidden, "V1Repeat": V1Repeat, "V1Gate": V1Gate, "V1Slow": V1Slow,
 }
 NATIVE_NODES = [Const, Add, Record, Fail, Sleep, Range, Steps, Pick]

@@ -178,18 +178,6 @@ def test_loud_blocker_reports_an_error_for_the_blocked_node(h):
     assert result.blocked == {"after": "gate closed"}
 
 
-def test_a_result_shorter_than_the_declared_outputs_gives_none_to_the_missing_slots_readers(h):
-    prompt = {
-        "c": {"class_type": "Const", "inputs": {"value": 7}},
-        "short": {"class_type": "V1Short", "inputs": {"x": ["c", 0]}},
-        "first": {"class_type": "Record", "inputs": {"value": ["short", 0]}},
-        "second": {"class_type": "Record", "inputs": {"value": ["short", 1]}},
-    }
-    result = h.run(prompt)
-    assert result.status == "success"
-    assert result.outputs == {"first": {"value": [7]}, "second": {"value": [None]}}
-
-
 def test_node_exception_reports_node_class_type_traceback_and_inputs(h):
     prompt = {
         "c": {"class_type": "Const", "inputs": {"value": 7}},
