@@ -13,9 +13,8 @@ each weight slice with its unfolded input windows: output channels as rows, the 
 as columns (the windows times the transposed slice, as before, took 1.4-1.5x as long for the 1280- and
 2560-channel layers at 4×4; a 256² CFG step of SD1.5 with fp16 weights took 3.2% less time with this order;
 one product for the batch instead of one per image measured the same there, and 0.96-1.0x for an 8×8
-layer's whole fp32 weight in engine/winograd.py). F(2×2, 3×3)
-(engine/winograd.py, the 16² maps) casts its own kernel chunks into the same buffer; on larger maps the whole
-weight is cast.
+layer's whole fp32 weight in engine/winograd.py). F(2×2, 3×3) (engine/winograd.py, the 16² maps) casts its
+own kernel chunks into the same buffer; on larger maps the whole weight is cast.
 
 `unfolded_product` (whole for an fp32 weight) also serves engine/winograd.py's 3×3 convolutions of small maps.
 """

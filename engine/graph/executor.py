@@ -118,10 +118,8 @@ class Executor:
         order = validation.order
         if validation.signatures:
             run.sigs.update(validation.signatures)
-        else:
-            await run.graph.sign_in_order(order, run.context)
-            if not any(run.nodes[node_id].definition.has_fingerprint for node_id in order):
-                validation.signatures.update((node_id, run.sigs[node_id]) for node_id in order)
+        elif await run.graph.sign_in_order(order, run.context):
+            validation.signatures.update((node_id, run.sigs[node_id]) for node_id in order)
         self.cache.begin_prompt(run.sigs.values())
         live = set(prompt)
         for key in [k for k in self.objects if k[0] not in live]:

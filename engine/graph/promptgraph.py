@@ -69,13 +69,16 @@ class PromptGraph:
         await self.sign_in_order(order, make_context)
         return order
 
-    async def sign_in_order(self, order: list[str], make_context: ContextFactory) -> None:
-        """Signatures for nodes listed sources first: class, IS_CHANGED, literals, upstream signatures."""
+    async def sign_in_order(self, order: list[str], make_context: ContextFactory) -> bool:
+        """Signatures for nodes listed sources first: class, IS_CHANGED, literals, upstream signatures. True
+        when no node has IS_CHANGED: the signatures then follow from the prompt alone."""
         sigs = self.sigs
+        from_prompt = True
         for node_id in order:
             node = self.node(node_id)
             definition = node.definition
             if definition.has_fingerprint:
+                from_prompt = False
                 own, sources = self._key_part(node, await self._fingerprint(node, make_context))
             else:
                 # Without IS_CHANGED the node's own part depends only on the node, which the validation memo
@@ -90,6 +93,7 @@ class PromptGraph:
             sigs[node_id] = signature(own, upstream)
             if not definition.has_fingerprint and None not in upstream:  # a missing source never matches
                 node.signed = (upstream, sigs[node_id])
+        return from_prompt
 
     @staticmethod
     def _key_part(node: ParsedNode, fingerprint: Any) -> tuple[bytes, tuple[str, ...]]:
