@@ -14,12 +14,21 @@ from typing import Any
 
 import orjson
 
-_OPTIONS = orjson.OPT_NON_STR_KEYS  # {1: ...} -> {"1": ...}, as json.dumps writes it
-
 
 def dumps(value: Any, default: Callable[[Any], Any] | None = None) -> str:
     """`value` as compact JSON text; `default` turns an object JSON does not know into one it does."""
+    return dumps_utf8(value, default).decode()
+
+
+def dumps_utf8(value: Any, default: Callable[[Any], Any] | None = None) -> bytes:
+    """`dumps` as UTF-8 bytes, what a socket sends (orjson writes them directly). Keys that are not text are
+    rare and make orjson twice as slow when allowed (0.9 µs for a per-node message instead of 0.5): they
+    are allowed only when a dict has them."""
     try:
-        return orjson.dumps(value, default=default, option=_OPTIONS).decode()
+        return orjson.dumps(value, default=default)
     except orjson.JSONEncodeError:
-        return json.dumps(value, default=default, separators=(",", ":"), allow_nan=True)
+        pass
+    try:
+        return orjson.dumps(value, default=default, option=orjson.OPT_NON_STR_KEYS)  # {1: ...} -> {"1": ...}
+    except orjson.JSONEncodeError:
+        return json.dumps(value, default=default, separators=(",", ":"), allow_nan=True).encode()

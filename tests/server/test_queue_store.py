@@ -122,3 +122,15 @@ def test_history_keeps_integers_beyond_64_bits_and_stores_nan_outputs_as_null(tm
     entry = PromptQueue(tmp_path / "q.db").history_entry("big")
     assert entry["prompt"][2]["1"]["inputs"]["seed"] == seed
     assert entry["outputs"]["1"] == {"score": [None, 1.5], "7": "int key"}
+
+
+
+def test_outputs_json_cannot_hold_as_they_are_are_stored_as_a_browser_reads_them(tmp_path):
+    q = PromptQueue(tmp_path / "q.db")
+    for pid, outputs in (("keys", {"1": {"by_frame": {0: "first", 1: "second"}, "score": [float("nan")]}}),
+                         ("big", {"1": {"seed": [2 ** 70]}})):
+        q.put(_item(q, pid))
+        q.finish(q.claim(0), outputs, make_status("success", True, []))
+    stored = PromptQueue(tmp_path / "q.db")
+    assert stored.history_entry("keys")["outputs"]["1"] == {"by_frame": {"0": "first", "1": "second"}, "score": [None]}
+    assert stored.history_entry("big")["outputs"]["1"] == {"seed": [2 ** 70]}
