@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from engine.json_text import dumps
+from engine.json_text import dumps_utf8
 from web.loop_outbox import LoopOutbox, Message
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,9 @@ PREVIEW_IMAGE_WITH_METADATA = 4
 IMAGE_FORMATS = {"JPEG": 1, "PNG": 2}
 MAX_BACKLOG = 10_000  # messages waiting for one socket before it is dropped as stuck
 RAW_WRITE_LIMIT = 1 << 20  # bytes unsent to a socket beyond which writes wait for it to drain
+TEXT, BINARY = WSMsgType.TEXT, WSMsgType.BINARY
+Outgoing = tuple[bytes, WSMsgType]  # a message encoded once, whatever the number of sockets it goes to
+_SHORT_HEADERS = {op: [bytes((0x80 | op, size)) for size in range(126)] for op in (TEXT, BINARY)}
 
 
 def _as_json(value: Any) -> Any:
@@ -38,8 +41,9 @@ def _as_json(value: Any) -> Any:
     return as_json() if callable(as_json) else str(value)
 
 
-def _encode(message: dict) -> str:
-    return dumps(message, _as_json)
+def _text(event: str, data: dict) -> Outgoing:
+    """The text frame of a `{"type", "data"}` message."""
+    return dumps_utf8({"type": event, "data": data}, _as_json), TEXT
 
 
 def encode_preview(image, fmt: str | None = None, max_size: int = 512) -> tuple[bytes, str]:
@@ -67,7 +71,7 @@ def frame(payload: bytes, opcode: int) -> bytes:
     """One unmasked, final websocket frame (RFC 6455 §5.2): what a server sends without compression."""
     size = len(payload)
     if size < 126:
-        return struct.pack(">BB", 0x80 | opcode, size) + payload
+        return _SHORT_HEADERS[opcode][size] + payload
     if size < 1 << 16:
         return struct.pack(">BBH", 0x80 | opcode, 126, size) + payload
     return struct.pack(">BBQ", 0x80 | opcode, 127, size) + payload
@@ -85,12 +89,12 @@ class _Client:
     def __init__(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None):
         self.ws = ws
         self.transport = transport if isinstance(transport, asyncio.WriteTransport) else None
-        self.pending: collections.deque[str | bytes | None] = collections.deque()  # None: close the writer
+        self.pending: collections.deque[Outgoing | None] = collections.deque()  # None: close the writer
         self.wake = asyncio.Event()
         self.flags: dict = {}
 
-    def put(self, payload: str | bytes | None) -> None:
-        self.pending.append(payload)
+    def put(self, message: Outgoing | None) -> None:
+        self.pending.append(message)
         self.wake.set()
 
     async def write_loop(self) -> None:
@@ -107,17 +111,14 @@ class _Client:
             if end < len(batch):
                 return
 
-    async def _write(self, payloads: list[str | bytes]) -> None:
+    async def _write(self, messages: list[Outgoing]) -> None:
         transport = self.transport
         if (transport is not None and not self.ws.compress and not self.ws.closed and not transport.is_closing()
                 and transport.get_write_buffer_size() < RAW_WRITE_LIMIT):
-            transport.write(b"".join(frame(p, 2) if isinstance(p, bytes) else frame(p.encode(), 1) for p in payloads))
+            transport.write(b"".join([frame(payload, opcode) for payload, opcode in messages]))
             return
-        for payload in payloads:
-            if isinstance(payload, bytes):
-                await self.ws.send_bytes(payload)
-            else:
-                await self.ws.send_str(payload)
+        for payload, opcode in messages:
+            await self.ws.send_frame(payload, opcode)
 
 
 class Hub:
@@ -146,7 +147,7 @@ class Hub:
 
     def send(self, event: str, data: dict, client_id: str | None = None) -> None:
         """Queue a `{"type", "data"}` message for `client_id`'s sockets, or for everyone when None."""
-        self._deliver(_encode({"type": event, "data": data}), client_id)
+        self._deliver(_text(event, data), client_id)
 
     def send_batch(self, messages: list[Message]) -> None:
         """`send` for many messages at once (the other threads' batches): each target looked up once."""
@@ -156,30 +157,30 @@ class Hub:
             if clients is None:
                 clients = targets[message.client_id] = self._targets(message.client_id)
             if clients:
-                payload = _encode({"type": message.event, "data": message.data})
+                text = _text(message.event, message.data)
                 for client in clients:
-                    self._put(client, payload)
+                    self._put(client, text)
 
     def send_preview(self, plain: bytes, rich: bytes, client_id: str | None = None) -> None:
         """A preview: the metadata frame to clients that announced supports_preview_metadata."""
         for client in self._targets(client_id):
-            self._put(client, rich if client.flags.get("supports_preview_metadata") else plain)
+            self._put(client, (rich if client.flags.get("supports_preview_metadata") else plain, BINARY))
 
-    def _deliver(self, payload: str | bytes, client_id: str | None) -> None:
+    def _deliver(self, message: Outgoing, client_id: str | None) -> None:
         for client in self._targets(client_id):
-            self._put(client, payload)
+            self._put(client, message)
 
     def _targets(self, client_id: str | None) -> list[_Client]:
         if client_id is None:
             return [c for group in self.clients.values() for c in group]
         return list(self.clients.get(client_id, ()))
 
-    def _put(self, client: _Client, payload: str | bytes) -> None:
+    def _put(self, client: _Client, message: Outgoing) -> None:
         if len(client.pending) >= MAX_BACKLOG:
             log.warning("dropping a websocket client: %d messages unread", MAX_BACKLOG)
             asyncio.ensure_future(client.ws.close())
             return
-        client.put(payload)
+        client.put(message)
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         """GET /ws?clientId=: the websocket; reusing a clientId resumes that client's stream.
@@ -206,7 +207,7 @@ class Hub:
         writer = asyncio.ensure_future(client.write_loop())
         try:
             for event, data in self.on_connect(client_id):
-                client.put(_encode({"type": event, "data": data}))
+                client.put(_text(event, data))
             first = True
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT and first:
@@ -229,7 +230,7 @@ class Hub:
             return
         if isinstance(message, dict) and message.get("type") == "feature_flags":
             client.flags = message.get("data") or {}
-            client.put(_encode({"type": "feature_flags", "data": self.server_flags}))
+            client.put(_text("feature_flags", self.server_flags))
 
     async def close_all(self) -> None:
         for group in list(self.clients.values()):
