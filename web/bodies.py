@@ -80,7 +80,9 @@ def _nested_deeper(raw: bytes, limit: int) -> bool:
     lowers the nesting by at most one, so text that empties in `limit` + 1 rounds nests no deeper. Dropping
     adjacent quotes first leaves the brackets outside strings as they were (an empty string goes, or two
     strings with no bracket between them become one), and few strings to split on."""
-    marks = raw.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_MARKS).replace(b'""', b"")
+    if b"\\" in raw:  # most bodies have no escapes: two copies of a 74 KB prompt saved (0.18 ms)
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    marks = raw.translate(None, _NOT_MARKS).replace(b'""', b"")
     brackets = b"".join(marks.split(b'"')[::2])  # only brackets are left outside the quotes
     rounds = 0
     while brackets:
