@@ -10,6 +10,13 @@ socket, and every system call on the way hands the GIL to the worker and waits t
 A call (a prompt's end, a preview) flushes at once. While the loop is behind, `progress_state`
 messages of one prompt and client are merged (they carry the nodes that changed, so the merge
 keeps the latest state of each) and go out once, where the last one stood.
+
+A burst (HANDOFF_MESSAGES within HANDOFF_BURST_S: the `executed` messages of a cached run's outputs) is
+handed over at once, its producer waiting (the GIL released) until the loop has written it. Otherwise the
+loop, which waits up to the interpreter's 5 ms switch interval for the GIL while the worker computes, sent
+the whole burst at the prompt's end, and the client's reading of it (~10 µs a message) came on top of the
+run: a 1,001-node cached fan-out through the server went from 21.1 to 17.6 ms with the hand-off. Slower
+streams (a chain's per-node messages) keep the pace: a hand-off costs two thread wake-ups.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +32,9 @@ log = logging.getLogger(__name__)
 PROGRESS_STATE = "progress_state"
 GATHER_S = 0.001  # how long the first message after a quiet spell waits for company
 PACE_S = 0.01  # while messages keep coming, the least time between two batches (100 a second)
+HANDOFF_MESSAGES = 128  # a batch that grows this large within HANDOFF_BURST_S is handed over at once
+HANDOFF_BURST_S = 0.003
+HANDOFF_WAIT_S = 0.005  # the longest its producer waits for the loop to have written it
 
 
 class Message:
@@ -69,6 +80,7 @@ class LoopOutbox:
         self._items: list[Any] = []
         self._lock = threading.Lock()
         self._flushed_at = float("-inf")  # loop time of the last batch
+        self._batch_began = 0.0  # monotonic time of the first message waiting
 
     def message(self, event: str, data: dict, client_id: str | None = None) -> None:
         """Send a websocket message from any thread."""
@@ -81,12 +93,36 @@ class LoopOutbox:
     def _add(self, item: Any, at_once: bool) -> None:
         with self._lock:
             self._items.append(item)
-            first = len(self._items) == 1  # otherwise a flush is already scheduled and will take this one too
-        if (first or at_once) and not self.loop.is_closed():
+            count = len(self._items)
+            if count == 1:
+                self._batch_began = time.monotonic()
+        first = count == 1  # otherwise a flush is already scheduled and will take this one too
+        if count == HANDOFF_MESSAGES and not at_once and time.monotonic() - self._batch_began < HANDOFF_BURST_S:
+            self._hand_off()
+        elif (first or at_once) and not self.loop.is_closed():
             try:
                 self.loop.call_soon_threadsafe(self._flush if at_once else self._schedule)
             except RuntimeError:  # the loop closed in between: the server is gone
                 pass
+
+    def _hand_off(self) -> None:
+        """Have the loop send the batch now, and wait until its sockets were written (the loop's own thread
+        does not wait for itself)."""
+        done = threading.Event()
+        try:
+            self.loop.call_soon_threadsafe(self._flush_then, done.set)
+        except RuntimeError:  # the loop closed: the server is gone
+            return
+        try:
+            on_loop = asyncio.get_running_loop() is self.loop
+        except RuntimeError:  # a thread without a loop of its own
+            on_loop = False
+        if not on_loop:
+            done.wait(HANDOFF_WAIT_S)
+
+    def _flush_then(self, signal: Callable[[], None]) -> None:
+        self._flush()
+        self.loop.call_soon(signal)  # after the sockets' writers ran
 
     def _schedule(self) -> None:
         delay = max(GATHER_S, self._flushed_at + PACE_S - self.loop.time())

@@ -102,3 +102,40 @@ async def test_a_call_sends_what_waits_for_the_pace_at_once(monkeypatch):
     outbox.call(done.set)
     await asyncio.wait_for(done.wait(), 10)
     assert seen == ["executing", "executed"]
+
+
+async def _burst_from_a_thread(outbox: LoopOutbox, seen: list) -> int:
+    """Send HANDOFF_MESSAGES messages from another thread; how many the loop delivered when the last send returned."""
+    def produce() -> int:
+        for i in range(loop_outbox.HANDOFF_MESSAGES):
+            outbox.message("executed", {"i": i}, "c")
+        return len(seen)
+
+    return await asyncio.to_thread(produce)
+
+
+async def test_a_burst_is_delivered_while_its_producer_waits(monkeypatch):
+    """A cached run's outputs: the client reads the first of them while the worker makes the rest."""
+    for name in ("GATHER_S", "PACE_S", "HANDOFF_BURST_S", "HANDOFF_WAIT_S"):  # only the hand-off may send
+        monkeypatch.setattr(loop_outbox, name, 60.0)
+    seen: list = []
+    outbox = LoopOutbox(asyncio.get_running_loop(), lambda batch: seen.extend(m.data["i"] for m in batch))
+    assert await _burst_from_a_thread(outbox, seen) == loop_outbox.HANDOFF_MESSAGES
+    assert seen == list(range(loop_outbox.HANDOFF_MESSAGES))
+
+
+async def test_a_slow_stream_is_not_handed_off_and_the_loop_never_waits_for_itself(monkeypatch):
+    for name in ("GATHER_S", "PACE_S", "HANDOFF_WAIT_S"):
+        monkeypatch.setattr(loop_outbox, name, 60.0)
+    monkeypatch.setattr(loop_outbox, "HANDOFF_BURST_S", 0.0)  # every stream counts as slow
+    seen: list = []
+    outbox = LoopOutbox(asyncio.get_running_loop(), lambda batch: seen.extend(m.data["i"] for m in batch))
+    assert await _burst_from_a_thread(outbox, seen) == 0
+    monkeypatch.setattr(loop_outbox, "HANDOFF_BURST_S", 60.0)
+    on_loop = LoopOutbox(asyncio.get_running_loop(), lambda batch: seen.extend(m.data["i"] for m in batch))
+    began = time.monotonic()
+    for i in range(loop_outbox.HANDOFF_MESSAGES):  # on the loop's own thread: a burst, but no waiting for itself
+        on_loop.message("executed", {"i": i}, "c")
+    assert time.monotonic() - began < 30
+    await asyncio.sleep(0)
+    assert seen == list(range(loop_outbox.HANDOFF_MESSAGES))  # handed over all the same
