@@ -7,7 +7,9 @@ websocket client and prints, per server and as Loom / ComfyUI:
 - server ready time (process start -> first answer of GET /prompt) and RSS at ready, the median of
   --starts fresh starts, and the time until GET /object_info answers on the last of them (Loom opens
   its port before its nodes load; the graph figures start after);
-- 1,000-node chain, cold (µs per node) and a 1,000-node fan-out's fully cached re-run (ms);
+- 1,000-node chain, cold (µs per node), after one 10-node chain (the server's first prompt carries one-time
+  costs, Loom's heap freeze among them: 145 µs/node against 117-120 for the next five here), and a
+  1,000-node fan-out's fully cached re-run (ms);
 - UNet step time (fastest step after the first, from the `progress` messages) per size and sampler;
 - VAE decode time (from `executing` VAEDecode to `executing` of the next node) per size;
 - peak RSS of the server process after the txt2img runs (VmHWM).
@@ -224,6 +226,7 @@ async def collect(url: str, process: subprocess.Popen, began: float, figures: di
 
 
 async def graph_figures(session, url: str, figures: dict, args) -> None:
+    await run_prompt(session, url, chain(10, 0), args.timeout)
     colds = []
     for repeat in range(args.repeats):
         run = await run_prompt(session, url, chain(GRAPH_NODES, 1000 + repeat), args.timeout)
