@@ -94,9 +94,9 @@ class LoopOutbox:
         with self._lock:
             self._items.append(item)
             count = len(self._items)
-            if count == 1:
+            first = count == 1  # otherwise a flush is already scheduled and will take this one too
+            if first:
                 self._batch_began = time.monotonic()
-        first = count == 1  # otherwise a flush is already scheduled and will take this one too
         if count == HANDOFF_MESSAGES and not at_once and time.monotonic() - self._batch_began < HANDOFF_BURST_S:
             self._hand_off()
         elif (first or at_once) and not self.loop.is_closed():
