@@ -9,8 +9,7 @@ from typing import Annotated
 from pydantic import Field
 
 from engine.graph.native import Node, Out, Socket, Widget, node
-from engine.models.checkpoint import open_checkpoint
-from engine.models.gligen import Gligen, load_gligen
+from engine.values.gligen import GligenModel, gligen_model
 from engine.values.text_encoder import placed_clip
 from nodes.model_files import file_version, folders_of, model_files, model_manager
 
@@ -19,17 +18,14 @@ MAX_RESOLUTION = 16384
 
 @node(category="loaders", outputs=[Out("GLIGEN")])
 class GLIGENLoader(Node):
-    """Load a GLIGEN model (position net + gated self-attention fusers) from models/gligen."""
+    """Load a GLIGEN model (position net + gated self-attention fusers) from models/gligen; its weights
+    are read when a sampler first uses it."""
 
     gligen_name: Annotated[str, model_files("gligen", "A file in models/gligen.")]
 
     def run(self, ctx):
         path = folders_of(ctx).find("gligen", self.gligen_name)
-        try:
-            return (load_gligen(open_checkpoint(path), f"GLIGENLoader: gligen_name {self.gligen_name!r}"),)
-        except (KeyError, RuntimeError) as error:
-            raise ValueError(f"GLIGENLoader: gligen_name {self.gligen_name!r} does not have the GLIGEN "
-                             f"layout: {error}") from error
+        return (gligen_model(model_manager(ctx), path, f"GLIGENLoader: gligen_name {self.gligen_name!r}"),)
 
     @classmethod
     def is_changed(cls, gligen_name: str) -> str:
@@ -51,7 +47,7 @@ class GLIGENTextBoxApply(Node):
     y: Annotated[int, Widget(step=8)] = Field(0, ge=0, le=MAX_RESOLUTION)
 
     def run(self, ctx):
-        if not isinstance(self.gligen_textbox_model, Gligen):
+        if not isinstance(self.gligen_textbox_model, GligenModel):
             raise TypeError("GLIGENTextBoxApply: gligen_textbox_model must come from GLIGENLoader, got "
                             f"{type(self.gligen_textbox_model).__name__}")
         with placed_clip(model_manager(ctx), self.clip) as encoder:

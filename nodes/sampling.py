@@ -15,6 +15,7 @@ from engine.sampling import SAMPLERS, SCHEDULERS, sample
 from engine.sampling.previews import latent_preview
 from engine.values.control import controls_bound
 from engine.values.denoiser import sampling_model
+from engine.values.gligen import gligens_bound
 from engine.values.model_patcher import ModelPatcher
 from nodes.model_files import model_manager
 
@@ -38,37 +39,38 @@ def _progress(ctx, model: ModelPatcher):
     return report
 
 
-def placer(ctx):
-    """The guiders' `place` for this run: the UNet (and the ControlNets of "positive"/"negative") on the
-    compute device while a sampler runs, interruptible before it starts."""
-
-    @contextmanager
-    def place(model: ModelPatcher, conds: dict, batch: int) -> Iterator[tuple[object, dict]]:
-        manager = model_manager(ctx)
-        ctx.check_interrupt()
-        with manager.use(model.handle) as unet:
-            sampler_model = sampling_model(model, unet)
-            pair = conds.get("positive", []), conds.get("negative", [])
-            latent = {"samples": torch.empty(batch)}
-            with controls_bound(manager, model, sampler_model, latent, *pair) as (positive, negative):
-                bound = {**conds, "positive": positive}
-                if "negative" in conds:
-                    bound["negative"] = negative
+@contextmanager
+def _placed(ctx, model: ModelPatcher, conds: dict, latent: dict) -> Iterator[tuple[object, dict]]:
+    """The UNet, and the ControlNets and GLIGEN models `conds` use, on the compute device for the block;
+    yields the sampler's model and `conds` bound to them. Interruptible before anything is placed."""
+    manager = model_manager(ctx)
+    ctx.check_interrupt()
+    with manager.use(model.handle) as unet:
+        sampler_model = sampling_model(model, unet)
+        pair = conds.get("positive", []), conds.get("negative", [])
+        with controls_bound(manager, model, sampler_model, latent, *pair) as (positive, negative):
+            controlled = {**conds, "positive": positive}
+            if "negative" in conds:
+                controlled["negative"] = negative
+            with gligens_bound(manager, controlled) as bound:
                 yield sampler_model, bound
+
+
+def placer(ctx):
+    """The guiders' `place` for this run (see `_placed`)."""
+
+    def place(model: ModelPatcher, conds: dict, batch: int):
+        return _placed(ctx, model, conds, {"samples": torch.empty(batch)})
 
     return place
 
 
 def run_sampler(ctx, model: ModelPatcher, latent: dict, *, positive: list, negative: list, **settings) -> dict:
-    """engine.sampling.sample with the UNet (and any ControlNets of the conditioning) placed on the compute
-    device for the whole run."""
-    manager = model_manager(ctx)
-    ctx.check_interrupt()
-    with manager.use(model.handle) as unet:
-        sampler_model = sampling_model(model, unet)
-        with controls_bound(manager, model, sampler_model, latent, positive, negative) as conditioning:
-            return sample(sampler_model, latent=latent, callback=_progress(ctx, model),
-                          positive=conditioning[0], negative=conditioning[1], **settings)
+    """engine.sampling.sample with the UNet (and the ControlNets and GLIGEN models of the conditioning)
+    placed on the compute device for the whole run."""
+    with _placed(ctx, model, {"positive": positive, "negative": negative}, latent) as (sampler_model, conds):
+        return sample(sampler_model, latent=latent, callback=_progress(ctx, model),
+                      positive=conds["positive"], negative=conds["negative"], **settings)
 
 
 @node(category="sampling", display_name="KSampler", outputs=[Out("LATENT", tooltip="The denoised latent.")])

@@ -21,6 +21,7 @@ from engine.models.transformer import CrossAttention, FeedForward
 MAX_OBJECTS = 30  # boxes per prompt; the position net always sees this many (padded with null tokens)
 FOURIER_FREQS = 8
 POSITION_HIDDEN = 512
+NULL_FEATURE_KEY = "position_net.null_positive_feature"  # every GLIGEN file has it
 _FUSER_KEY = re.compile(r"(input_blocks|middle_block|output_blocks)\.(\d+)\..*\.fuser\.(.+)$")
 _SECTIONS = ("input_blocks", "middle_block", "output_blocks")
 
@@ -98,9 +99,8 @@ class Gligen(nn.Module):
         return middle_patch
 
     def set_position(self, latent_shape, position_params: list, device) -> MiddlePatch:
-        """Move to `device` (where the UNet runs) and give the middle patch for boxes `position_params`:
-        (phrase embedding [1, D], h, w, y, x) in latent pixels, relative to a latent of `latent_shape`."""
-        self.to(device)
+        """The middle patch for boxes `position_params`: (phrase embedding [1, D], h, w, y, x) in latent
+        pixels, relative to a latent of `latent_shape` on `device` (where the model manager placed this)."""
         batch, _, height, width = latent_shape
         if len(position_params) > MAX_OBJECTS:
             raise ValueError(f"GLIGEN: {len(position_params)} boxes on one prompt; at most {MAX_OBJECTS} are supported")
@@ -114,8 +114,7 @@ class Gligen(nn.Module):
         return self._patch(*(t[None].repeat(batch, *[1] * t.ndim).to(device) for t in (boxes, masks, phrases)))
 
     def set_empty(self, latent_shape, device) -> MiddlePatch:
-        """Move to `device` and give the middle patch with no boxes: every slot the null token."""
-        self.to(device)
+        """The middle patch with no boxes: every slot the null token."""
         batch = latent_shape[0]
         return self._patch(torch.zeros(batch, MAX_OBJECTS, 4, device=device),
                            torch.zeros(batch, MAX_OBJECTS, device=device),
@@ -135,18 +134,19 @@ def _fuser_groups(state_dict: Mapping[str, torch.Tensor]) -> list[dict[str, torc
 
 def load_gligen(state_dict: Mapping[str, torch.Tensor], what: str = "GLIGEN file") -> Gligen:
     """Build a Gligen from a GLIGEN state dict; sizes (and heads: 8 for 768-wide grounding tokens, else
-    64-wide heads, as the released SD1.x / SD2.x files use) come from the weights."""
-    if "position_net.null_positive_feature" not in state_dict:
-        raise ValueError(f"{what} is not a GLIGEN model: it has no position_net.null_positive_feature")
+    64-wide heads, as the released SD1.x / SD2.x files use) come from the weights. The file's tensors become
+    the parameters (assigned, not copied), so a memory-mapped fp16 file stays mapped and in fp16."""
+    if NULL_FEATURE_KEY not in state_dict:
+        raise ValueError(f"{what} is not a GLIGEN model: it has no {NULL_FEATURE_KEY}")
     fusers = []
     for weights in _fuser_groups(state_dict):
         query_dim, key_dim = weights["linear.weight"].shape
         heads = 8 if key_dim == 768 else query_dim // 64
         fuser = GatedSelfAttention(query_dim, key_dim, heads, query_dim // heads)
-        fuser.load_state_dict(weights, strict=False)
+        fuser.load_state_dict(weights, strict=False, assign=True)
         fusers.append(fuser)
-    position_net = PositionNet(state_dict["position_net.null_positive_feature"].shape[0],
+    position_net = PositionNet(state_dict[NULL_FEATURE_KEY].shape[0],
                                state_dict["position_net.linears.4.weight"].shape[0])
     position_net.load_state_dict({k[len("position_net."):]: v for k, v in state_dict.items()
-                                  if k.startswith("position_net.")})
+                                  if k.startswith("position_net.")}, assign=True)
     return Gligen(fusers, position_net).eval()
