@@ -4,42 +4,63 @@ identity of the person in a picture into the prompt word before "photomaker" ("a
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import torch
 
 from engine.graph.native import Node, Out, Socket, Widget, node
+from engine.memory import ModelHandle, file_key
 from engine.models.checkpoint import open_checkpoint
-from engine.models.photomaker import PhotoMakerIDEncoder, load_photomaker
+from engine.models.photomaker import check_photomaker_keys, load_photomaker
 from engine.values.text_encoder import placed_clip
 from nodes.model_files import file_version, folders_of, model_files, model_manager
 
 TRIGGER = "photomaker"
 
 
+@dataclass(frozen=True)
+class PhotoMakerModel:
+    """PHOTOMAKER: the managed ID encoder."""
+
+    handle: ModelHandle
+
+
 def _weights(path: Path) -> Mapping[str, torch.Tensor]:
-    """The file's tensors; the released .bin nests them as {"id_encoder": {...}, "lora_weights": {...}}."""
+    """The file's tensors, memory-mapped where the format allows; the released .bin nests them as
+    {"id_encoder": {...}, "lora_weights": {...}}."""
     weights = open_checkpoint(path)
     if len(weights) or path.suffix == ".safetensors":
         return weights
-    nested = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        nested = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except RuntimeError:  # the legacy (pre-zip) format cannot be mapped
+        nested = torch.load(path, map_location="cpu", weights_only=True)
     return nested.get("id_encoder", {}) if isinstance(nested, dict) else {}
 
 
 @node(category="_for_testing/photomaker", outputs=[Out("PHOTOMAKER")])
 class PhotoMakerLoader(Node):
-    """Load a PhotoMaker ID encoder (photomaker-v1.bin) from models/photomaker."""
+    """Load a PhotoMaker ID encoder (photomaker-v1.bin) from models/photomaker; its weights are read when
+    PhotoMakerEncode first uses it."""
 
     photomaker_model_name: Annotated[str, model_files("photomaker", "A file in models/photomaker.")]
 
     def run(self, ctx):
         path = folders_of(ctx).find("photomaker", self.photomaker_model_name)
         what = f"PhotoMakerLoader: photomaker_model_name {self.photomaker_model_name!r}"
-        try:
-            return (load_photomaker(_weights(path), what),)
-        except (KeyError, RuntimeError) as error:
-            raise ValueError(f"{what} does not have the PhotoMaker layout: {error}") from error
+        check_photomaker_keys(_weights(path), what)
+
+        def load(weights):
+            try:
+                return load_photomaker(weights, what)
+            except (KeyError, RuntimeError) as error:
+                raise ValueError(f"{what} does not have the PhotoMaker layout: {error}") from error
+
+        handle = model_manager(ctx).handle(file_key(path, "photomaker"), name=f"{path.name} (photomaker)",
+                                           kind="photomaker", load=load, state_dict=lambda: _weights(path))
+        return (PhotoMakerModel(handle),)
 
     @classmethod
     def is_changed(cls, photomaker_model_name: str) -> str:
@@ -67,16 +88,17 @@ class PhotoMakerEncode(Node):
     text: Annotated[str, Widget(multiline=True, dynamicPrompts=True)] = "photograph of photomaker"
 
     def run(self, ctx):
-        if not isinstance(self.photomaker, PhotoMakerIDEncoder):
+        if not isinstance(self.photomaker, PhotoMakerModel):
             raise TypeError("PhotoMakerEncode: photomaker must come from PhotoMakerLoader, got "
                             f"{type(self.photomaker).__name__}")
         text, token = split_trigger(self.text)
         with placed_clip(model_manager(ctx), self.clip) as encoder:
             cond, pooled = encoder.encode(encoder.tokenize(text))
         if token is not None:
-            width = self.photomaker.fuse_module.layer_norm.normalized_shape[0]
-            if cond.shape[-1] != width:
-                raise ValueError(f"PhotoMakerEncode: clip gives {cond.shape[-1]}-wide prompt embeddings, the "
-                                 f"PhotoMaker model fuses {width}-wide ones (PhotoMaker is for SDXL)")
-            cond = self.photomaker.fuse(cond, self.photomaker.identity(self.image), token)
+            with model_manager(ctx).use(self.photomaker.handle) as encoder:
+                width = encoder.fuse_module.layer_norm.normalized_shape[0]
+                if cond.shape[-1] != width:
+                    raise ValueError(f"PhotoMakerEncode: clip gives {cond.shape[-1]}-wide prompt embeddings, the "
+                                     f"PhotoMaker model fuses {width}-wide ones (PhotoMaker is for SDXL)")
+                cond = encoder.fuse(cond, encoder.identity(self.image), token)
         return ([[cond, {"pooled_output": pooled}]],)

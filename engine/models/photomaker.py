@@ -9,7 +9,7 @@ layer_norm}.*; every size comes from the weights.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import torch
 from torch import nn
@@ -72,21 +72,29 @@ class PhotoMakerIDEncoder(nn.Module):
         """`prompt` [1, T, D] with the embedding at position `token` fused with `identity` [1, D]."""
         out = prompt.clone()
         word = prompt[:, token].to(identity)
-        out[:, token] = self.fuse_module(word, identity).to(prompt.dtype)
+        out[:, token] = self.fuse_module(word, identity).to(prompt)
         return out
 
 
-def load_photomaker(state_dict: Mapping[str, torch.Tensor], what: str = "PhotoMaker file") -> PhotoMakerIDEncoder:
-    """Build the ID encoder from a PhotoMaker state dict (keys as released, "id_encoder." stripped)."""
-    if any(k.startswith("id_encoder.") for k in state_dict):
-        state_dict = {k[len("id_encoder."):]: v for k, v in state_dict.items() if k.startswith("id_encoder.")}
-    missing = [k for k in ("visual_projection_2.weight", "fuse_module.layer_norm.weight") if k not in state_dict]
+def check_photomaker_keys(keys: Iterable[str], what: str) -> None:
+    """Raise naming `what` unless the keys (as released, "id_encoder."-prefixed or not) are an ID encoder's."""
+    present = {k.removeprefix("id_encoder.") for k in keys}
+    missing = [k for k in ("visual_projection_2.weight", "fuse_module.layer_norm.weight") if k not in present]
     if missing:
         raise ValueError(f"{what} is not a PhotoMaker ID encoder: it has no {', '.join(missing)}")
+
+
+def load_photomaker(state_dict: Mapping[str, torch.Tensor], what: str = "PhotoMaker file") -> PhotoMakerIDEncoder:
+    """Build the ID encoder from a PhotoMaker state dict (keys as released, "id_encoder." stripped); its
+    tensors become the parameters (assigned, not copied: an fp16 file stays fp16)."""
+    if any(k.startswith("id_encoder.") for k in state_dict):
+        state_dict = {k[len("id_encoder."):]: v for k, v in state_dict.items() if k.startswith("id_encoder.")}
+    check_photomaker_keys(state_dict, what)
     vision = load_clip_vision({k: v for k, v in state_dict.items() if k.startswith(("vision_model.", "visual_projection."))})
     out_dim, in_dim = state_dict["visual_projection_2.weight"].shape
     projection_2 = nn.Linear(in_dim, out_dim, bias=False)
-    projection_2.load_state_dict({"weight": state_dict["visual_projection_2.weight"]})
+    projection_2.load_state_dict({"weight": state_dict["visual_projection_2.weight"]}, assign=True)
     fuse = FuseModule(state_dict["fuse_module.layer_norm.weight"].shape[0])
-    fuse.load_state_dict({k[len("fuse_module."):]: v for k, v in state_dict.items() if k.startswith("fuse_module.")})
+    fuse.load_state_dict({k[len("fuse_module."):]: v for k, v in state_dict.items() if k.startswith("fuse_module.")},
+                         assign=True)
     return PhotoMakerIDEncoder(vision, projection_2, fuse).eval()
