@@ -1,5 +1,5 @@
 """The Loom front on a local two-worker Ray cluster: concurrency, per-client event order, outputs,
-interrupts, model affinity and a worker killed mid-prompt."""
+interrupts, model affinity, one malloc arena per worker and a worker killed mid-prompt."""
 
 from __future__ import annotations
 
@@ -83,6 +83,12 @@ async def test_workers_keep_the_prompts_whose_models_they_hold(front):
     done = (await submit(front, work_prompt("a.safetensors", "after-free"), wait=True))["history"]
     cached = next(data["nodes"] for kind, data in done["status"]["messages"] if kind == "execution_cached")
     assert "1" not in cached  # every worker dropped its cache and models
+
+
+async def test_a_worker_s_prompt_thread_allocates_from_the_one_malloc_arena(front):
+    """As the server's worker thread does (launch/allocator.py): a thread arena slowed a UNet step by a quarter."""
+    done = (await submit(front, {"1": {"class_type": "LoomRayArenas", "inputs": {"tag": "arenas"}}}, wait=True))
+    assert done["history"]["outputs"]["1"]["arenas"] == [1]
 
 
 async def test_interrupt_stops_only_the_named_prompt_on_its_worker(front):

@@ -1,7 +1,11 @@
 """V1 nodes for the scale-out tests: a fake model loader (its model key is the file name), a slow
-interruptible step with a preview, and an output node writing a PNG into the output folder; each reports its pid."""
+interruptible step with a preview, an output node writing a PNG into the output folder (each reports its
+pid), and an output node counting the worker process's malloc arenas."""
 
+import ctypes
+import ctypes.util
 import os
+import tempfile
 import time
 
 from PIL import Image
@@ -66,4 +70,30 @@ class LoomRaySave:
                        "pid": [os.getpid()], "value": [value]}}
 
 
-NODE_CLASS_MAPPINGS = {"LoomRayLoad": LoomRayLoad, "LoomRayWork": LoomRayWork, "LoomRaySave": LoomRaySave}
+class LoomRayArenas:
+    """Allocates and frees in the prompt's thread, then reports how many arenas glibc's malloc_info lists."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"tag": ("STRING", {"default": ""})}}
+
+    RETURN_TYPES = ()
+    FUNCTION = "count"
+    OUTPUT_NODE = True
+    CATEGORY = "testing"
+
+    def count(self, tag):
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        libc.malloc.restype = libc.fopen.restype = ctypes.c_void_p
+        for block in [libc.malloc(1 << 16) for _ in range(64)]:
+            libc.free(ctypes.c_void_p(block))
+        path = os.path.join(tempfile.mkdtemp(), "malloc.xml")
+        stream = libc.fopen(path.encode(), b"w")
+        libc.malloc_info(0, ctypes.c_void_p(stream))
+        libc.fclose(ctypes.c_void_p(stream))
+        with open(path) as report:
+            return {"ui": {"arenas": [report.read().count("<heap nr=")], "pid": [os.getpid()]}}
+
+
+NODE_CLASS_MAPPINGS = {"LoomRayLoad": LoomRayLoad, "LoomRayWork": LoomRayWork, "LoomRaySave": LoomRaySave,
+                       "LoomRayArenas": LoomRayArenas}
