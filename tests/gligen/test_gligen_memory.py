@@ -42,12 +42,19 @@ def _moves(events, name):
     return [(e.type, e.data["to"]) for e in events if e.data["model"] == name]
 
 
-def test_a_budget_for_one_gligen_offloads_the_other_and_reloads_it_alike(tmp_path):
+def _budget_for_one(tmp_path):
+    """A manager whose RAM budget holds one tiny GLIGEN file and a half, its events, two GLIGEN values and
+    the bytes of one."""
     size = sum(t.numel() * 4 for t in tiny_gligen_state_dict().values())
     events = []
     manager = ModelManager(device="cpu", ram_budget=int(size * 1.5), on_event=events.append)
     a = gligen_model(manager, _gligen_file(tmp_path, "a.safetensors"), "a")
     b = gligen_model(manager, _gligen_file(tmp_path, "b.safetensors", seed=1), "b")
+    return manager, events, a, b, size
+
+
+def test_a_budget_for_one_gligen_offloads_the_other_and_reloads_it_alike(tmp_path):
+    manager, events, a, b, size = _budget_for_one(tmp_path)
     assert manager.used("cpu") == 0  # nothing read yet
 
     with gligens_bound(manager, _conds(a)) as bound:
@@ -66,11 +73,7 @@ def test_a_budget_for_one_gligen_offloads_the_other_and_reloads_it_alike(tmp_pat
 
 
 def test_two_gligen_models_of_one_run_stay_placed_together(tmp_path):
-    size = sum(t.numel() * 4 for t in tiny_gligen_state_dict().values())
-    events = []
-    manager = ModelManager(device="cpu", ram_budget=int(size * 1.5), on_event=events.append)
-    a = gligen_model(manager, _gligen_file(tmp_path, "a.safetensors"), "a")
-    b = gligen_model(manager, _gligen_file(tmp_path, "b.safetensors", seed=1), "b")
+    manager, events, a, b, _ = _budget_for_one(tmp_path)
     with gligens_bound(manager, _conds(a, b)) as bound:
         assert [entry[1]["gligen"][1] for entry in bound["positive"]] != [a, b]
         assert {row["model"] for row in manager.summary() if row["location"] == "cpu"} == {
@@ -90,7 +93,7 @@ def test_fp16_file_is_held_in_fp16_and_matches_its_fp32_values(tmp_path):
     with gligens_bound(manager, _conds(half, full)) as bound:
         modules = [entry[1]["gligen"][1] for entry in bound["positive"]]
         held = {row["model"]: row["bytes"] for row in manager.summary()}
-        torch.testing.assert_close(_patched(bound, 0), _patched(bound, 1), rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(_patched(bound, 0), _patched(bound, 1), rtol=1e-5, atol=1e-5)
     assert [{p.dtype for p in module.parameters()} for module in modules] == [{torch.float16}, {torch.float32}]
     # the fp16 weights, plus one fp32 layer's scratch for the cast (LayerStreamer's footprint)
     assert held["h.safetensors (gligen)"] < 0.85 * held["f.safetensors (gligen)"]
