@@ -13,10 +13,7 @@ them on a CPU. Prints seconds, the ratio and the largest difference between the 
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -25,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 import torch.nn.functional as F
 
+from benchmarks.alternate import arguments, best_s, both_ways
 from benchmarks.sd_unet import random_models
 from engine.memory_tiers import LayerStreamer
 from engine.winograd import (
@@ -46,16 +44,6 @@ LAYERS = [(2, 320, 320, 32), (2, 640, 640, 16), (2, 1280, 640, 16), (2, 1280, 12
           (2, 640, 320, 64), (1, 512, 512, 16), (1, 512, 512, 64), (1, 512, 512, 128), (1, 256, 256, 256),
           (1, 128, 128, 512)]
 KERNELS = {winograd_conv3x3: "NNPACK", winograd_f2x2_conv3x3: "F(2x2)", unfolded_conv3x3: "unfolded"}
-
-
-def best_s(run: Callable[[], object], repeats: int) -> float:
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def layers(repeats: int) -> None:
@@ -84,33 +72,13 @@ def models(sizes: list[int], repeats: int) -> None:
     for size in sizes:
         latent = torch.randn(2, 4, size // 8, size // 8, generator=gen)
         context, timesteps = torch.randn(2, 77, 768, generator=gen), torch.tensor([500.0, 500.0])
-        both_ways(f"UNet CFG call {size}²", partial(unet, latent, timesteps, context), repeats)
-        both_ways(f"VAE decode {size}²", partial(vae.decode, latent[:1]), repeats)
-
-
-def both_ways(title: str, run: Callable[[], torch.Tensor], repeats: int) -> None:
-    """`run` with Winograd off and on, alternately (a busy machine weighs on both alike)."""
-    times, outputs = {True: [], False: []}, {}
-    with torch.inference_mode():
-        for _ in range(repeats):
-            for on in (False, True):
-                set_winograd(on)
-                start = time.perf_counter()
-                outputs[on] = run()
-                times[on].append(time.perf_counter() - start)
-    set_winograd(True)
-    diff = (outputs[True] - outputs[False]).abs().max().item()
-    direct, fast = min(times[False]), min(times[True])
-    print(f"{title}: direct {direct:.2f} s, winograd {fast:.2f} s, ratio {fast / direct:.2f}, "
-          f"max |diff| {diff:.1e}", flush=True)
+        for title, run in ((f"UNet CFG call {size}²", partial(unet, latent, timesteps, context)),
+                           (f"VAE decode {size}²", partial(vae.decode, latent[:1]))):
+            both_ways(title, run, repeats, set_winograd, ("direct", "winograd"))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[256])
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--no-models", action="store_true", help="only the per-layer table")
-    args = parser.parse_args()
+    args = arguments(__doc__.splitlines()[0])
     if not winograd_available():
         sys.exit("this torch build has no NNPACK (or the CPU lacks AVX2): Loom convolves directly here")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
