@@ -23,8 +23,8 @@ import torch
 
 from benchmarks.sd_unet import UNETS, random_models
 from engine.chunked_cast import set_chunked_cast
+from engine.memory import use_cpu_kernels
 from engine.memory_tiers import LayerStreamer
-from engine.winograd import use_winograd
 
 VARIANTS = ("fp16, sliced cast", "fp16, whole cast", "fp32 weights")
 
@@ -35,8 +35,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=6)
     args = parser.parse_args()
 
-    fp32 = use_winograd(random_models("sd15")[0])
-    fp16 = use_winograd(random_models("sd15", torch.float16)[0])
+    fp32 = use_cpu_kernels(random_models("sd15")[0])
+    fp16 = use_cpu_kernels(random_models("sd15", torch.float16)[0])
     LayerStreamer(fp16, torch.device("cpu"), torch.device("cpu"), 1 << 62, compute_dtype=torch.float32)
     gen = torch.Generator().manual_seed(0)
     side = args.size // 8

@@ -24,8 +24,9 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from benchmarks.sd_unet import UNETS, random_models
+from engine.memory import use_cpu_kernels
 from engine.models.compile import set_torch_compile
-from engine.winograd import set_winograd, use_winograd
+from engine.winograd import set_winograd
 
 
 def top_operators(run: Callable[[], object], top: int) -> tuple[float, list[tuple[str, int, float, float]]]:
@@ -83,7 +84,7 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads or torch.get_num_threads())
-    unet, vae = (use_winograd(model) for model in random_models("sd15"))  # as the model manager loads them
+    unet, vae = (use_cpu_kernels(model) for model in random_models("sd15"))  # as the model manager loads them
     set_winograd(not args.no_winograd)
     side = args.size // 8
     gen = torch.Generator().manual_seed(0)

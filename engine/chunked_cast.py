@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine import onednn_linear
+
 CHUNK_BYTES = 2 << 20  # fp32 weight slice per product: stays in the L2/L3 cache between its cast and its use
 # A weight with fewer elements than this many times its input is cast whole: with a large input (the 64×64
 # layers at 512²) each slice's product re-reads the input, which costs more than the cast saves.
@@ -46,14 +48,15 @@ def set_chunked_cast(enabled: bool) -> None:
 
 class ChunkedCastLinear(nn.Linear):
     """nn.Linear that computes from a half weight slice by slice where `casts_in_chunks` says so (the test the
-    streamer made before leaving the weight uncast), else as nn.Linear (autocast, training, fp32 weights)."""
+    streamer made before leaving the weight uncast), else as engine/onednn_linear.linear (F.linear, by oneDNN
+    for fp32 on the CPU)."""
 
     def takes_half_weight(self, x: torch.Tensor) -> bool:
         return True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not casts_in_chunks(self, x):
-            return super().forward(x)
+            return onednn_linear.linear(x, self.weight, self.bias)
         return linear(x, self.weight, self.bias)
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from engine.chunked_cast import chunked_cast_layers
 from engine.graph import context as graph_context
 from engine.graph.events import Event
 from engine.memory_dtypes import DtypePolicy, held_bytes, tensor_specs
@@ -433,4 +434,11 @@ def _materialize(slot: _Slot, state_dict: Mapping[str, torch.Tensor], device: to
         if any(m._non_persistent_buffers_set for m in module.modules()):
             module = slot.build()
         module.load_state_dict({k: place(v) for k, v in state_dict.items()}, strict=True, assign=True)
-    return use_winograd(module._apply(place).requires_grad_(False).eval())
+    return use_cpu_kernels(module._apply(place).requires_grad_(False).eval())
+
+
+def use_cpu_kernels(module: nn.Module) -> nn.Module:
+    """Give the module's plain layers the CPU kernels Loom picks per call (in place; elsewhere they compute as
+    before): Winograd 3×3 convolutions, and linear layers that cast half weights slice by slice or multiply
+    fp32 by oneDNN (engine/winograd.py, engine/chunked_cast.py, engine/onednn_linear.py)."""
+    return chunked_cast_layers(use_winograd(module))

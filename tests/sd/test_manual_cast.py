@@ -170,7 +170,8 @@ def test_a_layer_that_raised_computes_correctly_next_time():
     x = torch.randn(2, 4)
     with pytest.raises(RuntimeError, match="interrupted"):
         half(x)
-    assert torch.equal(half(x), reference(x))
+    # the streamed model's last layer multiplies its fp32 copy by oneDNN, the plain reference's by MKL: last bits
+    torch.testing.assert_close(half(x), reference(x), rtol=1e-6, atol=1e-6)
     assert {p.dtype for p in half.parameters()} == {torch.float16}
 
 
