@@ -5,6 +5,7 @@ a busy machine weighs on both alike."""
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable
 
@@ -41,10 +42,18 @@ def both_ways(title: str, run: Callable[[], torch.Tensor], repeats: int, switch:
           flush=True)
 
 
-def arguments(description: str) -> argparse.Namespace:
-    """--sizes (image sides of the whole-model runs), --repeats, --no-models (only the per-layer table)."""
-    parser = argparse.ArgumentParser(description=description)
+def run_benchmark(doc: str, available: bool, missing: str, layers: Callable[[int], None],
+                  models: Callable[[list[int], int], None]) -> None:
+    """The command line of a kernel benchmark: --sizes (image sides of the whole-model runs), --repeats and
+    --no-models (only the per-layer table); exits with `missing` where the kernel is not `available`."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[256])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--no-models", action="store_true", help="only the per-layer table")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if not available:
+        sys.exit(missing)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    layers(args.repeats)
+    if not args.no_models:
+        models(args.sizes, args.repeats)

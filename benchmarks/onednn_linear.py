@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 import torch.nn.functional as F
 
-from benchmarks.alternate import arguments, best_s, both_ways
+from benchmarks.alternate import best_s, both_ways, run_benchmark
 from benchmarks.sd_unet import UNETS, random_models
 from engine import onednn_linear
 from engine.memory import use_cpu_kernels
@@ -57,15 +57,6 @@ def models(sizes: list[int], repeats: int) -> None:
                       onednn_linear.set_onednn_linear, ("F.linear", "oneDNN"))
 
 
-def main() -> None:
-    args = arguments(__doc__.splitlines()[0])
-    if not torch.backends.mkldnn.is_available():
-        sys.exit("this torch build has no oneDNN: Loom computes linear layers with F.linear here")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    layers(args.repeats)
-    if not args.no_models:
-        models(args.sizes, args.repeats)
-
-
 if __name__ == "__main__":
-    main()
+    run_benchmark(__doc__, torch.backends.mkldnn.is_available(),
+                  "this torch build has no oneDNN: Loom computes linear layers with F.linear here", layers, models)

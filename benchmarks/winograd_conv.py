@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 import torch.nn.functional as F
 
-from benchmarks.alternate import arguments, best_s, both_ways
+from benchmarks.alternate import best_s, both_ways, run_benchmark
 from benchmarks.sd_unet import random_models
 from engine.memory_tiers import LayerStreamer
 from engine.winograd import (
@@ -77,15 +77,6 @@ def models(sizes: list[int], repeats: int) -> None:
             both_ways(title, run, repeats, set_winograd, ("direct", "winograd"))
 
 
-def main() -> None:
-    args = arguments(__doc__.splitlines()[0])
-    if not winograd_available():
-        sys.exit("this torch build has no NNPACK (or the CPU lacks AVX2): Loom convolves directly here")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    layers(args.repeats)
-    if not args.no_models:
-        models(args.sizes, args.repeats)
-
-
 if __name__ == "__main__":
-    main()
+    run_benchmark(__doc__, winograd_available(),
+                  "this torch build has no NNPACK (or the CPU lacks AVX2): Loom convolves directly here", layers, models)
