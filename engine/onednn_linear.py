@@ -3,9 +3,10 @@
 torch's F.linear on the CPU is MKL's sgemm (addmm: the bias copied into the whole output first, the product
 then accumulated onto it). torch also ships oneDNN's inner product, for its compiler's CPU fusions
 (`torch.ops.mkldnn._linear_pointwise`), which adds the bias as the product is written. Measured on a 2-core
-AVX2 EPYC with the SD1.5 UNet's shapes: 0.89-1.0x MKL's time per layer, a whole 256² CFG step 0.95x (fp32
-weights, the same inputs alternating). The op has no autograd formula, so a call autograd records (training)
-takes F.linear. Results differ from MKL's by the summation order only (1.8e-5 on a UNet output of scale 2.25);
+AVX2 EPYC (benchmarks/onednn_linear.py): 0.68-1.05x MKL's time per SD1.5 UNet layer shape (0.82-0.90x on the
+8² and 16² levels at 256²), a whole 256² CFG call 0.945-0.965x with fp32 weights and 0.97-1.00x with fp16
+ones, whose heavy layers cast slice by slice and keep MKL (engine/chunked_cast.py); 512² 0.97-0.98x. The op has
+no autograd formula, so a call autograd records (training) takes F.linear. Results differ from MKL's by the summation order only (1.8e-5 on a UNet output of scale 2.25);
 `--no-onednn-linear` keeps F.linear everywhere, as ComfyUI computes.
 """
 

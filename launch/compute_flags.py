@@ -52,7 +52,7 @@ def add_compute_arguments(parser: argparse.ArgumentParser, suppress_defaults: bo
                             "convolution), Loom's F(2x2, 3x3) on wide layers below that; --no-winograd computes "
                             "them directly, as ComfyUI does (default: on)")
     group.add_argument("--onednn-linear", action=argparse.BooleanOptionalAction, default=default(True),
-                       help="compute fp32 linear layers on the CPU with oneDNN's inner product (0.89-1.0x the time "
+                       help="compute fp32 linear layers on the CPU with oneDNN's inner product (0.68-1.05x the time "
                             "of torch's MKL product on SD1.5's layers; results differ in the last bits); "
                             "--no-onednn-linear uses F.linear, as ComfyUI does (default: on)")
     precision = group.add_mutually_exclusive_group()
