@@ -22,9 +22,10 @@ TRIGGER = "photomaker"
 
 @dataclass(frozen=True)
 class PhotoMakerModel:
-    """PHOTOMAKER: the managed ID encoder."""
+    """PHOTOMAKER: the managed ID encoder and the width of the prompt embeddings it fuses."""
 
     handle: ModelHandle
+    width: int
 
 
 def _weights(path: Path) -> Mapping[str, torch.Tensor]:
@@ -50,7 +51,9 @@ class PhotoMakerLoader(Node):
     def run(self, ctx):
         path = folders_of(ctx).find("photomaker", self.photomaker_model_name)
         what = f"PhotoMakerLoader: photomaker_model_name {self.photomaker_model_name!r}"
-        check_photomaker_keys(_weights(path), what)
+        weights = _weights(path)
+        check_photomaker_keys(weights, what)
+        norm = next(k for k in weights if k.removeprefix("id_encoder.") == "fuse_module.layer_norm.weight")
 
         def load(weights):
             try:
@@ -60,7 +63,7 @@ class PhotoMakerLoader(Node):
 
         handle = model_manager(ctx).handle(file_key(path, "photomaker"), name=f"{path.name} (photomaker)",
                                            kind="photomaker", load=load, state_dict=lambda: _weights(path))
-        return (PhotoMakerModel(handle),)
+        return (PhotoMakerModel(handle, weights[norm].shape[0]),)
 
     @classmethod
     def is_changed(cls, photomaker_model_name: str) -> str:
@@ -95,10 +98,9 @@ class PhotoMakerEncode(Node):
         with placed_clip(model_manager(ctx), self.clip) as encoder:
             cond, pooled = encoder.encode(encoder.tokenize(text))
         if token is not None:
+            if cond.shape[-1] != self.photomaker.width:
+                raise ValueError(f"PhotoMakerEncode: clip gives {cond.shape[-1]}-wide prompt embeddings, the "
+                                 f"PhotoMaker model fuses {self.photomaker.width}-wide ones (PhotoMaker is for SDXL)")
             with model_manager(ctx).use(self.photomaker.handle) as encoder:
-                width = encoder.fuse_module.layer_norm.normalized_shape[0]
-                if cond.shape[-1] != width:
-                    raise ValueError(f"PhotoMakerEncode: clip gives {cond.shape[-1]}-wide prompt embeddings, the "
-                                     f"PhotoMaker model fuses {width}-wide ones (PhotoMaker is for SDXL)")
                 cond = encoder.fuse(cond, encoder.identity(self.image), token)
         return ([[cond, {"pooled_output": pooled}]],)

@@ -128,3 +128,19 @@ def test_loader_names_the_file_that_is_not_photomaker(tmp_path, models_dir):
     result = loom.executor.run(prompt, sink=loom.events)
     assert result.status == "error"
     assert "other.safetensors" in str(result.error) and "PhotoMaker" in str(result.error)
+
+
+def test_a_prompt_too_narrow_for_the_encoder_is_refused_before_the_encoder_is_read(tmp_path, models_dir):
+    make_tiny_checkpoint("sd15", models_dir / "checkpoints" / "sd15.safetensors")
+    loom = Loom(tmp_path, models_dir)
+    loom.put_input_image("face.png")
+    prompt = {"1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sd15.safetensors"}},
+              "2": {"class_type": "PhotoMakerLoader", "inputs": {"photomaker_model_name": "photomaker-v1.bin"}},
+              "3": {"class_type": "LoadImage", "inputs": {"image": "face.png"}},
+              "4": _photomaker("a man photomaker smiling"),
+              "9": {"class_type": "CaptureConditioning", "inputs": {"conditioning": ["4", 0]}}}
+    result = loom.executor.run(prompt, sink=loom.events)
+    assert result.status == "error"
+    assert "fuses 64-wide ones (PhotoMaker is for SDXL)" in str(result.error)
+    assert [row["location"] for row in loom.manager.summary()
+            if row["model"] == "photomaker-v1.bin (photomaker)"] == ["disk"]
