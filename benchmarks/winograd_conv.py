@@ -1,9 +1,9 @@
 """Winograd 3×3 convolutions (engine/winograd.py, the default: NNPACK's F(6×6, 3×3), Loom's F(2×2, 3×3) and,
-on maps of 4×4 and less and 8×8 ones of wide layers, one product with the unfolded windows) against oneDNN's
-direct one (--no-winograd).
+on maps of 8×8 and less, one product with the unfolded windows, each shape taking the one timed fastest on
+this machine) against oneDNN's direct one (--no-winograd).
 
 Times, in this process with the same inputs, the SD1.5 UNet's and VAE's 3×3 convolution shapes one by one
-with each kernel (which one Loom takes, and the ratios of those it skips), then a full-size random-weight SD1.5 CFG UNet
+with each kernel (and which one Loom's own timing took), then a full-size random-weight SD1.5 CFG UNet
 call (batch 2) and a VAE decode, each both ways alternately, held in fp16 and computed in fp32 as Loom runs
 them on a CPU. Prints seconds, the ratio and the largest difference between the two outputs.
 
@@ -65,9 +65,9 @@ def layers(repeats: int) -> None:
 
 def models(sizes: list[int], repeats: int) -> None:
     unet, vae = random_models(dtype=torch.float16)
-    for model in (unet, vae):
-        LayerStreamer(model, torch.device("cpu"), torch.device("cpu"), 1 << 62, compute_dtype=torch.float32)
+    for model in (unet, vae):  # Winograd first, as engine/memory.use_cpu_kernels: the streamer converts what is left
         use_winograd(model)
+        LayerStreamer(model, torch.device("cpu"), torch.device("cpu"), 1 << 62, compute_dtype=torch.float32)
     gen = torch.Generator().manual_seed(0)
     for size in sizes:
         latent = torch.randn(2, 4, size // 8, size // 8, generator=gen)

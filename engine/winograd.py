@@ -1,22 +1,20 @@
 """3×3 convolutions on the CPU by Winograd transforms or, on small maps, one matrix product, where those beat
-oneDNN's direct ones.
+oneDNN's direct ones on this machine.
 
 torch's CPU convolution (oneDNN) multiplies every 3×3 window out; a Winograd transform gets the same result
-from fewer multiplications. Feature maps of 32×32 and more take NNPACK's F(6×6, 3×3) kernels (about a quarter
-of the multiplications), which ship inside torch: torch routes a convolution there only at batch 16 and more,
-so Loom calls it itself, one image at a time (NNPACK's batch-1 inference kernel: its batched one measured
-slower than oneDNN). NNPACK transforms the kernel on every call, which smaller maps do not pay back; below
-32×32 Loom's own F(2×2, 3×3) (engine/winograd_f2x2.py) takes wide layers instead. Measured on a 2-core AVX2
-CPU (benchmarks/winograd_conv.py): 0.3-0.7x oneDNN's time for the SD VAE's and UNet's 3×3 convolutions at
-32×32 and more, 0.64-0.87x for the UNet's at 16².
+from fewer multiplications. NNPACK's F(6×6, 3×3) kernels (about a quarter of the multiplications) ship inside
+torch, which routes a convolution there only at batch 16 and more, so Loom calls them itself, one image at a
+time (NNPACK's batch-1 inference kernel: its batched one measured slower than oneDNN). NNPACK transforms the
+kernel on every call, which maps under 32×32 never paid back; there Loom's own F(2×2, 3×3)
+(engine/winograd_f2x2.py) can serve wide layers, and on maps of 8×8 and less one matrix product of the weight
+with the unfolded input windows (engine/chunked_cast.unfolded_product; oneDNN lays the weight out anew on
+every call, which at 4×4 costs it more than its product).
 
-On maps of at most SMALL_MAP_PIXELS (4×4 and less) no Winograd transform pays, and oneDNN lays the weight
-out anew on every call, which costs it more than its product there (a 1280-channel layer at 4×4 in a CFG
-batch: 37-45 ms, 13 ms with the weight laid out once): an fp32 weight takes one matrix product with the
-unfolded input windows instead (engine/chunked_cast.unfolded_product, the batch's images side by side as
-its columns), 0.5-0.85x oneDNN's time for 128- to 1280-channel 3×3 layers at 4×4 in a CFG batch. At 8×8
-(WIDE_MAP_PIXELS) it pays only for a wide weight: 0.81-0.88x for the UNet's 1280-output layers (1280, 1920
-and 2560 inputs), 1.0x for 960 channels, 1.06-1.11x for 128-640 outputs, which stay direct.
+Which of them wins depends on the CPU (engine/kernel_timing.py): on a 2-core AVX2 Zen 1, NNPACK took 0.3-0.7x
+oneDNN's time for the SD VAE's and UNet's 3×3 convolutions at 32×32 and more, F(2×2) 0.64-0.87x for the UNet's
+at 16², the unfolded product 0.5-0.85x at 4×4; on a 2-core AVX-512 Zen 5, NNPACK took 1.4-1.5x oneDNN's time at
+32×32 and 0.58-0.96x at 64×64 and more, F(2×2) 1.3-1.8x at 16² but for 1,280 channels (0.88-0.94x)
+(benchmarks/winograd_conv.py). So each shape up to 64×64 takes the kernel measured fastest on its first call; larger ones NNPACK.
 
 The transforms round differently: NNPACK's outputs differ from the direct convolution by about 1e-4 of their
 scale (tests/models/test_winograd.py), far below one 8-bit pixel level. `--no-winograd` turns all three off
@@ -26,18 +24,22 @@ for results bit-identical to the direct convolution.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine import kernel_timing
 from engine.chunked_cast import ChunkedCastConv2d, unfolded_product
 from engine.winograd_f2x2 import f2x2_pays, winograd_f2x2_conv3x3
 
-MIN_PIXELS = 32 * 32  # below this NNPACK is slower than oneDNN (its per-call kernel transform does not pay back)
+MIN_PIXELS = 32 * 32  # NNPACK is timed from here up (below, its per-call kernel transform never paid back)
 MIN_CHANNELS = 16  # a conv from or to a few channels (the UNet's first and last) is faster direct
-SMALL_MAP_PIXELS = 16  # up to this many pixels per image an fp32 weight is one product with the unfolded input
-WIDE_MAP_PIXELS, WIDE_OUT_CHANNELS = 64, 1024  # ... and up to this many for a weight of this many outputs
+# Beyond this NNPACK is taken untimed: 0.3-0.85x oneDNN's time from 128×128 up on both CPUs measured, and timing
+# the VAE decoder's 128² to 1024² layers would cost seconds and hold two layers' outputs at once.
+TIMED_PIXELS = 64 * 64
+WIDE_MAP_PIXELS = 64  # the unfolded product is timed up to this many pixels per image (8×8)
 # Input bytes per NNPACK call: its workspace (per thread, kept) grows with the input. 36 MiB keeps a 256² VAE
 # decode's 128-channel full-resolution layers (33.8 MB padded) in one call: 3-4% faster than two strips.
 STRIP_BYTES = 36 << 20
@@ -86,21 +88,51 @@ def _winograd_shape(conv: nn.Conv2d) -> bool:
 
 
 def winograd_kernel(x: torch.Tensor, weight: torch.Tensor) -> Callable | None:
-    """The convolution faster than the direct one for this input and kernel, or None: NNPACK from 32×32 up
-    (fp32 kernels only), F(2×2, 3×3) below where the batch and channels pay for its transforms, else on maps
-    of at most SMALL_MAP_PIXELS, or WIDE_MAP_PIXELS for a wide kernel, the unfolded product (fp32 kernels only)."""
+    """The kernel for this input and kernel, or None for the direct one: of those that can serve the shape
+    (`candidates`), the one engine/kernel_timing measured fastest here. NNPACK and the unfolded product take an
+    fp32 weight: for a half one they answer None, and the streamer casts the weight whole for them."""
     needs_grad = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
     if not (_enabled and x.device.type == "cpu" and x.dtype == torch.float32 and weight.is_floating_point()
             and x.dim() == 4 and not needs_grad):
         return None
+    kernels = candidates(x, weight)
+    if len(kernels) == 1:
+        kernel = next(iter(kernels.values()))
+    else:
+        key = f"conv3x3 {_dims(x)} {_dims(weight)} threads {torch.get_num_threads()}"
+        kernel = kernels.get(kernel_timing.fastest(key, partial(_timed_runs, kernels, x, weight)))
+    takes_half = kernel is None or kernel is winograd_f2x2_conv3x3
+    return kernel if takes_half or weight.dtype == x.dtype else None
+
+
+def candidates(x: torch.Tensor, weight: torch.Tensor) -> dict[str, Callable | None]:
+    """The kernels worth timing for this [N, C, H, W] input (named; None is the direct convolution): NNPACK
+    from MIN_PIXELS up (below, its per-call kernel transform never paid on the CPUs measured), F(2×2, 3×3) up
+    to MIN_PIXELS where it has the tiles and channels to pay, the unfolded product up to WIDE_MAP_PIXELS.
+    Beyond TIMED_PIXELS NNPACK alone, untimed."""
     pixels = x.shape[-2] * x.shape[-1]
-    if pixels >= MIN_PIXELS:
-        return winograd_conv3x3 if winograd_available() and weight.dtype == x.dtype else None
-    if f2x2_pays(x, weight):
-        return winograd_f2x2_conv3x3
-    wide = weight.shape[0] >= WIDE_OUT_CHANNELS
-    unfolded = pixels <= SMALL_MAP_PIXELS or (wide and pixels <= WIDE_MAP_PIXELS)
-    return unfolded_conv3x3 if unfolded and weight.dtype == x.dtype else None
+    if pixels > TIMED_PIXELS and winograd_available():
+        return {"nnpack": winograd_conv3x3}
+    kernels: dict[str, Callable | None] = {"direct": None}
+    if pixels >= MIN_PIXELS and winograd_available():
+        kernels["nnpack"] = winograd_conv3x3
+    if pixels <= MIN_PIXELS and f2x2_pays(x, weight):
+        kernels["f2x2"] = winograd_f2x2_conv3x3
+    if pixels <= WIDE_MAP_PIXELS:
+        kernels["unfolded"] = unfolded_conv3x3
+    return kernels
+
+
+def _dims(tensor: torch.Tensor) -> str:
+    return "x".join(map(str, tensor.shape))
+
+
+def _timed_runs(kernels: dict[str, Callable | None], x: torch.Tensor, weight: torch.Tensor) -> dict[str, Callable]:
+    """Each kernel's call on this input (F(2×2) from the weight as held; the others from it cast whole, once)."""
+    whole = weight.to(x.dtype)
+    return {name: partial(winograd_f2x2_conv3x3, x, weight, None) if kernel is winograd_f2x2_conv3x3
+            else partial(F.conv2d, x, whole, padding=1) if kernel is None else partial(kernel, x, whole, None)
+            for name, kernel in kernels.items()}
 
 
 def unfolded_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:

@@ -19,6 +19,8 @@ from engine.paths import Folders, ModelPathsConfigError
 from launch.allocator import use_one_arena
 from launch.comfy_flags import add_comfyui_flags, apply_comfyui_flags
 
+KERNEL_CHOICES = "kernel_choices.json"  # in the user folder: the kernels timed fastest here (engine/kernel_timing.py)
+
 
 @dataclass(frozen=True)
 class Command:
@@ -127,19 +129,20 @@ def registry_for_folders(args: argparse.Namespace, folders: Folders, on_demand: 
 
     pack_dirs = [*_pack_dirs(args, folders), *args.custom_nodes_dir]
     settings = {"disable_metadata": args.disable_metadata}
+    choices = folders.user_dir / KERNEL_CHOICES
     if on_demand:
         from engine.graph.on_demand_registry import OnDemandRegistry
         from engine.graph.packs import PackReport
         from launch.models_on_first_use import ModelsOnFirstUse
         from launch.node_index import read_index
 
-        services = Services(folders=folders, models=ModelsOnFirstUse(lambda: manager_from_args(args)),
+        services = Services(folders=folders, models=ModelsOnFirstUse(lambda: manager_from_args(args, choices)),
                             settings=settings)
         registry = OnDemandRegistry(services, read_index(), PackReport(), pack_dirs, comfy_compat)
         return registry, registry.report
     from engine.graph.registry import build_default_registry
 
-    services = Services(folders=folders, models=manager_from_args(args), settings=settings)
+    services = Services(folders=folders, models=manager_from_args(args, choices), settings=settings)
     return build_default_registry(services, custom_node_dirs=pack_dirs, pack_host=comfy_compat)
 
 

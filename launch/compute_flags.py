@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from launch.cli import flag_default
@@ -47,10 +48,11 @@ def add_compute_arguments(parser: argparse.ArgumentParser, suppress_defaults: bo
                        help="torch.compile the UNet forward (a Loom flag; on a 2-core CPU it costs 40-100 s "
                             "of compiling and measured from 1.4x slower to 0.8x per step: for experiments)")
     group.add_argument("--winograd", action=argparse.BooleanOptionalAction, default=default(True),
-                       help="compute 3x3 convolutions on the CPU by Winograd transforms where faster: NNPACK's on "
-                            "32x32 and larger tensors (2-3x faster VAE decode; within ~1e-4 of the direct "
-                            "convolution), Loom's F(2x2, 3x3) on wide layers below that; --no-winograd computes "
-                            "them directly, as ComfyUI does (default: on)")
+                       help="compute 3x3 convolutions on the CPU by Winograd transforms (NNPACK's F(6x6, 3x3), "
+                            "Loom's F(2x2, 3x3)) or an unfolded product where timed faster here: each shape up to "
+                            "64x64 times its candidates on its first call and keeps the fastest (in the user "
+                            "folder's kernel_choices.json), larger ones take NNPACK (within ~1e-4 of the direct "
+                            "convolution); --no-winograd computes them directly, as ComfyUI does (default: on)")
     group.add_argument("--onednn-linear", action=argparse.BooleanOptionalAction, default=default(True),
                        help="compute fp32 linear layers on the CPU with oneDNN's inner product (0.68-1.05x the time "
                             "of torch's MKL product on SD1.5's layers; results differ in the last bits); "
@@ -61,9 +63,11 @@ def add_compute_arguments(parser: argparse.ArgumentParser, suppress_defaults: bo
                                default=default("auto"), help=f"hold every model in {name} (converted at load)")
 
 
-def manager_from_args(args: argparse.Namespace) -> ModelManager:
+def manager_from_args(args: argparse.Namespace, kernel_choices: Path | None = None) -> ModelManager:
     """Apply the attention choice and build the manager a host puts in Services.models (torch is imported
-    here, not at module level, so `--help` stays instant)."""
+    here, not at module level, so `--help` stays instant). `kernel_choices`: the file that keeps the kernels
+    timed fastest here across processes (engine/kernel_timing.py)."""
+    from engine import kernel_timing
     from engine.memory import ModelManager
     from engine.models.attention import set_attention_backend
     from engine.models.compile import set_torch_compile
@@ -74,6 +78,7 @@ def manager_from_args(args: argparse.Namespace) -> ModelManager:
     set_torch_compile(getattr(args, "torch_compile", False))
     set_winograd(getattr(args, "winograd", True))
     set_onednn_linear(getattr(args, "onednn_linear", True))
+    kernel_timing.remember_in(kernel_choices)
     return ModelManager(device="cpu" if getattr(args, "cpu", False) else None,
                         vram_budget=getattr(args, "vram_budget", None), ram_budget=getattr(args, "ram_budget", None),
                         precision=getattr(args, "precision", "auto"), manual_cast=getattr(args, "manual_cast", None))

@@ -13,7 +13,7 @@ from engine import chunked_cast
 from engine.chunked_cast import ChunkedCastConv2d, ChunkedCastLinear, chunked_cast_layers
 from engine.memory_tiers import LayerStreamer
 from engine.winograd import WinogradConv2d, use_winograd
-from tests.fixtures.convolutions import conv_case
+from tests.fixtures.convolutions import conv_case, prefer
 
 
 def _half(module: nn.Module) -> nn.Module:
@@ -58,6 +58,7 @@ def test_convolution_from_half_weights_matches_the_upcast_weights(monkeypatch, k
 def test_winograd_f2x2_from_half_weights_matches_the_upcast_weights(monkeypatch):
     from engine import winograd_f2x2
 
+    prefer(monkeypatch, "f2x2")
     monkeypatch.setattr(winograd_f2x2, "CHUNK_BYTES", 16 * 64 * 256)  # several kernel chunks
     x, weight, bias = conv_case(2, 256, 272, 16, 16)
     layer = use_winograd(_half(nn.Conv2d(256, 272, 3, padding=1)))

@@ -1,5 +1,6 @@
 """NNPACK's Winograd 3×3 convolution (engine/winograd.py): the result of the direct convolution within fp32
-rounding, taken by the models the manager loads where it is faster, and left alone where it is not."""
+rounding, taken by the models the manager loads where it was timed faster, and left alone where it cannot
+serve."""
 
 import argparse
 
@@ -14,7 +15,7 @@ from engine.memory import ModelManager
 from engine.models.vae import AutoencoderKL
 from launch.compute_flags import add_compute_arguments, manager_from_args
 from tests.fixtures.checkpoints import TINY_VAE
-from tests.fixtures.convolutions import conv_case, exact_conv, record_calls
+from tests.fixtures.convolutions import conv_case, exact_conv, prefer, record_calls
 
 pytestmark = pytest.mark.skipif(not winograd.winograd_available(), reason="this torch build has no NNPACK")
 
@@ -75,7 +76,8 @@ def test_use_winograd_converts_only_plain_3x3_stride_1_convolutions():
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
-def test_small_inputs_grad_and_the_flag_take_the_direct_convolution(nnpack_calls):
+def test_small_inputs_grad_and_the_flag_take_the_direct_convolution(monkeypatch, nnpack_calls):
+    prefer(monkeypatch, "nnpack")
     conv = winograd.use_winograd(nn.Sequential(nn.Conv2d(32, 32, 3, padding=1)))[0]
     small, large = torch.randn(1, 32, 16, 16), torch.randn(1, 32, 32, 32)
     with torch.no_grad():
@@ -111,7 +113,8 @@ def _decode(manager, handle):
     return ((pixels.clamp(-1, 1) + 1) * 127.5).round().numpy()
 
 
-def test_a_loaded_vae_decodes_through_nnpack_within_one_pixel_level_of_no_winograd(nnpack_calls):
+def test_a_loaded_vae_decodes_through_nnpack_within_one_pixel_level_of_no_winograd(monkeypatch, nnpack_calls):
+    prefer(monkeypatch, "nnpack")
     fast = _decode(*_vae_manager())
     sizes = {shape[-1] for shape in nnpack_calls}
     assert sizes == {32, 64, 128}  # the decoder's 3x3 convs at 32² and up; those at 16² stay direct

@@ -1,5 +1,5 @@
 """Loom's F(2×2, 3×3) Winograd convolution (engine/winograd_f2x2.py): the direct convolution's result within
-fp32 rounding, in every chunking of the kernel and grouping of the batch, and taken only where it pays."""
+fp32 rounding, in every chunking of the kernel and grouping of the batch, and taken only where it can pay."""
 
 import pytest
 import torch
@@ -8,7 +8,7 @@ from torch import nn
 
 from engine import winograd, winograd_f2x2
 from engine.winograd_f2x2 import winograd_f2x2_conv3x3
-from tests.fixtures.convolutions import conv_case, exact_conv, record_calls
+from tests.fixtures.convolutions import conv_case, exact_conv, prefer, record_calls
 
 
 @pytest.mark.parametrize("shape, chunk_bytes, transform_bytes, with_bias", [
@@ -46,7 +46,8 @@ def f2x2_calls(monkeypatch):
     winograd.set_winograd(True)
 
 
-def test_a_wide_layer_at_16x16_takes_f2x2_and_the_rest_stay_direct(f2x2_calls):
+def test_a_wide_layer_at_16x16_takes_f2x2_and_the_rest_stay_direct(monkeypatch, f2x2_calls):
+    prefer(monkeypatch, "f2x2")
     wide = winograd.use_winograd(nn.Sequential(nn.Conv2d(256, 256, 3, padding=1)))[0]
     thin = winograd.use_winograd(nn.Sequential(nn.Conv2d(128, 128, 3, padding=1)))[0]
     cfg_pair, few_tiles = torch.randn(2, 256, 16, 16), torch.randn(2, 256, 8, 8)  # 128 tiles; 32 tiles
