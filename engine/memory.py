@@ -24,6 +24,7 @@ from torch import nn
 from engine.chunked_cast import chunked_cast_layers
 from engine.graph import context as graph_context
 from engine.graph.events import Event
+from engine.heap_trim import trim_heap
 from engine.memory_dtypes import DtypePolicy, held_bytes, tensor_specs
 from engine.memory_tiers import (
     DISK,
@@ -231,6 +232,9 @@ class ModelManager:
         finally:
             with self._lock:
                 handle.slot.pins -= 1
+                ended = handle.slot.pins == 0
+            if ended and self.device.type == "cpu":
+                trim_heap()  # the run's freed activations, back to the system before the next model's run
 
     def offload(self, handle: ModelHandle) -> None:
         """Move the model one step down: device -> CPU (or dropped when there is no room or no GPU)."""

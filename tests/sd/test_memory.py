@@ -147,3 +147,17 @@ def test_forced_precision_holds_weights_in_that_dtype(tmp_path, how):
                                             ("100b", 100)])
 def test_memory_sizes_parse(text, expected):
     assert parse_size(text) == expected
+
+
+def test_the_heap_is_trimmed_once_when_a_model_run_ends(tmp_path, manager, monkeypatch):
+    """The activations a run freed go back to the system when its last user is done, not between nested uses."""
+    import engine.memory
+
+    trims = []
+    monkeypatch.setattr(engine.memory, "trim_heap", lambda: trims.append(1))
+    handle = _handle(manager, _saved_toy(tmp_path, "a", 0))
+    with manager.use(handle):
+        with manager.use(handle):
+            pass
+        assert trims == []
+    assert trims == [1]
