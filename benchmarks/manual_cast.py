@@ -1,5 +1,6 @@
-"""What manual cast costs a UNet step on the CPU: fp16 weights cast slice by slice (the default), fp16 weights
-cast whole per layer (before engine/chunked_cast.py), and fp32 weights (--no-manual-cast, the reference).
+"""What manual cast costs a UNet step on the CPU: fp16 weights, each heavy layer cast slice by slice or whole as
+timed faster on this machine (the default, engine/chunked_cast.py), fp16 weights cast whole per layer, and fp32
+weights (--no-manual-cast, the reference).
 
 Full-size SD1.5 random weights (benchmarks/sd_unet.py) at batch 2 (a CFG step), Winograd on as the model
 manager loads models. The three variants run in turn, `--repeats` rounds, so a busy machine weighs on all
@@ -26,7 +27,7 @@ from engine.chunked_cast import set_chunked_cast
 from engine.memory import use_cpu_kernels
 from engine.memory_tiers import LayerStreamer
 
-VARIANTS = ("fp16, sliced cast", "fp16, whole cast", "fp32 weights")
+VARIANTS = ("fp16, cast as timed", "fp16, whole cast", "fp32 weights")
 
 
 def main() -> None:

@@ -3,10 +3,16 @@
 Manual cast (engine/memory_tiers.LayerStreamer) copies a layer's whole fp16/bf16 weight into an fp32 buffer
 before its forward, and the product then reads that buffer back: 10 bytes of memory traffic per weight. Most
 of SD1.5's UNet weights sit in its 1280-channel layers, which at 256² see 8×8 and 4×4 feature maps: there
-the cast took about as long as the product (5-10% of a 256² CFG step here). These layers instead cast
+the cast took about as long as the product (5-10% of a 256² CFG step on a 2-core AVX2 Zen 1). These layers instead cast
 CHUNK_BYTES of output channels and multiply them at once, while the slice is still in the CPU's cache: 2
 bytes of traffic per weight. The results are the whole cast's within fp32 rounding (the same fp32 weights;
 the products are blocked differently: 1.6e-5 on a UNet output of scale 2.25).
+
+Which way is faster depends on the CPU: on a 2-core AVX-512 Zen 5 the whole cast (into the streamer's
+reused buffer) took 0.93x the sliced one's time for a 256² CFG step (benchmarks/manual_cast.py: 1.456 against
+1.559 s; fp32 weights 1.278 s), so each eligible layer shape is timed both ways on its first call and keeps the
+faster (engine/kernel_timing.py): 1.38-1.51 s per 256² step against 1.75-2.02 s with slicing always and the
+Zen 1 convolution rules, in alternating runs.
 
 A convolution takes this path only on a small feature map (4×4 in a CFG batch at 256²), as the product of
 each weight slice with its unfolded input windows: output channels as rows, the batch's images side by side
@@ -22,13 +28,14 @@ own kernel chunks into the same buffer; on larger maps the whole weight is cast.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine import onednn_linear
+from engine import kernel_timing, onednn_linear
 
 CHUNK_BYTES = 2 << 20  # fp32 weight slice per product: stays in the L2/L3 cache between its cast and its use
 # A weight with fewer elements than this many times its input is cast whole: with a large input (the 64×64
@@ -97,12 +104,46 @@ def chunked_cast_layers(module: nn.Module) -> nn.Module:
 
 def casts_in_chunks(layer: nn.Module, x: object) -> bool:
     """Whether `layer` should keep its stored weight and cast it slice by slice for input `x`: a capable layer
-    on the CPU whose weight is large against the input, where its own kind of product pays."""
+    on the CPU whose weight is large against the input, where this machine ran it faster that way than from the
+    weight cast whole (timed once per shape, engine/kernel_timing.py)."""
     if not (_enabled and isinstance(layer, (ChunkedCastLinear, ChunkedCastConv2d)) and isinstance(x, torch.Tensor)):
         return False
     weight = layer.weight
-    return (not records_grad(layer, (x,)) and x.device.type == "cpu" and weight.device.type == "cpu" and x.dtype == torch.float32
-            and weight.dtype in (torch.float16, torch.bfloat16) and weight.numel() >= MIN_WEIGHT_RATIO * x.numel() and layer.takes_half_weight(x))
+    if not (not records_grad(layer, (x,)) and x.device.type == "cpu" and weight.device.type == "cpu" and x.dtype == torch.float32
+            and weight.dtype in (torch.float16, torch.bfloat16) and weight.numel() >= MIN_WEIGHT_RATIO * x.numel() and layer.takes_half_weight(x)):
+        return False
+    forced = getattr(_held, "forced", None)
+    if forced is not None:  # this very choice is being timed
+        return forced
+    key = f"cast {type(layer).__name__} {_dims(x)} {_dims(weight)} threads {torch.get_num_threads()}"
+    return kernel_timing.fastest(key, partial(_cast_runs, layer, x)) == "sliced"
+
+
+def _dims(tensor: torch.Tensor) -> str:
+    return "x".join(map(str, tensor.shape))
+
+
+def _cast_runs(layer: ChunkedCastLinear | ChunkedCastConv2d, x: torch.Tensor) -> dict[str, Callable[[], object]]:
+    """The layer's product both ways on this input: from its half weight slice by slice, and from the weight
+    copied whole into an fp32 buffer first (a buffer already written, as the streamer's scratch is)."""
+    whole = layer.weight.to(x.dtype)
+    bias = None if layer.bias is None else layer.bias.to(x.dtype)
+
+    def cast_whole() -> object:
+        return _forced_call(layer, x, whole.copy_(layer.weight), bias, sliced=False)
+
+    return {"sliced": partial(_forced_call, layer, x, layer.weight, layer.bias, sliced=True), "whole": cast_whole}
+
+
+def _forced_call(layer: nn.Module, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                 sliced: bool) -> object:
+    _held.forced = sliced
+    try:
+        if isinstance(layer, ChunkedCastLinear):
+            return linear(x, weight, bias) if sliced else onednn_linear.linear(x, weight, bias)
+        return layer._conv_forward(x, weight, bias)
+    finally:
+        _held.forced = None
 
 
 def records_grad(layer: nn.Module, inputs: tuple) -> bool:

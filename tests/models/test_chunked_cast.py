@@ -16,6 +16,13 @@ from engine.winograd import WinogradConv2d, use_winograd
 from tests.fixtures.convolutions import conv_case, prefer
 
 
+@pytest.fixture(autouse=True)
+def sliced(monkeypatch):
+    """Slice by slice wherever a layer can (F(2×2) where a 3×3 one can), not as timed on this machine:
+    these tests hold that path to the upcast weights' results (tests/models/test_kernel_timing.py: the timing)."""
+    prefer(monkeypatch, "sliced", "f2x2")
+
+
 def _half(module: nn.Module) -> nn.Module:
     """`module` with fp16 weights (its fp32 twin, upcast from them, is the oracle)."""
     return module.eval().requires_grad_(False).half()
@@ -58,7 +65,6 @@ def test_convolution_from_half_weights_matches_the_upcast_weights(monkeypatch, k
 def test_winograd_f2x2_from_half_weights_matches_the_upcast_weights(monkeypatch):
     from engine import winograd_f2x2
 
-    prefer(monkeypatch, "f2x2")
     monkeypatch.setattr(winograd_f2x2, "CHUNK_BYTES", 16 * 64 * 256)  # several kernel chunks
     x, weight, bias = conv_case(2, 256, 272, 16, 16)
     layer = use_winograd(_half(nn.Conv2d(256, 272, 3, padding=1)))
@@ -120,6 +126,21 @@ def test_manual_cast_of_heavy_layers_never_copies_a_whole_weight():
         torch.testing.assert_close(half(x), reference(x), rtol=1e-5, atol=1e-5)
     assert streamer._scratch is None
     assert type(half.proj) is ChunkedCastLinear and {p.dtype for p in half.parameters()} == {torch.float16}
+
+
+def test_heavy_layers_timed_faster_from_a_whole_cast_take_the_streamers_copy(monkeypatch):
+    """Where this machine ran the whole cast faster, the same layers take the streamer's fp32 copy: the scratch
+    buffer is written, the result is the upcast model's, and the model still holds fp16."""
+    prefer(monkeypatch, "whole")
+    torch.manual_seed(0)
+    reference = _Block().eval().requires_grad_(False).half().float()
+    half, streamer = _streamed(_half(_Block()))
+    half.load_state_dict({k: v.half() for k, v in reference.state_dict().items()})
+    x = torch.randn(2, 64)
+    with torch.inference_mode():
+        torch.testing.assert_close(half(x), reference(x), rtol=1e-5, atol=1e-5)
+    assert streamer._scratch is not None
+    assert {p.dtype for p in half.parameters()} == {torch.float16}
 
 
 def test_manual_cast_of_a_light_layer_casts_it_whole_as_before():

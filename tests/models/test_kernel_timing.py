@@ -124,3 +124,26 @@ def test_a_layer_takes_the_kernel_measured_fastest_for_its_shape(monkeypatch, sl
     assert (out.double() - exact).abs().max().item() <= 1e-5 * exact.abs().max().item()
     if slow == "unfolded":
         assert torch.equal(out, F.conv2d(x, conv.weight, conv.bias, padding=1))
+
+
+@pytest.mark.parametrize("slow", ["sliced", "whole"])
+def test_a_half_weight_is_cast_the_way_measured_faster(monkeypatch, slow):
+    """Manual cast of a heavy layer: slice by slice inside its product, or whole into the streamer's buffer
+    first; whichever is made slow loses, and both give the upcast weights' result."""
+    from engine import chunked_cast, onednn_linear
+    from engine.memory_tiers import LayerStreamer
+
+    owner = chunked_cast if slow == "sliced" else onednn_linear
+    monkeypatch.setattr(owner, "linear", _slowed(owner.linear, 0.05))
+    torch.manual_seed(0)
+    reference = nn.Linear(64, 512).requires_grad_(False).half().float()
+    layer = nn.Linear(64, 512).requires_grad_(False).half()
+    layer.load_state_dict({k: v.half() for k, v in reference.state_dict().items()})
+    streamer = LayerStreamer(layer, torch.device("cpu"), torch.device("cpu"), 1 << 40, compute_dtype=torch.float32)
+    x = torch.randn(2, 64)
+    with torch.inference_mode():
+        out = layer(x)
+    taken = "whole" if slow == "sliced" else "sliced"
+    assert kernel_timing.chosen() == {f"cast ChunkedCastLinear 2x64 512x64 threads {torch.get_num_threads()}": taken}
+    assert (streamer._scratch is not None) == (taken == "whole")
+    torch.testing.assert_close(out, reference(x), rtol=1e-5, atol=1e-5)
