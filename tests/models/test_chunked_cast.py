@@ -114,9 +114,8 @@ def _streamed(module: nn.Module) -> tuple[nn.Module, LayerStreamer]:
     return module, streamer
 
 
-def test_manual_cast_of_heavy_layers_never_copies_a_whole_weight():
-    """Tokens few against the weights: both layers compute from their fp16 weights, the streamer's scratch
-    buffer for a whole layer's fp32 copy is never allocated, and the result is the upcast model's."""
+def _streamed_block() -> tuple[nn.Module, LayerStreamer]:
+    """A streamed fp16 _Block whose output on a few tokens is checked against its upcast twin's."""
     torch.manual_seed(0)
     reference = _Block().eval().requires_grad_(False).half().float()
     half, streamer = _streamed(_half(_Block()))
@@ -124,6 +123,13 @@ def test_manual_cast_of_heavy_layers_never_copies_a_whole_weight():
     x = torch.randn(2, 64)
     with torch.inference_mode():
         torch.testing.assert_close(half(x), reference(x), rtol=1e-5, atol=1e-5)
+    return half, streamer
+
+
+def test_manual_cast_of_heavy_layers_never_copies_a_whole_weight():
+    """Tokens few against the weights: both layers compute from their fp16 weights, the streamer's scratch
+    buffer for a whole layer's fp32 copy is never allocated, and the result is the upcast model's."""
+    half, streamer = _streamed_block()
     assert streamer._scratch is None
     assert type(half.proj) is ChunkedCastLinear and {p.dtype for p in half.parameters()} == {torch.float16}
 
@@ -132,13 +138,7 @@ def test_heavy_layers_timed_faster_from_a_whole_cast_take_the_streamers_copy(mon
     """Where this machine ran the whole cast faster, the same layers take the streamer's fp32 copy: the scratch
     buffer is written, the result is the upcast model's, and the model still holds fp16."""
     prefer(monkeypatch, "whole")
-    torch.manual_seed(0)
-    reference = _Block().eval().requires_grad_(False).half().float()
-    half, streamer = _streamed(_half(_Block()))
-    half.load_state_dict({k: v.half() for k, v in reference.state_dict().items()})
-    x = torch.randn(2, 64)
-    with torch.inference_mode():
-        torch.testing.assert_close(half(x), reference(x), rtol=1e-5, atol=1e-5)
+    half, streamer = _streamed_block()
     assert streamer._scratch is not None
     assert {p.dtype for p in half.parameters()} == {torch.float16}
 
