@@ -115,12 +115,8 @@ def casts_in_chunks(layer: nn.Module, x: object) -> bool:
     forced = getattr(_held, "forced", None)
     if forced is not None:  # this very choice is being timed
         return forced
-    key = f"cast {type(layer).__name__} {_dims(x)} {_dims(weight)} threads {torch.get_num_threads()}"
+    key = kernel_timing.shape_key(f"cast {type(layer).__name__}", x, weight)
     return kernel_timing.fastest(key, partial(_cast_runs, layer, x)) == "sliced"
-
-
-def _dims(tensor: torch.Tensor) -> str:
-    return "x".join(map(str, tensor.shape))
 
 
 def _cast_runs(layer: ChunkedCastLinear | ChunkedCastConv2d, x: torch.Tensor) -> dict[str, Callable[[], object]]:

@@ -5,9 +5,10 @@ Which CPU kernel wins depends on the CPU more than on the shape. NNPACK's Winogr
 where oneDNN's direct kernels are twice as wide (benchmarks/winograd_conv.py on each): rules tuned on one
 machine cost the other up to half a layer's time. So the first call of each shape runs every candidate ROUNDS
 times on its own input, in turns, and the shape keeps the one with the least time for the rest of the process
-(a UNet's or VAE's first call at a new size pays it: 1-3 s of SD1.5's first CFG step at 256², 5 s at 512², on 2 cores). Given a
-file (`remember_in`; the server and CLI keep Loom's user folder's kernel_choices.json), the choices outlive the
-process: later processes on the same CPU, torch and thread count pay nothing and take the same kernels.
+(a UNet's or VAE's first call at a new size pays it: SD1.5's first CFG UNet call took 3.9 s against 1.4-1.5 s
+at 256², 11.3 s against 5.3 s at 512², on 2 Zen 5 cores). Given a file (`remember_in`; the server and CLI keep
+the user folder's kernel_choices.json), the choices outlive the process: later processes on the same CPU,
+torch and thread count pay nothing and take the same kernels.
 """
 
 from __future__ import annotations
@@ -73,6 +74,13 @@ def _save() -> None:
     except OSError as exc:
         log.warning("kernel choices not saved to %s (%s): kept in this process only", _store, exc)
         _store = None
+
+
+def shape_key(kind: str, *tensors: torch.Tensor) -> str:
+    """The key of a choice for these tensors' shapes and the current thread count (a kernel's speed depends on
+    both), e.g. "conv3x3 2x320x32x32 320x320x3x3 threads 2"."""
+    shapes = " ".join("x".join(map(str, tensor.shape)) for tensor in tensors)
+    return f"{kind} {shapes} threads {torch.get_num_threads()}"
 
 
 def fastest(key: str, runs: Callable[[], dict[str, Callable[[], object]]]) -> str:

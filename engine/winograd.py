@@ -99,7 +99,7 @@ def winograd_kernel(x: torch.Tensor, weight: torch.Tensor) -> Callable | None:
     if len(kernels) == 1:
         kernel = next(iter(kernels.values()))
     else:
-        key = f"conv3x3 {_dims(x)} {_dims(weight)} threads {torch.get_num_threads()}"
+        key = kernel_timing.shape_key("conv3x3", x, weight)
         kernel = kernels.get(kernel_timing.fastest(key, partial(_timed_runs, kernels, x, weight)))
     takes_half = kernel is None or kernel is winograd_f2x2_conv3x3
     return kernel if takes_half or weight.dtype == x.dtype else None
@@ -121,10 +121,6 @@ def candidates(x: torch.Tensor, weight: torch.Tensor) -> dict[str, Callable | No
     if pixels <= WIDE_MAP_PIXELS:
         kernels["unfolded"] = unfolded_conv3x3
     return kernels
-
-
-def _dims(tensor: torch.Tensor) -> str:
-    return "x".join(map(str, tensor.shape))
 
 
 def _timed_runs(kernels: dict[str, Callable | None], x: torch.Tensor, weight: torch.Tensor) -> dict[str, Callable]:
