@@ -10,9 +10,8 @@ the products are blocked differently: 1.6e-5 on a UNet output of scale 2.25).
 
 Which way is faster depends on the CPU: on a 2-core AVX-512 Zen 5 the whole cast (into the streamer's
 reused buffer) took 0.93x the sliced one's time for a 256² CFG step (benchmarks/manual_cast.py: 1.456 against
-1.559 s; fp32 weights 1.278 s), so each eligible layer shape is timed both ways on its first call and keeps the
-faster (engine/kernel_timing.py): 1.38-1.51 s per 256² step against 1.75-2.02 s with slicing always and the
-Zen 1 convolution rules, in alternating runs.
+1.559 s; fp32 weights 1.278 s). So each eligible layer shape is timed both ways on its first call and keeps the
+faster (engine/kernel_timing.py): 1.447 s there, against 1.514 s cast whole and 1.305 s with fp32 weights.
 
 A convolution takes this path only on a small feature map (4×4 in a CFG batch at 256²), as the product of
 each weight slice with its unfolded input windows: output channels as rows, the batch's images side by side
