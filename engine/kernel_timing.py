@@ -13,6 +13,7 @@ torch and thread count pay nothing and take the same kernels.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -33,6 +34,7 @@ _lock = threading.Lock()
 _store: Path | None = None
 
 
+@functools.cache
 def machine() -> str:
     """What a choice holds for: the CPU's model, torch's version and the instruction set its kernels use."""
     model = ""
