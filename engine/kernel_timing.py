@@ -115,12 +115,12 @@ def timings(runs: dict[str, Callable[[], object]]) -> dict[str, float]:
 
 
 def chosen() -> dict[str, str]:
-    """Every shape timed so far and its kernel (benchmarks print them)."""
+    """Every shape timed (or loaded) so far and its kernel's name."""
     with _lock:
         return dict(_chosen)
 
 
 def forget() -> None:
-    """Time every shape anew (tests; a process that changed its thread count)."""
+    """Time every shape anew (tests that pin or time choices start from none)."""
     with _lock:
         _chosen.clear()

@@ -34,7 +34,8 @@ _TO_TILES, _KERNEL_TILES, _FROM_TILES = (
 
 
 def f2x2_pays(x: torch.Tensor, weight: torch.Tensor) -> bool:
-    """Whether F(2×2, 3×3) beats the direct convolution for this [N, C, H, W] input and [K, C, 3, 3] kernel."""
+    """Whether F(2×2, 3×3) can beat the direct convolution for this [N, C, H, W] input and [K, C, 3, 3] kernel,
+    so is worth timing (engine/kernel_timing.py): with fewer tiles or channels it never did on the CPUs measured."""
     tiles = x.shape[0] * ((x.shape[-2] + 1) // 2) * ((x.shape[-1] + 1) // 2)
     return tiles >= MIN_TILES and min(weight.shape[0], weight.shape[1]) >= MIN_CHANNELS
 
